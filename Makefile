@@ -1,0 +1,89 @@
+# fdtools: move open file descriptors between processes.
+#
+# Every cmd/NAME/ directory is one binary built from its *.c files and
+# common/libcommon.a.  A binary's extra libraries go in NAME_LIBS below.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+B	?= build
+CC	?= cc
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+	   -Wmissing-prototypes -Wstrict-prototypes
+CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon \
+	   $(shell pkg-config --cflags libbsd-overlay)
+LDLIBS	+= $(shell pkg-config --libs libbsd-overlay)
+
+ifeq ($(SAN),1)
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+effif_LIBS = $(shell pkg-config --libs libmnl 2>/dev/null)
+fdholder_LIBS =
+
+CMDS	:= $(notdir $(wildcard cmd/*))
+BINS	:= $(addprefix $(B)/,$(CMDS))
+LIBSRC	:= $(wildcard common/*.c)
+LIBOBJ	:= $(patsubst %.c,$(B)/%.o,$(LIBSRC))
+MANS	:= $(wildcard man/*.[1-8])
+TESTS	:= $(sort $(wildcard tests/*.t))
+
+all: $(BINS) $(B)/tests/sdcheck
+
+$(B)/%.o: %.c $(wildcard common/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+.SECONDEXPANSION:
+$(BINS): $(B)/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) \
+	    $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $($*_LIBS) $(LDLIBS)
+
+# A real consumer of socket activation, for the tests.
+$(B)/tests/sdcheck: tests/sdcheck.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(shell pkg-config --libs libsystemd)
+
+# The suite runs twice: as built, then under ASan and UBSan.
+check: all
+	BIN=$(abspath $(B)) prove -e bash $(PROVEFLAGS) $(TESTS)
+	$(MAKE) --no-print-directory B=$(B)/san SAN=1 check-one
+
+check-one: all
+	BIN=$(abspath $(B)) prove -e bash $(PROVEFLAGS) $(TESTS)
+
+lint:
+	mandoc -Tlint -W warning $(MANS)
+	cppcheck -q --error-exitcode=1 --enable=warning,portability \
+	    --inline-suppr -Icommon common cmd
+
+bench: all
+	bench/run
+
+demo: all
+	@BIN=$(abspath $(B)) sh tests/demo.sh
+
+deps:
+	sh .ci/deps
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	for m in $(MANS); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; \
+	done
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all check check-one lint bench demo deps install clean

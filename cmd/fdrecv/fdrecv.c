@@ -1,0 +1,229 @@
+/*
+ * fdrecv: receive fds over a UNIX socket, then exec a program on them or
+ * copy the one received to standard output.
+ */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "copy.h"
+#include "deadline.h"
+#include "exits.h"
+#include "fdmap.h"
+#include "proto.h"
+#include "sock.h"
+#include "util.h"
+
+static void __dead2
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-cr] [-g group] [-m fd[,fd...]] "
+	    "[-t seconds] [-u user] socket [prog [arg ...]]\n",
+	    getprogname());
+	exit(EXIT_USAGE);
+}
+
+/* Would execvp(3) find prog?  Asked before we confirm, not after. */
+static int
+prog_found(const char *prog)
+{
+	char path[PATH_MAX], *dirs, *p, *dir;
+	struct stat st;
+	int found = 0;
+
+	if (strchr(prog, '/') != NULL)
+		return access(prog, X_OK) == 0;
+	if ((p = getenv("PATH")) == NULL)
+		p = "/usr/bin:/bin";
+	if ((dirs = p = strdup(p)) == NULL)
+		return 1;
+	while (!found && (dir = strsep(&p, ":")) != NULL) {
+		if (snprintf(path, sizeof(path), "%s/%s", *dir ? dir : ".",
+		    prog) >= (int)sizeof(path))
+			continue;
+		found = stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(path, X_OK) == 0;
+	}
+	free(dirs);
+	return found;
+}
+
+/*
+ * Does the set fit what we do with it?  One fd to copy, as many as -m
+ * names, any number for socket activation.
+ */
+static int
+set_fits(const struct fdset *set, int hasprog, size_t nmap, struct perr *pe)
+{
+	size_t want = hasprog ? nmap : 1;
+
+	if ((!hasprog || nmap > 0) && set->n != want) {
+		perr_set(pe, PE_COUNT, "expected %zu fd%s, got %zu", want,
+		    want == 1 ? "" : "s", set->n);
+		return 0;
+	}
+	return 1;
+}
+
+static void __dead2
+run(char *argv[], struct fdset *set, int *map, size_t nmap,
+    const struct rlimit *nofile)
+{
+	int *dst, highest = 2;
+	size_t i;
+
+	if (nmap > 0) {
+		dst = map;
+		listen_env_clear();
+	} else {
+		if ((dst = calloc(set->n ? set->n : 1, sizeof(int))) == NULL)
+			err(EXIT_SYS, "calloc");
+		for (i = 0; i < set->n; i++)
+			dst[i] = 3 + (int)i;
+		if (listen_env(set) == -1)
+			err(EXIT_SYS, "setenv");
+	}
+	for (i = 0; i < set->n; i++)
+		if (dst[i] > highest)
+			highest = dst[i];
+	if (fd_place(set->fds, dst, set->n) == -1)
+		err(EXIT_SYS, "place fds");
+	nofile_restore(nofile, highest);
+	execvp(argv[0], argv);
+	err(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC, "exec %s", argv[0]);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct trust trust = { 0 };
+	struct fdset set = { 0 };
+	struct endpoint ep;
+	struct deadline dl;
+	struct rlimit nofile;
+	struct addr addr;
+	struct peer peer;
+	struct perr pe;
+	const char *tflag = NULL;
+	int *map = NULL, ch, r, s, side, cflag = 0, rflag = 0;
+	size_t nmap = 0;
+
+	while ((ch = getopt(argc, argv, OPTS_STOP "cg:m:rt:u:")) != -1) {
+		switch (ch) {
+		case 'c':
+			cflag = 1;
+			break;
+		case 'g':
+			trust_add(&trust, optarg, 1);
+			break;
+		case 'm':
+			free(map);
+			if (fdlist_parse(optarg, &map, &nmap) == -1)
+				errx(EXIT_USAGE, "invalid fd list: %s", optarg);
+			break;
+		case 'r':
+			rflag = 1;
+			break;
+		case 't':
+			tflag = optarg;
+			break;
+		case 'u':
+			trust_add(&trust, optarg, 0);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (nmap > 0 && argc < 2)
+		errx(EXIT_USAGE, "-m needs a program to run");
+	if (addr_parse(&addr, argv[0]) == -1)
+		err(EXIT_USAGE, "%s", argv[0]);
+	deadline_set(&dl, tflag);
+	nofile_raise(&nofile);
+
+	if (cflag && addr.kind != ADDR_FD) {
+		if (ep_connect(&ep, &addr, &dl) == -1) {
+			if (errno == ETIMEDOUT)
+				errx(EXIT_TIMEOUT, "connect %s: timed out",
+				    addr.str);
+			err(EXIT_SYS, "connect %s", addr.str);
+		}
+	} else {
+		if (ep_listen(&ep, &addr, trust_widened(&trust)) == -1)
+			err(EXIT_SYS, "listen %s", addr.str);
+		ep_unlink_on_signal(&ep);
+	}
+
+	for (;;) {
+		if ((s = ep_next(&ep, &dl)) == -1) {
+			ep_close(&ep);
+			if (errno == ETIMEDOUT)
+				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
+				    "a sender", addr.str);
+			err(EXIT_SYS, "accept %s", addr.str);
+		}
+		if (peer_get(s, &peer) == -1)
+			err(EXIT_SYS, "%s: peer credentials", addr.str);
+		if (!peer_trusted(&peer, &trust)) {
+			perr_set(&pe, PE_REFUSED, "uid %u not allowed by the "
+			    "receiver", (unsigned)peer.uid);
+			warnx("%s: refused sender %s", addr.str,
+			    peer_str(&peer));
+		} else if ((r = rflag ? raw_recv(s, &set, &dl, &pe) :
+		    fdset_recv(s, &set, &dl, &pe)) == 1) {
+			if (set_fits(&set, argc > 1, nmap, &pe) &&
+			    (argc < 2 || prog_found(argv[1]) ||
+			    (perr_set(&pe, PE_EXEC, "%s: command not found",
+			    argv[1]), 0)))
+				break;
+			fdset_close(&set);
+			warnx("%s: sender %s: %s", addr.str, peer_str(&peer),
+			    pe.msg);
+		} else if (r == 0) {
+			/* Closed before a byte: a probe for a live socket. */
+			close(s);
+			if (ep.lfd != -1)
+				continue;
+			ep_close(&ep);
+			errx(EXIT_SYS, "%s: sender closed before sending",
+			    addr.str);
+		} else
+			warnx("%s: sender %s: %s", addr.str, peer_str(&peer),
+			    pe.msg);
+		if (!rflag)
+			frame_error(s, &pe, &dl);
+		close(s);
+		if (pe.code == PE_EXEC) {
+			ep_close(&ep);
+			return EXIT_NOTFOUND;
+		}
+		if (ep.lfd == -1) {
+			ep_close(&ep);
+			return exit_for(&pe);
+		}
+	}
+
+	if (!rflag && ack_send(s, set.n, &dl, &pe) == -1)
+		warnx("%s: sender %s: %s", addr.str, peer_str(&peer), pe.msg);
+	close(s);
+	ep_close(&ep);
+	if (argc > 1)
+		run(argv + 1, &set, map, nmap, &nofile);
+	if (fd_copy(set.fds[0], STDOUT_FILENO, &side) == -1)
+		err(EXIT_SYS, "%s", side == 0 ? "read received fd" :
+		    side == 1 ? "write standard output" : "copy");
+	return EXIT_OK;
+}

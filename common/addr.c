@@ -1,0 +1,79 @@
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+/*
+ * Parse PATH, @NAME or fd:N.  Returns -1 with errno set: ENAMETOOLONG for a
+ * name that sun_path cannot hold (never truncated), EINVAL for an empty one
+ * or a bad fd number, EAFNOSUPPORT for @NAME where there are no abstract
+ * sockets, ENOTSOCK or EBADF for fd:N that is not an open socket.
+ */
+int
+addr_parse(struct addr *a, const char *s)
+{
+	const char *errstr;
+	size_t n;
+	int type;
+	socklen_t tlen = sizeof(type);
+
+	memset(a, 0, sizeof(*a));
+	a->str = s;
+	a->fd = -1;
+	a->sun.sun_family = AF_UNIX;
+	if (strncmp(s, "fd:", 3) == 0) {
+		a->kind = ADDR_FD;
+		a->fd = strtonum(s + 3, 0, INT_MAX, &errstr);
+		if (errstr != NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (getsockopt(a->fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1)
+			return -1;
+		if (type != SOCK_STREAM) {
+			errno = EPROTOTYPE;
+			return -1;
+		}
+		return fcntl(a->fd, F_SETFD, FD_CLOEXEC) == -1 ? -1 : 0;
+	}
+	if (s[0] == '@') {
+#ifdef __linux__
+		a->kind = ADDR_ABSTRACT;
+		n = strlen(s + 1);
+		if (n == 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (n > sizeof(a->sun.sun_path) - 1) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(a->sun.sun_path + 1, s + 1, n);
+		a->len = offsetof(struct sockaddr_un, sun_path) + 1 + n;
+		return 0;
+#else
+		errno = EAFNOSUPPORT;
+		return -1;
+#endif
+	}
+	a->kind = ADDR_PATH;
+	if (s[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (strlcpy(a->sun.sun_path, s, sizeof(a->sun.sun_path)) >=
+	    sizeof(a->sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	a->len = sizeof(a->sun);
+	return 0;
+}

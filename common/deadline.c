@@ -1,0 +1,100 @@
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <err.h>
+
+#include "deadline.h"
+#include "exits.h"
+
+/*
+ * Parse the argument of -t: seconds, with an optional fraction of up to
+ * nanoseconds ("2", "0.25").  NULL means no bound.
+ */
+void
+deadline_set(struct deadline *dl, const char *seconds)
+{
+	const char *errstr;
+	char buf[32], *dot;
+	long long sec, nsec = 0;
+	size_t i, n;
+
+	memset(dl, 0, sizeof(*dl));
+	if (seconds == NULL) {
+		dl->never = 1;
+		return;
+	}
+	if (strlcpy(buf, seconds, sizeof(buf)) >= sizeof(buf))
+		errx(EXIT_USAGE, "timeout too long: %s", seconds);
+	if ((dot = strchr(buf, '.')) != NULL) {
+		*dot++ = '\0';
+		n = strlen(dot);
+		if (n == 0 || n > 9 || strspn(dot, "0123456789") != n)
+			errx(EXIT_USAGE, "timeout invalid: %s", seconds);
+		nsec = strtonum(dot, 0, 999999999, &errstr);
+		for (i = n; i < 9; i++)
+			nsec *= 10;
+	}
+	sec = strtonum(buf, 0, INT_MAX / 1000, &errstr);
+	if (errstr != NULL)
+		errx(EXIT_USAGE, "timeout %s: %s", errstr, seconds);
+	clock_gettime(CLOCK_MONOTONIC, &dl->end);
+	dl->end.tv_sec += sec;
+	dl->end.tv_nsec += nsec;
+	if (dl->end.tv_nsec >= 1000000000) {
+		dl->end.tv_sec++;
+		dl->end.tv_nsec -= 1000000000;
+	}
+}
+
+/* Milliseconds left, rounded up; -1 for no bound. */
+int
+deadline_ms(const struct deadline *dl)
+{
+	struct timespec now;
+	long long ms;
+
+	if (dl == NULL || dl->never)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(dl->end.tv_sec - now.tv_sec) * 1000 +
+	    (dl->end.tv_nsec - now.tv_nsec + 999999) / 1000000;
+	if (ms < 0)
+		return 0;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/*
+ * Wait until fd is ready for events.  Returns 0 when it is, -1 with errno
+ * ETIMEDOUT when the deadline passed first.
+ */
+int
+deadline_poll(int fd, short events, const struct deadline *dl)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int ms, n;
+
+	for (;;) {
+		ms = deadline_ms(dl);
+		if ((n = poll(&pfd, 1, ms)) > 0)
+			return 0;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Sleep for ms milliseconds, or until the deadline if that comes first. */
+void
+deadline_sleep(int ms, const struct deadline *dl)
+{
+	int left = deadline_ms(dl);
+
+	if (left >= 0 && left < ms)
+		ms = left;
+	poll(NULL, 0, ms);
+}

@@ -1,0 +1,17 @@
+#ifndef DEADLINE_H
+#define DEADLINE_H
+
+#include <time.h>
+
+/* A point in time on the monotonic clock, or never. */
+struct deadline {
+	struct timespec	end;
+	int		never;
+};
+
+void	deadline_set(struct deadline *, const char *seconds);
+int	deadline_ms(const struct deadline *);
+int	deadline_poll(int fd, short events, const struct deadline *);
+void	deadline_sleep(int ms, const struct deadline *);
+
+#endif

@@ -1,0 +1,181 @@
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdmap.h"
+#include "sock.h"
+
+/*
+ * "0,1,7": the fd numbers of -m.  Returns -1 with errno EINVAL for an
+ * empty or bad number, or a number given twice.
+ */
+int
+fdlist_parse(const char *s, int **out, size_t *n)
+{
+	const char *errstr;
+	char *copy, *p, *tok;
+	int *v = NULL, fd;
+	size_t i, k = 0;
+
+	if ((copy = p = strdup(s)) == NULL)
+		return -1;
+	while ((tok = strsep(&p, ",")) != NULL) {
+		fd = strtonum(tok, 0, INT_MAX, &errstr);
+		for (i = 0; errstr == NULL && i < k; i++)
+			if (v[i] == fd)
+				errstr = "repeated";
+		if (errstr != NULL) {
+			free(copy);
+			free(v);
+			errno = EINVAL;
+			return -1;
+		}
+		if ((v = reallocarray(v, k + 1, sizeof(int))) == NULL) {
+			free(copy);
+			return -1;
+		}
+		v[k++] = fd;
+	}
+	free(copy);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/*
+ * "3" or "3=name": an open fd of ours and the name to send it under.  -1
+ * with errno EINVAL for a bad number or name, EBADF for an fd not open.
+ */
+int
+fdspec_parse(const char *s, int *fd, const char **name)
+{
+	const char *errstr, *eq;
+	char num[16];
+	size_t n;
+
+	eq = strchr(s, '=');
+	n = eq ? (size_t)(eq - s) : strlen(s);
+	*name = eq ? eq + 1 : "";
+	if (n >= sizeof(num) || !name_valid(*name, strlen(*name))) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(num, s, n);
+	num[n] = '\0';
+	*fd = strtonum(num, 0, INT_MAX, &errstr);
+	if (errstr != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return fcntl(*fd, F_GETFD) == -1 ? -1 : 0;
+}
+
+/*
+ * Move src[i] to dst[i], for a program we exec: the placed fds lose
+ * close-on-exec, the sources are closed.  Moving everything above the
+ * highest target first keeps a source from being overwritten by another
+ * target before it moved.
+ */
+int
+fd_place(const int *src, const int *dst, size_t n)
+{
+	int *tmp, high = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (dst[i] > high)
+			high = dst[i];
+	if ((tmp = calloc(n ? n : 1, sizeof(int))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, high + 1)) == -1)
+			goto fail;
+		if (src[i] != tmp[i])
+			close(src[i]);
+	}
+	for (i = 0; i < n; i++) {
+		if (dup2(tmp[i], dst[i]) == -1 || fd_cloexec(dst[i], 0) == -1)
+			goto fail;
+		close(tmp[i]);
+	}
+	free(tmp);
+	return 0;
+fail:
+	free(tmp);
+	return -1;
+}
+
+/*
+ * Socket activation's environment, as sd_listen_fds_with_names(3) reads
+ * it: the fds are at 3 and up, and LISTEN_PID is ours, which the program
+ * keeps across exec.  An unnamed fd is "unknown", as systemd names it.
+ */
+int
+listen_env(const struct fdset *set)
+{
+	char num[32], *names, *p;
+	size_t i, len = 1;
+
+	for (i = 0; i < set->n; i++)
+		len += (set->names[i][0] ? strlen(set->names[i]) : 7) + 1;
+	if ((names = p = malloc(len)) == NULL)
+		return -1;
+	*p = '\0';
+	for (i = 0; i < set->n; i++) {
+		p = stpcpy(p, set->names[i][0] ? set->names[i] : "unknown");
+		if (i + 1 < set->n)
+			*p++ = ':';
+	}
+	*p = '\0';
+	snprintf(num, sizeof(num), "%zu", set->n);
+	if (setenv("LISTEN_FDS", num, 1) == -1 ||
+	    setenv("LISTEN_FDNAMES", names, 1) == -1) {
+		free(names);
+		return -1;
+	}
+	free(names);
+	snprintf(num, sizeof(num), "%ld", (long)getpid());
+	return setenv("LISTEN_PID", num, 1);
+}
+
+/* A program given fds on other numbers must not believe stale variables. */
+void
+listen_env_clear(void)
+{
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+/* Receiving many fds: lift the soft limit on open files to the hard one. */
+void
+nofile_raise(struct rlimit *saved)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, saved) == -1)
+		return;
+	rl = *saved;
+	rl.rlim_cur = rl.rlim_max;
+#ifdef __APPLE__
+	if (rl.rlim_cur > OPEN_MAX)
+		rl.rlim_cur = OPEN_MAX;
+#endif
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Give the program we exec the limit we were given, if its fds fit. */
+void
+nofile_restore(const struct rlimit *saved, int highest)
+{
+	if (saved->rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)highest < saved->rlim_cur)
+		setrlimit(RLIMIT_NOFILE, saved);
+}

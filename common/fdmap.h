@@ -1,0 +1,17 @@
+#ifndef FDMAP_H
+#define FDMAP_H
+
+#include <stddef.h>
+#include <sys/resource.h>
+
+#include "proto.h"
+
+int	fdlist_parse(const char *, int **, size_t *);
+int	fdspec_parse(const char *, int *fd, const char **name);
+int	fd_place(const int *src, const int *dst, size_t);
+int	listen_env(const struct fdset *);
+void	listen_env_clear(void);
+void	nofile_raise(struct rlimit *saved);
+void	nofile_restore(const struct rlimit *saved, int highest);
+
+#endif

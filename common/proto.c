@@ -1,0 +1,657 @@
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "sock.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0	/* SO_NOSIGPIPE is set on the socket instead */
+#endif
+#ifdef MSG_CMSG_CLOEXEC
+#define RECV_FLAGS	MSG_CMSG_CLOEXEC
+#else
+#define RECV_FLAGS	0
+#endif
+
+/*
+ * Room for the largest control message a peer may send.  Linux caps a
+ * message at SCM_MAX_FD fds; the BSDs and macOS neither cap it as low nor
+ * shrink cmsg_len on truncation, so reserve more there.
+ */
+#ifdef __linux__
+#define CTL_FDS		PROTO_MAXFDS
+#else
+#define CTL_FDS		1024
+#endif
+
+union ctlbuf {
+	struct cmsghdr	hdr;
+	char		buf[CMSG_SPACE(CTL_FDS * sizeof(int))];
+};
+
+void
+perr_set(struct perr *pe, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	pe->code = code;
+	pe->errnum = 0;
+	va_start(ap, fmt);
+	vsnprintf(pe->msg, sizeof(pe->msg), fmt, ap);
+	va_end(ap);
+}
+
+void
+perr_sys(struct perr *pe, const char *what)
+{
+	int e = errno;
+
+	perr_set(pe, PE_SYS, "%s: %s", what, strerror(e));
+	pe->errnum = e;
+}
+
+static void
+close_fds(const int *fds, int n)
+{
+	while (n-- > 0)
+		close(fds[n]);
+}
+
+/* Send all of buf, the fds riding on its first byte. */
+int
+frame_send(int s, int type, int flags, const void *data, size_t len,
+    const int *fds, int nfds, const struct deadline *dl, struct perr *pe)
+{
+	unsigned char hdr[PROTO_HDRLEN];
+	union ctlbuf ctl;
+	struct iovec iov[2];
+	struct msghdr msg;
+	size_t done = 0, total = PROTO_HDRLEN + len;
+	uint16_t v16;
+	uint32_t v32;
+	ssize_t n;
+
+	hdr[0] = 'F';
+	hdr[1] = 'D';
+	hdr[2] = PROTO_VERSION;
+	hdr[3] = type;
+	v16 = htons(nfds);
+	memcpy(hdr + 4, &v16, 2);
+	v16 = htons(flags);
+	memcpy(hdr + 6, &v16, 2);
+	v32 = htonl(len);
+	memcpy(hdr + 8, &v32, 4);
+
+	while (done < total) {
+		memset(&msg, 0, sizeof(msg));
+		if (done < PROTO_HDRLEN) {
+			iov[0].iov_base = hdr + done;
+			iov[0].iov_len = PROTO_HDRLEN - done;
+			iov[1].iov_base = (void *)data;
+			iov[1].iov_len = len;
+			msg.msg_iov = iov;
+			msg.msg_iovlen = len > 0 ? 2 : 1;
+		} else {
+			iov[0].iov_base = (char *)data + done - PROTO_HDRLEN;
+			iov[0].iov_len = total - done;
+			msg.msg_iov = iov;
+			msg.msg_iovlen = 1;
+		}
+		if (done == 0 && nfds > 0) {
+			struct cmsghdr *c;
+
+			memset(&ctl, 0, sizeof(ctl));
+			msg.msg_control = ctl.buf;
+			msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+			c = CMSG_FIRSTHDR(&msg);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+			memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+		}
+		if ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) >= 0) {
+			done += n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    deadline_poll(s, POLLOUT, dl) == 0)
+			continue;
+		perr_sys(pe, "send");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Take the fds of every control message.  A second SCM_RIGHTS message,
+ * any other control message, or more fds than fit are protocol errors:
+ * what arrived is closed.  Returns the count, or -1.
+ */
+static int
+take_fds(struct msghdr *msg, int *fds, int room, int *lost, struct perr *pe)
+{
+	struct cmsghdr *c;
+	char *end = (char *)msg->msg_control + msg->msg_controllen;
+	int n = 0, k, i, fd, bad = 0, rights = 0;
+	size_t len;
+
+	if (msg->msg_controllen == 0)
+		return 0;
+	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		len = c->cmsg_len;
+		if ((char *)c + len > end)
+			len = end - (char *)c;
+		if (len < CMSG_LEN(0))
+			break;
+		k = (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		    ? (int)((len - CMSG_LEN(0)) / sizeof(int)) : 0;
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    rights++ > 0)
+			bad = 1;
+		for (i = 0; i < k; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+#ifndef MSG_CMSG_CLOEXEC
+			fd_cloexec(fd, 1);
+#endif
+			if (n < room)
+				fds[n++] = fd;
+			else {
+				close(fd);
+				bad = 1;
+			}
+		}
+	}
+	if (bad) {
+		close_fds(fds, n);
+		*lost = 0;
+		perr_set(pe, PE_PROTO, "unexpected control message");
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * Read exactly len bytes.  Fds may only arrive with the first byte
+ * (first != 0); they are stored in f.  0 at once on end of file before the
+ * first byte, -1 on error (EPROTO at end of file after it).
+ */
+static int
+recv_exact(int s, void *buf, size_t len, int first, struct frame *f,
+    int *ctrunc, const struct deadline *dl, struct perr *pe)
+{
+	union ctlbuf ctl;
+	struct msghdr msg;
+	struct iovec iov;
+	size_t got = 0;
+	ssize_t n;
+	int k, lost;
+
+	while (got < len) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = (char *)buf + got;
+		iov.iov_len = len - got;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		if ((n = recvmsg(s, &msg, RECV_FLAGS)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    deadline_poll(s, POLLIN, dl) == 0)
+				continue;
+			perr_sys(pe, "receive");
+			return -1;
+		}
+		k = take_fds(&msg, f->fds + f->nfds, PROTO_MAXFDS - f->nfds,
+		    &lost, pe);
+		if (k < 0)
+			return -1;
+		if (k > 0 && !(first && got == 0)) {
+			close_fds(f->fds + f->nfds, k);
+			perr_set(pe, PE_PROTO, "fds on a byte that starts "
+			    "no frame");
+			return -1;
+		}
+		f->nfds += k;
+		if (msg.msg_flags & MSG_CTRUNC)
+			*ctrunc = 1;
+		if (n == 0) {
+			if (first && got == 0)
+				return 0;
+			perr_set(pe, PE_PROTO, "peer closed mid-frame");
+			return -1;
+		}
+		got += n;
+	}
+	return 1;
+}
+
+/*
+ * Read one frame.  Returns 1, 0 on end of file before a frame began, -1 on
+ * error with pe set.  On error, no fd of the frame stays open.
+ */
+int
+frame_recv(int s, struct frame *f, const struct deadline *dl,
+    struct perr *pe)
+{
+	unsigned char hdr[PROTO_HDRLEN];
+	uint16_t v16;
+	uint32_t v32;
+	int r, ctrunc = 0, want;
+
+	memset(f, 0, offsetof(struct frame, fds));
+	if ((r = recv_exact(s, hdr, sizeof(hdr), 1, f, &ctrunc, dl, pe)) <= 0)
+		return r;
+	f->version = hdr[2];
+	f->type = hdr[3];
+	memcpy(&v16, hdr + 4, 2);
+	want = ntohs(v16);
+	memcpy(&v16, hdr + 6, 2);
+	f->flags = ntohs(v16);
+	memcpy(&v32, hdr + 8, 4);
+	f->len = ntohl(v32);
+	if (hdr[0] != 'F' || hdr[1] != 'D')
+		perr_set(pe, PE_PROTO, "not a frame (bad magic 0x%02x%02x)",
+		    hdr[0], hdr[1]);
+	else if (f->version != PROTO_VERSION)
+		perr_set(pe, PE_VERSION, "protocol version %u not supported "
+		    "(this is %u)", f->version, PROTO_VERSION);
+	else if (want > PROTO_MAXFDS)
+		perr_set(pe, PE_PROTO, "frame announces %d fds (at most %d)",
+		    want, PROTO_MAXFDS);
+	else if (f->len > PROTO_MAXLEN)
+		perr_set(pe, PE_PROTO, "frame of %lu bytes (at most %d)",
+		    (unsigned long)f->len, PROTO_MAXLEN);
+	else
+		goto body;
+	frame_free(f);
+	return -1;
+body:
+	if ((f->data = malloc(f->len + 1)) == NULL) {
+		perr_sys(pe, "malloc");
+		frame_free(f);
+		return -1;
+	}
+	f->data[f->len] = '\0';
+	if (f->len > 0 &&
+	    recv_exact(s, f->data, f->len, 0, f, &ctrunc, dl, pe) == -1) {
+		frame_free(f);
+		return -1;
+	}
+	if (f->nfds == want)
+		return 1;
+	if (ctrunc)
+		perr_set(pe, PE_TRUNC, "fds lost in transit (MSG_CTRUNC): "
+		    "%d announced, %d arrived; out of fds?", want, f->nfds);
+	else if (f->nfds > want)
+		perr_set(pe, PE_PROTO, "frame announces %d fds, %d arrived",
+		    want, f->nfds);
+	else
+		perr_set(pe, PE_PROTO, "frame announces %d fds, only %d "
+		    "arrived", want, f->nfds);
+	frame_free(f);
+	return -1;
+}
+
+/* Close the fds of a frame that nobody took, and free its payload. */
+void
+frame_free(struct frame *f)
+{
+	close_fds(f->fds, f->nfds);
+	f->nfds = 0;
+	free(f->data);
+	f->data = NULL;
+}
+
+/* Tell the peer what went wrong; it may be gone already. */
+void
+frame_error(int s, const struct perr *pe, const struct deadline *dl)
+{
+	unsigned char buf[2 + sizeof(pe->msg)];
+	struct perr ignored;
+	uint16_t code = htons(pe->code);
+	size_t n = strlen(pe->msg);
+
+	memcpy(buf, &code, 2);
+	memcpy(buf + 2, pe->msg, n);
+	frame_send(s, F_ERROR, 0, buf, 2 + n, NULL, 0, dl, &ignored);
+}
+
+/* An F_ERROR frame from the peer, as a perr. */
+int
+perr_remote(struct perr *pe, const struct frame *f)
+{
+	uint16_t code;
+	int n;
+
+	if (f->type != F_ERROR || f->len < 2) {
+		perr_set(pe, PE_PROTO, "unexpected frame type %u", f->type);
+		return -1;
+	}
+	memcpy(&code, f->data, 2);
+	n = (int)f->len - 2;
+	perr_set(pe, ntohs(code), "%.*s", n, (const char *)f->data + 2);
+	return 0;
+}
+
+int
+name_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n > PROTO_NAMEMAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == ':')
+			return 0;
+	return 1;
+}
+
+int
+fdset_add(struct fdset *set, int fd, const char *name)
+{
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 16;
+		int *fds = reallocarray(set->fds, cap, sizeof(int));
+		char **names;
+
+		if (fds == NULL)
+			return -1;
+		set->fds = fds;
+		if ((names = reallocarray(set->names, cap, sizeof(char *))) ==
+		    NULL)
+			return -1;
+		set->names = names;
+		set->cap = cap;
+	}
+	if ((set->names[set->n] = strdup(name ? name : "")) == NULL)
+		return -1;
+	set->fds[set->n++] = fd;
+	return 0;
+}
+
+void
+fdset_close(struct fdset *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->fds[i] != -1)
+			close(set->fds[i]);
+	fdset_free(set);
+}
+
+void
+fdset_free(struct fdset *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		free(set->names[i]);
+	free(set->fds);
+	free(set->names);
+	memset(set, 0, sizeof(*set));
+}
+
+/* Offer the set in frames of at most PROTO_MAXFDS fds each. */
+int
+fdset_send(int s, const struct fdset *set, const struct deadline *dl,
+    struct perr *pe)
+{
+	unsigned char *buf;
+	size_t i = 0, j, k, len, nl;
+	int r = 0;
+
+	if ((buf = malloc(PROTO_MAXFDS * (1 + PROTO_NAMEMAX))) == NULL) {
+		perr_sys(pe, "malloc");
+		return -1;
+	}
+	do {
+		k = set->n - i < PROTO_MAXFDS ? set->n - i : PROTO_MAXFDS;
+		for (len = 0, j = i; j < i + k; j++) {
+			nl = strlen(set->names[j]);
+			buf[len++] = nl;
+			memcpy(buf + len, set->names[j], nl);
+			len += nl;
+		}
+		r = frame_send(s, F_OFFER, i + k < set->n ? FF_MORE : 0, buf,
+		    len, set->fds + i, k, dl, pe);
+		i += k;
+	} while (r == 0 && i < set->n);
+	free(buf);
+	return r;
+}
+
+/* The names of an F_OFFER frame, one per fd: a length byte, the name. */
+static int
+offer_take(struct fdset *set, struct frame *f, struct perr *pe)
+{
+	size_t off = 0, nl;
+	char name[PROTO_NAMEMAX + 1];
+	int i;
+
+	for (i = 0; i < f->nfds; i++) {
+		if (off >= f->len || (nl = f->data[off]) > f->len - off - 1) {
+			perr_set(pe, PE_PROTO, "offer names %d fds, carries %d",
+			    i, f->nfds);
+			return -1;
+		}
+		memcpy(name, f->data + off + 1, nl);
+		name[nl] = '\0';
+		if (!name_valid(name, nl)) {
+			perr_set(pe, PE_PROTO, "invalid fd name: %s", name);
+			return -1;
+		}
+		off += 1 + nl;
+	}
+	if (off != f->len) {
+		perr_set(pe, PE_PROTO, "offer of %d fds carries %lu extra "
+		    "bytes", f->nfds, (unsigned long)(f->len - off));
+		return -1;
+	}
+	for (off = 0, i = 0; i < f->nfds; i++) {
+		nl = f->data[off];
+		memcpy(name, f->data + off + 1, nl);
+		name[nl] = '\0';
+		off += 1 + nl;
+		if (fdset_add(set, f->fds[i], name) == -1) {
+			perr_sys(pe, "malloc");
+			return -1;
+		}
+		f->fds[i] = -1;
+	}
+	f->nfds = 0;
+	return 0;
+}
+
+/*
+ * Receive an offer: F_OFFER frames until one without FF_MORE.  An F_ERROR
+ * from the peer is returned as pe.  On error nothing received stays open.
+ * Returns 1, 0 if the peer closed before sending anything, or -1.
+ */
+int
+fdset_recv(int s, struct fdset *set, const struct deadline *dl,
+    struct perr *pe)
+{
+	struct frame f;
+	int r, first = 1;
+
+	for (;;) {
+		if ((r = frame_recv(s, &f, dl, pe)) <= 0) {
+			if (r == 0 && !first)
+				perr_set(pe, PE_PROTO, "peer closed mid-offer");
+			if (r == 0 && first)
+				return 0;
+			goto fail;
+		}
+		first = 0;
+		if (f.type == F_ERROR) {
+			perr_remote(pe, &f);
+			frame_free(&f);
+			goto fail;
+		}
+		if (f.type != F_OFFER) {
+			perr_set(pe, PE_PROTO, "expected an offer, got frame "
+			    "type %u", f.type);
+			frame_free(&f);
+			goto fail;
+		}
+		r = offer_take(set, &f, pe);
+		frame_free(&f);
+		if (r == -1)
+			goto fail;
+		if (!(f.flags & FF_MORE))
+			return 1;
+	}
+fail:
+	fdset_close(set);
+	return -1;
+}
+
+int
+ack_send(int s, uint32_t count, const struct deadline *dl, struct perr *pe)
+{
+	uint32_t v = htonl(count);
+
+	return frame_send(s, F_ACK, 0, &v, sizeof(v), NULL, 0, dl, pe);
+}
+
+/* Wait for the peer's F_ACK of count fds; its F_ERROR becomes pe. */
+int
+ack_recv(int s, uint32_t count, const struct deadline *dl, struct perr *pe)
+{
+	struct frame f;
+	uint32_t v;
+	int r;
+
+	if ((r = frame_recv(s, &f, dl, pe)) <= 0) {
+		if (r == 0) {
+			perr_set(pe, PE_SYS, "peer closed without confirming");
+			pe->errnum = ECONNRESET;
+		}
+		return -1;
+	}
+	r = -1;
+	if (f.nfds > 0)
+		perr_set(pe, PE_PROTO, "fds on a confirmation");
+	else if (f.type == F_ERROR)
+		perr_remote(pe, &f);
+	else if (f.type != F_ACK || f.len != 4)
+		perr_set(pe, PE_PROTO, "expected a confirmation, got frame "
+		    "type %u", f.type);
+	else if (memcpy(&v, f.data, 4), ntohl(v) != count)
+		perr_set(pe, PE_PROTO, "peer confirmed %lu fds of %lu",
+		    (unsigned long)ntohl(v), (unsigned long)count);
+	else
+		r = 0;
+	frame_free(&f);
+	return r;
+}
+
+/* Raw mode: each message one byte, and at most PROTO_MAXFDS fds on it. */
+int
+raw_send(int s, const struct fdset *set, const struct deadline *dl,
+    struct perr *pe)
+{
+	union ctlbuf ctl;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *c;
+	size_t i = 0, k;
+	char byte = 0;
+
+	while (i < set->n) {
+		k = set->n - i < PROTO_MAXFDS ? set->n - i : PROTO_MAXFDS;
+		memset(&msg, 0, sizeof(msg));
+		memset(&ctl, 0, sizeof(ctl));
+		iov.iov_base = &byte;
+		iov.iov_len = 1;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(k * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(k * sizeof(int));
+		memcpy(CMSG_DATA(c), set->fds + i, k * sizeof(int));
+		if (sendmsg(s, &msg, MSG_NOSIGNAL) == 1) {
+			i += k;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    deadline_poll(s, POLLOUT, dl) == 0)
+			continue;
+		perr_sys(pe, "send");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Raw mode: every fd the peer sends, on whatever bytes, until it closes.
+ * The bytes are discarded.  Returns 1, or -1 with nothing left open.
+ */
+int
+raw_recv(int s, struct fdset *set, const struct deadline *dl,
+    struct perr *pe)
+{
+	union ctlbuf ctl;
+	struct msghdr msg;
+	struct iovec iov;
+	char buf[4096];
+	int fds[CTL_FDS], k, i, lost;
+	ssize_t n;
+
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		if ((n = recvmsg(s, &msg, RECV_FLAGS)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    deadline_poll(s, POLLIN, dl) == 0)
+				continue;
+			perr_sys(pe, "receive");
+			goto fail;
+		}
+		if ((k = take_fds(&msg, fds, CTL_FDS, &lost, pe)) < 0)
+			goto fail;
+		for (i = 0; i < k; i++)
+			if (fdset_add(set, fds[i], "") == -1) {
+				close_fds(fds + i, k - i);
+				perr_sys(pe, "malloc");
+				goto fail;
+			}
+		if (msg.msg_flags & MSG_CTRUNC) {
+			perr_set(pe, PE_TRUNC, "fds lost in transit "
+			    "(MSG_CTRUNC); out of fds?");
+			goto fail;
+		}
+		if (n == 0)
+			return 1;
+	}
+fail:
+	fdset_close(set);
+	return -1;
+}

@@ -1,0 +1,101 @@
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deadline.h"
+
+/*
+ * The wire protocol, fdproto(7): frames of a 12-byte header and a payload,
+ * the fds of a frame riding on its first byte.
+ *
+ *	0	'F' 'D'		magic
+ *	2	version		PROTO_VERSION
+ *	3	type		enum frame_type
+ *	4	nfds		fds attached, 0..PROTO_MAXFDS (big endian)
+ *	6	flags		FF_* (big endian)
+ *	8	length		of the payload, 0..PROTO_MAXLEN (big endian)
+ */
+#define PROTO_VERSION	1
+#define PROTO_HDRLEN	12
+#define PROTO_MAXFDS	253		/* SCM_MAX_FD on Linux */
+#define PROTO_MAXLEN	(1 << 20)
+#define PROTO_NAMEMAX	255
+
+enum frame_type {
+	F_OFFER = 1,		/* fds and their names */
+	F_ACK = 2,		/* the fds are held: u32 count */
+	F_ERROR = 3		/* u16 code, then text */
+};
+
+#define FF_MORE		0x0001	/* another F_OFFER of the same set follows */
+
+/* The codes of F_ERROR, so that a program can tell refusals apart. */
+enum proto_code {
+	PE_NONE = 0,
+	PE_REFUSED = 1,		/* peer credentials not allowed */
+	PE_PROTO = 2,		/* a malformed frame */
+	PE_VERSION = 3,		/* a protocol version we do not speak */
+	PE_TRUNC = 4,		/* fds lost in transit (MSG_CTRUNC) */
+	PE_COUNT = 5,		/* not the number of fds the receiver wants */
+	PE_LIMIT = 6,		/* a limit of the receiver reached */
+	PE_BUSY = 7,		/* someone else is already being served */
+	PE_NOENT = 8,		/* no such entry */
+	PE_EXEC = 9,		/* the program cannot be executed */
+	PE_SYS = 10		/* a system call failed on the receiver */
+};
+
+/* What went wrong, to print and to tell the peer. */
+struct perr {
+	int		code;		/* enum proto_code; PE_SYS: see errnum */
+	int		errnum;
+	char		msg[256];
+};
+
+struct frame {
+	uint8_t		 version;
+	uint8_t		 type;
+	uint16_t	 flags;
+	uint32_t	 len;
+	unsigned char	*data;		/* len bytes and a NUL */
+	int		 nfds;
+	int		 fds[PROTO_MAXFDS];
+};
+
+/* A set of fds and their names ("" for none), as offered and received. */
+struct fdset {
+	int		*fds;
+	char		**names;
+	size_t		 n;
+	size_t		 cap;
+};
+
+int	frame_send(int, int type, int flags, const void *, size_t,
+	    const int *fds, int nfds, const struct deadline *, struct perr *);
+int	frame_recv(int, struct frame *, const struct deadline *,
+	    struct perr *);
+void	frame_free(struct frame *);
+void	frame_error(int, const struct perr *, const struct deadline *);
+void	perr_set(struct perr *, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	perr_sys(struct perr *, const char *what);
+int	perr_remote(struct perr *, const struct frame *);
+
+int	fdset_add(struct fdset *, int fd, const char *name);
+void	fdset_close(struct fdset *);
+void	fdset_free(struct fdset *);
+int	fdset_send(int, const struct fdset *, const struct deadline *,
+	    struct perr *);
+int	fdset_recv(int, struct fdset *, const struct deadline *,
+	    struct perr *);
+int	ack_send(int, uint32_t, const struct deadline *, struct perr *);
+int	ack_recv(int, uint32_t, const struct deadline *, struct perr *);
+int	raw_send(int, const struct fdset *, const struct deadline *,
+	    struct perr *);
+int	raw_recv(int, struct fdset *, const struct deadline *,
+	    struct perr *);
+
+int	name_valid(const char *, size_t);
+
+#endif

@@ -1,0 +1,446 @@
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exits.h"
+#include "sock.h"
+
+int
+fd_cloexec(int fd, int on)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFD)) == -1)
+		return -1;
+	fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
+	return fcntl(fd, F_SETFD, fl);
+}
+
+int
+fd_nonblock(int fd, int on)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, fl);
+}
+
+static int
+unix_socket(void)
+{
+	int fd;
+#ifdef SOCK_CLOEXEC
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+#else
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1 &&
+	    (fd_cloexec(fd, 1) == -1 || fd_nonblock(fd, 1) == -1)) {
+		close(fd);
+		fd = -1;
+	}
+#endif
+#ifdef SO_NOSIGPIPE
+	if (fd != -1)
+		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &(int){1},
+		    sizeof(int));
+#endif
+	return fd;
+}
+
+static int
+is_listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1)
+		return 0;
+	return on;
+}
+
+/*
+ * Is something alive behind the socket at path?  A stale socket refuses
+ * connections; a full backlog still means a live listener.
+ */
+static int
+path_live(const struct addr *a)
+{
+	int fd, r, e;
+
+	if ((fd = unix_socket()) == -1)
+		return -1;
+	r = connect(fd, (const struct sockaddr *)&a->sun, a->len);
+	e = errno;
+	close(fd);
+	if (r == 0 || e == EAGAIN || e == EINPROGRESS)
+		return 1;
+	if (e == ECONNREFUSED || e == ENOENT)
+		return 0;
+	errno = e;
+	return -1;
+}
+
+static int
+bind_path(int fd, struct endpoint *ep, const struct addr *a, int shared)
+{
+	struct stat st;
+	mode_t old;
+	int r, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		old = umask(shared ? 0111 : 0177);
+		r = bind(fd, (const struct sockaddr *)&a->sun, a->len);
+		umask(old);
+		if (r == 0)
+			break;
+		if (errno != EADDRINUSE || a->kind != ADDR_PATH)
+			return -1;
+		if (lstat(a->sun.sun_path, &st) == -1) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		if (!S_ISSOCK(st.st_mode)) {
+			errno = EEXIST;
+			return -1;
+		}
+		switch (path_live(a)) {
+		case 1:
+			errno = EADDRINUSE;
+			return -1;
+		case 0:
+			if (unlink(a->sun.sun_path) == -1 && errno != ENOENT)
+				return -1;
+			continue;
+		default:
+			return -1;
+		}
+	}
+	if (r == -1)
+		return -1;
+	if (a->kind == ADDR_PATH && stat(a->sun.sun_path, &st) == 0) {
+		ep->created = 1;
+		ep->dev = st.st_dev;
+		ep->ino = st.st_ino;
+	}
+	return 0;
+}
+
+/*
+ * Listen on a: bind PATH (mode 0600, or 0666 when the trust is shared with
+ * others), replacing a stale socket but never a live one or a file that is
+ * not a socket; bind @NAME; or take fd:N as it is, listening or connected.
+ */
+int
+ep_listen(struct endpoint *ep, const struct addr *a, int shared)
+{
+	int fd;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->addr = *a;
+	ep->lfd = ep->cfd = -1;
+	if (a->kind == ADDR_FD) {
+		if (is_listening(a->fd))
+			ep->lfd = a->fd;
+		else
+			ep->cfd = a->fd;
+		return fd_nonblock(a->fd, 1);
+	}
+	if ((fd = unix_socket()) == -1)
+		return -1;
+	if (bind_path(fd, ep, a, shared) == -1 || listen(fd, 16) == -1) {
+		int e = errno;
+		ep_close(ep);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	ep->lfd = fd;
+	return 0;
+}
+
+static int
+connect_once(const struct addr *a, const struct deadline *dl)
+{
+	socklen_t len = sizeof(int);
+	int fd, e = 0;
+
+	if ((fd = unix_socket()) == -1)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0)
+		return fd;
+	if (errno == EINPROGRESS) {
+		if (deadline_poll(fd, POLLOUT, dl) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 &&
+		    e == 0)
+			return fd;
+		if (e != 0)
+			errno = e;
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Does the directory that would hold path exist?  If not, waiting is futile. */
+static int
+parent_exists(const char *path)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
+		return 0;
+	return stat(dirname(buf), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Connect to a, waiting (until the deadline) for a listener to appear when
+ * there is none yet: so either side of a transfer may start first.  fd:N is
+ * used as it is.
+ */
+int
+ep_connect(struct endpoint *ep, const struct addr *a,
+    const struct deadline *dl)
+{
+	int fd, ms = 2;
+
+	if (a->kind == ADDR_FD)
+		return ep_listen(ep, a, 0);
+	memset(ep, 0, sizeof(*ep));
+	ep->addr = *a;
+	ep->lfd = ep->cfd = -1;
+	for (;;) {
+		if ((fd = connect_once(a, dl)) != -1) {
+			ep->cfd = fd;
+			return 0;
+		}
+		if (errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN)
+			return -1;
+		if (errno == ENOENT && a->kind == ADDR_PATH &&
+		    !parent_exists(a->sun.sun_path))
+			return -1;
+		if (deadline_ms(dl) == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		deadline_sleep(ms, dl);
+		if (ms < 50)
+			ms *= 2;
+	}
+}
+
+/*
+ * The next peer: accepted on the listening socket, or the connection itself
+ * (once).  -1 with errno ETIMEDOUT when the deadline passed, ENOTCONN when
+ * a connection was already handed out and there is no listener.
+ */
+int
+ep_next(struct endpoint *ep, const struct deadline *dl)
+{
+	int fd;
+
+	if (ep->cfd != -1) {
+		fd = ep->cfd;
+		ep->cfd = -1;
+		return fd;
+	}
+	if (ep->lfd == -1) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	for (;;) {
+#ifdef SOCK_CLOEXEC
+		fd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+#else
+		if ((fd = accept(ep->lfd, NULL, NULL)) != -1 &&
+		    (fd_cloexec(fd, 1) == -1 || fd_nonblock(fd, 1) == -1)) {
+			close(fd);
+			fd = -1;
+		}
+#endif
+		if (fd != -1)
+			break;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (deadline_poll(ep->lfd, POLLIN, dl) == -1)
+			return -1;
+	}
+#ifdef SO_NOSIGPIPE
+	setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &(int){1}, sizeof(int));
+#endif
+	return fd;
+}
+
+/* Remove the path we bound, if it is still ours. */
+static void
+ep_unlink(const struct endpoint *ep)
+{
+	struct stat st;
+
+	if (ep->created && lstat(ep->addr.sun.sun_path, &st) == 0 &&
+	    st.st_dev == ep->dev && st.st_ino == ep->ino)
+		unlink(ep->addr.sun.sun_path);
+}
+
+/* Stop listening: close what we opened, remove the path we bound. */
+void
+ep_close(struct endpoint *ep)
+{
+	ep_unlink(ep);
+	ep->created = 0;
+	if (ep->lfd != -1 && ep->addr.kind != ADDR_FD)
+		close(ep->lfd);
+	ep->lfd = -1;
+}
+
+static struct endpoint *sig_ep;
+
+static void
+on_signal(int sig)
+{
+	if (sig_ep != NULL)
+		ep_unlink(sig_ep);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A listener killed by SIGINT, SIGTERM or SIGHUP still removes its path. */
+void
+ep_unlink_on_signal(struct endpoint *ep)
+{
+	struct sigaction sa;
+
+	sig_ep = ep;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Add a comma-separated list of users or groups, names or numbers. */
+void
+trust_add(struct trust *t, const char *list, int groups)
+{
+	char *copy, *s, *tok;
+	const char *errstr;
+	struct passwd *pw;
+	struct group *gr;
+	long long id;
+
+	if ((copy = s = strdup(list)) == NULL)
+		err(EXIT_SYS, "strdup");
+	while ((tok = strsep(&s, ",")) != NULL) {
+		if (*tok == '\0')
+			errx(EXIT_USAGE, "empty %s in list: %s",
+			    groups ? "group" : "user", list);
+		id = strtonum(tok, 0, UINT_MAX - 1, &errstr);
+		if (errstr != NULL && groups) {
+			if ((gr = getgrnam(tok)) == NULL)
+				errx(EXIT_USAGE, "unknown group: %s", tok);
+			id = gr->gr_gid;
+		} else if (errstr != NULL) {
+			if ((pw = getpwnam(tok)) == NULL)
+				errx(EXIT_USAGE, "unknown user: %s", tok);
+			id = pw->pw_uid;
+		}
+		if (groups) {
+			t->gids = reallocarray(t->gids, t->ngids + 1,
+			    sizeof(gid_t));
+			if (t->gids == NULL)
+				err(EXIT_SYS, "reallocarray");
+			t->gids[t->ngids++] = (gid_t)id;
+		} else {
+			t->uids = reallocarray(t->uids, t->nuids + 1,
+			    sizeof(uid_t));
+			if (t->uids == NULL)
+				err(EXIT_SYS, "reallocarray");
+			t->uids[t->nuids++] = (uid_t)id;
+		}
+	}
+	free(copy);
+}
+
+int
+trust_widened(const struct trust *t)
+{
+	return t->nuids > 0 || t->ngids > 0;
+}
+
+int
+peer_get(int fd, struct peer *p)
+{
+	p->pid = -1;
+	if (getpeereid(fd, &p->uid, &p->gid) == -1)
+		return -1;
+#if defined(SO_PEERCRED) && defined(__linux__)
+	{
+		struct ucred uc;
+		socklen_t len = sizeof(uc);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0)
+			p->pid = uc.pid;
+	}
+#elif defined(LOCAL_PEERPID)
+	{
+		pid_t pid;
+		socklen_t len = sizeof(pid);
+
+		if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &len) == 0)
+			p->pid = pid;
+	}
+#endif
+	return 0;
+}
+
+int
+peer_trusted(const struct peer *p, const struct trust *t)
+{
+	size_t i;
+
+	if (p->uid == 0 || p->uid == geteuid())
+		return 1;
+	for (i = 0; i < t->nuids; i++)
+		if (t->uids[i] == p->uid)
+			return 1;
+	for (i = 0; i < t->ngids; i++)
+		if (t->gids[i] == p->gid)
+			return 1;
+	return 0;
+}
+
+/* "uid 1000 gid 1000 pid 42", for log lines. */
+const char *
+peer_str(const struct peer *p)
+{
+	static char buf[80];
+
+	if (p->pid > 0)
+		snprintf(buf, sizeof(buf), "uid %u gid %u pid %ld",
+		    (unsigned)p->uid, (unsigned)p->gid, (long)p->pid);
+	else
+		snprintf(buf, sizeof(buf), "uid %u gid %u",
+		    (unsigned)p->uid, (unsigned)p->gid);
+	return buf;
+}

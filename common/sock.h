@@ -1,0 +1,52 @@
+#ifndef SOCK_H
+#define SOCK_H
+
+#include <sys/types.h>
+
+#include "addr.h"
+#include "deadline.h"
+
+/*
+ * One end of the tools' conversations: a socket we listen on (and accept
+ * peers from), or a connection (made, or inherited as fd:N).
+ */
+struct endpoint {
+	struct addr	addr;
+	int		lfd;		/* listening socket, or -1 */
+	int		cfd;		/* connection not yet handed out, or -1 */
+	int		created;	/* we bound addr's path: remove it */
+	dev_t		dev;
+	ino_t		ino;
+};
+
+/* Who may talk to us: our uid and root always, and these. */
+struct trust {
+	uid_t		*uids;
+	size_t		 nuids;
+	gid_t		*gids;
+	size_t		 ngids;
+};
+
+struct peer {
+	uid_t		uid;
+	gid_t		gid;
+	pid_t		pid;		/* -1 where the system does not say */
+};
+
+int	ep_listen(struct endpoint *, const struct addr *, int shared);
+int	ep_connect(struct endpoint *, const struct addr *,
+	    const struct deadline *);
+int	ep_next(struct endpoint *, const struct deadline *);
+void	ep_close(struct endpoint *);
+void	ep_unlink_on_signal(struct endpoint *);
+
+void	trust_add(struct trust *, const char *list, int groups);
+int	trust_widened(const struct trust *);
+int	peer_get(int, struct peer *);
+int	peer_trusted(const struct peer *, const struct trust *);
+const char *peer_str(const struct peer *);
+
+int	fd_cloexec(int, int on);
+int	fd_nonblock(int, int on);
+
+#endif

@@ -1,0 +1,148 @@
+# Shared helpers of the test scripts, which prove runs (prove -e bash).
+# Each script defines cases as functions and calls t_case for each, then
+# t_done.  A case runs in its own subshell, in its own directory, with
+# "set -e"; it starts processes with bg, registers cleanups with defer, and
+# bounds every wait.  Whatever it started is killed by pid when it ends.
+
+set -u
+: "${BIN:?BIN must name the build directory}"
+PATH=$BIN:$BIN/tests:$PATH
+export PATH LC_ALL=C
+T_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fdtools.XXXXXX")
+T_N=0
+T_FAILED=0
+T_CASE_LIMIT=${T_CASE_LIMIT:-120}
+trap 'rm -rf "$T_ROOT"' EXIT
+
+# fail MESSAGE: end the case as failed.
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# bg CMD ...: start CMD in the background; its pid is in $!.
+bg() {
+	"$@" &
+	echo $! >>"$T_DIR/pids"
+}
+
+# defer CMD: run CMD (a string) when the case ends, last registered first.
+defer() {
+	printf '%s\n' "$*" | cat - "$T_DIR/defer" >"$T_DIR/defer.new" 2>/dev/null
+	mv "$T_DIR/defer.new" "$T_DIR/defer"
+}
+
+# wait_for SECONDS CMD ...: poll CMD until it succeeds; fail after SECONDS.
+wait_for() {
+	local limit=$1 i=0
+	shift
+	while ! "$@" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le $((limit * 50)) ] || fail "timed out after ${limit}s: $*"
+		sleep 0.02
+	done
+}
+
+# wait_exit SECONDS PID: wait for a child to exit; its status is in $RC.
+wait_exit() {
+	local limit=$1 pid=$2 i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if ! ps -o stat= -p "$pid" | grep -q Z; then
+			i=$((i + 1))
+			[ "$i" -le $((limit * 50)) ] ||
+			    fail "pid $pid still running after ${limit}s"
+		else
+			break
+		fi
+		sleep 0.02
+	done
+	RC=0
+	wait "$pid" || RC=$?
+}
+
+# nfds PID: how many fds the process has open.
+nfds() {
+	ls "/proc/$1/fd" | wc -l
+}
+
+# expect_err FILE PATTERN: the error output holds PATTERN (a fixed string).
+expect_err() {
+	grep -qF -- "$2" "$1" || {
+		echo "expected in $1: $2" >&2
+		echo "got:" >&2
+		cat "$1" >&2
+		exit 1
+	}
+}
+
+_t_cleanup() {
+	local pid
+	if [ -f "$T_DIR/pids" ]; then
+		while read -r pid; do
+			kill -TERM "$pid" 2>/dev/null
+		done <"$T_DIR/pids"
+		sleep 0.05
+		while read -r pid; do
+			kill -KILL "$pid" 2>/dev/null
+		done <"$T_DIR/pids"
+	fi
+	if [ -f "$T_DIR/defer" ]; then
+		while read -r cmd; do
+			eval "$cmd" >/dev/null 2>&1
+		done <"$T_DIR/defer"
+	fi
+}
+
+# t_case NAME FUNCTION: run one case and report it in TAP.
+t_case() {
+	local name=$1 fn=$2 rc pid dog
+	T_N=$((T_N + 1))
+	T_DIR=$T_ROOT/$T_N
+	mkdir -p "$T_DIR"
+	: >"$T_DIR/defer"
+	(
+		cd "$T_DIR" || exit 1
+		set -e
+		"$fn"
+	) </dev/null >"$T_DIR/log" 2>&1 &
+	pid=$!
+	( sleep "$T_CASE_LIMIT"; kill -TERM "$pid" ) 2>/dev/null &
+	dog=$!
+	rc=0
+	wait "$pid" || rc=$?
+	kill "$dog" 2>/dev/null
+	wait "$dog" 2>/dev/null
+	_t_cleanup
+	if [ "$rc" -eq 0 ]; then
+		echo "ok $T_N - $name"
+	else
+		T_FAILED=$((T_FAILED + 1))
+		echo "not ok $T_N - $name"
+		sed 's/^/# /' "$T_DIR/log" | tail -n 40
+	fi
+}
+
+# t_skip NAME REASON
+t_skip() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1 # SKIP $2"
+}
+
+t_done() {
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
+
+# must_fail STATUS CMD ...: CMD must exit with STATUS; its standard output
+# is left in ./out, its standard error in ./err.  (Never "! cmd && ...":
+# set -e does not stop on a failure inside such a list.)
+must_fail() {
+	local want=$1 rc=0
+	shift
+	"$@" >out 2>err || rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "expected exit $want, got $rc: $*" >&2
+		cat err >&2
+		exit 1
+	fi
+}
