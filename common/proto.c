@@ -46,6 +46,7 @@ perr_set(struct perr *pe, int code, const char *fmt, ...)
 
 	pe->code = code;
 	pe->errnum = 0;
+	pe->remote = 0;
 	va_start(ap, fmt);
 	vsnprintf(pe->msg, sizeof(pe->msg), fmt, ap);
 	va_end(ap);
@@ -344,6 +345,7 @@ perr_remote(struct perr *pe, const struct frame *f)
 	memcpy(&code, f->data, 2);
 	n = (int)f->len - 2;
 	perr_set(pe, ntohs(code), "%.*s", n, (const char *)f->data + 2);
+	pe->remote = 1;
 	return 0;
 }
 

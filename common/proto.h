@@ -26,7 +26,15 @@
 enum frame_type {
 	F_OFFER = 1,		/* fds and their names */
 	F_ACK = 2,		/* the fds are held: u32 count */
-	F_ERROR = 3		/* u16 code, then text */
+	F_ERROR = 3,		/* u16 code, then text */
+	/* fdholder, fdproto(7); encoded in hold.c */
+	F_TAKE = 16,		/* successor to holder: hand me what you hold */
+	F_HANDOFF = 17,		/* holder to successor: its state and fds */
+	F_STORE = 18,		/* client to store: keep the offer that follows */
+	F_FETCH = 19,		/* client to store: send me an entry */
+	F_LIST = 20,		/* client to store: what do you hold? */
+	F_ENTRIES = 21,		/* store to client: the answer to F_LIST */
+	F_DELETE = 22		/* client to store: close an entry */
 };
 
 #define FF_MORE		0x0001	/* another F_OFFER of the same set follows */
@@ -43,13 +51,16 @@ enum proto_code {
 	PE_BUSY = 7,		/* someone else is already being served */
 	PE_NOENT = 8,		/* no such entry */
 	PE_EXEC = 9,		/* the program cannot be executed */
-	PE_SYS = 10		/* a system call failed on the receiver */
+	PE_SYS = 10,		/* a system call failed on the receiver */
+	PE_EXIST = 11,		/* fdholder: an entry of that name exists */
+	PE_KIND = 12		/* fdholder: the holder holds another kind */
 };
 
 /* What went wrong, to print and to tell the peer. */
 struct perr {
 	int		code;		/* enum proto_code; PE_SYS: see errnum */
 	int		errnum;
+	int		remote;		/* the peer said so in an F_ERROR */
 	char		msg[256];
 };
 

@@ -382,6 +382,14 @@ trust_add(struct trust *t, const char *list, int groups)
 	free(copy);
 }
 
+void
+trust_free(struct trust *t)
+{
+	free(t->uids);
+	free(t->gids);
+	memset(t, 0, sizeof(*t));
+}
+
 int
 trust_widened(const struct trust *t)
 {

@@ -42,6 +42,7 @@ void	ep_unlink_on_signal(struct endpoint *);
 
 void	trust_add(struct trust *, const char *list, int groups);
 int	trust_widened(const struct trust *);
+void	trust_free(struct trust *);
 int	peer_get(int, struct peer *);
 int	peer_trusted(const struct peer *, const struct trust *);
 const char *peer_str(const struct peer *);

@@ -106,10 +106,11 @@ t_case() {
 		"$fn"
 	) </dev/null >"$T_DIR/log" 2>&1 &
 	pid=$!
-	( sleep "$T_CASE_LIMIT"; kill -TERM "$pid" ) 2>/dev/null &
+	( sleep "$T_CASE_LIMIT" && kill -TERM "$pid" ) >/dev/null 2>&1 &
 	dog=$!
 	rc=0
 	wait "$pid" || rc=$?
+	pkill -P "$dog" sleep 2>/dev/null
 	kill "$dog" 2>/dev/null
 	wait "$dog" 2>/dev/null
 	_t_cleanup

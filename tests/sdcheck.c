@@ -43,5 +43,8 @@ main(void)
 	for (i = 0; i < n; i++)
 		printf("%d %s %s\n", SD_LISTEN_FDS_START + i, names[i],
 		    kind(SD_LISTEN_FDS_START + i));
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	return 0;
 }

@@ -200,7 +200,9 @@ main(int argc, char *argv[])
 			ep_close(&ep);
 			errx(EXIT_SYS, "%s: sender closed before sending",
 			    addr.str);
-		} else
+		} else if (pe.remote)
+			warnx("%s: refused by sender: %s", addr.str, pe.msg);
+		else
 			warnx("%s: sender %s: %s", addr.str, peer_str(&peer),
 			    pe.msg);
 		if (!rflag)
@@ -225,5 +227,8 @@ main(int argc, char *argv[])
 	if (fd_copy(set.fds[0], STDOUT_FILENO, &side) == -1)
 		err(EXIT_SYS, "%s", side == 0 ? "read received fd" :
 		    side == 1 ? "write standard output" : "copy");
+	fdset_close(&set);
+	trust_free(&trust);
+	free(map);
 	return EXIT_OK;
 }

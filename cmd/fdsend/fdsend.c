@@ -137,13 +137,14 @@ main(int argc, char *argv[])
 			continue;
 		}
 		ep_close(&ep);
-		if (pe.code == PE_SYS || pe.code == PE_PROTO)
-			errx(exit_for(&pe), "%s: %s", addr.str, pe.msg);
-		errx(exit_for(&pe), "%s: refused by receiver: %s", addr.str,
-		    pe.msg);
+		if (pe.remote)
+			errx(exit_for(&pe), "%s: refused by receiver: %s",
+			    addr.str, pe.msg);
+		errx(exit_for(&pe), "%s: %s", addr.str, pe.msg);
 	}
 	close(s);
 	ep_close(&ep);
 	fdset_free(&set);
+	trust_free(&trust);
 	return EXIT_OK;
 }

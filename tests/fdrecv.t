@@ -1,0 +1,319 @@
+#!/bin/bash
+# fdrecv: receiving, placing, copying, and what bad senders get.
+. "$(dirname "$0")/lib.sh"
+PEER="python3 $(cd "$(dirname "$0")" && pwd)/peer.py"
+
+# The receiver's fd count, once it is listening on ./s.
+listening() {
+	[ -S s ]
+}
+
+pipeline_m0() {
+	bg sh -c 'seq 1 100000 | fdsend s 0'
+	fdrecv -t 10 -m 0 s wc -l >out
+	[ "$(cat out)" = 100000 ] || fail "wc -l said $(cat out)"
+	[ ! -e s ] || fail "socket left behind"
+}
+
+pipeline_stdout() {
+	bg sh -c 'seq 1 100000 | fdsend s 0'
+	fdrecv -t 10 s | wc -l >out
+	[ "$(cat out)" = 100000 ] || fail "wc -l said $(cat out)"
+}
+
+receiver_first() {
+	bg fdrecv -t 10 s cat
+	wait_for 5 listening
+	echo hello | fdsend -t 5 s 0
+	wait_exit 5 "$(tail -n 1 pids)"
+}
+
+socket_activation() {
+	echo data >file
+	mkfifo fifo
+	bg sh -c 'exec 3<file 4<>fifo; fdsend -t 10 s 3=config 4=events 0'
+	fdrecv -t 10 s sdcheck >out </dev/null
+	cat >want <<-EOT
+	3
+	3 config file
+	4 events fifo
+	5 unknown char
+	EOT
+	diff -u want out
+}
+
+thousand_fds() {
+	bg $PEER many s 1000 -t 10
+	fdrecv -t 10 s sdcheck >out
+	[ "$(head -n 1 out)" = 1000 ] || fail "count $(head -n 1 out)"
+	[ "$(wc -l <out)" = 1001 ] || fail "$(wc -l <out) lines"
+	grep -qx '1002 n999 char' out || fail "last fd: $(tail -n 1 out)"
+	wait_exit 10 "$(tail -n 1 pids)"
+	[ "$RC" = 0 ] || fail "fdsend exited $RC"
+}
+
+map_two() {
+	printf 'one\ntwo\n' >in
+	bg sh -c 'exec 5<in 6>outfile; fdsend -t 10 s 5 6'
+	fdrecv -t 10 -m 0,1 s sh -c 'test -z "${LISTEN_FDS-}" && cat'
+	diff -u in outfile
+}
+
+options_stop_at_socket() {
+	bg sh -c 'printf "a\nx\nb\n" | fdsend -t 10 s 0'
+	fdrecv -t 10 -m 0 s grep -v x >out
+	printf 'a\nb\n' | diff -u - out
+}
+
+only_placed_fds() {
+	bg sh -c 'echo | fdsend -t 10 s 0'
+	exec 9</dev/null
+	sh -c 'ls /proc/$$/fd' | sort -n >base
+	fdrecv -t 10 s sh -c 'ls /proc/$$/fd' | sort -n >out
+	echo 3 | sort -n -m - base | diff -u - out
+}
+
+raw_from_python() {
+	bg $PEER send_fds s "from python"
+	fdrecv -r -t 10 -m 0 s cat >out
+	[ "$(cat out)" = "from python" ] || fail "read: $(cat out)"
+}
+
+pair_fd_n() {
+	$PEER pair s >out
+	[ "$(cat out)" = "through a socketpair" ] || fail "read: $(cat out)"
+}
+
+inherited_listener() {
+	bg $PEER listen-exec s fdrecv -t 10 fd:3 cat
+	wait_for 5 listening
+	echo inherited | fdsend -t 5 s 0
+	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+}
+
+connect_mode() {
+	bg sh -c 'echo reversed | fdsend -l -t 10 s 0'
+	fdrecv -c -t 10 s >out
+	[ "$(cat out)" = reversed ] || fail "read: $(cat out)"
+}
+
+# A listening fdrecv survives each bad sender, tells it why, leaks nothing,
+# and then serves a good one.
+bad_sender() {
+	local what=$1 want=$2 pid before
+	bg fdrecv -t 20 s cat
+	pid=$!
+	wait_for 5 listening
+	before=$(nfds "$pid")
+	$PEER "$what" s >reply || true
+	grep -qF -- "$want" reply || fail "$what: reply $(cat reply)"
+	sleep 0.1
+	[ "$(nfds "$pid")" = "$before" ] || fail "$what: fds $before -> $(nfds "$pid")"
+	kill -0 "$pid" || fail "fdrecv ended"
+	echo still | fdsend -t 5 s 0
+	wait_exit 5 "$pid"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+}
+garbage()	{ bad_sender garbage "error 2 not a frame"; }
+truncated()	{ bad_sender trunc "error 2 peer closed mid-frame"; }
+more_fds()	{ bad_sender morefds "error 2 frame announces 3 fds, only 1"; }
+fds_on_none()	{ bad_sender fdsnone "error 2 frame announces 0 fds, 2 arrived"; }
+late_fds()	{ bad_sender latefds "error 2 fds on a byte that starts no frame"; }
+version()	{ bad_sender version "error 3 protocol version 9 not supported"; }
+bad_name()	{ bad_sender badname "error 2 invalid fd name: a:b"; }
+
+dies_mid_frame() {
+	local pid
+	bg fdrecv -t 20 s cat
+	pid=$!
+	wait_for 5 listening
+	$PEER half s || true
+	echo after | fdsend -t 5 s 0
+	wait_exit 5 "$pid"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+}
+
+emfile() {
+	local pid before
+	bg sh -c 'ulimit -n 40; exec fdrecv -t 20 s sdcheck >out 2>rerr'
+	pid=$!
+	wait_for 5 listening
+	before=$(nfds "$pid")
+	must_fail 111 $PEER many s 60 -t 5
+	expect_err err "fds lost in transit (MSG_CTRUNC)"
+	[ "$(nfds "$pid")" = "$before" ] || fail "fds $before -> $(nfds "$pid")"
+	$PEER many s 10 -t 5
+	wait_exit 5 "$pid"
+	[ "$(head -n 1 out)" = 10 ] || fail "count $(head -n 1 out)"
+	expect_err rerr "fds lost in transit"
+}
+
+count_mismatch() {
+	local pid
+	bg fdrecv -t 20 -m 0 s cat
+	pid=$!
+	wait_for 5 listening
+	must_fail 1 fdsend -t 5 s 0 1
+	expect_err err "fdsend: s: refused by receiver: expected 1 fd, got 2"
+	echo ok | fdsend -t 5 s 0
+	wait_exit 5 "$pid"
+}
+
+prog_missing() {
+	local pid
+	bg fdrecv -t 20 s no-such-program-here
+	pid=$!
+	wait_for 5 listening
+	must_fail 1 fdsend -t 5 s 0
+	expect_err err "refused by receiver: no-such-program-here: command not found"
+	wait_exit 5 "$pid"
+	[ "$RC" = 127 ] || fail "fdrecv exited $RC"
+	[ ! -e s ] || fail "socket left behind"
+}
+
+# A copy of the binaries that another user may execute.
+public_bin() {
+	mkdir -m 755 pub
+	cp "$BIN/fdsend" "$BIN/fdrecv" pub/
+	chmod 755 . pub pub/*
+}
+
+other_uid_refused() {
+	local pid sock=@fdtools-test-$$
+	public_bin
+	bg fdrecv -t 20 "$sock" cat 2>rerr
+	pid=$!
+	wait_for 5 grep -q "fdtools-test-$$" /proc/net/unix
+	must_fail 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdsend -t 5 "$sock" 0
+	expect_err err "refused by receiver: uid 65534 not allowed by the receiver"
+	expect_err rerr "fdrecv: $sock: refused sender uid 65534"
+	echo root | fdsend -t 5 "$sock" 0
+	wait_exit 5 "$pid"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+}
+
+other_uid_allowed() {
+	local sock=@fdtools-test-$$
+	public_bin
+	bg fdrecv -u nobody -t 20 "$sock" >out
+	wait_for 5 grep -q "fdtools-test-$$" /proc/net/unix
+	echo nobody | setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdsend -t 5 "$sock" 0
+	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$(cat out)" = nobody ] || fail "read: $(cat out)"
+}
+
+sender_refuses_receiver() {
+	local sock=@fdtools-test-$$
+	public_bin
+	bg setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdrecv -t 10 "$sock" cat
+	wait_for 5 grep -q "fdtools-test-$$" /proc/net/unix
+	must_fail 1 fdsend -t 5 "$sock" 0
+	expect_err err "fdsend: $sock: refused receiver uid 65534"
+}
+
+path_too_long() {
+	local long
+	long=$(printf '%0200d' 0)
+	must_fail 100 fdrecv -t 1 "$long"
+	expect_err err "fdrecv: $long: File name too long"
+	[ ! -e "$long" ] || fail "created something"
+	must_fail 100 fdsend -t 1 "$long" 0
+	expect_err err "fdsend: $long: File name too long"
+}
+
+stale_replaced() {
+	$PEER stale s
+	[ -S s ] || fail "no stale socket"
+	bg fdrecv -t 10 s >out
+	echo fresh | fdsend -t 5 s 0
+	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$(cat out)" = fresh ] || fail "read: $(cat out)"
+}
+
+live_refused() {
+	local pid
+	bg fdrecv -t 20 s >out
+	pid=$!
+	wait_for 5 listening
+	must_fail 111 fdrecv -t 1 s cat
+	expect_err err "fdrecv: listen s: Address already in use"
+	echo first | fdsend -t 5 s 0
+	wait_exit 5 "$pid"
+	[ "$(cat out)" = first ] || fail "read: $(cat out)"
+}
+
+not_a_socket() {
+	echo precious >s
+	must_fail 111 fdrecv -t 1 s cat
+	expect_err err "fdrecv: listen s: File exists"
+	[ "$(cat s)" = precious ] || fail "file changed"
+}
+
+timeout_no_sender() {
+	must_fail 99 fdrecv -t 0.3 s cat
+	expect_err err "fdrecv: s: timed out waiting for a sender"
+	[ ! -e s ] || fail "socket left behind"
+}
+
+removed_on_term() {
+	local pid
+	bg fdrecv s cat
+	pid=$!
+	wait_for 5 listening
+	kill -TERM "$pid"
+	wait_exit 5 "$pid"
+	[ ! -e s ] || fail "socket left behind"
+}
+
+usage() {
+	must_fail 100 fdrecv
+	expect_err err "usage: fdrecv [-cr]"
+	must_fail 100 fdrecv -h
+	must_fail 100 fdrecv -m 0 s
+	expect_err err "fdrecv: -m needs a program to run"
+	must_fail 100 fdrecv -m 0,x s cat
+	expect_err err "fdrecv: invalid fd list: 0,x"
+	must_fail 100 fdrecv -t -1 s cat
+	expect_err err "fdrecv: timeout too small: -1"
+	must_fail 100 fdrecv fd:99 cat
+	expect_err err "fdrecv: fd:99: Bad file descriptor"
+}
+
+t_case "seq | fdsend S 0 and fdrecv -m 0 S wc -l" pipeline_m0
+t_case "fdrecv S | wc -l copies the received fd" pipeline_stdout
+t_case "receiver first, then sender" receiver_first
+t_case "LISTEN_FDS, names and types seen by sd_listen_fds_with_names" socket_activation
+t_case "1000 fds in one call" thousand_fds
+t_case "-m 0,1 places two fds and clears LISTEN_FDS" map_two
+t_case "option parsing stops at the socket" options_stop_at_socket
+t_case "the program gets only its fds and inherited ones" only_placed_fds
+t_case "raw mode takes socket.send_fds from Python" raw_from_python
+t_case "fd:N: a socketpair's ends" pair_fd_n
+t_case "fd:N: an inherited listening socket" inherited_listener
+t_case "-c connects to fdsend -l" connect_mode
+t_case "garbage: told, fds kept, still listening" garbage
+t_case "truncated frame" truncated
+t_case "frame announcing more fds than arrived" more_fds
+t_case "fds on a frame announcing none" fds_on_none
+t_case "fds on a byte that starts no frame" late_fds
+t_case "unknown protocol version" version
+t_case "invalid fd name" bad_name
+t_case "sender killed mid-frame" dies_mid_frame
+t_case "MSG_CTRUNC at the fd limit: error, nothing leaked" emfile
+t_case "-m count mismatch told to the sender" count_mismatch
+t_case "missing program: sender told, exit 127" prog_missing
+t_case "sender of another uid refused" other_uid_refused
+t_case "sender of another uid allowed with -u" other_uid_allowed
+t_case "fdsend refuses a receiver of another uid" sender_refuses_receiver
+t_case "socket path too long" path_too_long
+t_case "stale socket replaced" stale_replaced
+t_case "live socket never stolen" live_refused
+t_case "a file that is not a socket is kept" not_a_socket
+t_case "timeout with no sender" timeout_no_sender
+t_case "socket removed on SIGTERM" removed_on_term
+t_case "usage errors" usage
+t_done
