@@ -55,11 +55,11 @@ $(B)/tests/sdcheck: tests/sdcheck.c
 
 # The suite runs twice: as built, then under ASan and UBSan.
 check: all
-	BIN=$(abspath $(B)) prove -e bash $(PROVEFLAGS) $(TESTS)
+	BIN=$(abspath $(B)) SAN= prove -e bash $(PROVEFLAGS) $(TESTS)
 	$(MAKE) --no-print-directory B=$(B)/san SAN=1 check-one
 
 check-one: all
-	BIN=$(abspath $(B)) prove -e bash $(PROVEFLAGS) $(TESTS)
+	BIN=$(abspath $(B)) SAN=$(SAN) prove -e bash $(PROVEFLAGS) $(TESTS)
 
 lint:
 	mandoc -Tlint -W warning $(MANS)

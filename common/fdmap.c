@@ -21,7 +21,7 @@ fdlist_parse(const char *s, int **out, size_t *n)
 {
 	const char *errstr;
 	char *copy, *p, *tok;
-	int *v = NULL, fd;
+	int *v = NULL, *nv, fd;
 	size_t i, k = 0;
 
 	if ((copy = p = strdup(s)) == NULL)
@@ -37,10 +37,12 @@ fdlist_parse(const char *s, int **out, size_t *n)
 			errno = EINVAL;
 			return -1;
 		}
-		if ((v = reallocarray(v, k + 1, sizeof(int))) == NULL) {
+		if ((nv = reallocarray(v, k + 1, sizeof(int))) == NULL) {
 			free(copy);
+			free(v);
 			return -1;
 		}
+		v = nv;
 		v[k++] = fd;
 	}
 	free(copy);

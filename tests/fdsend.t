@@ -128,6 +128,22 @@ usage() {
 	expect_err err "fdsend: unknown user: no-such-user-here"
 }
 
+# Both tools under valgrind's memcheck: no invalid access, no leak, and no
+# fd left open at exit beyond the standard three.
+memcheck() {
+	local vg="valgrind -q --error-exitcode=9 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --track-fds=yes"
+	bg sh -c "echo checked | $vg $BIN/fdsend -t 20 s 0=name 2>serr"
+	$vg "$BIN/fdrecv" -t 20 s >out 2>rerr
+	wait_exit 20 "$(tail -n 1 pids)"
+	[ "$RC" = 0 ] || { cat serr; fail "fdsend under valgrind: $RC"; }
+	[ "$(cat out)" = checked ] || fail "read: $(cat out)"
+	if grep -q 'Open file descriptor [3-9]' serr rerr; then
+		cat serr rerr
+		fail "fd open at exit"
+	fi
+}
+
 t_case "sender first waits for the receiver" sender_first
 t_case "exit 0 after the receiver confirmed" confirmed_exit
 t_case "an fd not open is an error before anything is sent" not_open
@@ -141,4 +157,9 @@ t_case "receiver killed before confirming" receiver_vanishes
 t_case "-l serves one receiver and removes its socket" listen_one
 t_case "-l refuses a receiver of another uid and serves the next" listen_refuses_then_serves
 t_case "usage errors" usage
+if [ -z "${SAN:-}" ]; then
+	t_case "valgrind memcheck: no errors, leaks or open fds" memcheck
+else
+	t_skip "valgrind memcheck" "sanitizer build"
+fi
 t_done
