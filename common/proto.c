@@ -292,7 +292,7 @@ body:
 		frame_free(f);
 		return -1;
 	}
-	if (f->nfds == want)
+	if (f->nfds == want && !ctrunc)
 		return 1;
 	if (ctrunc)
 		perr_set(pe, PE_TRUNC, "fds lost in transit (MSG_CTRUNC): "
@@ -607,7 +607,8 @@ raw_send(int s, const struct fdset *set, const struct deadline *dl,
 
 /*
  * Raw mode: every fd the peer sends, on whatever bytes, until it closes.
- * The bytes are discarded.  Returns 1, or -1 with nothing left open.
+ * The bytes are discarded.  Returns 1, 0 if the peer closed without sending
+ * an fd, or -1 with nothing left open.
  */
 int
 raw_recv(int s, struct fdset *set, const struct deadline *dl,
@@ -651,7 +652,7 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 			goto fail;
 		}
 		if (n == 0)
-			return 1;
+			return set->n > 0 ? 1 : 0;
 	}
 fail:
 	fdset_close(set);

@@ -220,6 +220,7 @@ int
 ep_connect(struct endpoint *ep, const struct addr *a,
     const struct deadline *dl)
 {
+	struct stat st;
 	int fd, ms = 2;
 
 	if (a->kind == ADDR_FD)
@@ -234,6 +235,11 @@ ep_connect(struct endpoint *ep, const struct addr *a,
 		}
 		if (errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN)
 			return -1;
+		if (errno == ECONNREFUSED && a->kind == ADDR_PATH &&
+		    lstat(a->sun.sun_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			errno = ENOTSOCK;
+			return -1;
+		}
 		if (errno == ENOENT && a->kind == ADDR_PATH &&
 		    !parent_exists(a->sun.sun_path))
 			return -1;
@@ -242,8 +248,7 @@ ep_connect(struct endpoint *ep, const struct addr *a,
 			return -1;
 		}
 		deadline_sleep(ms, dl);
-		if (ms < 50)
-			ms *= 2;
+		ms = ms * 2 > 50 ? 50 : ms * 2;
 	}
 }
 
@@ -302,15 +307,21 @@ ep_unlink(const struct endpoint *ep)
 		unlink(ep->addr.sun.sun_path);
 }
 
-/* Stop listening: close what we opened, remove the path we bound. */
+/*
+ * Stop listening: close what we opened, remove the path we bound.  errno
+ * is kept, for the error message that usually follows.
+ */
 void
 ep_close(struct endpoint *ep)
 {
+	int e = errno;
+
 	ep_unlink(ep);
 	ep->created = 0;
 	if (ep->lfd != -1 && ep->addr.kind != ADDR_FD)
 		close(ep->lfd);
 	ep->lfd = -1;
+	errno = e;
 }
 
 static struct endpoint *sig_ep;

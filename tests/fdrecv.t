@@ -79,6 +79,15 @@ raw_from_python() {
 	[ "$(cat out)" = "from python" ] || fail "read: $(cat out)"
 }
 
+raw_ignores_probe() {
+	bg fdrecv -r -t 10 -m 0 s cat >out
+	wait_for 5 listening
+	$PEER probe s
+	$PEER send_fds s "after a probe"
+	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$(cat out)" = "after a probe" ] || fail "read: $(cat out)"
+}
+
 pair_fd_n() {
 	$PEER pair s >out
 	[ "$(cat out)" = "through a socketpair" ] || fail "read: $(cat out)"
@@ -170,6 +179,19 @@ prog_missing() {
 	wait_exit 5 "$pid"
 	[ "$RC" = 127 ] || fail "fdrecv exited $RC"
 	[ ! -e s ] || fail "socket left behind"
+}
+
+prog_not_executable() {
+	local pid
+	echo 'echo hi' >script
+	chmod 644 script
+	bg fdrecv -t 20 s ./script
+	pid=$!
+	wait_for 5 listening
+	must_fail 1 fdsend -t 5 s 0
+	expect_err err "refused by receiver: ./script: Permission denied"
+	wait_exit 5 "$pid"
+	[ "$RC" = 126 ] || fail "fdrecv exited $RC"
 }
 
 # A copy of the binaries that another user may execute.
@@ -292,6 +314,7 @@ t_case "-m 0,1 places two fds and clears LISTEN_FDS" map_two
 t_case "option parsing stops at the socket" options_stop_at_socket
 t_case "the program gets only its fds and inherited ones" only_placed_fds
 t_case "raw mode takes socket.send_fds from Python" raw_from_python
+t_case "raw mode: a peer closing without fds is no sender" raw_ignores_probe
 t_case "fd:N: a socketpair's ends" pair_fd_n
 t_case "fd:N: an inherited listening socket" inherited_listener
 t_case "-c connects to fdsend -l" connect_mode
@@ -306,6 +329,7 @@ t_case "sender killed mid-frame" dies_mid_frame
 t_case "MSG_CTRUNC at the fd limit: error, nothing leaked" emfile
 t_case "-m count mismatch told to the sender" count_mismatch
 t_case "missing program: sender told, exit 127" prog_missing
+t_case "program not executable: sender told, exit 126" prog_not_executable
 t_case "sender of another uid refused" other_uid_refused
 t_case "sender of another uid allowed with -u" other_uid_allowed
 t_case "fdsend refuses a receiver of another uid" sender_refuses_receiver

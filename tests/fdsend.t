@@ -98,6 +98,16 @@ listen_one() {
 	wait_exit 5 "$(tail -n 1 pids)"
 	[ "$RC" = 0 ] || fail "fdsend exited $RC"
 	[ ! -e s ] || fail "socket left behind"
+	must_fail 99 fdsend -l -t 0.3 s 0
+	expect_err err "fdsend: s: timed out waiting for a receiver"
+	[ ! -e s ] || fail "socket left behind after a timeout"
+}
+
+not_a_socket() {
+	echo precious >s
+	must_fail 111 fdsend -t 5 s 0
+	expect_err err "fdsend: connect s: Socket operation on non-socket"
+	[ "$(cat s)" = precious ] || fail "file changed"
 }
 
 listen_refuses_then_serves() {
@@ -156,6 +166,7 @@ t_case "-t bounds the wait for confirmation" timeout_confirm
 t_case "receiver killed before confirming" receiver_vanishes
 t_case "-l serves one receiver and removes its socket" listen_one
 t_case "-l refuses a receiver of another uid and serves the next" listen_refuses_then_serves
+t_case "a file that is not a socket: no waiting" not_a_socket
 t_case "usage errors" usage
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: no errors, leaks or open fds" memcheck

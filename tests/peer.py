@@ -124,6 +124,9 @@ def main():
         print("fds %d bytes %d" % (len(fds), len(msg)))
         with os.fdopen(fds[0]) as f:
             print(f.read(), end="")
+    elif action == "probe":
+        # Connect and close at once, as a liveness probe does.
+        connect(path).close()
     elif action == "stale":
         # Leave a socket file with nobody behind it.
         l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -32,29 +32,43 @@ usage(void)
 	exit(EXIT_USAGE);
 }
 
-/* Would execvp(3) find prog?  Asked before we confirm, not after. */
+/*
+ * Would execvp(3) run prog?  Asked before we confirm, not after: 0, or -1
+ * with pe saying why (errnum ENOENT: not found; EACCES: not executable).
+ */
 static int
-prog_found(const char *prog)
+prog_check(const char *prog, struct perr *pe)
 {
 	char path[PATH_MAX], *dirs, *p, *dir;
 	struct stat st;
-	int found = 0;
+	int e = ENOENT;
 
-	if (strchr(prog, '/') != NULL)
-		return access(prog, X_OK) == 0;
-	if ((p = getenv("PATH")) == NULL)
-		p = "/usr/bin:/bin";
-	if ((dirs = p = strdup(p)) == NULL)
-		return 1;
-	while (!found && (dir = strsep(&p, ":")) != NULL) {
-		if (snprintf(path, sizeof(path), "%s/%s", *dir ? dir : ".",
-		    prog) >= (int)sizeof(path))
-			continue;
-		found = stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(path, X_OK) == 0;
+	if (strchr(prog, '/') != NULL) {
+		if (access(prog, X_OK) == 0)
+			return 0;
+		e = errno;
+	} else {
+		if ((p = getenv("PATH")) == NULL)
+			p = "/usr/bin:/bin";
+		if ((dirs = p = strdup(p)) == NULL)
+			return 0;
+		while ((dir = strsep(&p, ":")) != NULL) {
+			if (snprintf(path, sizeof(path), "%s/%s",
+			    *dir ? dir : ".", prog) >= (int)sizeof(path) ||
+			    stat(path, &st) == -1 || S_ISDIR(st.st_mode))
+				continue;
+			if (access(path, X_OK) == 0) {
+				free(dirs);
+				return 0;
+			}
+			e = EACCES;
+		}
+		free(dirs);
 	}
-	free(dirs);
-	return found;
+	perr_set(pe, PE_EXEC, "%s: %s", prog, e == ENOENT ?
+	    "command not found" : strerror(e));
+	pe->errnum = e;
+	return -1;
 }
 
 /*
@@ -175,8 +189,10 @@ main(int argc, char *argv[])
 				    "a sender", addr.str);
 			err(EXIT_SYS, "accept %s", addr.str);
 		}
-		if (peer_get(s, &peer) == -1)
+		if (peer_get(s, &peer) == -1) {
+			ep_close(&ep);
 			err(EXIT_SYS, "%s: peer credentials", addr.str);
+		}
 		if (!peer_trusted(&peer, &trust)) {
 			perr_set(&pe, PE_REFUSED, "uid %u not allowed by the "
 			    "receiver", (unsigned)peer.uid);
@@ -185,9 +201,7 @@ main(int argc, char *argv[])
 		} else if ((r = rflag ? raw_recv(s, &set, &dl, &pe) :
 		    fdset_recv(s, &set, &dl, &pe)) == 1) {
 			if (set_fits(&set, argc > 1, nmap, &pe) &&
-			    (argc < 2 || prog_found(argv[1]) ||
-			    (perr_set(&pe, PE_EXEC, "%s: command not found",
-			    argv[1]), 0)))
+			    (argc < 2 || prog_check(argv[1], &pe) == 0))
 				break;
 			fdset_close(&set);
 			warnx("%s: sender %s: %s", addr.str, peer_str(&peer),
@@ -205,12 +219,12 @@ main(int argc, char *argv[])
 		else
 			warnx("%s: sender %s: %s", addr.str, peer_str(&peer),
 			    pe.msg);
-		if (!rflag)
+		if (!rflag && !pe.remote)
 			frame_error(s, &pe, &dl);
 		close(s);
-		if (pe.code == PE_EXEC) {
+		if (pe.code == PE_EXEC && !pe.remote) {
 			ep_close(&ep);
-			return EXIT_NOTFOUND;
+			return pe.errnum == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 		}
 		if (ep.lfd == -1) {
 			ep_close(&ep);

@@ -108,13 +108,16 @@ main(int argc, char *argv[])
 
 	for (;;) {
 		if ((s = ep_next(&ep, &dl)) == -1) {
+			ep_close(&ep);
 			if (errno == ETIMEDOUT)
 				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
 				    "a receiver", addr.str);
 			err(EXIT_SYS, "accept %s", addr.str);
 		}
-		if (peer_get(s, &peer) == -1)
+		if (peer_get(s, &peer) == -1) {
+			ep_close(&ep);
 			err(EXIT_SYS, "%s: peer credentials", addr.str);
+		}
 		if (!peer_trusted(&peer, &trust)) {
 			perr_set(&pe, PE_REFUSED, "uid %u not allowed by the "
 			    "sender", (unsigned)peer.uid);
