@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,17 @@
 #include <string.h>
 
 #include "addr.h"
+#include "exits.h"
+
+/* addr_parse, or exit with a usage error naming the address. */
+void
+addr_must(struct addr *a, const char *s)
+{
+	if (*s == '\0')
+		errx(EXIT_USAGE, "empty socket address");
+	if (addr_parse(a, s) == -1)
+		err(EXIT_USAGE, "%s", s);
+}
 
 /*
  * Parse PATH, @NAME or fd:N.  Returns -1 with errno set: ENAMETOOLONG for a

@@ -134,6 +134,8 @@ usage() {
 	expect_err err "fdsend: timeout invalid: 1.2345678901"
 	must_fail 100 fdsend @ 0
 	expect_err err "fdsend: @: Invalid argument"
+	must_fail 100 fdsend "" 0
+	expect_err err "fdsend: empty socket address"
 	must_fail 100 fdsend -u no-such-user-here s 0
 	expect_err err "fdsend: unknown user: no-such-user-here"
 }

@@ -163,8 +163,7 @@ main(int argc, char *argv[])
 		usage();
 	if (nmap > 0 && argc < 2)
 		errx(EXIT_USAGE, "-m needs a program to run");
-	if (addr_parse(&addr, argv[0]) == -1)
-		err(EXIT_USAGE, "%s", argv[0]);
+	addr_must(&addr, argv[0]);
 	deadline_set(&dl, tflag);
 	nofile_raise(&nofile);
 

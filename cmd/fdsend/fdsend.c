@@ -92,8 +92,7 @@ main(int argc, char *argv[])
 		if (fdset_add(&set, fd, name) == -1)
 			err(EXIT_SYS, "malloc");
 	}
-	if (addr_parse(&addr, argv[0]) == -1)
-		err(EXIT_USAGE, "%s", argv[0]);
+	addr_must(&addr, argv[0]);
 	deadline_set(&dl, tflag);
 
 	if (lflag) {
