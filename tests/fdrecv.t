@@ -291,6 +291,37 @@ removed_on_term() {
 	[ ! -e s ] || fail "socket left behind"
 }
 
+# -L: what a service manager passed, by name (systemd-socket-activate plays
+# systemd, and starts fdrecv at the first connection).
+listen_by_name() {
+	bg systemd-socket-activate -l "$PWD/a" -l "$PWD/b" -l "$PWD/c" \
+	    --fdname=web:admin:web fdrecv -L admin,web,web sdcheck >out
+	wait_for 5 test -S a
+	$PEER probe a
+	wait_for 5 test -s out
+	wait_for 5 grep -q '^5 ' out
+	cat >want <<-EOT
+	3
+	3 admin socket
+	4 web socket
+	5 web socket
+	EOT
+	diff -u want out
+}
+
+listen_errors() {
+	must_fail 1 sh -c 'exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 \
+	    LISTEN_FDNAMES=web exec fdrecv -L db true'
+	expect_err err "fdrecv: no fd named db in LISTEN_FDNAMES"
+	must_fail 1 sh -c 'exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 \
+	    LISTEN_FDNAMES=web exec fdrecv -L web,web true'
+	expect_err err "fdrecv: no fd named web in LISTEN_FDNAMES"
+	must_fail 1 sh -c 'exec 3</dev/null; LISTEN_PID=1 LISTEN_FDS=1 \
+	    LISTEN_FDNAMES=web exec fdrecv -L web true'
+	expect_err err "fdrecv: no fds passed by the service manager"
+	must_fail 100 fdrecv -L web -t 1 true
+}
+
 usage() {
 	must_fail 100 fdrecv
 	expect_err err "usage: fdrecv [-cr]"
@@ -339,5 +370,7 @@ t_case "live socket never stolen" live_refused
 t_case "a file that is not a socket is kept" not_a_socket
 t_case "timeout with no sender" timeout_no_sender
 t_case "socket removed on SIGTERM" removed_on_term
+t_case "-L: fds of the service manager, by name" listen_by_name
+t_case "-L: names missing, no fds passed" listen_errors
 t_case "usage errors" usage
 t_done

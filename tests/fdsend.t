@@ -125,6 +125,105 @@ listen_refuses_then_serves() {
 	expect_err serr "refused receiver uid 65534"
 }
 
+# A process holding a pipe with pending bytes and a TCP connection to a
+# server on loopback; its pid and fd numbers land in ./held, what the server
+# receives in ./server.
+holder_and_server() {
+	cat >tcp.py <<-'EOT'
+	import os, socket, sys, time
+	srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+	if os.fork() == 0:
+	    c, _ = srv.accept(); c.settimeout(20)
+	    with open("server", "wb") as f:
+	        while (b := c.recv(100)):
+	            f.write(b); f.flush()
+	    os._exit(0)
+	r, w = os.pipe(); os.write(w, b"pending\n")
+	t = socket.create_connection(srv.getsockname())
+	with open("held.tmp", "w") as f:
+	    print(os.getpid(), r, t.fileno(), file=f)
+	os.rename("held.tmp", "held")
+	time.sleep(60)
+	EOT
+	bg python3 tcp.py
+	wait_for 5 test -s held
+	read -r HPID HPIPE HTCP <held
+}
+
+take_from_pid() {
+	holder_and_server
+	bg fdsend -p "$HPID" -t 10 s "$HPIPE=pipe"
+	fdrecv -t 10 -m 0 s head -n 1 >out
+	[ "$(cat out)" = pending ] || fail "read: $(cat out)"
+	bg fdsend -p "$HPID" -t 10 s "$HTCP"
+	fdrecv -t 10 -m 1 s echo via-taken-fd
+	wait_for 5 grep -qx via-taken-fd server
+	kill -0 "$HPID" || fail "the source process ended"
+}
+
+take_refusals() {
+	local dead
+	holder_and_server
+	must_fail 100 fdsend -p "$HPID" -t 1 s 999
+	expect_err err "fdsend: pid $HPID: fd 999: Bad file descriptor"
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	must_fail 100 fdsend -p "$dead" -t 1 s 0
+	expect_err err "fdsend: pid $dead: No such process"
+	mkdir -m 755 pub
+	cp "$BIN/fdsend" pub/
+	chmod 755 . pub pub/fdsend
+	must_fail 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdsend -p "$HPID" -t 1 s "$HPIPE"
+	expect_err err "fdsend: pid $HPID: fd $HPIPE: Operation not permitted (needs ptrace rights"
+	must_fail 100 fdsend -p 0 s 0
+	expect_err err "fdsend: pid too small: 0"
+}
+
+fdstore() {
+	bg $PEER notify n >log
+	wait_for 5 test -S n
+	echo stored | NOTIFY_SOCKET=$PWD/n fdsend -N -t 5 0=conn 2>err
+	wait_exit 5 "$(tail -n 1 pids)"
+	cat >want <<-EOT
+	ready
+	FDSTORE=1 FDNAME=conn fds=1 first=stored
+	BARRIER=1 fds=1
+	EOT
+	diff -u want log
+}
+
+fdstore_many() {
+	local sock=@fdtools-notify-$$
+	bg $PEER notify "$sock" >log
+	wait_for 5 grep -q "fdtools-notify-$$" /proc/net/unix
+	NOTIFY_SOCKET=$sock $PEER many - 300 -N -t 10
+	wait_exit 5 "$(tail -n 1 pids)"
+	grep -c '^FDSTORE=1 FDNAME=n[0-9]* fds=1 ' log >count
+	[ "$(cat count)" = 300 ] || fail "$(cat count) stored"
+}
+
+fdstore_remove() {
+	bg $PEER notify n >log
+	wait_for 5 test -S n
+	NOTIFY_SOCKET=n fdsend -N -d -t 5 conn
+	wait_exit 5 "$(tail -n 1 pids)"
+	grep -qx 'FDSTOREREMOVE=1 FDNAME=conn fds=0 first=' log ||
+	    fail "$(cat log)"
+}
+
+fdstore_errors() {
+	must_fail 100 env -u NOTIFY_SOCKET fdsend -N 0=x
+	expect_err err "fdsend: NOTIFY_SOCKET is not set"
+	bg $PEER notify n hang >log
+	wait_for 5 test -S n
+	must_fail 99 env NOTIFY_SOCKET=n fdsend -N -t 0.5 0=x
+	expect_err err "fdsend: wait for the service manager: Connection timed out"
+	must_fail 100 fdsend -N -d a:b
+	expect_err err "fdsend: invalid name: a:b"
+}
+
 usage() {
 	must_fail 100 fdsend
 	expect_err err "usage: fdsend [-lr]"
@@ -169,6 +268,12 @@ t_case "receiver killed before confirming" receiver_vanishes
 t_case "-l serves one receiver and removes its socket" listen_one
 t_case "-l refuses a receiver of another uid and serves the next" listen_refuses_then_serves
 t_case "a file that is not a socket: no waiting" not_a_socket
+t_case "-p: a pipe and a TCP connection taken from a running process" take_from_pid
+t_case "-p: no such fd, no such process, no ptrace rights" take_refusals
+t_case "-N: into a service manager's fd store, confirmed by a barrier" fdstore
+t_case "-N: 300 fds" fdstore_many
+t_case "-N -d: remove from the fd store" fdstore_remove
+t_case "-N: errors" fdstore_errors
 t_case "usage errors" usage
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: no errors, leaks or open fds" memcheck

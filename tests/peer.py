@@ -124,6 +124,34 @@ def main():
         print("fds %d bytes %d" % (len(fds), len(msg)))
         with os.fdopen(fds[0]) as f:
             print(f.read(), end="")
+    elif action == "notify":
+        # Play systemd's NOTIFY_SOCKET: print each notification, with its
+        # fds and the first line each fd reads; close a BARRIER=1 fd, and
+        # end there.  ARG "hang" keeps the barrier fd open instead.
+        d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        d.bind("\0" + path[1:] if path.startswith("@") else path)
+        print("ready", flush=True)
+        while True:
+            msg, fds, _, _ = socket.recv_fds(d, 4096, 300)
+            state = msg.decode().replace("\n", " ")
+            if state == "BARRIER=1":
+                print("%s fds=%d" % (state, len(fds)), flush=True)
+                if args[:1] == ["hang"]:
+                    time.sleep(30)
+                for fd in fds:
+                    os.close(fd)
+                return
+            first = ""
+            if fds:
+                os.set_blocking(fds[0], False)
+                try:
+                    first = os.read(fds[0], 100).decode().split("\n")[0]
+                except OSError:
+                    first = "-"
+            print("%s fds=%d first=%s" % (state, len(fds), first),
+                  flush=True)
+            for fd in fds:
+                os.close(fd)
     elif action == "probe":
         # Connect and close at once, as a liveness probe does.
         connect(path).close()
@@ -157,7 +185,7 @@ def main():
         # fdsend ARG[0] fds of /dev/null, then the rest of ARG as options.
         n = int(args[0])
         fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(n)]
-        cmd = ["fdsend"] + args[1:] + [path] + \
+        cmd = ["fdsend"] + args[1:] + ([path] if path != "-" else []) + \
               ["%d=n%d" % (fd, i) for i, fd in enumerate(fds)]
         sys.exit(subprocess.run(cmd, pass_fds=fds).returncode)
     else:

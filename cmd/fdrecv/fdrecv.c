@@ -19,6 +19,7 @@
 #include "deadline.h"
 #include "exits.h"
 #include "fdmap.h"
+#include "notify.h"
 #include "proto.h"
 #include "sock.h"
 #include "util.h"
@@ -27,8 +28,9 @@ static void __dead2
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-cr] [-g group] [-m fd[,fd...]] "
-	    "[-t seconds] [-u user] socket [prog [arg ...]]\n",
-	    getprogname());
+	    "[-t seconds] [-u user] socket [prog [arg ...]]\n"
+	    "       %s -L name[,name...] [-m fd[,fd...]] [prog [arg ...]]\n",
+	    getprogname(), getprogname());
 	exit(EXIT_USAGE);
 }
 
@@ -116,6 +118,23 @@ run(char *argv[], struct fdset *set, int *map, size_t nmap,
 	err(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC, "exec %s", argv[0]);
 }
 
+/* Run prog on the set (argv[0] is prog), or copy its one fd to stdout. */
+static int
+deliver(char *argv[], struct fdset *set, int *map, size_t nmap,
+    const struct rlimit *nofile)
+{
+	int side;
+
+	if (argv[0] != NULL)
+		run(argv, set, map, nmap, nofile);
+	if (fd_copy(set->fds[0], STDOUT_FILENO, &side) == -1)
+		err(EXIT_SYS, "%s", side == 0 ? "read received fd" :
+		    side == 1 ? "write standard output" : "copy");
+	fdset_close(set);
+	free(map);
+	return EXIT_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -127,12 +146,15 @@ main(int argc, char *argv[])
 	struct addr addr;
 	struct peer peer;
 	struct perr pe;
-	const char *tflag = NULL;
-	int *map = NULL, ch, r, s, side, cflag = 0, rflag = 0;
+	const char *Lflag = NULL, *tflag = NULL;
+	int *map = NULL, ch, r, s, cflag = 0, rflag = 0;
 	size_t nmap = 0;
 
-	while ((ch = getopt(argc, argv, OPTS_STOP "cg:m:rt:u:")) != -1) {
+	while ((ch = getopt(argc, argv, OPTS_STOP "cg:L:m:rt:u:")) != -1) {
 		switch (ch) {
+		case 'L':
+			Lflag = optarg;
+			break;
 		case 'c':
 			cflag = 1;
 			break;
@@ -159,10 +181,25 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (Lflag != NULL) {
+		/* No socket operand: the program starts at argv[0]. */
+		argc++;
+		argv--;
+		if (cflag || rflag || tflag || trust_widened(&trust))
+			usage();
+	}
 	if (argc < 1)
 		usage();
 	if (nmap > 0 && argc < 2)
 		errx(EXIT_USAGE, "-m needs a program to run");
+	if (Lflag != NULL) {
+		nofile_raise(&nofile);
+		if (listen_take(Lflag, &set, &pe) == -1)
+			errx(exit_for(&pe), "%s", pe.msg);
+		if (!set_fits(&set, argc > 1, nmap, &pe))
+			errx(EXIT_USAGE, "-L %s: %s", Lflag, pe.msg);
+		return deliver(argv + 1, &set, map, nmap, &nofile);
+	}
 	addr_must(&addr, argv[0]);
 	deadline_set(&dl, tflag);
 	nofile_raise(&nofile);
@@ -235,13 +272,6 @@ main(int argc, char *argv[])
 		warnx("%s: sender %s: %s", addr.str, peer_str(&peer), pe.msg);
 	close(s);
 	ep_close(&ep);
-	if (argc > 1)
-		run(argv + 1, &set, map, nmap, &nofile);
-	if (fd_copy(set.fds[0], STDOUT_FILENO, &side) == -1)
-		err(EXIT_SYS, "%s", side == 0 ? "read received fd" :
-		    side == 1 ? "write standard output" : "copy");
-	fdset_close(&set);
 	trust_free(&trust);
-	free(map);
-	return EXIT_OK;
+	return deliver(argv + 1, &set, map, nmap, &nofile);
 }

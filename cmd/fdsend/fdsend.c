@@ -5,6 +5,8 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include "deadline.h"
 #include "exits.h"
 #include "fdmap.h"
+#include "notify.h"
+#include "pidfd.h"
 #include "proto.h"
 #include "sock.h"
 #include "util.h"
@@ -21,9 +25,77 @@
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-lr] [-g group] [-t seconds] [-u user] "
-	    "socket fd[=name] ...\n", getprogname());
+	fprintf(stderr, "usage: %s [-lr] [-g group] [-p pid] [-t seconds] "
+	    "[-u user] socket fd[=name] ...\n"
+	    "       %s -N [-p pid] [-t seconds] fd[=name] ...\n"
+	    "       %s -N -d [-t seconds] name ...\n",
+	    getprogname(), getprogname(), getprogname());
 	exit(EXIT_USAGE);
+}
+
+/* The fd to send for the operand fd: ours, or a copy of process pid's. */
+static int
+source_fd(int fd, pid_t pid, int *pidfd)
+{
+	int copy;
+
+	if (pid == 0) {
+		if (fcntl(fd, F_GETFD) == -1)
+			err(EXIT_USAGE, "fd %d", fd);
+		return fd;
+	}
+	if ((copy = pidfd_take(pid, fd, pidfd)) != -1)
+		return copy;
+	if (errno == ESRCH)
+		errx(EXIT_USAGE, "pid %ld: %s", (long)pid, strerror(ESRCH));
+	if (errno == EBADF)
+		err(EXIT_USAGE, "pid %ld: fd %d", (long)pid, fd);
+	if (errno == EPERM)
+		errx(EXIT_REFUSED, "pid %ld: fd %d: %s (%s)", (long)pid, fd,
+		    strerror(EPERM), ptrace_hint());
+	if (errno == ENOSYS)
+		errx(EXIT_SYS, "pidfd_getfd: %s (Linux 5.6 or later, "
+		    "and no seccomp filter against it)", strerror(ENOSYS));
+	err(EXIT_SYS, "pid %ld: fd %d", (long)pid, fd);
+}
+
+/*
+ * -N: store the set in the service manager's fd store, the fds of one name
+ * in messages of at most PROTO_MAXFDS, then wait on a barrier until it has
+ * taken them all.  With dflag, the operands are names to remove instead.
+ */
+static void
+notify_store(const struct fdset *set, char **names, int n, int dflag,
+    const struct deadline *dl)
+{
+	char state[64 + PROTO_NAMEMAX];
+	struct perr pe;
+	size_t i, k;
+	int s;
+
+	if ((s = notify_open(&pe)) == -1)
+		errx(EXIT_USAGE, "%s", pe.msg);
+	for (i = 0; dflag && i < (size_t)n; i++) {
+		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s",
+		    names[i]);
+		if (notify_send(s, state, NULL, 0, dl, &pe) == -1)
+			errx(exit_for(&pe), "%s", pe.msg);
+	}
+	for (i = 0; !dflag && i < set->n; i += k) {
+		for (k = 1; i + k < set->n && k < PROTO_MAXFDS &&
+		    strcmp(set->names[i], set->names[i + k]) == 0; k++)
+			;
+		if (*set->names[i] != '\0')
+			snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=%s",
+			    set->names[i]);
+		else
+			strlcpy(state, "FDSTORE=1", sizeof(state));
+		if (notify_send(s, state, set->fds + i, k, dl, &pe) == -1)
+			errx(exit_for(&pe), "%s", pe.msg);
+	}
+	if (notify_barrier(s, dl, &pe) == -1)
+		errx(exit_for(&pe), "%s", pe.msg);
+	close(s);
 }
 
 /*
@@ -51,11 +123,24 @@ main(int argc, char *argv[])
 	struct addr addr;
 	struct peer peer;
 	struct perr pe;
-	const char *name, *tflag = NULL;
-	int ch, fd, i, s, lflag = 0, rflag = 0;
+	const char *errstr, *name, *tflag = NULL;
+	int ch, fd, i, s, dflag = 0, lflag = 0, Nflag = 0, rflag = 0;
+	int pidfd = -1;
+	pid_t pid = 0;
 
-	while ((ch = getopt(argc, argv, "g:lrt:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "dg:lNp:rt:u:")) != -1) {
 		switch (ch) {
+		case 'd':
+			dflag = 1;
+			break;
+		case 'N':
+			Nflag = 1;
+			break;
+		case 'p':
+			pid = strtonum(optarg, 1, INT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "pid %s: %s", errstr, optarg);
+			break;
 		case 'g':
 			trust_add(&trust, optarg, 1);
 			break;
@@ -77,23 +162,41 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 2)
+	if (Nflag) {
+		/* No socket operand: the operands start at argv[0]. */
+		argc++;
+		argv--;
+	}
+	if (argc < 2 || (dflag && (!Nflag || pid != 0)) ||
+	    (Nflag && (lflag || rflag || trust_widened(&trust))))
 		usage();
+	deadline_set(&dl, tflag);
+	if (dflag) {
+		for (i = 1; i < argc; i++)
+			if (*argv[i] == '\0' || !name_valid(argv[i],
+			    strlen(argv[i])))
+				errx(EXIT_USAGE, "invalid name: %s", argv[i]);
+		notify_store(&set, argv + 1, argc - 1, 1, &dl);
+		return EXIT_OK;
+	}
 
 	for (i = 1; i < argc; i++) {
-		if (fdspec_parse(argv[i], &fd, &name) == -1) {
-			if (errno == EBADF)
-				err(EXIT_USAGE, "fd %d", fd);
+		if (fdspec_parse(argv[i], &fd, &name) == -1)
 			errx(EXIT_USAGE, "invalid fd[=name]: %s", argv[i]);
-		}
 		if (rflag && *name != '\0')
 			errx(EXIT_USAGE, "raw mode sends no names: %s",
 			    argv[i]);
-		if (fdset_add(&set, fd, name) == -1)
+		if (fdset_add(&set, source_fd(fd, pid, &pidfd), name) == -1)
 			err(EXIT_SYS, "malloc");
 	}
+	if (pidfd != -1)
+		close(pidfd);
+	if (Nflag) {
+		notify_store(&set, NULL, 0, 0, &dl);
+		fdset_free(&set);
+		return EXIT_OK;
+	}
 	addr_must(&addr, argv[0]);
-	deadline_set(&dl, tflag);
 
 	if (lflag) {
 		if (ep_listen(&ep, &addr, trust_widened(&trust)) == -1)

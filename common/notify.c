@@ -1,0 +1,187 @@
+/*
+ * systemd's side of fd passing, spoken directly (sd_notify(3)'s documented
+ * datagram protocol), so that the tools need no libsystemd: storing fds in
+ * a service's fd store over $NOTIFY_SOCKET, and taking back by name what
+ * systemd hands a service as LISTEN_FDS and LISTEN_FDNAMES.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "notify.h"
+#include "sock.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0
+#endif
+
+static struct addr notify_addr;
+
+/* A datagram socket for $NOTIFY_SOCKET (a path or @abstract). */
+int
+notify_open(struct perr *pe)
+{
+	const char *env = getenv("NOTIFY_SOCKET");
+	int s;
+
+	if (env == NULL || *env == '\0') {
+		perr_set(pe, PE_NOENT, "NOTIFY_SOCKET is not set: not run by "
+		    "systemd as a service that may notify");
+		return -1;
+	}
+	if (addr_parse(&notify_addr, env) == -1 ||
+	    notify_addr.kind == ADDR_FD) {
+		perr_set(pe, PE_NOENT, "NOTIFY_SOCKET=%s: not a UNIX socket "
+		    "address", env);
+		return -1;
+	}
+	if ((s = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1 ||
+	    fd_cloexec(s, 1) == -1 || fd_nonblock(s, 1) == -1) {
+		perr_sys(pe, "socket");
+		if (s != -1)
+			close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* One notification: state lines, and at most PROTO_MAXFDS fds. */
+int
+notify_send(int s, const char *state, const int *fds, size_t n,
+    const struct deadline *dl, struct perr *pe)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(PROTO_MAXFDS * sizeof(int))];
+	} ctl;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *c;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)state;
+	iov.iov_len = strlen(state);
+	msg.msg_name = &notify_addr.sun;
+	msg.msg_namelen = notify_addr.len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (n > 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	}
+	for (;;) {
+		if (sendmsg(s, &msg, MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && deadline_poll(s, POLLOUT, dl) == 0)
+			continue;
+		perr_sys(pe, "send to NOTIFY_SOCKET");
+		return -1;
+	}
+}
+
+/*
+ * BARRIER=1, as sd_notify_barrier(3): the manager closes the pipe end we
+ * send once it has processed every earlier notification of ours.
+ */
+int
+notify_barrier(int s, const struct deadline *dl, struct perr *pe)
+{
+	int p[2];
+
+	if (pipe(p) == -1) {
+		perr_sys(pe, "pipe");
+		return -1;
+	}
+	fd_cloexec(p[0], 1);
+	fd_cloexec(p[1], 1);
+	if (notify_send(s, "BARRIER=1", &p[1], 1, dl, pe) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	close(p[1]);
+	if (deadline_poll(p[0], POLLIN, dl) == -1) {
+		perr_sys(pe, "wait for the service manager");
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	return 0;
+}
+
+/*
+ * The fds that the service manager passed us (LISTEN_FDS, from 3 up, if
+ * LISTEN_PID is ours) named as in the comma-separated list names, in its
+ * order; a name given twice takes the next fd of that name.  The others are
+ * made close-on-exec.  -1 with pe set when a name is
+ * missing or the variables are not ours.
+ */
+int
+listen_take(const char *names, struct fdset *set, struct perr *pe)
+{
+	const char *errstr, *v;
+	char *all = NULL, **have = NULL, *copy, *p, *tok;
+	long long n, pid, i;
+	int r = -1;
+
+	v = getenv("LISTEN_PID");
+	pid = v ? strtonum(v, 1, INT_MAX, &errstr) : 0;
+	v = getenv("LISTEN_FDS");
+	n = v ? strtonum(v, 0, INT_MAX - 3, &errstr) : 0;
+	if (v == NULL || pid != (long long)getpid() || errstr != NULL) {
+		perr_set(pe, PE_NOENT, "no fds passed by the service manager "
+		    "(LISTEN_FDS, LISTEN_PID)");
+		return -1;
+	}
+	if ((have = calloc(n + 1, sizeof(char *))) == NULL ||
+	    (all = strdup((v = getenv("LISTEN_FDNAMES")) ? v : "")) == NULL)
+		goto sys;
+	for (p = all, i = 0; i < n; i++) {
+		have[i] = p ? strsep(&p, ":") : "unknown";
+		fd_cloexec(3 + i, 1);
+	}
+	if ((copy = p = strdup(names)) == NULL)
+		goto sys;
+	while ((tok = strsep(&p, ",")) != NULL) {
+		for (i = 0; i < n && (have[i] == NULL ||
+		    strcmp(have[i], tok) != 0); i++)
+			;
+		if (i == n) {
+			perr_set(pe, PE_NOENT, "no fd named %s in "
+			    "LISTEN_FDNAMES", tok);
+			free(copy);
+			goto out;
+		}
+		if (fdset_add(set, 3 + i, tok) == -1) {
+			free(copy);
+			goto sys;
+		}
+		have[i] = NULL;
+	}
+	free(copy);
+	r = 0;
+	goto out;
+sys:
+	perr_sys(pe, "malloc");
+out:
+	free(have);
+	free(all);
+	return r;
+}

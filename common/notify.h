@@ -1,0 +1,15 @@
+#ifndef NOTIFY_H
+#define NOTIFY_H
+
+#include <stddef.h>
+
+#include "deadline.h"
+#include "proto.h"
+
+int	notify_open(struct perr *);
+int	notify_send(int, const char *, const int *, size_t,
+	    const struct deadline *, struct perr *);
+int	notify_barrier(int, const struct deadline *, struct perr *);
+int	listen_take(const char *names, struct fdset *, struct perr *);
+
+#endif

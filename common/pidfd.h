@@ -1,0 +1,9 @@
+#ifndef PIDFD_H
+#define PIDFD_H
+
+#include <sys/types.h>
+
+int	pidfd_take(pid_t, int fd, int *pidfd);
+const char *ptrace_hint(void);
+
+#endif
