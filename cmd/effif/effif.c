@@ -1,0 +1,589 @@
+/*
+ * effif: the effective interface of a tunnel, the physical device that
+ * really carries its packets, as ifconfig -v prints it on macOS.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deadline.h"
+#include "effif.h"
+#include "exits.h"
+
+#define DEBOUNCE	"0.1"	/* seconds from an event to the recompute */
+
+struct opts {
+	int	aflag;
+	int	jflag;
+	int	nflag;
+	int	vflag;
+	int	wflag;
+	int	several;	/* iface<TAB>effective */
+	int	npass;
+	int	pass[2];	/* the families asked, one output each */
+};
+
+/* What was printed for one interface and family, to print only changes. */
+struct entry {
+	char	*name;
+	int	 pass;
+	int	 status;
+	char	*text;
+};
+
+struct entries {
+	struct entry	*e;
+	size_t		 n;
+	size_t		 cap;
+};
+
+static const char *const method_names[M_COUNT] = {
+	"none", "link", "peer", "mark", "scan", "delegate", "route"
+};
+
+static int sigfd[2] = { -1, -1 };
+
+const char *
+method_name(enum method m)
+{
+	return m < M_COUNT ? method_names[m] : "none";
+}
+
+static void __dead2
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-46jnv] [-w] [-m mark] [-p peer] "
+	    "[--method name] iface ...\n"
+	    "       %s -a [-46jnv] [-w]\n", getprogname(), getprogname());
+	exit(EXIT_USAGE);
+}
+
+/*
+ * A mark as ip-rule(8) writes it: decimal, or hexadecimal after 0x, which
+ * strtonum does not read.
+ */
+static uint32_t
+parse_mark(const char *arg)
+{
+	const char *errstr = NULL;
+	unsigned long long v = 0;
+	const char *p;
+
+	if (arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X')) {
+		p = arg + 2;
+		if (*p == '\0' || strspn(p, "0123456789abcdefABCDEF") !=
+		    strlen(p) || strlen(p) > 8)
+			errstr = "invalid";
+		else
+			v = strtoull(p, NULL, 16);
+	} else
+		v = strtonum(arg, 0, UINT32_MAX, &errstr);
+	if (errstr != NULL)
+		errx(EXIT_USAGE, "mark %s: %s", errstr, arg);
+	return (uint32_t)v;
+}
+
+static void
+parse_peer(const char *arg, struct ipaddr *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (inet_pton(AF_INET, arg, ip->a) == 1)
+		ip->family = AF_INET;
+	else if (inet_pton(AF_INET6, arg, ip->a) == 1)
+		ip->family = AF_INET6;
+	else
+		errx(EXIT_USAGE, "peer %s: not an IP address", arg);
+}
+
+static enum method
+parse_method(const char *arg)
+{
+	int m;
+
+	for (m = M_LINK; m < M_COUNT; m++)
+		if (strcmp(arg, method_names[m]) == 0)
+			break;
+	if (m == M_COUNT)
+		errx(EXIT_USAGE, "method %s: unknown", arg);
+	if (!sys_method(m))
+		errx(EXIT_USAGE, "method %s: not on this system", arg);
+	return m;
+}
+
+static const char *
+family_name(int family)
+{
+	if (family == AF_INET)
+		return "inet";
+	if (family == AF_INET6)
+		return "inet6";
+	return NULL;
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	putc('"', f);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			putc(*p, f);
+	}
+	putc('"', f);
+}
+
+static const char *
+gateway_str(const struct answer *a, char *buf, size_t len)
+{
+	if (a->gateway.family == 0)
+		return NULL;
+	return inet_ntop(a->gateway.family, a->gateway.a, buf, len);
+}
+
+/* The effective interface, or NULL when there is none. */
+static const struct hop *
+answer_last(const struct answer *a)
+{
+	if (a->status > EXIT_REFUSED || a->nchain == 0)
+		return NULL;
+	return &a->chain[a->nchain - 1];
+}
+
+static void
+put_json(FILE *f, const struct answer *a, const char *name)
+{
+	const struct hop *last = answer_last(a);
+	char gw[INET6_ADDRSTRLEN];
+	int found = last != NULL, i;
+
+	fputs("{\"interface\":", f);
+	json_str(f, name);
+	fprintf(f, ",\"status\":%d,\"error\":", a->status);
+	json_str(f, a->status > EXIT_REFUSED ? a->error : NULL);
+	fputs(",\"effective\":", f);
+	json_str(f, found ? last->name : NULL);
+	if (found)
+		fprintf(f, ",\"index\":%u", last->index);
+	else
+		fputs(",\"index\":null", f);
+	fputs(",\"method\":", f);
+	json_str(f, a->nchain > 0 && a->chain[0].method != M_NONE ?
+	    method_names[a->chain[0].method] : NULL);
+	fputs(",\"family\":", f);
+	json_str(f, family_name(a->family));
+	fputs(",\"gateway\":", f);
+	json_str(f, gateway_str(a, gw, sizeof(gw)));
+	if (a->table >= 0)
+		fprintf(f, ",\"table\":%lld", a->table);
+	else
+		fputs(",\"table\":null", f);
+	if (a->hasmark)
+		fprintf(f, ",\"mark\":%lu", (unsigned long)a->mark);
+	else
+		fputs(",\"mark\":null", f);
+	fputs(",\"chain\":[", f);
+	for (i = 0; i < a->nchain; i++) {
+		fputs(i > 0 ? ",{\"name\":" : "{\"name\":", f);
+		json_str(f, a->chain[i].name);
+		fprintf(f, ",\"index\":%u,\"method\":", a->chain[i].index);
+		json_str(f, a->chain[i].method != M_NONE ?
+		    method_names[a->chain[i].method] : NULL);
+		putc('}', f);
+	}
+	fputs("],\"note\":", f);
+	json_str(f, a->note[0] != '\0' ? a->note : NULL);
+	fputs("}\n", f);
+}
+
+static void
+put_verbose(FILE *f, const struct answer *a, const char *name, int several)
+{
+	const struct hop *last = answer_last(a);
+	char gw[INET6_ADDRSTRLEN];
+	int found = last != NULL, i;
+
+	if (several)
+		fprintf(f, "%s:\n", name);
+	fprintf(f, "\teffective interface: %s\n", found ? last->name : "none");
+	if (found)
+		fprintf(f, "\tindex: %u\n", last->index);
+	fprintf(f, "\tmethod: %s\n",
+	    method_names[a->nchain > 0 ? a->chain[0].method : M_NONE]);
+	fprintf(f, "\tfamily: %s\n", a->family != AF_UNSPEC ?
+	    family_name(a->family) : "any");
+	fprintf(f, "\tgateway: %s\n", a->gateway.family != 0 ?
+	    gateway_str(a, gw, sizeof(gw)) : "none");
+	if (a->table == 253 || a->table == 254 || a->table == 255)
+		fprintf(f, "\ttable: %s\n", a->table == 253 ? "default" :
+		    a->table == 254 ? "main" : "local");
+	else if (a->table >= 0)
+		fprintf(f, "\ttable: %lld\n", a->table);
+	else
+		fputs("\ttable: none\n", f);
+	if (a->hasmark)
+		fprintf(f, "\tmark: 0x%lx\n", (unsigned long)a->mark);
+	else
+		fputs("\tmark: none\n", f);
+	if (a->nchain > 0) {
+		fputs("\tchain:", f);
+		for (i = 0; i < a->nchain; i++) {
+			fprintf(f, " %s", a->chain[i].name);
+			if (a->chain[i].method != M_NONE)
+				fprintf(f, " (%s) ->",
+				    method_names[a->chain[i].method]);
+		}
+		putc('\n', f);
+	}
+	if (!found)
+		fprintf(f, "\terror: %s\n", a->error);
+	if (a->note[0] != '\0')
+		fprintf(f, "\tnote: %s\n", a->note);
+}
+
+/*
+ * The output for one answer.  Out of watch mode a failure prints nothing
+ * (its message goes to standard error); in watch mode it prints an empty
+ * answer, so that every change is a line.
+ */
+static char *
+render(const struct answer *a, const char *name, const struct opts *o)
+{
+	const struct hop *last = answer_last(a);
+	char *text = NULL;
+	size_t len;
+	FILE *f;
+
+	if ((f = open_memstream(&text, &len)) == NULL)
+		err(EXIT_SYS, "open_memstream");
+	if (o->jflag)
+		put_json(f, a, name);
+	else if (last == NULL && !o->wflag)
+		;
+	else if (o->vflag)
+		put_verbose(f, a, name, o->several);
+	else {
+		if (o->several)
+			fprintf(f, "%s\t", name);
+		if (last == NULL)
+			fputs(o->nflag ? "0" : "", f);
+		else if (o->nflag)
+			fprintf(f, "%u", last->index);
+		else
+			fputs(last->name, f);
+		putc('\n', f);
+	}
+	if (fclose(f) == EOF)
+		err(EXIT_SYS, "open_memstream");
+	return text;
+}
+
+static void
+entry_add(struct entries *t, const char *name, int pass, int status,
+    char *text)
+{
+	struct entry *e;
+
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		if (t->cap > SIZE_MAX / sizeof(*e) ||
+		    (e = realloc(t->e, t->cap * sizeof(*e))) == NULL)
+			err(EXIT_SYS, NULL);
+		t->e = e;
+	}
+	e = &t->e[t->n++];
+	if ((e->name = strdup(name)) == NULL)
+		err(EXIT_SYS, NULL);
+	e->pass = pass;
+	e->status = status;
+	e->text = text;
+}
+
+static const struct entry *
+entry_find(const struct entries *t, const char *name, int pass)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->e[i].pass == pass && strcmp(t->e[i].name, name) == 0)
+			return &t->e[i];
+	return NULL;
+}
+
+static void
+entries_free(struct entries *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		free(t->e[i].name);
+		free(t->e[i].text);
+	}
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Print an answer (in watch mode, only if it changed) and its message. */
+static void
+report(const struct answer *a, const char *name, int pass,
+    const struct opts *o, struct entries *prev, struct entries *cur)
+{
+	const struct entry *old;
+	char *text;
+
+	text = render(a, name, o);
+	old = entry_find(prev, name, pass);
+	if (!o->wflag || old == NULL || strcmp(old->text, text) != 0) {
+		fputs(text, stdout);
+		if (a->status > EXIT_REFUSED && o->npass > 1)
+			warnx("%s (%s)", a->error, family_name(o->pass[pass]));
+		else if (a->status > EXIT_REFUSED)
+			warnx("%s", a->error);
+	}
+	entry_add(cur, name, pass, a->status, text);
+}
+
+/*
+ * One computation from scratch: every interface, every family asked.
+ * Returns the first status that is not EXIT_OK.
+ */
+static int
+compute(struct sys *s, struct query *q, const struct opts *o, char **names,
+    size_t n, struct entries *prev)
+{
+	struct entries cur = { NULL, 0, 0 };
+	struct answer a;
+	size_t i;
+	int p, status = EXIT_OK;
+
+	sys_refresh(s);
+	if (o->aflag)
+		names = sys_list(s, &n);
+	for (i = 0; i < n; i++) {
+		for (p = 0; p < o->npass; p++) {
+			q->name = names[i];
+			q->family = o->pass[p];
+			sys_resolve(s, q, &a);
+			report(&a, names[i], p, o, prev, &cur);
+			if (status == EXIT_OK)
+				status = a.status;
+		}
+	}
+	/*
+	 * -a: an interface that left the list is answered for once more, so
+	 * that its change shows; it is dropped once gone or not a tunnel.
+	 */
+	for (i = 0; i < prev->n; i++) {
+		if (prev->e[i].status == EXIT_NOIF ||
+		    prev->e[i].status == EXIT_REFUSED ||
+		    entry_find(&cur, prev->e[i].name, prev->e[i].pass) != NULL)
+			continue;
+		q->name = prev->e[i].name;
+		q->family = o->pass[prev->e[i].pass];
+		sys_resolve(s, q, &a);
+		report(&a, prev->e[i].name, prev->e[i].pass, o, prev, &cur);
+	}
+	if (o->aflag) {
+		for (i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	entries_free(prev);
+	*prev = cur;
+	if (fflush(stdout) == EOF)
+		err(EXIT_SYS, "stdout");
+	return status;
+}
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	if (write(sigfd[1], "", 1) == -1) {
+		/* The pipe is full: a wakeup is pending already. */
+	}
+	errno = saved;
+}
+
+static void
+signals_catch(void)
+{
+	struct sigaction sa;
+	int i;
+
+	if (pipe(sigfd) == -1)
+		err(EXIT_SYS, "pipe");
+	for (i = 0; i < 2; i++)
+		if (fcntl(sigfd[i], F_SETFD, FD_CLOEXEC) == -1 ||
+		    fcntl(sigfd[i], F_SETFL, O_NONBLOCK) == -1)
+			err(EXIT_SYS, "fcntl");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		err(EXIT_SYS, "sigaction");
+}
+
+/*
+ * Wait for events or a signal: 1 for events, 0 for a signal.  With a
+ * deadline, keep draining events until it passes.
+ */
+static int
+wait_events(struct sys *s, struct pollfd *pfd, const struct deadline *dl)
+{
+	int any = 0, n;
+
+	for (;;) {
+		n = poll(pfd, 2, deadline_ms(dl));
+		if (n == -1 && errno != EINTR)
+			err(EXIT_SYS, "poll");
+		if (n > 0 && (pfd[1].revents & POLLIN))
+			return 0;
+		if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
+			any |= sys_watch_read(s);
+		if (dl == NULL ? any : deadline_ms(dl) == 0)
+			return 1;
+	}
+}
+
+/*
+ * -w: the kernel does not report every change it makes (IPv4 routes go
+ * with their link without RTM_DELROUTE), so every event means a
+ * computation from scratch, once things have been quiet for a moment.
+ */
+static void __dead2
+watch(struct sys *s, struct query *q, const struct opts *o, char **names,
+    size_t n)
+{
+	struct entries prev = { NULL, 0, 0 };
+	struct pollfd pfd[2];
+	struct deadline dl;
+
+	pfd[0].fd = sys_watch(s);
+	pfd[0].events = POLLIN;
+	signals_catch();
+	pfd[1].fd = sigfd[0];
+	pfd[1].events = POLLIN;
+	compute(s, q, o, names, n, &prev);
+	for (;;) {
+		if (!wait_events(s, pfd, NULL))
+			break;
+		deadline_set(&dl, DEBOUNCE);
+		if (!wait_events(s, pfd, &dl))
+			break;
+		compute(s, q, o, names, n, &prev);
+	}
+	entries_free(&prev);
+	sys_close(s);
+	exit(EXIT_OK);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "method", required_argument, NULL, 'M' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct entries prev = { NULL, 0, 0 };
+	struct opts o;
+	struct query q;
+	struct sys *s;
+	const char *peer = NULL;
+	int ch, fflag4 = 0, fflag6 = 0, status;
+
+	memset(&o, 0, sizeof(o));
+	memset(&q, 0, sizeof(q));
+	while ((ch = getopt_long(argc, argv, "46ajm:np:vw", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case '4':
+			fflag4 = 1;
+			break;
+		case '6':
+			fflag6 = 1;
+			break;
+		case 'a':
+			o.aflag = 1;
+			break;
+		case 'j':
+			o.jflag = 1;
+			break;
+		case 'm':
+			q.mark = parse_mark(optarg);
+			q.hasmark = 1;
+			break;
+		case 'n':
+			o.nflag = 1;
+			break;
+		case 'p':
+			parse_peer(optarg, &q.peer);
+			peer = optarg;
+			break;
+		case 'v':
+			o.vflag = 1;
+			break;
+		case 'w':
+			o.wflag = 1;
+			break;
+		case 'M':
+			q.method = parse_method(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (o.aflag && (argc != 0 || q.hasmark || q.peer.family != 0 ||
+	    q.method != M_NONE))
+		usage();
+	if (!o.aflag && argc == 0)
+		usage();
+	if (q.hasmark && !sys_method(M_MARK))
+		errx(EXIT_USAGE, "marks: not on this system");
+	if (q.peer.family != 0 && fflag4 != fflag6 &&
+	    q.peer.family != (fflag4 ? AF_INET : AF_INET6))
+		errx(EXIT_USAGE, "peer %s: not an %s address", peer,
+		    fflag4 ? "IPv4" : "IPv6");
+	if (fflag4)
+		o.pass[o.npass++] = AF_INET;
+	if (fflag6)
+		o.pass[o.npass++] = AF_INET6;
+	if (o.npass == 0)
+		o.pass[o.npass++] = AF_UNSPEC;
+	o.several = o.aflag || argc > 1;
+
+	s = sys_open();
+	if (o.wflag)
+		watch(s, &q, &o, argv, argc);
+	status = compute(s, &q, &o, argv, argc, &prev);
+	entries_free(&prev);
+	sys_close(s);
+	return status;
+}

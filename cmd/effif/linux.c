@@ -1,0 +1,1274 @@
+/*
+ * effif on Linux: the answer from rtnetlink, through libmnl.
+ *
+ * One snapshot per round: the links, then on demand the rules and the
+ * default routes of a family.  Lookups (RTM_GETROUTE) ask the kernel the
+ * question a tunnel's outer packets ask, never with the tunnel as oif.
+ */
+#ifdef __linux__
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <linux/fib_rules.h>
+#include <linux/if_link.h>
+#include <linux/if_tunnel.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+
+#include "effif.h"
+#include "exits.h"
+
+#ifndef ARPHRD_IP6GRE
+#define ARPHRD_IP6GRE	823	/* in linux/if_arp.h, not in glibc's */
+#endif
+
+#define BUFSZ		65536	/* a dump's messages come in up to 32k */
+#define NH_MAX		16
+#define TABLES_MAX	64
+#define DUMP_TRIES	5
+
+/* Bypass marks that VPN clients put on their own packets. */
+static const uint32_t wellknown_marks[] = {
+	0x80000,		/* Tailscale, with mask 0xff0000 */
+	51820,			/* wg-quick */
+};
+
+/* Probes for the mark method: documentation addresses, routed by default. */
+static const char probe4[] = "192.0.2.1";
+static const char probe6[] = "2001:db8::1";
+
+struct kind {
+	const char	*name;
+	int		 tunnel;	/* carries packets inside packets */
+	int		 uselink;	/* IFLA_LINK names its lower device */
+	uint16_t	 max;		/* of its IFLA_INFO_DATA attributes */
+	uint16_t	 link;		/* the lower device, in its data */
+	uint16_t	 remote;	/* the far end (4 or 16 bytes) */
+	uint16_t	 remote6;	/* the far end, when IPv6 has its own */
+	uint16_t	 fwmark;	/* the mark on its outer packets */
+};
+
+static const struct kind kinds[] = {
+	{ "amt", 1, 0, 0, 0, 0, 0, 0 },
+	{ "bareudp", 1, 0, 0, 0, 0, 0, 0 },
+	{ "erspan", 1, 1, IFLA_GRE_MAX, IFLA_GRE_LINK, IFLA_GRE_REMOTE, 0,
+	    IFLA_GRE_FWMARK },
+	{ "geneve", 1, 0, IFLA_GENEVE_MAX, 0, IFLA_GENEVE_REMOTE,
+	    IFLA_GENEVE_REMOTE6, 0 },
+	{ "gre", 1, 1, IFLA_GRE_MAX, IFLA_GRE_LINK, IFLA_GRE_REMOTE, 0,
+	    IFLA_GRE_FWMARK },
+	{ "gretap", 1, 1, IFLA_GRE_MAX, IFLA_GRE_LINK, IFLA_GRE_REMOTE, 0,
+	    IFLA_GRE_FWMARK },
+	{ "gtp", 1, 0, 0, 0, 0, 0, 0 },
+	{ "ip6erspan", 1, 1, IFLA_GRE_MAX, IFLA_GRE_LINK, IFLA_GRE_REMOTE, 0,
+	    IFLA_GRE_FWMARK },
+	{ "ip6gre", 1, 1, IFLA_GRE_MAX, IFLA_GRE_LINK, IFLA_GRE_REMOTE, 0,
+	    IFLA_GRE_FWMARK },
+	{ "ip6gretap", 1, 1, IFLA_GRE_MAX, IFLA_GRE_LINK, IFLA_GRE_REMOTE, 0,
+	    IFLA_GRE_FWMARK },
+	{ "ip6tnl", 1, 1, IFLA_IPTUN_MAX, IFLA_IPTUN_LINK, IFLA_IPTUN_REMOTE,
+	    0, IFLA_IPTUN_FWMARK },
+	{ "ipip", 1, 1, IFLA_IPTUN_MAX, IFLA_IPTUN_LINK, IFLA_IPTUN_REMOTE, 0,
+	    IFLA_IPTUN_FWMARK },
+	{ "ipvlan", 0, 1, 0, 0, 0, 0, 0 },
+	{ "ipvtap", 0, 1, 0, 0, 0, 0, 0 },
+	{ "l2tp", 1, 0, 0, 0, 0, 0, 0 },
+	{ "macsec", 0, 1, 0, 0, 0, 0, 0 },
+	{ "macvlan", 0, 1, 0, 0, 0, 0, 0 },
+	{ "macvtap", 0, 1, 0, 0, 0, 0, 0 },
+	{ "ovpn", 1, 0, 0, 0, 0, 0, 0 },
+	{ "sit", 1, 1, IFLA_IPTUN_MAX, IFLA_IPTUN_LINK, IFLA_IPTUN_REMOTE, 0,
+	    IFLA_IPTUN_FWMARK },
+	{ "tun", 1, 0, 0, 0, 0, 0, 0 },
+	{ "vlan", 0, 1, 0, 0, 0, 0, 0 },
+	{ "vti", 1, 1, IFLA_VTI_MAX, IFLA_VTI_LINK, IFLA_VTI_REMOTE, 0,
+	    IFLA_VTI_FWMARK },
+	{ "vti6", 1, 1, IFLA_VTI_MAX, IFLA_VTI_LINK, IFLA_VTI_REMOTE, 0,
+	    IFLA_VTI_FWMARK },
+	{ "vxlan", 1, 0, IFLA_VXLAN_MAX, IFLA_VXLAN_LINK, IFLA_VXLAN_GROUP,
+	    IFLA_VXLAN_GROUP6, 0 },
+	{ "wireguard", 1, 0, 0, 0, 0, 0, 0 },
+	{ "xfrm", 1, 0, IFLA_XFRM_MAX, IFLA_XFRM_LINK, 0, 0, 0 },
+};
+
+struct link {
+	unsigned int		 index;
+	char			 name[IF_NAMESIZE];
+	unsigned short		 type;		/* ARPHRD_* */
+	unsigned int		 flags;		/* IFF_* */
+	unsigned int		 master;
+	unsigned int		 lower;		/* by IFLA_LINK or the kind's */
+	const struct kind	*kind;
+	struct ipaddr		 remote;
+	int			 hasmark;
+	uint32_t		 fwmark;
+};
+
+struct rule {
+	uint32_t	prio;
+	uint32_t	table;
+	uint8_t		action;
+	int		invert;
+	int		suppress;	/* takes no default route */
+	int		hasmark;
+	uint32_t	mark;
+	uint32_t	mask;
+	int		nomatch;	/* a selector local packets miss */
+	int		unknown;	/* a selector effif cannot judge */
+};
+
+struct nexthop {
+	unsigned int	oif;
+	unsigned int	flags;		/* RTNH_F_* */
+	struct ipaddr	gw;
+};
+
+struct route {
+	uint8_t		family;
+	uint8_t		dst_len;
+	uint8_t		src_len;
+	uint8_t		type;
+	uint32_t	table;
+	uint32_t	metric;
+	int		nnh;
+	struct nexthop	nh[NH_MAX];
+};
+
+struct vec {
+	void	*v;
+	size_t	 n;
+	size_t	 cap;
+	size_t	 size;
+};
+
+struct sys {
+	struct mnl_socket	*nl;
+	unsigned int		 portid;
+	unsigned int		 seq;
+	struct mnl_socket	*ev;
+	char			*buf;
+	int			 intr;		/* NLM_F_DUMP_INTR seen */
+	int			 have_links;
+	struct vec		 links;
+	int			 have_rules[2];
+	struct vec		 rules[2];
+	int			 have_routes[2];
+	struct vec		 routes[2];
+};
+
+/* A parse in progress: the attributes of one level. */
+struct attrs {
+	const struct nlattr	*tb[128];
+	unsigned int		 max;
+	int			 unknown;
+};
+
+enum { R_NONE, R_FOUND, R_LEAF, R_NOROUTE, R_AMBIG };
+
+/* What a method found: the next device, and the route that led there. */
+struct step {
+	enum method	method;
+	unsigned int	next;
+	int		routed;
+	int		family;
+	struct ipaddr	gw;
+	long long	table;
+	int		hasmark;
+	uint32_t	mark;
+};
+
+struct ctx {
+	struct sys		*s;
+	const struct query	*q;
+	struct answer		*ans;
+	int			 hasmark;	/* -m, for the device asked */
+	uint32_t		 mark;
+	char			 why[200];
+};
+
+static void *
+vec_add(struct vec *v)
+{
+	void *p;
+
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 16;
+		if ((p = reallocarray(v->v, v->cap, v->size)) == NULL)
+			err(EXIT_SYS, NULL);
+		v->v = p;
+	}
+	p = (char *)v->v + v->n++ * v->size;
+	memset(p, 0, v->size);
+	return p;
+}
+
+static int
+attrs_cb(const struct nlattr *a, void *arg)
+{
+	struct attrs *at = arg;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if (type > at->max || type >= sizeof(at->tb) / sizeof(at->tb[0]))
+		at->unknown = 1;
+	else
+		at->tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static void
+attrs_nested(const struct nlattr *a, unsigned int max, struct attrs *at)
+{
+	memset(at, 0, sizeof(*at));
+	at->max = max;
+	if (a != NULL)
+		mnl_attr_parse_nested(a, attrs_cb, at);
+}
+
+static int
+attr_u32(const struct nlattr *a, uint32_t *v)
+{
+	if (a == NULL || mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+		return 0;
+	*v = mnl_attr_get_u32(a);
+	return 1;
+}
+
+static int
+attr_str(const struct nlattr *a, char *buf, size_t len)
+{
+	if (a == NULL || mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+		return 0;
+	return strlcpy(buf, mnl_attr_get_str(a), len) < len;
+}
+
+/* An address attribute: its length says the family.  Zero is none. */
+static int
+attr_addr(const struct nlattr *a, struct ipaddr *ip)
+{
+	static const unsigned char zero[16];
+	uint16_t len;
+
+	if (a == NULL)
+		return 0;
+	len = mnl_attr_get_payload_len(a);
+	if (len != 4 && len != 16)
+		return 0;
+	if (memcmp(mnl_attr_get_payload(a), zero, len) == 0)
+		return 0;
+	memset(ip, 0, sizeof(*ip));
+	ip->family = len == 4 ? AF_INET : AF_INET6;
+	memcpy(ip->a, mnl_attr_get_payload(a), len);
+	return 1;
+}
+
+static int
+ip_multicast(const struct ipaddr *ip)
+{
+	if (ip->family == AF_INET)
+		return (ip->a[0] & 0xf0) == 0xe0;
+	return ip->a[0] == 0xff;
+}
+
+static int
+famidx(int family)
+{
+	return family == AF_INET6;
+}
+
+/*
+ * Send one request and run cb on each message of the answer.  Returns what
+ * mnl_cb_run returned last: -1 with errno when the kernel said no.
+ */
+static int
+nl_talk(struct sys *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
+{
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_seq = ++s->seq;
+	s->intr = 0;
+	while (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) == -1)
+		if (errno != EINTR)
+			err(EXIT_SYS, "netlink send");
+	do {
+		n = mnl_socket_recvfrom(s->nl, s->buf, BUFSZ);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_SYS, "netlink receive");
+		}
+		ret = mnl_cb_run(s->buf, n, s->seq, s->portid, cb, arg);
+	} while (ret > MNL_CB_STOP);
+	return ret;
+}
+
+/* A dump, again while the kernel says its tables changed under it. */
+static void
+nl_dump(struct sys *s, struct nlmsghdr *nlh, mnl_cb_t cb, struct vec *v,
+    const char *what)
+{
+	int i;
+
+	for (i = 0; i < DUMP_TRIES; i++) {
+		v->n = 0;
+		if (nl_talk(s, nlh, cb, s) == -1) {
+			/* A kernel without IPv6 has none of its tables. */
+			if (errno == EAFNOSUPPORT)
+				return;
+			err(EXIT_SYS, "dump %s", what);
+		}
+		if (!s->intr)
+			return;
+	}
+	errx(EXIT_SYS, "dump %s: kept changing", what);
+}
+
+static const struct kind *
+kind_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, name) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+static void
+link_info(const struct nlattr *info, struct link *l)
+{
+	const struct kind *k;
+	struct attrs at, data;
+	char name[32];
+
+	attrs_nested(info, IFLA_INFO_MAX, &at);
+	if (!attr_str(at.tb[IFLA_INFO_KIND], name, sizeof(name)) ||
+	    (k = kind_find(name)) == NULL)
+		return;
+	l->kind = k;
+	if (k->max == 0 || at.tb[IFLA_INFO_DATA] == NULL)
+		return;
+	attrs_nested(at.tb[IFLA_INFO_DATA], k->max, &data);
+	if (k->link != 0)
+		attr_u32(data.tb[k->link], &l->lower);
+	if (k->remote != 0 && !attr_addr(data.tb[k->remote], &l->remote) &&
+	    k->remote6 != 0)
+		attr_addr(data.tb[k->remote6], &l->remote);
+	if (l->remote.family != 0 && ip_multicast(&l->remote))
+		memset(&l->remote, 0, sizeof(l->remote));
+	if (k->fwmark != 0 && attr_u32(data.tb[k->fwmark], &l->fwmark))
+		l->hasmark = l->fwmark != 0;
+}
+
+static int
+link_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct sys *s = arg;
+	const struct ifinfomsg *ifi;
+	struct attrs at = { .max = IFLA_MAX };
+	struct link *l;
+	uint32_t lower;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		s->intr = 1;
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
+		return MNL_CB_OK;
+	ifi = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*ifi), attrs_cb, &at);
+	l = vec_add(&s->links);
+	if (!attr_str(at.tb[IFLA_IFNAME], l->name, sizeof(l->name))) {
+		s->links.n--;
+		return MNL_CB_OK;
+	}
+	l->index = ifi->ifi_index;
+	l->type = ifi->ifi_type;
+	l->flags = ifi->ifi_flags;
+	attr_u32(at.tb[IFLA_MASTER], &l->master);
+	if (at.tb[IFLA_LINKINFO] != NULL)
+		link_info(at.tb[IFLA_LINKINFO], l);
+	if (l->kind != NULL && l->kind->uselink && l->lower == 0 &&
+	    attr_u32(at.tb[IFLA_LINK], &lower) && lower != l->index)
+		l->lower = lower;
+	/* A lower device in another namespace is not ours to name. */
+	if (at.tb[IFLA_LINK_NETNSID] != NULL)
+		l->lower = 0;
+	return MNL_CB_OK;
+}
+
+static void
+links_load(struct sys *s)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (s->have_links)
+		return;
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	nl_dump(s, nlh, link_cb, &s->links, "links");
+	s->have_links = 1;
+}
+
+static const struct link *
+link_byindex(struct sys *s, unsigned int index)
+{
+	const struct link *l = s->links.v;
+	size_t i;
+
+	for (i = 0; i < s->links.n; i++)
+		if (l[i].index == index)
+			return &l[i];
+	return NULL;
+}
+
+static const struct link *
+link_byname(struct sys *s, const char *name)
+{
+	const struct link *l = s->links.v;
+	size_t i;
+
+	for (i = 0; i < s->links.n; i++)
+		if (strcmp(l[i].name, name) == 0)
+			return &l[i];
+	return NULL;
+}
+
+/* By kind, or by hardware type for kinds this table does not know. */
+static int
+link_tunnel(const struct link *l)
+{
+	if (l->kind != NULL)
+		return l->kind->tunnel;
+	switch (l->type) {
+	case ARPHRD_NONE:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_IPGRE:
+	case ARPHRD_IP6GRE:
+	case ARPHRD_SIT:
+		return 1;
+	}
+	return 0;
+}
+
+static int
+rule_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct sys *s = arg;
+	const struct fib_rule_hdr *frh;
+	struct attrs at = { .max = FRA_MAX };
+	struct rule *r;
+	char iif[IF_NAMESIZE];
+	uint32_t v;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		s->intr = 1;
+	if (nlh->nlmsg_type != RTM_NEWRULE ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*frh))
+		return MNL_CB_OK;
+	frh = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*frh), attrs_cb, &at);
+	r = vec_add(&s->rules[famidx(frh->family)]);
+	r->action = frh->action;
+	r->table = frh->table;
+	attr_u32(at.tb[FRA_TABLE], &r->table);
+	attr_u32(at.tb[FRA_PRIORITY], &r->prio);
+	r->invert = (frh->flags & FIB_RULE_INVERT) != 0;
+	r->mask = 0xffffffff;
+	r->hasmark = attr_u32(at.tb[FRA_FWMARK], &r->mark);
+	r->hasmark |= attr_u32(at.tb[FRA_FWMASK], &r->mask);
+	if ((attr_u32(at.tb[FRA_SUPPRESS_PREFIXLEN], &v) && v != UINT32_MAX) ||
+	    (attr_u32(at.tb[FRA_SUPPRESS_IFGROUP], &v) && v != UINT32_MAX))
+		r->suppress = 1;
+	/* Local packets have no source address yet, and iif lo. */
+	if (frh->src_len != 0)
+		r->nomatch = 1;
+	if (at.tb[FRA_IIFNAME] != NULL &&
+	    (!attr_str(at.tb[FRA_IIFNAME], iif, sizeof(iif)) ||
+	    strcmp(iif, "lo") != 0))
+		r->nomatch = 1;
+	if (frh->dst_len != 0 || frh->tos != 0 || at.unknown ||
+	    at.tb[FRA_OIFNAME] != NULL || at.tb[FRA_UID_RANGE] != NULL ||
+	    at.tb[FRA_IP_PROTO] != NULL || at.tb[FRA_SPORT_RANGE] != NULL ||
+	    at.tb[FRA_DPORT_RANGE] != NULL || at.tb[FRA_TUN_ID] != NULL ||
+	    (at.tb[FRA_L3MDEV] != NULL && mnl_attr_get_payload_len(
+	    at.tb[FRA_L3MDEV]) >= 1 && mnl_attr_get_u8(at.tb[FRA_L3MDEV])))
+		r->unknown = 1;
+	return MNL_CB_OK;
+}
+
+static void
+rules_load(struct sys *s, int family)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+	struct fib_rule_hdr *frh;
+	int i = famidx(family);
+
+	if (s->have_rules[i])
+		return;
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETRULE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = family;
+	nl_dump(s, nlh, rule_cb, &s->rules[i], "rules");
+	s->have_rules[i] = 1;
+}
+
+static int
+rule_matches(const struct rule *r, uint32_t mark)
+{
+	int m;
+
+	if (r->unknown)
+		return 0;
+	m = !r->nomatch;
+	if (r->hasmark && ((mark ^ r->mark) & r->mask) != 0)
+		m = 0;
+	return r->invert ? !m : m;
+}
+
+/* Whether some rule routes packets with this mark apart from unmarked ones. */
+static int
+mark_in_use(struct sys *s, int family, uint32_t mark)
+{
+	const struct rule *r;
+	size_t i;
+
+	rules_load(s, family);
+	r = s->rules[famidx(family)].v;
+	for (i = 0; i < s->rules[famidx(family)].n; i++)
+		if (r[i].hasmark && (((mark ^ r[i].mark) & r[i].mask) == 0) !=
+		    ((r[i].mark & r[i].mask) == 0))
+			return 1;
+	return 0;
+}
+
+static void
+nexthops_parse(const struct nlattr *a, struct route *rt)
+{
+	const struct rtnexthop *nh;
+	const char *p = mnl_attr_get_payload(a);
+	size_t left = mnl_attr_get_payload_len(a), step;
+	struct nexthop *x;
+	struct attrs at;
+
+	while (left >= sizeof(*nh) && rt->nnh < NH_MAX) {
+		nh = (const struct rtnexthop *)p;
+		if (nh->rtnh_len < sizeof(*nh) || nh->rtnh_len > left)
+			break;
+		x = &rt->nh[rt->nnh++];
+		x->oif = nh->rtnh_ifindex;
+		x->flags = nh->rtnh_flags;
+		memset(&at, 0, sizeof(at));
+		at.max = RTA_MAX;
+		if (nh->rtnh_len > RTNH_LENGTH(0))
+			mnl_attr_parse_payload(p + RTNH_LENGTH(0),
+			    nh->rtnh_len - RTNH_LENGTH(0), attrs_cb, &at);
+		attr_addr(at.tb[RTA_GATEWAY], &x->gw);
+		step = RTNH_ALIGN(nh->rtnh_len);
+		if (step > left)
+			break;
+		left -= step;
+		p += step;
+	}
+}
+
+static int
+route_parse(const struct nlmsghdr *nlh, struct route *rt)
+{
+	const struct rtmsg *rtm;
+	struct attrs at = { .max = RTA_MAX };
+	const struct rtvia *via;
+	uint32_t oif;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm))
+		return -1;
+	rtm = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*rtm), attrs_cb, &at);
+	memset(rt, 0, sizeof(*rt));
+	rt->family = rtm->rtm_family;
+	rt->dst_len = rtm->rtm_dst_len;
+	rt->src_len = rtm->rtm_src_len;
+	rt->type = rtm->rtm_type;
+	rt->table = rtm->rtm_table;
+	attr_u32(at.tb[RTA_TABLE], &rt->table);
+	attr_u32(at.tb[RTA_PRIORITY], &rt->metric);
+	if (at.tb[RTA_MULTIPATH] != NULL) {
+		nexthops_parse(at.tb[RTA_MULTIPATH], rt);
+		return 0;
+	}
+	if (!attr_u32(at.tb[RTA_OIF], &oif))
+		return 0;
+	rt->nnh = 1;
+	rt->nh[0].oif = oif;
+	rt->nh[0].flags = rtm->rtm_flags & 0xff;
+	if (!attr_addr(at.tb[RTA_GATEWAY], &rt->nh[0].gw) &&
+	    at.tb[RTA_VIA] != NULL &&
+	    mnl_attr_get_payload_len(at.tb[RTA_VIA]) == sizeof(*via) + 16) {
+		via = mnl_attr_get_payload(at.tb[RTA_VIA]);
+		if (via->rtvia_family == AF_INET6) {
+			rt->nh[0].gw.family = AF_INET6;
+			memcpy(rt->nh[0].gw.a, via->rtvia_addr, 16);
+		}
+	}
+	return 0;
+}
+
+static int
+route_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct sys *s = arg;
+	struct route rt, *p;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		s->intr = 1;
+	if (nlh->nlmsg_type != RTM_NEWROUTE || route_parse(nlh, &rt) == -1)
+		return MNL_CB_OK;
+	if (rt.dst_len != 0 || rt.src_len != 0 || rt.type != RTN_UNICAST ||
+	    (rt.family != AF_INET && rt.family != AF_INET6))
+		return MNL_CB_OK;
+	p = vec_add(&s->routes[famidx(rt.family)]);
+	*p = rt;
+	return MNL_CB_OK;
+}
+
+/* The default routes of a family, of every table. */
+static void
+routes_load(struct sys *s, int family)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int i = famidx(family);
+
+	if (s->have_routes[i])
+		return;
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = family;
+	nl_dump(s, nlh, route_cb, &s->routes[i], "routes");
+	s->have_routes[i] = 1;
+}
+
+static int
+getroute_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct route *rt = arg;
+
+	if (nlh->nlmsg_type == RTM_NEWROUTE && route_parse(nlh, rt) == -1) {
+		errno = EPROTO;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+/*
+ * RTM_GETROUTE for dst, as a local socket with that mark would ask:
+ * 0, or the kernel's errno (ENETUNREACH and friends).
+ */
+static int
+getroute(struct sys *s, const struct ipaddr *dst, int hasmark, uint32_t mark,
+    unsigned int flags, struct route *rt)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	size_t alen = dst->family == AF_INET ? 4 : 16;
+
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = dst->family;
+	rtm->rtm_dst_len = alen * 8;
+	rtm->rtm_flags = RTM_F_LOOKUP_TABLE | flags;
+	mnl_attr_put(nlh, RTA_DST, alen, dst->a);
+	if (hasmark)
+		mnl_attr_put_u32(nlh, RTA_MARK, mark);
+	memset(rt, 0, sizeof(*rt));
+	rt->type = RTN_UNSPEC;
+	if (nl_talk(s, nlh, getroute_cb, rt) == -1)
+		return errno;
+	return 0;
+}
+
+/*
+ * How the kernel says there is no route: ENETUNREACH (none, or an
+ * unreachable rule), EHOSTUNREACH (an unreachable route), EACCES (prohibit),
+ * EINVAL (blackhole), EAFNOSUPPORT (no IPv6 at all).
+ */
+static int
+unreachable(int e)
+{
+	return e == ENETUNREACH || e == EHOSTUNREACH || e == EACCES ||
+	    e == EPERM || e == EINVAL || e == EAFNOSUPPORT;
+}
+
+static int
+in_chain(const struct ctx *c, unsigned int index)
+{
+	int i;
+
+	for (i = 0; i < c->ans->nchain; i++)
+		if (c->ans->chain[i].index == index)
+			return 1;
+	return 0;
+}
+
+static void
+step_route(struct step *st, enum method m, const struct nexthop *nh,
+    int family, uint32_t table, int hasmark, uint32_t mark)
+{
+	st->method = m;
+	st->next = nh->oif;
+	st->routed = 1;
+	st->family = family;
+	st->gw = nh->gw;
+	st->table = table;
+	st->hasmark = hasmark;
+	st->mark = mark;
+}
+
+/* A nexthop that leaves through another device than the chain's. */
+static const struct nexthop *
+route_leaves(struct ctx *c, const struct route *rt)
+{
+	int i;
+
+	for (i = 0; i < rt->nnh; i++)
+		if (!(rt->nh[i].flags & RTNH_F_DEAD) &&
+		    !in_chain(c, rt->nh[i].oif) &&
+		    link_byindex(c->s, rt->nh[i].oif) != NULL)
+			return &rt->nh[i];
+	return NULL;
+}
+
+/* 1: a stacked device's lower one, or the one port of a master. */
+static int
+by_link(struct ctx *c, const struct link *l, struct step *st)
+{
+	const struct link *v = c->s->links.v, *one = NULL;
+	size_t i, n = 0, len;
+
+	if (l->lower != 0 && !in_chain(c, l->lower) &&
+	    link_byindex(c->s, l->lower) != NULL) {
+		st->method = M_LINK;
+		st->next = l->lower;
+		return R_FOUND;
+	}
+	for (i = 0; i < c->s->links.n; i++)
+		if (v[i].master == l->index && !in_chain(c, v[i].index)) {
+			one = &v[i];
+			n++;
+		}
+	if (n == 1) {
+		st->method = M_LINK;
+		st->next = one->index;
+		return R_FOUND;
+	}
+	if (n == 0)
+		return R_NONE;
+	snprintf(c->why, sizeof(c->why), "%zu lower devices:", n);
+	for (i = 0; i < c->s->links.n; i++) {
+		if (v[i].master != l->index)
+			continue;
+		len = strlen(c->why);
+		snprintf(c->why + len, sizeof(c->why) - len, " %s", v[i].name);
+	}
+	return R_AMBIG;
+}
+
+/* 2: the route to the far end, with the tunnel's mark if it has one. */
+static int
+by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
+{
+	const struct query *q = c->q;
+	const struct ipaddr *peer = &l->remote;
+	const struct nexthop *nh;
+	struct route rt;
+	uint32_t marks[4];
+	char addr[INET6_ADDRSTRLEN];
+	size_t i, n = 0;
+	int e, hasmark[4];
+
+	if (depth == 0 && q->peer.family != 0)
+		peer = &q->peer;
+	if (peer->family == 0 ||
+	    (q->family != AF_UNSPEC && q->family != peer->family))
+		return R_NONE;
+	hasmark[n] = c->hasmark || l->hasmark;
+	marks[n++] = c->hasmark ? c->mark : l->fwmark;
+	for (i = 0; !hasmark[0] && i < 2; i++)
+		if (mark_in_use(c->s, peer->family, wellknown_marks[i])) {
+			hasmark[n] = 1;
+			marks[n++] = wellknown_marks[i];
+		}
+	for (i = 0; i < n; i++) {
+		if ((e = getroute(c->s, peer, hasmark[i], marks[i], 0,
+		    &rt)) != 0) {
+			if (!unreachable(e))
+				errc(EXIT_SYS, e, "route to %s",
+				    inet_ntop(peer->family, peer->a, addr,
+				    sizeof(addr)));
+			if (i > 0)
+				continue;
+			snprintf(c->why, sizeof(c->why), " to peer %s",
+			    inet_ntop(peer->family, peer->a, addr,
+			    sizeof(addr)));
+			return R_NOROUTE;
+		}
+		if (rt.type != RTN_UNICAST ||
+		    (nh = route_leaves(c, &rt)) == NULL)
+			continue;
+		step_route(st, M_PEER, nh, peer->family, rt.table, hasmark[i],
+		    marks[i]);
+		return R_FOUND;
+	}
+	return R_NONE;
+}
+
+/* The device the kernel picks among a multipath route's nexthops. */
+static const struct nexthop *
+mark_pick(struct ctx *c, const struct ipaddr *probe, uint32_t mark,
+    struct route *rt)
+{
+	const struct nexthop *nh;
+	struct route one;
+	int i;
+
+	if ((nh = route_leaves(c, rt)) == NULL)
+		return NULL;
+	for (i = 0; i < rt->nnh; i++)
+		if (rt->nh[i].oif != nh->oif)
+			break;
+	if (i == rt->nnh)
+		return nh;
+	if (getroute(c->s, probe, 1, mark, 0, &one) != 0 || one.nnh != 1 ||
+	    in_chain(c, one.nh[0].oif))
+		return NULL;
+	rt->nh[0] = one.nh[0];
+	return &rt->nh[0];
+}
+
+/* 3: the default route that packets with a bypass mark take. */
+static int
+by_mark(struct ctx *c, int family, struct step *st)
+{
+	const struct nexthop *nh;
+	struct ipaddr probe = { .family = family };
+	struct route rt;
+	uint32_t marks[2];
+	size_t i, n = 0;
+	int e;
+
+	if (c->hasmark)
+		marks[n++] = c->mark;
+	else
+		for (i = 0; i < 2; i++)
+			if (mark_in_use(c->s, family, wellknown_marks[i]))
+				marks[n++] = wellknown_marks[i];
+	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
+	for (i = 0; i < n; i++) {
+		e = getroute(c->s, &probe, 1, marks[i], RTM_F_FIB_MATCH, &rt);
+		if (e != 0 && !unreachable(e))
+			errc(EXIT_SYS, e, "route with mark 0x%x", marks[i]);
+		if (e != 0 && c->hasmark) {
+			snprintf(c->why, sizeof(c->why), " with mark 0x%x",
+			    marks[i]);
+			return R_NOROUTE;
+		}
+		if (e != 0 || rt.type != RTN_UNICAST || rt.dst_len != 0 ||
+		    (nh = mark_pick(c, &probe, marks[i], &rt)) == NULL)
+			continue;
+		step_route(st, M_MARK, nh, family, rt.table, 1, marks[i]);
+		return R_FOUND;
+	}
+	return R_NONE;
+}
+
+/* The lowest metric default of a table, other than through a tunnel. */
+static int
+table_default(struct ctx *c, int family, uint32_t table,
+    const struct route **best, const struct nexthop **bestnh)
+{
+	const struct route *rt = c->s->routes[famidx(family)].v;
+	const struct link *l;
+	const struct nexthop *nh;
+	size_t i;
+	int j, several, ambiguous = 0;
+
+	*best = NULL;
+	for (i = 0; i < c->s->routes[famidx(family)].n; i++) {
+		if (rt[i].table != table ||
+		    (*best != NULL && rt[i].metric >= (*best)->metric))
+			continue;
+		for (j = 0, nh = NULL, several = 0; j < rt[i].nnh; j++) {
+			l = link_byindex(c->s, rt[i].nh[j].oif);
+			if (l == NULL || link_tunnel(l) ||
+			    in_chain(c, l->index) ||
+			    (rt[i].nh[j].flags & RTNH_F_DEAD))
+				continue;
+			if (nh == NULL)
+				nh = &rt[i].nh[j];
+			else if (nh->oif != l->index)
+				several = 1;
+		}
+		if (nh == NULL)
+			continue;
+		*best = &rt[i];
+		*bestnh = nh;
+		ambiguous = several;
+	}
+	if (*best == NULL)
+		return R_NONE;
+	return ambiguous ? R_AMBIG : R_FOUND;
+}
+
+/* 4: default routes in the order the rules consult their tables. */
+static int
+by_scan(struct ctx *c, int family, struct step *st)
+{
+	const struct rule *r;
+	const struct route *rt;
+	const struct nexthop *nh;
+	uint32_t seen[TABLES_MAX], mark = c->hasmark ? c->mark : 0;
+	size_t i, j, nseen = 0;
+	int res;
+
+	rules_load(c->s, family);
+	routes_load(c->s, family);
+	r = c->s->rules[famidx(family)].v;
+	for (i = 0; i < c->s->rules[famidx(family)].n; i++) {
+		if (!rule_matches(&r[i], mark))
+			continue;
+		if (r[i].action == FR_ACT_BLACKHOLE ||
+		    r[i].action == FR_ACT_UNREACHABLE ||
+		    r[i].action == FR_ACT_PROHIBIT)
+			break;
+		if (r[i].action != FR_ACT_TO_TBL || r[i].suppress)
+			continue;
+		for (j = 0; j < nseen && seen[j] != r[i].table; j++)
+			;
+		if (j < nseen)
+			continue;
+		if (nseen < TABLES_MAX)
+			seen[nseen++] = r[i].table;
+		res = table_default(c, family, r[i].table, &rt, &nh);
+		if (res == R_AMBIG) {
+			snprintf(c->why, sizeof(c->why), "multipath default "
+			    "route in table %u", rt->table);
+			return R_AMBIG;
+		}
+		if (res == R_FOUND) {
+			step_route(st, M_SCAN, nh, family, rt->table,
+			    c->hasmark, c->mark);
+			return R_FOUND;
+		}
+	}
+	return R_NOROUTE;
+}
+
+static int
+allowed(const struct query *q, int depth, enum method m)
+{
+	return depth > 0 || q->method == M_NONE || q->method == m;
+}
+
+/* The methods in order, for one device of the chain. */
+static int
+step(struct ctx *c, const struct link *l, int depth, struct step *st)
+{
+	const struct query *q = c->q;
+	int fams[2], i, n = 0, res, noroute = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->table = -1;
+	c->hasmark = depth == 0 && q->hasmark;
+	c->mark = c->hasmark ? q->mark : 0;
+	if (allowed(q, depth, M_LINK) && (res = by_link(c, l, st)) != R_NONE)
+		return res;
+	if (!link_tunnel(l))
+		return R_LEAF;
+	if (allowed(q, depth, M_PEER) &&
+	    (res = by_peer(c, l, depth, st)) != R_NONE)
+		return res;
+	if (q->family != AF_UNSPEC)
+		fams[n++] = q->family;
+	else if (depth == 0 && q->peer.family != 0)
+		fams[n++] = q->peer.family;
+	else if (l->remote.family != 0)
+		fams[n++] = l->remote.family;
+	else {
+		fams[n++] = AF_INET;
+		fams[n++] = AF_INET6;
+	}
+	for (i = 0; i < n; i++) {
+		res = R_NONE;
+		if (allowed(q, depth, M_MARK))
+			res = by_mark(c, fams[i], st);
+		if (res == R_NONE && allowed(q, depth, M_SCAN))
+			res = by_scan(c, fams[i], st);
+		if (res == R_FOUND || res == R_AMBIG)
+			return res;
+		if (res == R_NOROUTE)
+			noroute = 1;
+	}
+	return noroute ? R_NOROUTE : R_NONE;
+}
+
+static void
+push(struct answer *a, const struct link *l)
+{
+	struct hop *h = &a->chain[a->nchain++];
+
+	strlcpy(h->name, l->name, sizeof(h->name));
+	h->index = l->index;
+	h->method = M_NONE;
+}
+
+/* The message: the device asked, the one where it ended, the detail. */
+static void
+fail(struct ctx *c, int status, const struct link *l)
+{
+	struct answer *a = c->ans;
+	char beyond[IF_NAMESIZE + 8] = "";
+
+	a->status = status;
+	if (a->nchain > 1)
+		snprintf(beyond, sizeof(beyond), " beyond %s", l->name);
+	if (status == EXIT_AMBIGUOUS)
+		snprintf(a->error, sizeof(a->error), "%s: ambiguous%s: %s",
+		    c->q->name, beyond, c->why);
+	else
+		snprintf(a->error, sizeof(a->error),
+		    "%s: no underlay route%s%s", c->q->name, beyond, c->why);
+}
+
+static void
+resolve(struct ctx *c, const struct link *l)
+{
+	struct answer *a = c->ans;
+	struct step st;
+	int depth, res;
+
+	for (depth = 0;; depth++) {
+		c->why[0] = '\0';
+		res = step(c, l, depth, &st);
+		if (res == R_LEAF) {
+			a->status = depth == 0 ? EXIT_REFUSED : EXIT_OK;
+			return;
+		}
+		if (res == R_AMBIG) {
+			fail(c, EXIT_AMBIGUOUS, l);
+			return;
+		}
+		if (res == R_NONE && depth == 0 && c->q->method != M_NONE)
+			snprintf(c->why, sizeof(c->why), " by method %s",
+			    method_name(c->q->method));
+		if (res != R_FOUND) {
+			fail(c, EXIT_NOROUTE, l);
+			return;
+		}
+		a->chain[a->nchain - 1].method = st.method;
+		if (st.routed) {
+			a->family = st.family;
+			a->gateway = st.gw;
+			a->table = st.table;
+			a->hasmark = st.hasmark;
+			a->mark = st.mark;
+		}
+		if (a->nchain == HOPS_MAX) {
+			snprintf(c->why, sizeof(c->why), ": more than %d "
+			    "devices deep", HOPS_MAX);
+			fail(c, EXIT_NOROUTE, l);
+			return;
+		}
+		if ((l = link_byindex(c->s, st.next)) == NULL)
+			errx(EXIT_SYS, "%s: device %u vanished", c->q->name,
+			    st.next);
+		push(a, l);
+	}
+}
+
+struct sys *
+sys_open(void)
+{
+	struct sys *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->buf = malloc(BUFSZ)) == NULL)
+		err(EXIT_SYS, NULL);
+	s->links.size = sizeof(struct link);
+	s->rules[0].size = s->rules[1].size = sizeof(struct rule);
+	s->routes[0].size = s->routes[1].size = sizeof(struct route);
+	if ((s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL)
+		err(EXIT_SYS, "netlink socket");
+	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) == -1)
+		err(EXIT_SYS, "netlink bind");
+	s->portid = mnl_socket_get_portid(s->nl);
+	return s;
+}
+
+void
+sys_close(struct sys *s)
+{
+	int i;
+
+	if (s->ev != NULL)
+		mnl_socket_close(s->ev);
+	mnl_socket_close(s->nl);
+	free(s->links.v);
+	for (i = 0; i < 2; i++) {
+		free(s->rules[i].v);
+		free(s->routes[i].v);
+	}
+	free(s->buf);
+	free(s);
+}
+
+int
+sys_method(enum method m)
+{
+	return m == M_LINK || m == M_PEER || m == M_MARK || m == M_SCAN;
+}
+
+void
+sys_refresh(struct sys *s)
+{
+	s->have_links = 0;
+	s->have_rules[0] = s->have_rules[1] = 0;
+	s->have_routes[0] = s->have_routes[1] = 0;
+}
+
+void
+sys_resolve(struct sys *s, const struct query *q, struct answer *a)
+{
+	struct ctx c = { .s = s, .q = q, .ans = a };
+	const struct link *l;
+
+	memset(a, 0, sizeof(*a));
+	a->family = q->family;
+	a->table = -1;
+	links_load(s);
+	if (strlen(q->name) >= IF_NAMESIZE ||
+	    (l = link_byname(s, q->name)) == NULL) {
+		a->status = EXIT_NOIF;
+		snprintf(a->error, sizeof(a->error), "%s: no such interface",
+		    q->name);
+		return;
+	}
+	push(a, l);
+	resolve(&c, l);
+}
+
+/* -a: the tunnels, and the devices stacked on exactly one other. */
+char **
+sys_list(struct sys *s, size_t *np)
+{
+	const struct link *l;
+	char **names;
+	size_t i, j, n = 0, ports;
+
+	links_load(s);
+	l = s->links.v;
+	if ((names = calloc(s->links.n + 1, sizeof(*names))) == NULL)
+		err(EXIT_SYS, NULL);
+	for (i = 0; i < s->links.n; i++) {
+		for (j = 0, ports = 0; j < s->links.n; j++)
+			ports += l[j].master == l[i].index;
+		if ((l[i].flags & IFF_LOOPBACK) || !(link_tunnel(&l[i]) ||
+		    l[i].lower != 0 || ports == 1))
+			continue;
+		if ((names[n++] = strdup(l[i].name)) == NULL)
+			err(EXIT_SYS, NULL);
+	}
+	*np = n;
+	return names;
+}
+
+int
+sys_watch(struct sys *s)
+{
+	static const unsigned int groups[] = {
+		RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR,
+		RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV4_RULE,
+		RTNLGRP_IPV6_RULE,
+	};
+	unsigned int g;
+	int size = 1 << 20;
+	size_t i;
+
+	s->ev = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s->ev == NULL)
+		err(EXIT_SYS, "netlink socket");
+	if (mnl_socket_bind(s->ev, 0, MNL_SOCKET_AUTOPID) == -1)
+		err(EXIT_SYS, "netlink bind");
+	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		g = groups[i];
+		if (mnl_socket_setsockopt(s->ev, NETLINK_ADD_MEMBERSHIP, &g,
+		    sizeof(g)) == -1)
+			err(EXIT_SYS, "netlink group %u", g);
+	}
+	/* Best effort: a small buffer only means more ENOBUFS. */
+	setsockopt(mnl_socket_get_fd(s->ev), SOL_SOCKET, SO_RCVBUF, &size,
+	    sizeof(size));
+	return mnl_socket_get_fd(s->ev);
+}
+
+/* Drain the events: 1 if there was any.  Lost ones (ENOBUFS) count too. */
+int
+sys_watch_read(struct sys *s)
+{
+	int any = 0;
+
+	for (;;) {
+		if (recv(mnl_socket_get_fd(s->ev), s->buf, BUFSZ, 0) != -1) {
+			any = 1;
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return any;
+		if (errno == ENOBUFS)
+			any = 1;
+		else if (errno != EINTR)
+			err(EXIT_SYS, "netlink events");
+	}
+}
+
+#endif /* __linux__ */

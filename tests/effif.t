@@ -1,0 +1,399 @@
+#!/bin/bash
+# effif: the effective interface of a tunnel.  Every case builds its own
+# network namespaces (tun, veth, macvlan, vxlan and bridge devices work
+# here) and removes them when it ends; no packet is ever sent.
+. "$(dirname "$0")/lib.sh"
+
+NS_N=0
+
+# ns: a new namespace for this case, in $NS, deleted when the case ends.
+ns() {
+	NS_N=$((NS_N + 1))
+	NS=effif-$$-$T_N-$NS_N
+	ip netns add "$NS"
+	defer "ip netns del $NS"
+	ip -n "$NS" link set lo up
+}
+
+# ef ARGS: effif inside the namespace.
+ef() {
+	ip netns exec "$NS" "$BIN/effif" "$@"
+}
+
+# tun NAME: a layer 3 tun device, up, as a VPN client makes it.
+tun() {
+	ip netns exec "$NS" ip tuntap add mode tun name "$1"
+	ip -n "$NS" link set "$1" up
+}
+
+# uplink NAME N METRIC: a veth pair NAME/NAMEp, 10.N.0.2/24 on NAME and
+# 2001:db8:N::2/64, defaults via 10.N.0.1 and 2001:db8:N::1.
+uplink() {
+	ip -n "$NS" link add "$1" type veth peer name "${1}p"
+	ip -n "$NS" link set "$1" up
+	ip -n "$NS" link set "${1}p" up
+	ip -n "$NS" addr add "10.$2.0.2/24" dev "$1"
+	ip -n "$NS" addr add "2001:db8:$2::2/64" dev "$1" nodad
+	ip -n "$NS" route add default via "10.$2.0.1" dev "$1" metric "$3"
+	ip -n "$NS" -6 route add default via "2001:db8:$2::1" dev "$1" \
+	    metric "$3"
+}
+
+# is WANT CMD ...: CMD succeeds and prints exactly the lines of WANT.
+is() {
+	local want=$1 rc=0
+	shift
+	"$@" >out 2>err || rc=$?
+	[ "$rc" -eq 0 ] || { cat err >&2; fail "exit $rc: $*"; }
+	printf '%s\n' "$want" | diff -u - out
+}
+
+# field NAME: the value of a line "\tNAME: value" of effif -v in ./out.
+field() {
+	sed -n "s/^	$1: //p" out
+}
+
+# index NAME: the interface index of NAME in the namespace.
+index() {
+	ip netns exec "$NS" cat "/sys/class/net/$1/ifindex"
+}
+
+# Tailscale as an exit node: its own packets carry 0x80000 and the rules
+# send them to main, everything else to table 52, the tunnel.
+tailscale() {
+	ns
+	tun utun5
+	ip -n "$NS" addr add 100.64.0.1/32 dev utun5
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" route add default dev utun5 table 52
+	ip -n "$NS" rule add pref 5210 fwmark 0x80000/0xff0000 lookup main
+	ip -n "$NS" rule add pref 5230 fwmark 0x80000/0xff0000 lookup default
+	ip -n "$NS" rule add pref 5250 fwmark 0x80000/0xff0000 unreachable
+	ip -n "$NS" rule add pref 5270 lookup 52
+}
+
+t_tailscale() {
+	tailscale
+	is up1 ef -4 -m 0x80000 utun5
+	is up1 ef -4 utun5
+	ef -v -4 -m 0x80000 utun5 >out
+	[ "$(field method)" = mark ] || fail "method $(field method)"
+	[ "$(field gateway)" = 10.1.0.1 ] || fail "gateway $(field gateway)"
+	[ "$(field table)" = main ] || fail "table $(field table)"
+	[ "$(field mark)" = 0x80000 ] || fail "mark $(field mark)"
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	is up2 ef -4 -m 0x80000 utun5
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	must_fail 2 ef -4 -m 0x80000 utun5
+	expect_err err "effif: utun5: no underlay route with mark 0x80000"
+	[ ! -s out ] || fail "output without an answer"
+	must_fail 2 ef -4 utun5
+	expect_err err "effif: utun5: no underlay route"
+}
+
+lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+t_tailscale_watch() {
+	local pid
+	tailscale
+	bg ip netns exec "$NS" "$BIN/effif" -w -4 -m 0x80000 utun5 \
+	    >wout 2>werr
+	pid=$!
+	wait_for 5 lines wout 1
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	wait_for 5 lines wout 2
+	# A change that leaves the answer as it is prints nothing.
+	ip -n "$NS" addr add 10.7.0.1/24 dev up2
+	sleep 0.3
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	wait_for 5 lines wout 3
+	# The kernel drops IPv4 routes of a link going down silently.
+	ip -n "$NS" route add default via 10.1.0.1 dev up1 metric 100
+	wait_for 5 lines wout 4
+	ip -n "$NS" link set up1 down
+	wait_for 5 lines wout 5
+	kill -INT "$pid"
+	wait_exit 5 "$pid"
+	[ "$RC" -eq 0 ] || fail "watch exited $RC"
+	printf 'up1\nup2\n\nup1\n\n' | diff -u - wout
+	expect_err werr "effif: utun5: no underlay route with mark 0x80000"
+}
+
+# wg-quick: fwmark 51820 on its packets, a default through the tunnel in
+# table 51820 for everything else, main without its default for the rest.
+wgquick() {
+	ns
+	tun wg0
+	ip -n "$NS" addr add 10.9.0.2/32 dev wg0
+	ip -n "$NS" -6 addr add fd00:9::2/128 dev wg0 nodad
+	uplink up1 1 100
+	ip -n "$NS" "$1" route add default dev wg0 table 51820
+	ip -n "$NS" "$1" rule add not fwmark 51820 table 51820
+	ip -n "$NS" "$1" rule add table main suppress_prefixlength 0
+}
+
+t_wgquick4() {
+	wgquick -4
+	# What the kernel says for an unmarked packet: the tunnel itself.
+	ip -n "$NS" route get 192.0.2.1 | grep -q 'dev wg0'
+	is up1 ef -4 wg0
+	is up1 ef -4 -m 51820 wg0
+	ef -v -4 wg0 >out
+	[ "$(field method)" = mark ] || fail "method $(field method)"
+	[ "$(field mark)" = 0xca6c ] || fail "mark $(field mark)"
+	[ "$(field gateway)" = 10.1.0.1 ] || fail "gateway $(field gateway)"
+	is up1 ef -4 --method scan wg0
+	is up1 ef -4 -p 198.51.100.9 wg0
+}
+
+t_wgquick6() {
+	wgquick -6
+	is up1 ef -6 wg0
+	ef -v -6 wg0 >out
+	[ "$(field family)" = inet6 ] || fail "family $(field family)"
+	[ "$(field gateway)" = 2001:db8:1::1 ] || fail "gw $(field gateway)"
+	[ "$(field mark)" = 0xca6c ] || fail "mark $(field mark)"
+	is up1 ef -p 2001:db8:77::1 wg0
+	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
+	must_fail 2 ef -6 wg0
+	expect_err err "effif: wg0: no underlay route"
+}
+
+# OpenVPN's def1: two halves of the address space through the tunnel, the
+# server through the uplink.
+openvpn() {
+	ns
+	tun tun0
+	ip -n "$NS" addr add 10.8.0.2/24 dev tun0
+	uplink up1 1 100
+	ip -n "$NS" route add 0.0.0.0/1 dev tun0
+	ip -n "$NS" route add 128.0.0.0/1 dev tun0
+	ip -n "$NS" route add 203.0.113.7/32 via 10.1.0.1 dev up1
+}
+
+t_openvpn() {
+	openvpn
+	is up1 ef -p 203.0.113.7 tun0
+	ef -v -p 203.0.113.7 tun0 >out
+	[ "$(field method)" = peer ] || fail "method $(field method)"
+	is up1 ef tun0
+	ef -v tun0 >out
+	[ "$(field method)" = scan ] || fail "method $(field method)"
+	[ "$(field table)" = main ] || fail "table $(field table)"
+	# A peer routed into the tunnel is no answer; scan gives one.
+	is up1 ef -p 198.51.100.1 tun0
+	must_fail 2 ef --method peer -p 198.51.100.1 tun0
+	expect_err err "effif: tun0: no underlay route by method peer"
+}
+
+t_macvlan() {
+	ns
+	uplink up1 1 100
+	ip -n "$NS" link add mv0 link up1 type macvlan mode bridge
+	is up1 ef mv0
+	ef -v mv0 >out
+	[ "$(field method)" = link ] || fail "method $(field method)"
+	[ "$(field chain)" = "mv0 (link) -> up1" ] || fail "$(field chain)"
+}
+
+t_vxlan() {
+	ns
+	uplink up1 1 100
+	uplink up2 2 50
+	ip -n "$NS" link add vx0 type vxlan id 42 dev up1 remote 10.1.0.9 \
+	    dstport 4789
+	is up1 ef vx0
+	ef -v vx0 >out
+	[ "$(field method)" = link ] || fail "method $(field method)"
+}
+
+t_vxlan_tunnel() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	ip -n "$NS" route add 10.99.0.0/16 dev tun0
+	ip -n "$NS" link add vx1 type vxlan id 43 remote 10.99.9.9 \
+	    dstport 4789
+	ip -n "$NS" link set vx1 up
+	is up1 ef vx1
+	ef -v vx1 >out
+	[ "$(field method)" = peer ] || fail "method $(field method)"
+	[ "$(field chain)" = "vx1 (peer) -> tun0 (scan) -> up1" ] ||
+	    fail "chain $(field chain)"
+	# And with the link of the tunnel gone, nothing carries it.
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
+	must_fail 2 ef vx1
+	expect_err err "effif: vx1: no underlay route beyond tun0"
+}
+
+t_bridge() {
+	ns
+	ip -n "$NS" link add br0 type bridge
+	ip -n "$NS" link add p1 type veth peer name p1p
+	ip -n "$NS" link add p2 type veth peer name p2p
+	ip -n "$NS" link set p1 master br0
+	is p1 ef br0
+	ip -n "$NS" link set p2 master br0
+	must_fail 3 ef br0
+	expect_err err "effif: br0: ambiguous: 2 lower devices: p1 p2"
+	[ ! -s out ] || fail "output for an ambiguous answer"
+}
+
+t_multipath() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	ip -n "$NS" route add default nexthop via 10.1.0.1 dev up1 \
+	    nexthop via 10.2.0.1 dev up2
+	must_fail 3 ef -4 tun0
+	expect_err err "effif: tun0: ambiguous: multipath default route in table 254"
+}
+
+t_veth() {
+	ns
+	uplink up1 1 100
+	must_fail 1 ef up1
+	printf 'up1\n' | diff -u - out
+	[ ! -s err ] || fail "a message for a plain device"
+	must_fail 1 ef -n up1p
+	index up1p | diff -u - out
+}
+
+t_nosuch() {
+	ns
+	must_fail 4 ef nosuch0
+	expect_err err "effif: nosuch0: no such interface"
+	must_fail 4 ef this-name-is-far-too-long
+	expect_err err "effif: this-name-is-far-too-long: no such interface"
+}
+
+t_usage() {
+	must_fail 100 effif
+	expect_err err "usage: effif [-46jnv] [-w] [-m mark] [-p peer] [--method name] iface ..."
+	expect_err err "       effif -a [-46jnv] [-w]"
+	must_fail 100 effif -a lo
+	must_fail 100 effif -a -m 1
+	must_fail 100 effif -x lo
+	must_fail 100 effif -m bogus lo
+	expect_err err "effif: mark invalid: bogus"
+	must_fail 100 effif -m 0x100000000 lo
+	must_fail 100 effif -m 4294967296 lo
+	expect_err err "effif: mark too large: 4294967296"
+	must_fail 100 effif --method nope lo
+	expect_err err "effif: method nope: unknown"
+	must_fail 100 effif -p nohost lo
+	expect_err err "effif: peer nohost: not an IP address"
+	must_fail 100 effif -4 -p 2001:db8::1 lo
+	expect_err err "effif: peer 2001:db8::1: not an IPv4 address"
+}
+
+t_json() {
+	tailscale
+	ef -j -4 utun5 >out
+	python3 -m json.tool out >/dev/null
+	python3 - out <<'EOF'
+import json, sys
+o = json.load(open(sys.argv[1]))
+want = {"interface": "utun5", "status": 0, "error": None,
+        "effective": "up1", "method": "mark", "family": "inet",
+        "gateway": "10.1.0.1", "table": 254, "mark": 0x80000}
+for k, v in want.items():
+    assert o[k] == v, (k, o[k])
+assert [h["name"] for h in o["chain"]] == ["utun5", "up1"], o["chain"]
+assert "index" in o and "note" in o
+EOF
+	# Several interfaces: one object each, a failure one too.
+	must_fail 1 ef -j utun5 up1 nosuch0
+	python3 -m json.tool --json-lines out >/dev/null
+	[ "$(wc -l <out)" -eq 3 ] || fail "not one object per interface"
+	grep -q '"status":4,"error":"nosuch0: no such interface"' out
+}
+
+t_verbose() {
+	tailscale
+	ef -v -4 utun5 >out
+	[ "$(head -n 1 out)" = "	effective interface: up1" ] ||
+	    fail "first line: $(head -n 1 out)"
+	for f in method family gateway table mark chain; do
+		grep -q "^	$f: " out || fail "no $f line"
+	done
+}
+
+t_several() {
+	tailscale
+	ip -n "$NS" link add mv0 link up2 type macvlan
+	printf 'utun5\tup1\nmv0\tup2\n' >want
+	ef utun5 mv0 >out
+	diff -u want out
+	is "$(index up1)" ef -n -4 utun5
+	# Both families: a line each, IPv4 first.
+	ip -n "$NS" -6 route add default dev utun5 table 52
+	ip -n "$NS" -6 rule add pref 5210 fwmark 0x80000/0xff0000 lookup main
+	ip -n "$NS" -6 rule add pref 5270 lookup 52
+	is "$(printf 'up1\nup1')" ef -46 utun5
+	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
+	is "$(printf 'up1\nup2')" ef -46 utun5
+	ef -a >out
+	printf 'utun5\tup1\nmv0\tup2\n' | diff -u - out
+}
+
+t_all_watch() {
+	local pid
+	ns
+	uplink up1 1 100
+	ip -n "$NS" link add mv0 link up1 type macvlan
+	bg ip netns exec "$NS" "$BIN/effif" -a -w >wout 2>werr
+	pid=$!
+	wait_for 5 lines wout 1
+	ip -n "$NS" link add mv1 link up1 type macvlan
+	wait_for 5 lines wout 2
+	ip -n "$NS" link del mv0
+	wait_for 5 lines wout 3
+	kill -TERM "$pid"
+	wait_exit 5 "$pid"
+	[ "$RC" -eq 0 ] || fail "watch exited $RC"
+	printf 'mv0\tup1\nmv1\tup1\nmv0\t\n' | diff -u - wout
+	expect_err werr "effif: mv0: no such interface"
+}
+
+# run NAME FUNCTION: t_case, or t_skip where namespaces cannot be made.
+run() {
+	if [ -n "$NO_NETNS" ] && [ "$2" != t_usage ]; then
+		t_skip "$1" "$NO_NETNS"
+	else
+		t_case "$1" "$2"
+	fi
+}
+
+NO_NETNS=
+if ip netns add "effif-$$-probe" 2>/dev/null; then
+	ip netns del "effif-$$-probe"
+else
+	NO_NETNS="cannot create network namespaces (root needed)"
+fi
+
+run "tailscale exit node: the uplink of lowest metric, then the next" t_tailscale
+run "tailscale exit node, watch mode: a line per change" t_tailscale_watch
+run "wg-quick, IPv4: fwmark 51820 and suppress_prefixlength 0" t_wgquick4
+run "wg-quick, IPv6" t_wgquick6
+run "openvpn def1: -p server answers by peer, scan without it" t_openvpn
+run "macvlan: its lower device" t_macvlan
+run "vxlan with a device: that device" t_vxlan
+run "vxlan routed into a tunnel: the tunnel's uplink" t_vxlan_tunnel
+run "bridge: one port is the answer, two are ambiguous" t_bridge
+run "multipath default over two uplinks: ambiguous" t_multipath
+run "veth: not a tunnel, prints itself, never its peer" t_veth
+run "unknown interface: exit 4" t_nosuch
+run "usage errors: exit 100" t_usage
+run "-j: one JSON object per interface, every field" t_json
+run "-v: Apple's first line, then how" t_verbose
+run "several interfaces, -n, -46, -a" t_several
+run "-a -w: devices that come and go" t_all_watch
+t_done
