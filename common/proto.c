@@ -563,6 +563,28 @@ ack_recv(int s, uint32_t count, const struct deadline *dl, struct perr *pe)
 	return r;
 }
 
+/*
+ * Sending failed with EPIPE or ECONNRESET: a peer that refused us may have
+ * hung up before our frame was out, its F_ERROR already queued for us.
+ * If so, its reason replaces ours.
+ */
+void
+perr_why(int s, struct perr *pe)
+{
+	struct deadline dl;
+	struct frame f;
+	struct perr why;
+
+	if (pe->remote || (pe->errnum != EPIPE && pe->errnum != ECONNRESET))
+		return;
+	deadline_set(&dl, "0.1");
+	if (frame_recv(s, &f, &dl, &why) != 1)
+		return;
+	if (f.type == F_ERROR && f.nfds == 0 && perr_remote(&why, &f) == 0)
+		*pe = why;
+	frame_free(&f);
+}
+
 /* Raw mode: each message one byte, and at most PROTO_MAXFDS fds on it. */
 int
 raw_send(int s, const struct fdset *set, const struct deadline *dl,

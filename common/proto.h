@@ -92,6 +92,7 @@ void	perr_set(struct perr *, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	perr_sys(struct perr *, const char *what);
 int	perr_remote(struct perr *, const struct frame *);
+void	perr_why(int, struct perr *);
 
 int	fdset_add(struct fdset *, int fd, const char *name);
 void	fdset_close(struct fdset *);

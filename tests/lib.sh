@@ -97,6 +97,11 @@ _t_cleanup() {
 t_case() {
 	local name=$1 fn=$2 rc pid dog
 	T_N=$((T_N + 1))
+	# T_ONLY=FUNCTION runs that case alone, for debugging.
+	if [ -n "${T_ONLY:-}" ] && [ "$fn" != "$T_ONLY" ]; then
+		echo "ok $T_N - $name # SKIP T_ONLY=$T_ONLY"
+		return 0
+	fi
 	T_DIR=$T_ROOT/$T_N
 	mkdir -p "$T_DIR"
 	: >"$T_DIR/defer"
@@ -116,11 +121,19 @@ t_case() {
 	_t_cleanup
 	if [ "$rc" -eq 0 ]; then
 		echo "ok $T_N - $name"
+		# What a case wants the reader to see (t_note), as comments.
+		[ ! -s "$T_DIR/note" ] || sed 's/^/# /' "$T_DIR/note"
 	else
 		T_FAILED=$((T_FAILED + 1))
 		echo "not ok $T_N - $name"
 		sed 's/^/# /' "$T_DIR/log" | tail -n 40
 	fi
+}
+
+# t_note TEXT: print TEXT under the case's "ok" line, for figures a reader
+# wants to see (prove -v shows them).
+t_note() {
+	printf '%s\n' "$*" >>"$T_DIR/note"
 }
 
 # t_skip NAME REASON

@@ -108,8 +108,10 @@ offer(int s, const struct fdset *set, int rflag, const struct deadline *dl,
 {
 	if (rflag)
 		return raw_send(s, set, dl, pe);
-	if (fdset_send(s, set, dl, pe) == -1)
+	if (fdset_send(s, set, dl, pe) == -1) {
+		perr_why(s, pe);
 		return -1;
+	}
 	return ack_recv(s, set->n, dl, pe);
 }
 

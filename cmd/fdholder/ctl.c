@@ -1,0 +1,466 @@
+/*
+ * The control socket of fdholder: taking over from a live holder, and
+ * handing over to a successor, as DESIGN's "Handoff across restarts" and
+ * fdproto(7) say.  At every moment one process owns each fd and byte:
+ *
+ *	successor		holder
+ *	connect, F_TAKE	->	stops reading and writing
+ *			<-	F_HANDOFF: its fds, bytes in flight
+ *	F_ACK		->	closes its copies, exits 0
+ *	EOF: owns all		(F_ERROR instead: it resumed; we close ours)
+ */
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exits.h"
+#include "fdholder.h"
+#include "hold.h"
+
+static const char *op_names[OP_N] = {
+	"take", "store", "retrieve", "list", "delete"
+};
+
+const char *
+op_name(int op)
+{
+	return op >= 0 && op < OP_N ? op_names[op] : "?";
+}
+
+int
+op_parse(const char *s)
+{
+	int op;
+
+	for (op = 0; op < OP_N; op++)
+		if (strcmp(s, op_names[op]) == 0)
+			return op;
+	return -1;
+}
+
+/* The smaller of two poll(2) timeouts, -1 meaning none. */
+int
+poll_ms(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+void
+ctl_init(struct ctl *c, const struct addr *a, int kind, struct trust *rights,
+    const char *tflag)
+{
+	memset(c, 0, sizeof(*c));
+	c->ep.addr = *a;
+	c->ep.lfd = c->ep.cfd = -1;
+	c->rights = rights;
+	c->tflag = tflag;
+	c->kind = kind;
+	c->succ = -1;
+	c->pi_l = c->pi_s = -1;
+}
+
+/* Listen on the control socket: -1 with EADDRINUSE if a holder is live. */
+int
+ctl_listen(struct ctl *c)
+{
+	struct addr a = c->ep.addr;
+	int op, shared = 0;
+
+	for (op = 0; op < OP_N; op++)
+		shared |= trust_widened(&c->rights[op]);
+	if (ep_listen(&c->ep, &a, shared) == -1)
+		return -1;
+	if (c->ep.lfd == -1) {
+		ep_close(&c->ep);
+		errno = ENOTSOCK;
+		return -1;
+	}
+	return 0;
+}
+
+static struct ctl *exit_ctl;
+
+static void
+ctl_atexit(void)
+{
+	if (exit_ctl != NULL)
+		ep_close(&exit_ctl->ep);
+}
+
+/* Remove the control socket's path when we exit, unless it was handed on. */
+void
+ctl_unlink_at_exit(struct ctl *c)
+{
+	if (exit_ctl == NULL)
+		atexit(ctl_atexit);
+	exit_ctl = c;
+	ep_unlink_on_signal(&c->ep);
+}
+
+static int
+unix_connect(const struct addr *a, const struct deadline *dl)
+{
+	int fd, e;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return -1;
+	/* A full backlog says EAGAIN: the holder is live, wait for it. */
+	while (connect(fd, (const struct sockaddr *)&a->sun, a->len) == -1) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN && deadline_ms(dl) != 0) {
+			deadline_sleep(5, dl);
+			continue;
+		}
+		if (e == EAGAIN)
+			e = ETIMEDOUT;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Ask a live holder on the control socket to hand over what it holds.
+ * Returns the connection, F_TAKE sent, or -1 when no holder listens there.
+ * Anything else ends the program: we touched nothing yet.
+ */
+int
+ctl_ask(struct ctl *c)
+{
+	const struct addr *a = &c->ep.addr;
+	struct deadline dl;
+	struct peer p;
+	struct perr pe;
+	unsigned char kind = c->kind;
+	int s;
+
+	deadline_set(&dl, c->tflag);
+	if (a->kind == ADDR_FD)
+		return -1;
+	if ((s = unix_connect(a, &dl)) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			return -1;
+		if (errno == ETIMEDOUT)
+			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+		err(EXIT_SYS, "connect %s", a->str);
+	}
+	if (peer_get(s, &p) == -1)
+		err(EXIT_SYS, "%s: peer credentials", a->str);
+	if (!peer_trusted(&p, &c->rights[OP_TAKE]))
+		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
+		    peer_str(&p));
+	/* If this fails, the holder's F_ERROR or end of file says why. */
+	frame_send(s, F_TAKE, 0, &kind, 1, NULL, 0, &dl, &pe);
+	return s;
+}
+
+/*
+ * Confirm that we hold the nfds received, then wait for the holder's
+ * verdict: end of file once it closed its copies (or died), and we own
+ * everything; or its F_ERROR, when it gave up waiting and resumed.  No
+ * bound on the wait: the holder has its own.  Returns 0 or -1.
+ */
+int
+ctl_confirm(struct ctl *c, int s, size_t nfds)
+{
+	struct frame f;
+	struct perr pe;
+	int r;
+
+	ack_send(s, nfds, NULL, &pe);
+	r = frame_recv(s, &f, NULL, &pe);
+	close(s);
+	if (r == 0)
+		return 0;
+	if (r == 1) {
+		if (f.type == F_ERROR)
+			perr_remote(&pe, &f);
+		else
+			perr_set(&pe, PE_PROTO, "unexpected frame type %u",
+			    f.type);
+		frame_free(&f);
+	} else if (pe.errnum == ECONNRESET)
+		return 0;
+	warnx("%s: holder kept what it holds: %s", c->ep.addr.str, pe.msg);
+	return -1;
+}
+
+/* The control socket the holder handed us becomes ours. */
+void
+ctl_adopt(struct ctl *c, int lfd, uint64_t dev, uint64_t ino)
+{
+	c->ep.lfd = lfd;
+	c->ep.created = c->ep.addr.kind == ADDR_PATH && (dev != 0 || ino != 0);
+	c->ep.dev = dev;
+	c->ep.ino = ino;
+	fd_nonblock(lfd, 1);
+}
+
+int
+ctl_pollfds(struct ctl *c, struct pollfd *pfd, int n, int listening)
+{
+	c->pi_l = c->pi_s = -1;
+	if (listening && c->ep.lfd != -1) {
+		pfd[n].fd = c->ep.lfd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		c->pi_l = n++;
+	}
+	if (c->succ != -1) {
+		pfd[n].fd = c->succ;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		c->pi_s = n++;
+	}
+	return n;
+}
+
+int
+ctl_timeout(const struct ctl *c)
+{
+	return c->succ == -1 ? -1 : deadline_ms(&c->until);
+}
+
+/* Tell a peer why we will not serve it, and hang up. */
+void
+ctl_refuse(int s, int code, const char *fmt, ...)
+{
+	struct deadline dl;
+	struct perr pe;
+	va_list ap;
+
+	pe.code = code;
+	pe.errnum = 0;
+	va_start(ap, fmt);
+	vsnprintf(pe.msg, sizeof(pe.msg), fmt, ap);
+	va_end(ap);
+	deadline_set(&dl, "1");
+	frame_error(s, &pe, &dl);
+	close(s);
+}
+
+/*
+ * Is a whole frame queued on s, so that frame_recv will not wait?  Also 1
+ * at end of file or with a header frame_recv will refuse: it says so.
+ */
+int
+frame_ready(int s)
+{
+	unsigned char hdr[PROTO_HDRLEN];
+	uint32_t len;
+	ssize_t n;
+	int avail;
+
+	if (ioctl(s, FIONREAD, &avail) == -1 || avail == 0)
+		return 1;
+	if (avail < PROTO_HDRLEN)
+		return 0;
+	n = recv(s, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
+	if (n < PROTO_HDRLEN)
+		return 1;
+	memcpy(&len, hdr + 8, 4);
+	len = ntohl(len);
+	return len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= len;
+}
+
+/* The next peer on the control socket, or -1 when none is waiting. */
+int
+ctl_accept(struct ctl *c, struct peer *p)
+{
+	int s;
+
+	for (;;) {
+		s = accept4(c->ep.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (s == -1 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (s == -1)
+			return -1;
+		if (peer_get(s, p) == 0)
+			return s;
+		close(s);
+	}
+}
+
+/*
+ * Did the peer hang up without a word?  A connection that only probed
+ * whether we are alive (as ep_listen does) must not make the next
+ * successor busy.
+ */
+static int
+gone(int s)
+{
+	char b;
+
+	return recv(s, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* A successor connected (or asked, for the store): one at a time. */
+int
+ctl_begin(struct ctl *c, int s, const struct peer *p)
+{
+	if (!peer_trusted(p, &c->rights[OP_TAKE])) {
+		warnx("%s: refused successor %s", c->ep.addr.str, peer_str(p));
+		ctl_refuse(s, PE_REFUSED, "uid %u not allowed to take over",
+		    (unsigned)p->uid);
+		return -1;
+	}
+	if (c->succ != -1 && c->state == CS_ASKING && gone(c->succ))
+		ctl_drop(c, NULL);
+	if (c->succ != -1) {
+		ctl_refuse(s, PE_BUSY, "busy: another successor is taking "
+		    "over");
+		return -1;
+	}
+	c->succ = s;
+	c->peer = *p;
+	c->state = CS_ASKING;
+	deadline_set(&c->until, c->tflag);
+	return 0;
+}
+
+void
+ctl_sent(struct ctl *c, size_t nfds)
+{
+	c->state = CS_SENT;
+	c->nsent = nfds;
+	/* Killed now, we must leave the path to the successor. */
+	c->created = c->ep.created;
+	c->ep.created = 0;
+	deadline_set(&c->until, c->tflag);
+}
+
+/* The successor is gone, or we give up on it: go on as if it never came. */
+void
+ctl_drop(struct ctl *c, const struct perr *pe)
+{
+	struct deadline dl;
+
+	if (pe != NULL) {
+		deadline_set(&dl, "1");
+		frame_error(c->succ, pe, &dl);
+	}
+	close(c->succ);
+	c->succ = -1;
+	if (c->state == CS_SENT)
+		c->ep.created = c->created;
+	c->state = CS_IDLE;
+}
+
+/* The successor owns it all: let go of the control socket and of it. */
+void
+ctl_commit(struct ctl *c)
+{
+	c->ep.created = 0;
+	if (c->ep.lfd != -1)
+		close(c->ep.lfd);
+	c->ep.lfd = -1;
+	close(c->succ);
+	c->succ = -1;
+}
+
+static int
+asking(struct ctl *c, struct frame *f)
+{
+	struct perr pe;
+
+	if (f->type == F_TAKE && f->len == 1 && f->nfds == 0 &&
+	    f->data[0] == c->kind)
+		return CTL_TAKE;
+	if (f->type == F_TAKE && f->len == 1 && f->nfds == 0)
+		perr_set(&pe, PE_KIND, "holds %s, not %s", c->kind ==
+		    HOLD_CONN ? "a connection" : "named fds", c->kind ==
+		    HOLD_CONN ? "named fds" : "a connection");
+	else if (f->type == F_TAKE)
+		perr_set(&pe, PE_PROTO, "malformed take-over request");
+	else if (f->type >= F_STORE && f->type <= F_DELETE)
+		perr_set(&pe, PE_KIND, "holds a connection, not named fds");
+	else
+		perr_set(&pe, PE_PROTO, "unexpected frame type %u", f->type);
+	ctl_drop(c, &pe);
+	return CTL_NONE;
+}
+
+static int
+confirming(struct ctl *c, struct frame *f)
+{
+	struct perr pe;
+	uint32_t n;
+
+	if (f->type == F_ACK && f->len == 4 && f->nfds == 0) {
+		memcpy(&n, f->data, 4);
+		if (ntohl(n) == c->nsent)
+			return CTL_COMMIT;
+	}
+	if (f->type == F_ERROR)
+		perr_set(&pe, PE_NONE, "resumed");
+	else
+		perr_set(&pe, PE_PROTO, "expected a confirmation of %zu "
+		    "fds; resumed", c->nsent);
+	ctl_drop(c, &pe);
+	return CTL_RESUME;
+}
+
+static int
+succ_event(struct ctl *c)
+{
+	struct frame f;
+	struct perr pe;
+	int r, state = c->state;
+
+	if (!frame_ready(c->succ))
+		return CTL_NONE;
+	if ((r = frame_recv(c->succ, &f, &c->until, &pe)) <= 0) {
+		ctl_drop(c, r == 0 ? NULL : &pe);
+		return state == CS_SENT ? CTL_RESUME : CTL_NONE;
+	}
+	r = state == CS_SENT ? confirming(c, &f) : asking(c, &f);
+	frame_free(&f);
+	return r;
+}
+
+/*
+ * What happened on the control socket.  With listening, new peers are
+ * successors (the store accepts its clients itself).
+ */
+int
+ctl_events(struct ctl *c, const struct pollfd *pfd)
+{
+	struct perr pe;
+	struct peer p;
+	int r = CTL_NONE, state = c->state, s, i;
+
+	if (c->pi_s != -1 && pfd[c->pi_s].revents != 0)
+		r = succ_event(c);
+	else if (c->succ != -1 && deadline_ms(&c->until) == 0) {
+		perr_set(&pe, PE_SYS, "%s timed out; resumed",
+		    state == CS_SENT ? "confirmation" : "request");
+		pe.errnum = ETIMEDOUT;
+		warnx("%s: successor %s: %s", c->ep.addr.str,
+		    peer_str(&c->peer), pe.msg);
+		ctl_drop(c, &pe);
+		r = state == CS_SENT ? CTL_RESUME : CTL_NONE;
+	}
+	if (r == CTL_COMMIT || c->pi_l == -1 || pfd[c->pi_l].revents == 0)
+		return r;
+	for (i = 0; i < 16 && (s = ctl_accept(c, &p)) != -1; i++)
+		ctl_begin(c, s, &p);
+	return r;
+}

@@ -1,0 +1,82 @@
+#ifndef FDHOLDER_H
+#define FDHOLDER_H
+
+#include <poll.h>
+
+#include "addr.h"
+#include "deadline.h"
+#include "proto.h"
+#include "sock.h"
+
+/* What a peer may ask of us; -u and -g grant them by uid and gid. */
+enum op {
+	OP_TAKE,		/* take over as our successor */
+	OP_STORE,
+	OP_RETRIEVE,
+	OP_LIST,
+	OP_DELETE,
+	OP_N
+};
+
+/*
+ * The control socket: where successors take over from us, and where the
+ * store's clients talk to it.  One successor at a time.
+ */
+struct ctl {
+	struct endpoint	 ep;
+	struct trust	*rights;	/* OP_N of them */
+	const char	*tflag;		/* -t: the bound of each step */
+	int		 kind;		/* HOLD_CONN or HOLD_STORE */
+	int		 succ;		/* the successor's connection, or -1 */
+	int		 state;		/* CS_* */
+	struct deadline	 until;		/* of the successor's current step */
+	struct peer	 peer;		/* the successor */
+	int		 created;	/* ep.created, while a handoff runs */
+	size_t		 nsent;		/* fds sent, for the F_ACK */
+	int		 pi_l, pi_s;	/* their places in the poll array */
+};
+
+enum {
+	CS_IDLE,		/* nobody is taking over */
+	CS_ASKING,		/* a successor connected: wait for F_TAKE */
+	CS_SENT			/* F_HANDOFF sent: wait for F_ACK */
+};
+
+/* What ctl_events saw. */
+enum {
+	CTL_NONE,
+	CTL_TAKE,		/* send the successor our state, then ctl_sent */
+	CTL_COMMIT,		/* it confirmed: close everything, exit 0 */
+	CTL_RESUME		/* it went away before confirming: go on */
+};
+
+
+const char	*op_name(int);
+int		 op_parse(const char *);
+
+void	ctl_init(struct ctl *, const struct addr *, int kind,
+	    struct trust *, const char *tflag);
+int	ctl_listen(struct ctl *);
+int	ctl_ask(struct ctl *);
+int	ctl_confirm(struct ctl *, int, size_t);
+void	ctl_adopt(struct ctl *, int lfd, uint64_t dev, uint64_t ino);
+void	ctl_unlink_at_exit(struct ctl *);
+int	ctl_pollfds(struct ctl *, struct pollfd *, int n, int listening);
+int	ctl_timeout(const struct ctl *);
+int	ctl_events(struct ctl *, const struct pollfd *);
+int	ctl_begin(struct ctl *, int, const struct peer *);
+void	ctl_sent(struct ctl *, size_t nfds);
+void	ctl_drop(struct ctl *, const struct perr *);
+void	ctl_commit(struct ctl *);
+int	ctl_accept(struct ctl *, struct peer *);
+void	ctl_refuse(int, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	frame_ready(int);
+int	poll_ms(int, int);
+
+void	relay_run(struct ctl *, const char *host, const char *port,
+	    int iflag, int Nflag) __attribute__((__noreturn__));
+void	store_run(struct ctl *, size_t maxentries, size_t maxfds)
+	    __attribute__((__noreturn__));
+
+#endif

@@ -1,0 +1,662 @@
+/*
+ * fdholder host port: hold a TCP connection and copy it to standard output
+ * (and, with -i, standard input to it), handing it over to a successor.
+ *
+ * On Linux the bytes move from the socket into a pipe and from the pipe to
+ * standard output with splice(2); what sits in the pipe at a handoff moves
+ * as the pipe itself.  Bytes in user memory (read from the pipe where
+ * standard output takes no splice, or read from the socket where there is
+ * no splice at all) go in the F_HANDOFF payload, and are written before
+ * those in the pipe.
+ */
+#include <sys/types.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exits.h"
+#include "fdholder.h"
+#include "hold.h"
+#include "util.h"
+
+#define BUFSZ		65536
+#define PIPESZ		(1 << 20)
+#define TRIES		5	/* to take over, or to listen, in a race */
+
+struct buf {
+	char		*p;
+	size_t		 off;
+	size_t		 len;
+	size_t		 cap;
+};
+
+struct relay {
+	struct ctl	*ctl;
+	const char	*host;
+	const char	*port;
+	int		 conn;
+	int		 out;
+	int		 in;		/* -1 without -i, or once done */
+	int		 pr, pw;	/* the pipe, or -1 */
+	size_t		 inpipe;
+	size_t		 pipecap;
+	int		 pipefull;	/* wait for room, not for the socket */
+	int		 splice_out;
+	struct buf	 ob;		/* for standard output, before the pipe */
+	struct buf	 ib;		/* from standard input, for conn */
+	int		 eof;		/* conn's peer closed it */
+	int		 shut;		/* conn's writing side is shut down */
+	int		 Nflag;
+	int		 status;
+	int		 outfl, infl;	/* flags to restore, or -1 */
+	int		 pi_conn, pi_out, pi_in, pi_pw;
+};
+
+static struct relay *exit_rl;
+
+/* The last holder puts back the flags of the files it shares. */
+static void
+relay_atexit(void)
+{
+	if (exit_rl == NULL)
+		return;
+	if (exit_rl->outfl != -1)
+		fcntl(exit_rl->out, F_SETFL, exit_rl->outfl);
+	if (exit_rl->infl != -1)
+		fcntl(STDIN_FILENO, F_SETFL, exit_rl->infl);
+}
+
+static void
+buf_init(struct buf *b, size_t cap)
+{
+	if ((b->p = malloc(cap)) == NULL)
+		err(EXIT_SYS, "malloc");
+	b->off = b->len = 0;
+	b->cap = cap;
+}
+
+static void
+buf_set(struct buf *b, const void *p, size_t n)
+{
+	if (n > b->cap) {
+		free(b->p);
+		buf_init(b, n);
+	}
+	memcpy(b->p, p, n);
+	b->off = 0;
+	b->len = n;
+}
+
+static void
+buf_done(struct buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+	if (b->len == 0)
+		b->off = 0;
+}
+
+/*
+ * Standard input and output go non-blocking, so that a full pipe never
+ * keeps us from answering a successor.  A regular file needs no such
+ * thing.  Returns the flags to restore, or -1.
+ */
+static int
+nonblock(int fd, const char *what)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1)
+		err(EXIT_SYS, "%s", what);
+	if (S_ISREG(st.st_mode) || (fl & O_NONBLOCK))
+		return -1;
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		err(EXIT_SYS, "%s", what);
+	return fl;
+}
+
+static void
+pipe_open(struct relay *rl)
+{
+#ifdef __linux__
+	int p[2], sz;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
+		err(EXIT_SYS, "pipe");
+	rl->pr = p[0];
+	rl->pw = p[1];
+	if ((sz = fcntl(rl->pw, F_SETPIPE_SZ, PIPESZ)) == -1)
+		sz = fcntl(rl->pw, F_GETPIPE_SZ);
+	rl->pipecap = sz > 0 ? (size_t)sz : 65536;
+	rl->inpipe = 0;
+#else
+	rl->pr = rl->pw = -1;
+#endif
+}
+
+static void
+pipe_close(struct relay *rl)
+{
+	if (rl->pr != -1) {
+		close(rl->pr);
+		close(rl->pw);
+	}
+	rl->pr = rl->pw = -1;
+	rl->inpipe = 0;
+}
+
+/* Connect to host port, each address in turn, within the deadline. */
+static int
+tcp_connect(const char *host, const char *port, const struct deadline *dl)
+{
+	struct addrinfo hints, *res, *ai;
+	socklen_t len;
+	int s = -1, e = 0, r, so;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
+		errx(EXIT_SYS, "%s port %s: %s", host, port, gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol)) == -1) {
+			e = errno;
+			continue;
+		}
+		so = 0;
+		len = sizeof(so);
+		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    (errno == EINPROGRESS &&
+		    deadline_poll(s, POLLOUT, dl) == 0 &&
+		    getsockopt(s, SOL_SOCKET, SO_ERROR, &so, &len) == 0 &&
+		    (errno = so) == 0))
+			break;
+		e = errno;
+		close(s);
+		s = -1;
+	}
+	freeaddrinfo(res);
+	if (s == -1) {
+		errno = e;
+		if (e == ETIMEDOUT)
+			errx(EXIT_TIMEOUT, "connect %s port %s: timed out", host,
+			    port);
+		err(EXIT_SYS, "connect %s port %s", host, port);
+	}
+	return s;
+}
+
+/* The connection broke: write out what we have, then end non-zero. */
+static void
+conn_fail(struct relay *rl, const char *what)
+{
+	warn("%s %s port %s", what, rl->host, rl->port);
+	rl->status = EXIT_SYS;
+	rl->eof = 1;
+	rl->in = -1;
+	rl->ib.len = 0;
+}
+
+static void
+conn_read(struct relay *rl)
+{
+	ssize_t n;
+	int avail;
+
+#ifdef __linux__
+	if (rl->pr != -1) {
+		n = splice(rl->conn, NULL, rl->pw, NULL,
+		    rl->pipecap - rl->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			rl->inpipe += n;
+		else if (n == 0)
+			rl->eof = 1;
+		else if (errno == EAGAIN) {
+			/* The socket has bytes: the pipe has no room. */
+			if (ioctl(rl->conn, FIONREAD, &avail) == 0 && avail > 0)
+				rl->pipefull = 1;
+		} else if (errno == EINVAL && rl->inpipe == 0)
+			pipe_close(rl);
+		else if (errno != EINTR)
+			conn_fail(rl, "read");
+		return;
+	}
+#endif
+	if (rl->ob.len > 0)
+		return;
+	if ((n = read(rl->conn, rl->ob.p, rl->ob.cap)) > 0) {
+		rl->ob.off = 0;
+		rl->ob.len = n;
+	} else if (n == 0)
+		rl->eof = 1;
+	else if (errno != EAGAIN && errno != EINTR)
+		conn_fail(rl, "read");
+}
+
+static void
+conn_write(struct relay *rl)
+{
+	ssize_t n;
+
+	n = send(rl->conn, rl->ib.p + rl->ib.off, rl->ib.len,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		buf_done(&rl->ib, n);
+	else if (n == -1 && errno != EAGAIN && errno != EINTR)
+		conn_fail(rl, "send");
+	if (rl->ib.len == 0 && rl->in == -1 && rl->Nflag && !rl->shut &&
+	    !rl->eof) {
+		shutdown(rl->conn, SHUT_WR);
+		rl->shut = 1;
+	}
+}
+
+static void
+in_read(struct relay *rl)
+{
+	ssize_t n;
+
+	if ((n = read(rl->in, rl->ib.p, rl->ib.cap)) > 0) {
+		rl->ib.off = 0;
+		rl->ib.len = n;
+		conn_write(rl);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1)
+		err(EXIT_SYS, "read standard input");
+	rl->in = -1;
+	if (rl->Nflag)
+		conn_write(rl);
+}
+
+/* One step of writing out: 1 on progress, 0 when blocked or done. */
+static int
+out_step(struct relay *rl)
+{
+	ssize_t n;
+
+	if (rl->ob.len > 0) {
+		n = write(rl->out, rl->ob.p + rl->ob.off, rl->ob.len);
+		if (n > 0) {
+			buf_done(&rl->ob, n);
+			return 1;
+		}
+	} else if (rl->inpipe == 0)
+		return 0;
+#ifdef __linux__
+	else if (rl->splice_out) {
+		n = splice(rl->pr, NULL, rl->out, NULL, rl->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			rl->inpipe -= n;
+			return 1;
+		}
+		if (n == -1 && errno == EINVAL) {
+			rl->splice_out = 0;
+			return 1;
+		}
+	}
+#endif
+	else {
+		n = read(rl->pr, rl->ob.p, rl->inpipe < rl->ob.cap ?
+		    rl->inpipe : rl->ob.cap);
+		if (n > 0) {
+			rl->inpipe -= n;
+			rl->ob.off = 0;
+			rl->ob.len = n;
+			return 1;
+		}
+		if (n == 0)
+			errx(EXIT_SYS, "read pipe: unexpected end of file");
+		err(EXIT_SYS, "read pipe");
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n == 0)
+		errno = EPIPE;
+	err(EXIT_SYS, "write standard output");
+}
+
+static void
+out_write(struct relay *rl)
+{
+	int i;
+
+	for (i = 0; i < 16 && out_step(rl); i++)
+		;
+}
+
+static int
+pending(const struct relay *rl)
+{
+	return rl->ob.len > 0 || rl->inpipe > 0;
+}
+
+static int
+add(struct pollfd *pfd, int *n, int fd, short events)
+{
+	pfd[*n].fd = fd;
+	pfd[*n].events = events;
+	pfd[*n].revents = 0;
+	return (*n)++;
+}
+
+static int
+data_pollfds(struct relay *rl, struct pollfd *pfd)
+{
+	short ev = 0;
+	int n = 0;
+
+	rl->pi_conn = rl->pi_out = rl->pi_in = rl->pi_pw = -1;
+	if (!rl->eof && rl->pr != -1 && rl->pipefull)
+		rl->pi_pw = add(pfd, &n, rl->pw, POLLOUT);
+	else if (!rl->eof && (rl->pr != -1 ? rl->inpipe < rl->pipecap :
+	    rl->ob.len == 0))
+		ev |= POLLIN;
+	if (rl->ib.len > 0 && !rl->eof)
+		ev |= POLLOUT;
+	if (ev != 0)
+		rl->pi_conn = add(pfd, &n, rl->conn, ev);
+	if (pending(rl))
+		rl->pi_out = add(pfd, &n, rl->out, POLLOUT);
+	if (rl->in != -1 && rl->ib.len == 0)
+		rl->pi_in = add(pfd, &n, rl->in, POLLIN);
+	return n;
+}
+
+static void
+data_events(struct relay *rl, const struct pollfd *pfd)
+{
+	short ev;
+
+	if (rl->pi_pw != -1 && pfd[rl->pi_pw].revents != 0)
+		rl->pipefull = 0;
+	if (rl->pi_conn != -1 && (ev = pfd[rl->pi_conn].revents) != 0) {
+		if (pfd[rl->pi_conn].events & POLLIN)
+			conn_read(rl);
+		if (rl->ib.len > 0 && !rl->eof && (ev & ~POLLIN))
+			conn_write(rl);
+	}
+	if (pending(rl) && (rl->pi_out == -1 || pfd[rl->pi_out].revents))
+		out_write(rl);
+	if (rl->pi_in != -1 && pfd[rl->pi_in].revents != 0)
+		in_read(rl);
+}
+
+/*
+ * Hand everything to the successor in one F_HANDOFF frame: the connection,
+ * the control socket, the pipe and what it holds, the bytes in memory.
+ */
+static void
+handoff_send(struct relay *rl)
+{
+	struct ctl *c = rl->ctl;
+	struct wbuf b = { 0 };
+	struct perr pe;
+	int fds[4], nfds = 0, flags = 0;
+
+	if (rl->eof)
+		flags |= HF_EOF;
+	if (rl->shut)
+		flags |= HF_SHUT;
+	if (rl->pr != -1)
+		flags |= HF_PIPE;
+	wb_u8(&b, HOLD_CONN);
+	wb_u8(&b, flags);
+	wb_u16(&b, 0);
+	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.dev : 0);
+	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.ino : 0);
+	wb_u32(&b, rl->ob.len);
+	wb_u32(&b, rl->ib.len);
+	wb_bytes(&b, rl->ob.p + rl->ob.off, rl->ob.len);
+	wb_bytes(&b, rl->ib.p + rl->ib.off, rl->ib.len);
+	fds[nfds++] = rl->conn;
+	fds[nfds++] = c->ep.lfd;
+	if (rl->pr != -1) {
+		fds[nfds++] = rl->pr;
+		fds[nfds++] = rl->pw;
+	}
+	if (b.oom)
+		perr_set(&pe, PE_SYS, "out of memory");
+	if (b.oom || frame_send(c->succ, F_HANDOFF, 0, b.p, b.len, fds, nfds,
+	    &c->until, &pe) == -1)
+		ctl_drop(c, b.oom ? &pe : NULL);
+	else
+		ctl_sent(c, nfds);
+	wb_free(&b);
+}
+
+static int
+is_stream(int fd, int listening)
+{
+	socklen_t len = sizeof(int);
+	int type, on = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return 0;
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len);
+	return on == listening;
+}
+
+static int
+is_fifo(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* Take the state of an F_HANDOFF frame; its fds are ours once it returns. */
+static int
+handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
+    struct perr *pe)
+{
+	struct rbuf r;
+	const void *ob, *ib;
+	uint32_t olen, ilen;
+	int kind, flags, avail, want;
+
+	rb_init(&r, f->data, f->len);
+	kind = rb_u8(&r);
+	flags = rb_u8(&r);
+	rb_u16(&r);
+	*dev = rb_u64(&r);
+	*ino = rb_u64(&r);
+	olen = rb_u32(&r);
+	ilen = rb_u32(&r);
+	ob = rb_bytes(&r, olen);
+	ib = rb_bytes(&r, ilen);
+	want = flags & HF_PIPE ? 4 : 2;
+	if (r.bad || r.off != r.len || kind != HOLD_CONN || f->nfds != want ||
+	    !is_stream(f->fds[0], 0) || !is_stream(f->fds[1], 1) ||
+	    (want == 4 && (!is_fifo(f->fds[2]) || !is_fifo(f->fds[3])))) {
+		perr_set(pe, PE_PROTO, "malformed handoff");
+		return -1;
+	}
+	rl->conn = f->fds[0];
+	rl->ctl->ep.lfd = f->fds[1];
+	if (want == 4) {
+		rl->pr = f->fds[2];
+		rl->pw = f->fds[3];
+		rl->inpipe = ioctl(rl->pr, FIONREAD, &avail) == 0 ? avail : 0;
+#ifdef __linux__
+		avail = fcntl(rl->pw, F_GETPIPE_SZ);
+		rl->pipecap = avail > 0 ? (size_t)avail : 65536;
+#endif
+	}
+	f->nfds = 0;
+	buf_set(&rl->ob, ob, olen);
+	buf_set(&rl->ib, ib, ilen);
+	rl->eof = (flags & HF_EOF) != 0;
+	rl->shut = (flags & HF_SHUT) != 0;
+	return 0;
+}
+
+static void
+takeover_abort(struct relay *rl)
+{
+	close(rl->conn);
+	close(rl->ctl->ep.lfd);
+	rl->ctl->ep.lfd = -1;
+	pipe_close(rl);
+	exit(EXIT_REFUSED);
+}
+
+/*
+ * Receive the holder's state on s.  Returns 1 once it is ours, 0 when the
+ * holder went away before handing it over.
+ */
+static int
+takeover(struct relay *rl, int s)
+{
+	struct ctl *c = rl->ctl;
+	struct deadline dl;
+	struct frame f;
+	struct perr pe;
+	uint64_t dev, ino;
+	int r;
+
+	deadline_set(&dl, c->tflag);
+	if ((r = frame_recv(s, &f, &dl, &pe)) == 0 ||
+	    (r == -1 && pe.errnum == ECONNRESET)) {
+		close(s);
+		return 0;
+	}
+	if (r == -1)
+		errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
+	if (f.type == F_ERROR) {
+		perr_remote(&pe, &f);
+		errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
+	}
+	if (f.type != F_HANDOFF)
+		perr_set(&pe, PE_PROTO, "expected a handoff, got frame type "
+		    "%u", f.type);
+	if (f.type != F_HANDOFF || handoff_take(rl, &f, &dev, &ino, &pe) ==
+	    -1) {
+		frame_free(&f);
+		errx(EXIT_SYS, "%s: %s", c->ep.addr.str, pe.msg);
+	}
+	frame_free(&f);
+	fd_nonblock(rl->conn, 1);
+	if (ctl_confirm(c, s, rl->pr != -1 ? 4 : 2) == -1)
+		takeover_abort(rl);
+	ctl_adopt(c, c->ep.lfd, dev, ino);
+	return 1;
+}
+
+/* Take over from the holder on the control socket, or become the holder. */
+static void
+start(struct relay *rl, int *fresh)
+{
+	struct ctl *c = rl->ctl;
+	struct deadline dl;
+	int s, tries;
+
+	for (tries = 0; tries < TRIES; tries++) {
+		if ((s = ctl_ask(c)) != -1) {
+			if (takeover(rl, s)) {
+				*fresh = 0;
+				return;
+			}
+			continue;
+		}
+		if (ctl_listen(c) == 0) {
+			ctl_unlink_at_exit(c);
+			deadline_set(&dl, c->tflag);
+			rl->conn = tcp_connect(rl->host, rl->port, &dl);
+			*fresh = 1;
+			return;
+		}
+		if (errno != EADDRINUSE)
+			break;
+	}
+	err(EXIT_SYS, "listen %s", c->ep.addr.str);
+}
+
+static void __dead2
+commit(struct relay *rl)
+{
+	close(rl->conn);
+	pipe_close(rl);
+	ctl_commit(rl->ctl);
+	exit_rl = NULL;
+	exit(EXIT_OK);
+}
+
+void
+relay_run(struct ctl *c, const char *host, const char *port, int iflag,
+    int Nflag)
+{
+	struct relay rl;
+	struct pollfd pfd[8];
+	int n, fresh;
+
+	memset(&rl, 0, sizeof(rl));
+	rl.ctl = c;
+	rl.host = host;
+	rl.port = port;
+	rl.conn = rl.in = rl.pr = rl.pw = -1;
+	rl.out = STDOUT_FILENO;
+	rl.splice_out = 1;
+	rl.Nflag = Nflag;
+	rl.outfl = rl.infl = -1;
+	buf_init(&rl.ob, BUFSZ);
+	buf_init(&rl.ib, BUFSZ);
+	signal(SIGPIPE, SIG_IGN);
+
+	start(&rl, &fresh);
+	if (!fresh)
+		ctl_unlink_at_exit(c);
+	if (rl.pr == -1 && !rl.eof)
+		pipe_open(&rl);
+	if (iflag && !rl.shut && !rl.eof)
+		rl.in = STDIN_FILENO;
+	exit_rl = &rl;
+	atexit(relay_atexit);
+	rl.outfl = nonblock(rl.out, "standard output");
+	if (rl.in != -1)
+		rl.infl = nonblock(rl.in, "standard input");
+
+	for (;;) {
+		if (rl.eof && !pending(&rl))
+			break;
+		n = 0;
+		if (c->state != CS_SENT)
+			n = data_pollfds(&rl, pfd);
+		n = ctl_pollfds(c, pfd, n, 1);
+		if (poll(pfd, n, ctl_timeout(c)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_SYS, "poll");
+		}
+		switch (ctl_events(c, pfd)) {
+		case CTL_TAKE:
+			handoff_send(&rl);
+			continue;
+		case CTL_COMMIT:
+			commit(&rl);
+		case CTL_RESUME:
+			continue;
+		}
+		if (c->state != CS_SENT)
+			data_events(&rl, pfd);
+	}
+	exit(rl.status);
+}

@@ -1,0 +1,495 @@
+#!/bin/bash
+# fdholder: holding a TCP connection across restarts, and what goes wrong.
+. "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
+STREAM="python3 $TESTS/stream.py"
+FAKE="python3 $TESTS/holder.py"
+
+# serve N [OPTION ...]: the stream server of 1..N; its port in $PORT, its
+# pid in $SERVER, and "accepted K" in ./acc once it ends.
+serve() {
+	local n=$1
+	shift
+	bg $STREAM "$@" port "$n" >acc
+	SERVER=$!
+	wait_for 10 test -s port
+	PORT=$(cat port)
+}
+
+# server_done: stop the server (the holder sees the end of the
+# connection) and check that it accepted one connection only.
+server_done() {
+	kill -TERM "$SERVER"
+	reap 10 "$SERVER"
+	[ "$(cat acc)" = "accepted ${1:-1}" ] || fail "server: $(cat acc)"
+}
+
+# reap SECONDS PID: wait for a child to exit, its status in $RC; fail if
+# it is still running after SECONDS (it is killed then).
+reap() {
+	local limit=$1 pid=$2 dog
+	( sleep "$limit" && { ps -o pid,stat,wchan:20,args -C fdholder;
+	    kill -KILL "$pid"; } ) >>diag 2>&1 &
+	dog=$!
+	RC=0
+	wait "$pid" || RC=$?
+	pkill -P "$dog" sleep 2>/dev/null || true
+	wait "$dog" 2>/dev/null || true
+	if [ "$RC" = 137 ]; then
+		cat diag >&2
+		fail "pid $pid killed: still running after ${limit}s"
+	fi
+}
+
+# holders: how many fdholders serve ./ctl.
+holders() {
+	pgrep -c -f "fdholder -s $PWD/ctl " || true
+}
+
+# hold [OPTION ...]: a holder of 127.0.0.1 $PORT on ./ctl, appending to
+# ./data; its pid in $HOLDER.
+hold() {
+	bg fdholder "$@" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
+	HOLDER=$!
+}
+
+# lines N: ./data holds N lines (stream may still be running).
+lines() {
+	[ "$(wc -l <data)" -ge "$1" ]
+}
+
+# fake STEP ARG ...: a scripted peer (holder.py), its pid in $FAKE_PID,
+# its progress in ./fake; wait until it printed STEP.
+fake() {
+	local step=$1
+	shift
+	bg $FAKE "$@" >fake 2>fake.err
+	FAKE_PID=$!
+	wait_for 10 grep -q "^$step" fake
+}
+
+# The demonstration: a server streams 1..N and fdholder is restarted from
+# a shell loop, each successor started the way an ops person would, until
+# the stream is over and at least 50 times while it flows.  The stream is
+# paced (40 MB/s, about 4 s) so that it outlasts 50 restarts on a slow or
+# busy machine too; bench/ restarts it against a stream at full speed.
+restart_stream() {
+	local n=20000000 want restarts=0 during=0 cur
+	want=$(seq 1 "$n" | wc -c)
+	serve "$n" -B 40000000
+	hold
+	cur=$HOLDER
+	# The first holder owns the control socket before anyone restarts
+	# it (started at once, the second could bind it first).
+	wait_for 10 test -S ctl
+	while [ "$(stat -c %s data)" -lt "$want" ]; do
+		[ "$restarts" -lt 5000 ] || fail "stream never ended"
+		hold
+		reap 10 "$cur"
+		[ "$RC" = 0 ] || fail "holder $cur exited $RC: $(cat errs)"
+		cur=$HOLDER
+		restarts=$((restarts + 1))
+		[ "$(stat -c %s data)" -ge "$want" ] || during=$((during + 1))
+	done
+	t_note "N=$n restarts=$restarts during the stream=$during"
+	[ "$during" -ge 50 ] || fail "only $during restarts during the stream"
+	[ "$(holders)" = 1 ] || fail "$(holders) holders left"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$cur"
+	[ "$RC" = 0 ] || fail "last holder exited $RC"
+	[ ! -e ctl ] || fail "control socket left behind"
+	[ ! -s errs ] || fail "errors: $(cat errs)"
+}
+
+# The classic: a chat server (Debian's ncat), another client sending the
+# numbers; fdholder restarted while they flow.
+# listening PORT: something listens on 127.0.0.1 PORT.
+listening() {
+	ss -ltnH "sport = :$1" | grep -q .
+}
+
+chat_port() {
+	local try
+	for try in 1 2 3 4 5 6 7 8; do
+		PORT=$((20000 + RANDOM % 30000))
+		bg ncat -l --chat 127.0.0.1 "$PORT"
+		SERVER=$!
+		sleep 0.2
+		kill -0 "$SERVER" 2>/dev/null || continue
+		wait_for 5 listening "$PORT"
+		return 0
+	done
+	fail "no free port for ncat"
+}
+
+chat() {
+	local n=20000 restarts=0 sender cur
+	chat_port
+	hold
+	cur=$HOLDER
+	wait_for 5 grep -q "is connected as" data
+	bg sh -c "seq 1 $n | while read -r i; do echo \$i; \
+	    [ \$((i % 200)) != 0 ] || sleep 0.02; done | ncat 127.0.0.1 $PORT \
+	    >/dev/null"
+	sender=$!
+	while kill -0 "$sender" 2>/dev/null && [ "$restarts" -lt 500 ]; do
+		hold
+		reap 10 "$cur"
+		[ "$RC" = 0 ] || fail "holder $cur exited $RC: $(cat errs)"
+		cur=$HOLDER
+		restarts=$((restarts + 1))
+		sleep 0.01
+	done
+	wait_for 10 grep -q "is disconnected" data
+	t_note "ncat --chat: N=$n restarts=$restarts"
+	[ "$restarts" -ge 50 ] || fail "only $restarts restarts"
+	# ncat prefixes what it relays with "<userK> ", anywhere in a line.
+	sed 's/<user[0-9]*> //g' data | grep -v '^<announce>' | cmp - <(seq 1 "$n")
+	# One connection of ours: announced once, never disconnected.
+	[ "$(grep -c 'is connected as' data)" = 2 ] || fail "$(grep announce data)"
+	[ "$(grep -c 'is disconnected' data)" = 1 ] || fail "$(grep announce data)"
+	[ "$(holders)" = 1 ] || fail "$(holders) holders left"
+	kill "$SERVER"
+	reap 10 "$cur"
+	[ "$RC" = 0 ] || fail "holder exited $RC"
+	[ ! -e ctl ] || fail "control socket left behind"
+}
+
+# The real holder, and a scripted successor killed at STEP.  Until it
+# confirmed, the holder keeps everything and goes on; once it confirmed,
+# the holder is gone, and so is the connection: nothing is written twice.
+succ_killed() {
+	local step=$1 n=300000 before
+	serve "$n" -r 200000
+	hold
+	wait_for 10 lines 1000
+	before=$(nfds "$HOLDER")
+	fake "$step" succ "$PWD/ctl" "$step"
+	kill -KILL "$FAKE_PID"
+	if [ "$step" = confirmed ]; then
+		reap 10 "$HOLDER"
+		[ "$RC" = 0 ] || fail "holder exited $RC"
+		seq 1 "$n" | head -n "$(wc -l <data)" | cmp - data
+		[ "$(tail -c 1 data | od -An -c | tr -d ' ')" = '\n' ] ||
+		    fail "a line cut short"
+		# The path went with the successor, stale now: the next
+		# holder replaces it, and connects anew.
+		[ -S ctl ] || fail "control socket removed"
+		hold
+		reap 10 "$HOLDER"
+		[ "$RC" = 0 ] || fail "new holder exited $RC: $(cat errs)"
+		[ ! -e ctl ] || fail "control socket left behind"
+		server_done 2
+		return 0
+	fi
+	sleep 0.2
+	kill -0 "$HOLDER" || fail "holder gone"
+	[ "$(nfds "$HOLDER")" = "$before" ] ||
+	    fail "fds $before -> $(nfds "$HOLDER")"
+	wait_for 10 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC"
+}
+succ_connected()	{ succ_killed connected; }
+succ_asked()		{ succ_killed asked; }
+succ_received()		{ succ_killed received; }
+succ_confirmed()	{ succ_killed confirmed; }
+
+# A scripted holder, killed at STEP, and the real successor.  Once the
+# holder sent its state, the successor owns it and writes every byte the
+# holder had not; before that, the connection died with the holder and
+# the successor starts a new one.
+holder_killed() {
+	local step=$1 n=200000 a=1000 b=3000 c=5000
+	serve "$n" -r 100000
+	fake listening holder "$PWD/ctl" 127.0.0.1 "$PORT" "$step" $a $b $c
+	hold
+	if [ "$step" = listening ] || [ "$step" = asked ]; then
+		# The connection died with its holder; the successor made a
+		# new one (which this server closes at once).
+		reap 20 "$HOLDER"
+		[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
+		[ ! -s data ] || fail "successor wrote $(wc -c <data) bytes"
+		server_done 2
+	else
+		seq 1 "$n" | tail -c +$((a + 1)) >want
+		wait_for 10 lines "$(wc -l <want)"
+		cmp want data
+		grep -q "^$step" fake || fail "holder said $(cat fake)"
+		server_done
+		reap 10 "$HOLDER"
+		[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
+	fi
+	[ ! -e ctl ] || fail "control socket left behind"
+}
+holder_listening()	{ holder_killed listening; }
+holder_asked()		{ holder_killed asked; }
+holder_sent()		{ holder_killed sent; }
+holder_confirmed()	{ holder_killed confirmed; }
+
+both_lines() {
+	[ "$(cat early data | wc -l)" -ge "$1" ]
+}
+
+# The old holder's standard output is a full pipe nobody reads: it still
+# hands over at once, and its successor writes what it had not.
+blocked_stdout() {
+	local n=400000 old
+	serve "$n"
+	mkfifo fifo
+	exec 7<>fifo
+	bg fdholder -s "$PWD/ctl" 127.0.0.1 "$PORT" >fifo 7>&-
+	old=$!
+	sleep 0.5
+	hold 7>&-
+	reap 5 "$old"
+	[ "$RC" = 0 ] || fail "blocked holder exited $RC"
+	# Read what the old one left in the fifo, to its end.
+	exec 6<fifo 7>&-
+	bg timeout 10 cat <&6 >early
+	exec 6<&-
+	reap 10 "$!"
+	[ -s early ] || fail "nothing was blocked"
+	[ "$(head -n 1 data)" != 1 ] || fail "nothing was handed over"
+	wait_for 10 both_lines "$n"
+	cat early data | cmp - <(seq 1 "$n")
+	server_done
+}
+
+# Two successors while a handoff runs: the second is told "busy" and
+# touches nothing; the holder goes on when the first vanishes.
+busy() {
+	local n=200000
+	serve "$n" -r 100000
+	hold
+	wait_for 10 lines 1000
+	fake received succ "$PWD/ctl" received
+	must_fail 1 fdholder -s "$PWD/ctl" 127.0.0.1 "$PORT"
+	expect_err err "fdholder: $PWD/ctl: busy: another successor is taking over"
+	[ ! -s out ] || fail "the busy one wrote $(wc -c <out) bytes"
+	kill -KILL "$FAKE_PID"
+	sleep 0.1
+	kill -0 "$HOLDER" || fail "holder gone"
+	wait_for 10 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC"
+}
+
+# Two real successors at the same moment: one takes over, the other is
+# told "busy" or takes over from the winner; one holder is left.
+two_at_once() {
+	local n=300000 first a b left
+	serve "$n" -r 150000
+	hold
+	first=$HOLDER
+	wait_for 10 lines 1000
+	hold
+	a=$HOLDER
+	hold
+	b=$HOLDER
+	reap 10 "$first"
+	[ "$RC" = 0 ] || fail "first holder exited $RC"
+	wait_for 10 eval '[ "$(holders)" = 1 ]'
+	left=$(pgrep -f "fdholder -s $PWD/ctl ")
+	[ "$left" = "$a" ] || [ "$left" = "$b" ] || fail "left: $left"
+	reap 10 "$([ "$left" = "$a" ] && echo "$b" || echo "$a")"
+	# The loser was told busy, or took over and handed over in turn.
+	if [ "$RC" = 1 ]; then
+		expect_err errs "busy: another successor is taking over"
+	else
+		[ "$RC" = 0 ] || fail "loser exited $RC"
+	fi
+	wait_for 10 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$left"
+}
+
+# The server closes: the holder writes what it has, removes the control
+# socket and exits 0.
+server_closes() {
+	serve 1000
+	hold
+	wait_for 10 lines 1000
+	kill -0 "$HOLDER" || fail "holder ended with the stream"
+	server_done
+	reap 5 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC"
+	[ ! -e ctl ] || fail "control socket left behind"
+	seq 1 1000 | cmp - data
+	[ ! -s errs ] || fail "errors: $(cat errs)"
+}
+
+# -i: standard input goes to the connection, through every restart, in
+# order; -N: its end shuts the connection down.
+stdin_copied() {
+	local n=30000 restarts=0 cur new
+	serve 0 -e
+	mkfifo in
+	exec 8<>in
+	bg fdholder -i -N -s "$PWD/ctl" 127.0.0.1 "$PORT" <in >>data \
+	    2>>errs 8>&-
+	cur=$!
+	bg sh -c "seq 1 $n | while read -r i; do echo \$i; \
+	    [ \$((i % 300)) != 0 ] || sleep 0.01; done" >&8
+	while [ "$(wc -l <data)" -lt "$n" ] && [ "$restarts" -lt 500 ]; do
+		bg fdholder -i -N -s "$PWD/ctl" 127.0.0.1 "$PORT" <in \
+		    >>data 2>>errs 8>&-
+		new=$!
+		reap 10 "$cur"
+		[ "$RC" = 0 ] || fail "holder $cur exited $RC: $(cat errs)"
+		cur=$new
+		restarts=$((restarts + 1))
+		sleep 0.01
+	done
+	t_note "ncat --chat: N=$n restarts=$restarts"
+	[ "$restarts" -ge 20 ] || fail "only $restarts restarts"
+	exec 8>&-
+	reap 10 "$cur"
+	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
+	seq 1 "$n" | cmp - data
+	server_done
+	[ ! -e ctl ] || fail "control socket left behind"
+}
+
+# IPv6 and an abstract control socket.  (The successor's host is not
+# looked at: it takes over.)
+ipv6_abstract() {
+	local sock=@fdholder-test-$$
+	serve 5000 -6
+	bg fdholder -s "$sock" ::1 "$PORT" >data
+	HOLDER=$!
+	wait_for 10 lines 5000
+	bg fdholder -s "$sock" no-such-host.invalid "$PORT" >>data
+	reap 5 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC"
+	server_done
+	reap 5 "$(tail -n 1 pids)"
+	seq 1 5000 | cmp - data
+}
+
+connect_refused() {
+	must_fail 111 fdholder -s "$PWD/ctl" 127.0.0.1 1
+	expect_err err "fdholder: connect 127.0.0.1 port 1: Connection refused"
+	[ ! -e ctl ] || fail "control socket left behind"
+	must_fail 111 fdholder -s "$PWD/ctl" localhost 1
+	expect_err err "fdholder: connect localhost port 1: Connection refused"
+	must_fail 111 fdholder -s "$PWD/ctl" no-such-host.invalid 80
+	expect_err err "fdholder: no-such-host.invalid port 80: "
+	[ ! -e ctl ] || fail "control socket left behind"
+}
+
+# A successor of another uid is refused and told why; the holder logs it.
+other_uid() {
+	local sock=@fdholder-test-$$
+	mkdir -m 755 pub
+	cp "$BIN/fdholder" pub/
+	chmod 755 . pub pub/fdholder
+	serve 100000 -r 50000
+	bg fdholder -s "$sock" 127.0.0.1 "$PORT" >data 2>herr
+	HOLDER=$!
+	wait_for 10 lines 1000
+	must_fail 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdholder -s "$sock" 127.0.0.1 "$PORT"
+	expect_err err "fdholder: $sock: uid 65534 not allowed to take over"
+	expect_err herr "fdholder: $sock: refused successor uid 65534"
+	wait_for 10 lines 100000
+	seq 1 100000 | cmp - data
+	server_done
+}
+
+# -u take:user lets that user's successor take over.
+other_uid_allowed() {
+	local sock=@fdholder-test-$$
+	mkdir -m 755 pub
+	cp "$BIN/fdholder" pub/
+	chmod 755 . pub pub/fdholder
+	: >data
+	chmod 666 data
+	serve 100000 -r 50000
+	bg fdholder -u take:nobody -s "$sock" 127.0.0.1 "$PORT" >>data
+	HOLDER=$!
+	wait_for 10 lines 1000
+	bg setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdholder -s "$sock" 127.0.0.1 "$PORT" >>data
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC"
+	wait_for 10 lines 100000
+	seq 1 100000 | cmp - data
+	server_done
+}
+
+# A connected successor that never asks is dropped after -t.
+silent_successor() {
+	serve 100000 -r 50000
+	hold -t 0.5
+	wait_for 10 lines 1000
+	fake connected succ "$PWD/ctl" connected
+	wait_for 5 grep -q "request timed out; resumed" errs
+	hold -t 0.5
+	wait_for 10 lines 100000
+	seq 1 100000 | cmp - data
+	server_done
+}
+
+removed_on_term() {
+	serve 100
+	hold
+	wait_for 10 lines 100
+	kill -TERM "$HOLDER"
+	reap 5 "$HOLDER"
+	[ ! -e ctl ] || fail "control socket left behind"
+}
+
+not_a_socket() {
+	echo precious >ctl
+	serve 100
+	must_fail 111 fdholder -s ctl 127.0.0.1 "$PORT"
+	expect_err err "fdholder: listen ctl: File exists"
+	[ "$(cat ctl)" = precious ] || fail "file changed"
+}
+
+usage() {
+	must_fail 100 fdholder
+	expect_err err "usage: fdholder [-iN]"
+	must_fail 100 fdholder -s ctl host
+	must_fail 100 fdholder -h
+	must_fail 100 fdholder -t x -s ctl host 1
+	expect_err err "fdholder: timeout invalid: x"
+	must_fail 100 fdholder -u nosuchop:root -s ctl host 1
+	expect_err err "fdholder: unknown operation nosuchop: nosuchop:root"
+	must_fail 100 fdholder -i -s ctl
+	expect_err err "usage: fdholder [-iN]"
+	must_fail 100 fdholder -s "$(printf '%0200d' 0)" host 1
+	expect_err err "File name too long"
+}
+
+t_case "restarted 50 times during a stream: 1..N once, in order" restart_stream
+t_case "ncat --chat: one connection through the restarts" chat
+t_case "successor killed before it asks: holder goes on" succ_connected
+t_case "successor killed after it asked" succ_asked
+t_case "successor killed after it received" succ_received
+t_case "successor killed after it confirmed: clean end" succ_confirmed
+t_case "holder killed before the successor asks: new connection" holder_listening
+t_case "holder killed after the request: new connection" holder_asked
+t_case "holder killed after it sent: successor owns all" holder_sent
+t_case "holder killed after the confirmation" holder_confirmed
+t_case "blocked standard output: unwritten bytes handed over" blocked_stdout
+t_case "a second successor during a handoff is told busy" busy
+t_case "two successors at once: one holder left, nothing lost" two_at_once
+t_case "server closes: exit 0, control socket removed" server_closes
+t_case "-i -N: standard input to the connection across restarts" stdin_copied
+t_case "IPv6, abstract control socket" ipv6_abstract
+t_case "connection refused, by number and by name; unknown host" connect_refused
+t_case "successor of another uid refused" other_uid
+t_case "-u take:nobody lets that uid take over" other_uid_allowed
+t_case "a successor that never asks is dropped after -t" silent_successor
+t_case "control socket removed on SIGTERM" removed_on_term
+t_case "a file that is not a socket is kept" not_a_socket
+t_case "usage errors" usage
+t_done

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""A TCP server on loopback for the fdholder tests, demo and benchmark.
+
+stream.py [-6] [-e] [-B BYTES] [-r LINES] [-t] PORTFILE N
+
+Listen on an ephemeral port of 127.0.0.1 (::1 with -6), write the port to
+PORTFILE, and send the lines 1..N to the first connection: as fast as the
+peer takes them (seq(1) writes straight into the socket), or LINES lines a
+second with -r, or at BYTES bytes a second with -B (seq's output, paced).  -t prefixes every line with the send time (monotonic
+nanoseconds and a space).  With -e, echo what the peer sends instead.  The
+connection stays open after the stream until the peer closes it.
+Connections after the first are counted and closed at once.  On SIGTERM,
+close everything, print "accepted K" and exit 0."""
+
+import getopt
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+stop = False
+
+
+def on_term(sig, frame):
+    global stop
+    stop = True
+
+
+def paced(c, n, rate, stamp):
+    """Send 1..n at rate lines a second, in small bursts."""
+    c.setblocking(True)
+    start = time.monotonic()
+    i = 1
+    burst = max(1, rate // 200)
+    while i <= n and not stop:
+        j = min(n, i + burst - 1)
+        if stamp:
+            t = time.monotonic_ns()
+            data = "".join("%d %d\n" % (t, k) for k in range(i, j + 1))
+        else:
+            data = "".join("%d\n" % k for k in range(i, j + 1))
+        c.sendall(data.encode())
+        i = j + 1
+        ahead = start + (i - 1) / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def bytepaced(c, n, rate):
+    """Send seq 1 n, rate bytes a second, in chunks of 64 KiB."""
+    c.setblocking(True)
+    seq = subprocess.Popen(["seq", "1", str(n)], stdout=subprocess.PIPE)
+    start = time.monotonic()
+    sent = 0
+    try:
+        while not stop:
+            data = seq.stdout.read(65536)
+            if not data:
+                break
+            c.sendall(data)
+            sent += len(data)
+            ahead = start + sent / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+    finally:
+        seq.kill()
+        seq.wait()
+
+
+def echo(c, l):
+    """Send back what arrives, until the peer closes or we are told to."""
+    accepted = 0
+    while not stop:
+        try:
+            r, _, _ = select.select([c, l], [], [], 0.05)
+        except InterruptedError:
+            continue
+        if l in r:
+            l.accept()[0].close()
+            accepted += 1
+        if c in r:
+            try:
+                data = c.recv(65536)
+                if not data:
+                    break
+                c.sendall(data)
+            except ConnectionError:
+                break
+    return accepted
+
+
+def main():
+    opts, args = getopt.getopt(sys.argv[1:], "6B:er:t")
+    opts = dict(opts)
+    portfile, n = args[0], int(args[1])
+    family = socket.AF_INET6 if "-6" in opts else socket.AF_INET
+    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    signal.signal(signal.SIGTERM, on_term)
+    l = socket.socket(family, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((host, 0))
+    l.listen(8)
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % l.getsockname()[1])
+    os.rename(portfile + ".tmp", portfile)
+    c, _ = l.accept()
+    accepted = 1
+    if "-e" in opts:
+        accepted += echo(c, l)
+    else:
+        if "-B" in opts:
+            try:
+                bytepaced(c, n, int(opts["-B"]))
+            except ConnectionError:
+                pass
+        elif "-r" in opts or "-t" in opts:
+            rate = int(opts.get("-r", "1000000000"))
+            try:
+                paced(c, n, rate, "-t" in opts)
+            except ConnectionError:
+                pass
+        else:
+            # A peer that goes away kills seq with SIGPIPE: that is fine.
+            subprocess.run(["seq", "1", str(n)], stdout=c.fileno())
+        # Hold the connection open until the peer closes it.
+        c.setblocking(False)
+        while not stop:
+            try:
+                r, _, _ = select.select([c, l], [], [], 0.05)
+            except InterruptedError:
+                continue
+            if l in r:
+                l.accept()[0].close()
+                accepted += 1
+            if c in r:
+                try:
+                    if not c.recv(65536):
+                        break
+                except BlockingIOError:
+                    pass
+                except ConnectionError:
+                    break
+    c.close()
+    # Count (and close) the connections that come later, until SIGTERM.
+    while not stop:
+        try:
+            r, _, _ = select.select([l], [], [], 0.05)
+        except InterruptedError:
+            continue
+        if r:
+            l.accept()[0].close()
+            accepted += 1
+    print("accepted %d" % accepted, flush=True)
+
+
+if __name__ == "__main__":
+    main()
