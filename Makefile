@@ -70,6 +70,9 @@ bench: all
 	bench/run
 
 demo: all
+	@BIN=$(abspath $(B)) sh tests/demo-restart.sh
+
+demo-pipe: all
 	@BIN=$(abspath $(B)) sh tests/demo.sh
 
 deps:
@@ -86,4 +89,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check check-one lint bench demo deps install clean
+.PHONY: all check check-one lint bench demo demo-pipe deps install clean

@@ -21,7 +21,18 @@ synopsis() {
 	diff -u want got
 }
 
+# Every tool has its page.
+pages() {
+	local dir tool missing=
+	for dir in "$MAN"/../cmd/*/; do
+		tool=$(basename "$dir")
+		ls "$MAN/$tool".[18] >/dev/null 2>&1 || missing="$missing $tool"
+	done
+	[ -z "$missing" ] || fail "no manual page for:$missing"
+}
+
 t_case "mandoc -Tlint -W warning is silent" lint
+t_case "every tool in cmd/ has a manual page" pages
 for page in "$MAN"/*.[18]; do
 	tool=$(basename "${page%.*}")
 	if [ -x "$BIN/$tool" ]; then
