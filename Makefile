@@ -15,6 +15,9 @@ CFLAGS	+= -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon \
 	   $(shell pkg-config --cflags libbsd-overlay)
 LDLIBS	+= $(shell pkg-config --libs libbsd-overlay)
+# The sandbox, common/sandbox.c: libseccomp on Linux, nothing elsewhere.
+LDLIBS	+= $(shell [ "$$(uname -s)" != Linux ] || \
+	   pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 ifeq ($(SAN),1)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -32,7 +35,7 @@ LIBOBJ	:= $(patsubst %.c,$(B)/%.o,$(LIBSRC))
 MANS	:= $(wildcard man/*.[1-8])
 TESTS	:= $(sort $(wildcard tests/*.t))
 
-all: $(BINS) $(B)/tests/sdcheck
+all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck
 
 $(B)/%.o: %.c $(wildcard common/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -52,6 +55,11 @@ $(B)/tests/sdcheck: tests/sdcheck.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(shell pkg-config --libs libsystemd)
+
+# Calls that the sandbox must refuse, and some it must not.
+$(B)/tests/sbcheck: tests/sbcheck.c $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The suite runs twice: as built, then under ASan and UBSan.
 check: all

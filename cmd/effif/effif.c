@@ -22,6 +22,7 @@
 #include "deadline.h"
 #include "effif.h"
 #include "exits.h"
+#include "sandbox.h"
 
 #define DEBOUNCE	"0.1"	/* seconds from an event to the recompute */
 
@@ -488,6 +489,9 @@ watch(struct sys *s, struct query *q, const struct opts *o, char **names,
 	signals_catch();
 	pfd[1].fd = sigfd[0];
 	pfd[1].events = POLLIN;
+	/* A watcher runs for long: from here on, netlink and our fds only. */
+	if (sandbox(SB_NETLINK) == -1)
+		err(EXIT_SYS, "sandbox");
 	compute(s, q, o, names, n, &prev);
 	for (;;) {
 		if (!wait_events(s, pfd, NULL))

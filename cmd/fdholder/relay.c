@@ -28,6 +28,7 @@
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define BUFSZ		65536
@@ -633,6 +634,9 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	rl.outfl = nonblock(rl.out, "standard output");
 	if (rl.in != -1)
 		rl.infl = nonblock(rl.in, "standard input");
+	/* From here on: the fds we have, and our control socket's path. */
+	if (sandbox(SB_SOCKETS | SB_SPLICE | SB_UNLINK) == -1)
+		err(EXIT_SYS, "sandbox");
 
 	for (;;) {
 		if (rl.eof && !pending(&rl))

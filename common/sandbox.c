@@ -1,0 +1,174 @@
+/*
+ * no_new_privs() and sandbox(): see sandbox.h.  On Linux the filter is
+ * built with libseccomp; elsewhere sandbox() is no_new_privs() alone.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stddef.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <seccomp.h>
+#endif
+#if defined(__FreeBSD__)
+#include <sys/procctl.h>
+#endif
+
+#include "sandbox.h"
+
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+/*
+ * LeakSanitizer stops the world at exit with clone, ptrace and /proc,
+ * which no filter of ours should allow: an ASan build (a test build) has
+ * no_new_privs() only.  The plain build is the one that ships.
+ */
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define SB_ASAN 1
+#endif
+
+/* Later exec(2)s gain no privileges: set-user-ID bits and file
+ * capabilities do nothing. */
+int
+no_new_privs(void)
+{
+#if defined(__linux__)
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+#elif defined(__FreeBSD__) && defined(PROC_NO_NEW_PRIVS_CTL)
+	int on = PROC_NO_NEW_PRIVS_ENABLE;
+
+	return procctl(P_PID, 0, PROC_NO_NEW_PRIVS_CTL, &on);
+#else
+	return 0;
+#endif
+}
+
+#if defined(__linux__) && !defined(SB_ASAN)
+/* What every sandboxed process needs: its fds, memory, time, signals. */
+static const int base[] = {
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
+	SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat), SCMP_SYS(lseek),
+	SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
+	SCMP_SYS(madvise), SCMP_SYS(mprotect),
+	SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
+	SCMP_SYS(restart_syscall), SCMP_SYS(tgkill),
+	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getuid),
+	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
+	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+	SCMP_SYS(gettimeofday), SCMP_SYS(futex), SCMP_SYS(sched_yield),
+	SCMP_SYS(getrandom), SCMP_SYS(prlimit64),
+};
+
+static const int sockets[] = {
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvmsg),
+	SCMP_SYS(sendmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(shutdown),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+};
+
+static const int splice_[] = {
+	SCMP_SYS(splice),
+};
+
+static const int unlink_[] = {
+	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(stat),
+	SCMP_SYS(lstat), SCMP_SYS(statx),
+};
+
+static const int netlink[] = {
+	SCMP_SYS(bind), SCMP_SYS(getsockname), SCMP_SYS(sendto),
+	SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
+};
+
+
+static int
+allow(scmp_filter_ctx ctx, const int *calls, size_t n)
+{
+	size_t i;
+
+	/* A call this architecture lacks has a negative number: skip it. */
+	for (i = 0; i < n; i++)
+		if (calls[i] >= 0 &&
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0) < 0)
+			return -1;
+	return 0;
+}
+
+#define ALLOW(ctx, a)	allow((ctx), (a), sizeof(a) / sizeof((a)[0]))
+
+/* socket(2) for the families a netlink client needs (glibc names
+ * interfaces through an AF_UNIX or AF_INET socket's ioctl). */
+static int
+allow_socket(scmp_filter_ctx ctx)
+{
+	static const int families[] = { AF_NETLINK, AF_UNIX, AF_INET,
+	    AF_INET6 };
+	struct scmp_arg_cmp cmp;
+	size_t i;
+
+	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		cmp.arg = 0;
+		cmp.op = SCMP_CMP_EQ;
+		cmp.datum_a = families[i];
+		cmp.datum_b = 0;
+		if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(socket), 1, &cmp) < 0)
+			return -1;
+	}
+	return 0;
+}
+#endif
+
+/*
+ * From now on, only the system calls that what says.  Returns 0, or -1
+ * with errno set; a process that cannot sandbox itself should say so and
+ * stop, rather than run unconfined believing it is not.
+ */
+int
+sandbox(unsigned what)
+{
+#if defined(__linux__) && !defined(SB_ASAN)
+	scmp_filter_ctx ctx;
+	int r = -1, e = EINVAL;
+
+	if (no_new_privs() == -1)
+		return -1;
+	if ((ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (ALLOW(ctx, base) == -1)
+		goto out;
+	if ((what & SB_SOCKETS) && ALLOW(ctx, sockets) == -1)
+		goto out;
+	if ((what & SB_SPLICE) && ALLOW(ctx, splice_) == -1)
+		goto out;
+	if ((what & SB_UNLINK) && ALLOW(ctx, unlink_) == -1)
+		goto out;
+	if ((what & SB_NETLINK) && (ALLOW(ctx, netlink) == -1 ||
+	    allow_socket(ctx) == -1))
+		goto out;
+	if ((r = seccomp_load(ctx)) < 0) {
+		e = -r;
+		r = -1;
+	} else
+		r = 0;
+out:
+	seccomp_release(ctx);
+	if (r == -1)
+		errno = e;
+	return r;
+#else
+	(void)what;
+	return no_new_privs();
+#endif
+}

@@ -1,0 +1,24 @@
+#ifndef SANDBOX_H
+#define SANDBOX_H
+
+/*
+ * Least privilege once a tool has set itself up: no new privileges
+ * through exec, and a seccomp filter that lets through only the system
+ * calls of the job at hand.  A call outside the filter fails with EPERM;
+ * it does not kill the process, which may be holding a connection.
+ * Where the platform has no seccomp, sandbox() only does what it can.
+ */
+
+/* What a sandboxed process may still do, besides memory, time, signals,
+ * exiting, and reading, writing, polling and closing the fds it has. */
+#define SB_SOCKETS	0x01	/* accept, send and receive (with fds), peer
+				   credentials, shutdown on sockets it has */
+#define SB_SPLICE	0x02	/* splice(2) between the fds it has */
+#define SB_UNLINK	0x04	/* stat and remove a path (its own socket) */
+#define SB_NETLINK	0x08	/* open and bind netlink sockets, name
+				   interfaces (if_indextoname) */
+
+int	no_new_privs(void);
+int	sandbox(unsigned);
+
+#endif
