@@ -69,6 +69,38 @@ check: all
 check-one: all
 	BIN=$(abspath $(B)) SAN=$(SAN) prove -e bash $(PROVEFLAGS) $(TESTS)
 
+# libFuzzer harnesses (clang only), in $(B)/fuzz: `make fuzz` runs each
+# for FUZZTIME seconds over tests/fuzz/corpus/NAME, adding what it finds;
+# tests/fuzz.t replays the corpus in every `make check`.
+FUZZCC	?= clang
+FUZZTIME ?= 60
+FUZZERS	:= $(basename $(notdir $(wildcard tests/fuzz/*.c)))
+FZ	:= $(B)/fuzz
+FZFLAGS	:= -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	   -fno-sanitize-recover=undefined
+FZOBJ	:= $(patsubst %.c,$(FZ)/%.o,$(LIBSRC))
+
+$(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(CPPFLAGS) -std=c11 $(FZFLAGS) -fsanitize=fuzzer-no-link \
+	    -c -o $@ $<
+
+$(FZ)/netlink: cmd/effif/linux.c cmd/effif/effif.h
+$(FZ)/%: tests/fuzz/%.c $(FZOBJ)
+	$(FUZZCC) $(CPPFLAGS) -Icmd/effif -std=c11 $(FZFLAGS) \
+	    -fsanitize=fuzzer -o $@ $< $(FZOBJ) $(LDLIBS) \
+	    $(shell pkg-config --libs libmnl)
+
+.SECONDARY: $(FZOBJ)
+fuzz-build: $(addprefix $(FZ)/,$(FUZZERS))
+
+fuzz: fuzz-build
+	for f in $(FUZZERS); do \
+		mkdir -p tests/fuzz/corpus/$$f && \
+		$(FZ)/$$f -max_total_time=$(FUZZTIME) -print_final_stats=1 \
+		    -artifact_prefix=$(FZ)/$$f- tests/fuzz/corpus/$$f || exit 1; \
+	done
+
 lint:
 	mandoc -Tlint -W warning $(MANS)
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
@@ -97,4 +129,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check check-one lint bench demo demo-pipe deps install clean
+.PHONY: all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean

@@ -254,8 +254,11 @@ frame_recv(int s, struct frame *f, const struct deadline *dl,
 	int r, ctrunc = 0, want;
 
 	memset(f, 0, offsetof(struct frame, fds));
-	if ((r = recv_exact(s, hdr, sizeof(hdr), 1, f, &ctrunc, dl, pe)) <= 0)
+	/* A peer gone mid-header may have passed fds on its first byte. */
+	if ((r = recv_exact(s, hdr, sizeof(hdr), 1, f, &ctrunc, dl, pe)) <= 0) {
+		frame_free(f);
 		return r;
+	}
 	f->version = hdr[2];
 	f->type = hdr[3];
 	memcpy(&v16, hdr + 4, 2);
@@ -437,9 +440,12 @@ fdset_send(int s, const struct fdset *set, const struct deadline *dl,
 	return r;
 }
 
-/* The names of an F_OFFER frame, one per fd: a length byte, the name. */
-static int
-offer_take(struct fdset *set, struct frame *f, struct perr *pe)
+/*
+ * Add the fds of an F_OFFER frame to set, with their names (one per fd: a
+ * length byte, the name).  The fds are the set's once it returns 0.
+ */
+int
+fdset_take(struct fdset *set, struct frame *f, struct perr *pe)
 {
 	size_t off = 0, nl;
 	char name[PROTO_NAMEMAX + 1];
@@ -511,7 +517,7 @@ fdset_recv(int s, struct fdset *set, const struct deadline *dl,
 			frame_free(&f);
 			goto fail;
 		}
-		r = offer_take(set, &f, pe);
+		r = fdset_take(set, &f, pe);
 		frame_free(&f);
 		if (r == -1)
 			goto fail;

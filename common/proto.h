@@ -99,6 +99,7 @@ void	fdset_close(struct fdset *);
 void	fdset_free(struct fdset *);
 int	fdset_send(int, const struct fdset *, const struct deadline *,
 	    struct perr *);
+int	fdset_take(struct fdset *, struct frame *, struct perr *);
 int	fdset_recv(int, struct fdset *, const struct deadline *,
 	    struct perr *);
 int	ack_send(int, uint32_t, const struct deadline *, struct perr *);

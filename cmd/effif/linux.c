@@ -290,6 +290,31 @@ famidx(int family)
 }
 
 /*
+ * mnl_cb_run over a reply, once every message in it is whole.  libmnl's
+ * mnl_nlmsg_ok compares the length as a signed int, so a message that
+ * claims 2 GiB or more passes it and is read far past the buffer: we
+ * check each length ourselves first, unsigned.  (Found by fuzzing.)
+ */
+static int
+nl_run(const void *buf, size_t len, unsigned int seq, unsigned int portid,
+    mnl_cb_t cb, void *arg)
+{
+	const struct nlmsghdr *nlh;
+	size_t off = 0, n;
+
+	while (off < len && len - off >= sizeof(*nlh)) {
+		nlh = (const struct nlmsghdr *)((const char *)buf + off);
+		n = nlh->nlmsg_len;
+		if (n < sizeof(*nlh) || n > len - off) {
+			errno = EBADMSG;
+			return MNL_CB_ERROR;
+		}
+		off += MNL_ALIGN(n);
+	}
+	return mnl_cb_run(buf, len, seq, portid, cb, arg);
+}
+
+/*
  * Send one request and run cb on each message of the answer.  Returns what
  * mnl_cb_run returned last: -1 with errno when the kernel said no.
  */
@@ -311,7 +336,7 @@ nl_talk(struct sys *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
 				continue;
 			err(EXIT_SYS, "netlink receive");
 		}
-		ret = mnl_cb_run(s->buf, n, s->seq, s->portid, cb, arg);
+		ret = nl_run(s->buf, n, s->seq, s->portid, cb, arg);
 	} while (ret > MNL_CB_STOP);
 	return ret;
 }

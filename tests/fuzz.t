@@ -1,0 +1,68 @@
+#!/bin/bash
+# The fuzz harnesses (tests/fuzz/*.c): every input of the committed corpus,
+# among them the inputs of the bugs fuzzing found, replays clean, and a
+# short run from a fixed seed finds nothing.  `make fuzz` runs them longer.
+# Found before lib.sh puts the build directory first in PATH.
+CLANG=$(command -v "${FUZZCC:-clang}" || :)
+. "$(dirname "$0")/lib.sh"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+FZ=$BIN/fuzz
+
+# replay NAME: run harness NAME over its corpus, each input once.
+replay() {
+	local n
+	n=$(ls "$TOP/tests/fuzz/corpus/$1" | wc -l)
+	[ "$n" -gt 0 ] || fail "no corpus for $1"
+	"$FZ/$1" -runs=0 "$TOP/tests/fuzz/corpus/$1" >log 2>&1 ||
+	    { tail -n 30 log >&2; fail "$1: an input of the corpus fails"; }
+	t_note "$1: $n inputs replayed"
+}
+
+# seeded NAME RUNS: a short run from seed 1, reproducible; the corpus is
+# read, never written.
+seeded() {
+	rm -rf corpus && mkdir corpus
+	"$FZ/$1" -seed=1 -runs="$2" -artifact_prefix=./ corpus \
+	    "$TOP/tests/fuzz/corpus/$1" >log 2>&1 ||
+	    { tail -n 30 log >&2; fail "$1: seeded run found a crash"; }
+}
+
+t_frame() { replay frame; }
+t_args() { replay args; }
+t_netlink() { replay netlink; }
+
+# The regressions themselves: each crashed or leaked before its fix.
+t_regressions() {
+	local f
+	for f in frame/leak-short-header-with-fds netlink/huge-nlmsg-len; do
+		[ -s "$TOP/tests/fuzz/corpus/$f" ] || fail "missing $f"
+		"$FZ/${f%%/*}" "$TOP/tests/fuzz/corpus/$f" >log 2>&1 ||
+		    { tail -n 30 log >&2; fail "$f fails again"; }
+	done
+}
+
+t_seeded() {
+	seeded args 200000
+	seeded frame 20000
+	seeded netlink 100000
+}
+
+# Under SAN=1 the same harnesses would only be rebuilt: they carry ASan and
+# UBSan already.
+if [ -n "${SAN:-}" ]; then
+	t_skip "fuzz corpus" "harnesses already run under ASan and UBSan"
+elif [ -z "$CLANG" ]; then
+	t_skip "fuzz corpus" "no clang"
+elif ! make -s -C "$TOP" B="$BIN" FUZZCC="$CLANG" fuzz-build >"$T_ROOT/build.log" 2>&1; then
+	cat "$T_ROOT/build.log" >&2
+	echo "not ok 1 - fuzz harnesses build"
+	echo "1..1"
+	exit 1
+else
+	t_case "frame decoder replays its corpus" t_frame
+	t_case "argument parsers replay their corpus" t_args
+	t_case "netlink parsers replay their corpus" t_netlink
+	t_case "inputs of fixed bugs stay fixed" t_regressions
+	t_case "short seeded runs find nothing" t_seeded
+fi
+t_done
