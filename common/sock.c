@@ -253,6 +253,38 @@ ep_connect(struct endpoint *ep, const struct addr *a,
 }
 
 /*
+ * Connect as a daemon's client: at once, not waiting for the socket to
+ * appear as ep_connect does; only a full backlog is waited out, up to dl.
+ */
+int
+ep_connect_now(struct endpoint *ep, const struct addr *a,
+    const struct deadline *dl)
+{
+	struct stat st;
+	int fd;
+
+	if (a->kind == ADDR_FD)
+		return ep_listen(ep, a, 0);
+	memset(ep, 0, sizeof(*ep));
+	ep->addr = *a;
+	ep->lfd = ep->cfd = -1;
+	while ((fd = connect_once(a, dl)) == -1) {
+		if (errno == ECONNREFUSED && a->kind == ADDR_PATH &&
+		    lstat(a->sun.sun_path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			errno = ENOTSOCK;
+		if (errno != EAGAIN)
+			return -1;
+		if (deadline_ms(dl) == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		deadline_sleep(5, dl);
+	}
+	ep->cfd = fd;
+	return 0;
+}
+
+/*
  * The next peer: accepted on the listening socket, or the connection itself
  * (once).  -1 with errno ETIMEDOUT when the deadline passed, ENOTCONN when
  * a connection was already handed out and there is no listener.

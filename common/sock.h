@@ -36,6 +36,8 @@ struct peer {
 int	ep_listen(struct endpoint *, const struct addr *, int shared);
 int	ep_connect(struct endpoint *, const struct addr *,
 	    const struct deadline *);
+int	ep_connect_now(struct endpoint *, const struct addr *,
+	    const struct deadline *);
 int	ep_next(struct endpoint *, const struct deadline *);
 void	ep_close(struct endpoint *);
 void	ep_unlink_on_signal(struct endpoint *);

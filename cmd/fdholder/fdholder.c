@@ -17,6 +17,7 @@
 #include "fdholder.h"
 #include "hold.h"
 #include "sock.h"
+#include "util.h"
 
 #define MAXENTRIES	10000
 #define MAXFDS		10000
@@ -25,7 +26,12 @@ static void __dead2
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-iN] [-g [op:]group] [-t seconds] "
-	    "[-u [op:]user] -s ctlsock host port\n", getprogname());
+	    "[-u [op:]user] -s ctlsock host port\n"
+	    "       %s [-f maxfds] [-g [op:]group] [-l maxentries] "
+	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
+	    "       %s -L [-t seconds] -s ctlsock\n"
+	    "       %s -D [-t seconds] -s ctlsock name ...\n",
+	    getprogname(), getprogname(), getprogname(), getprogname());
 	exit(EXIT_USAGE);
 }
 
@@ -68,6 +74,75 @@ limit(const char *arg, const char *what)
 	return n;
 }
 
+/* Connect to the store, as its client: it must be ours or root's. */
+static int
+client_connect(const struct addr *a, const struct deadline *dl)
+{
+	struct endpoint ep;
+	struct trust trust = { 0 };
+	struct peer p;
+	int s;
+
+	if (ep_connect_now(&ep, a, dl) == -1) {
+		if (errno == ETIMEDOUT)
+			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+		err(EXIT_SYS, "connect %s", a->str);
+	}
+	if ((s = ep_next(&ep, dl)) == -1)
+		err(EXIT_SYS, "connect %s", a->str);
+	if (peer_get(s, &p) == -1)
+		err(EXIT_SYS, "%s: peer credentials", a->str);
+	if (!peer_trusted(&p, &trust))
+		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
+		    peer_str(&p));
+	return s;
+}
+
+/* -L: print what the store holds. */
+static int
+client_list(const struct addr *a, const char *tflag)
+{
+	struct deadline dl;
+	struct perr pe;
+	int s;
+
+	deadline_set(&dl, tflag);
+	s = client_connect(a, &dl);
+	if (hold_list(s, stdout, &dl, &pe) == -1)
+		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
+	close(s);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EXIT_SYS, "standard output");
+	return EXIT_OK;
+}
+
+/* -D: delete entries, each on its own; exit 1 if any was not there. */
+static int
+client_delete(const struct addr *a, char *names[], int n,
+    const char *tflag)
+{
+	struct deadline dl;
+	struct perr pe;
+	int i, s, rc = EXIT_OK;
+
+	for (i = 0; i < n; i++)
+		if (!name_valid(names[i], strlen(names[i])) ||
+		    *names[i] == '\0')
+			errx(EXIT_USAGE, "invalid name: %s", names[i]);
+	deadline_set(&dl, tflag);
+	for (i = 0; i < n; i++) {
+		s = client_connect(a, &dl);
+		if (hold_delete(s, names[i], &dl, &pe) == -1) {
+			if (pe.code != PE_NOENT)
+				errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
+			warnx("%s: %s", a->str, pe.msg);
+			rc = EXIT_REFUSED;
+		}
+		close(s);
+	}
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -77,16 +152,23 @@ main(int argc, char *argv[])
 	struct ctl ctl;
 	const char *sflag = NULL, *tflag = "10";
 	size_t maxentries = 0, maxfds = 0;
-	int ch, iflag = 0, Nflag = 0;
+	int ch, iflag = 0, Dflag = 0, Lflag = 0, Nflag = 0, widened = 0;
 
 	memset(rights, 0, sizeof(rights));
-	while ((ch = getopt(argc, argv, "f:g:il:Ns:t:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "Df:g:iLl:Ns:t:u:")) != -1) {
 		switch (ch) {
+		case 'D':
+			Dflag = 1;
+			break;
+		case 'L':
+			Lflag = 1;
+			break;
 		case 'f':
 			maxfds = limit(optarg, "maxfds");
 			break;
 		case 'g':
 			rights_add(rights, optarg, 1);
+			widened = 1;
 			break;
 		case 'i':
 			iflag = 1;
@@ -105,6 +187,7 @@ main(int argc, char *argv[])
 			break;
 		case 'u':
 			rights_add(rights, optarg, 0);
+			widened = 1;
 			break;
 		default:
 			usage();
@@ -112,8 +195,18 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	/* The store (no host port) is not in this version. */
-	if (sflag == NULL || argc != 2)
+	if (sflag == NULL || (Dflag && Lflag))
+		usage();
+	if (Dflag || Lflag) {
+		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
+		    Nflag || widened || maxfds != 0 || maxentries != 0)
+			usage();
+		if (addr_parse(&addr, sflag) == -1)
+			err(EXIT_USAGE, "%s", sflag);
+		return Lflag ? client_list(&addr, tflag) :
+		    client_delete(&addr, argv, argc, tflag);
+	}
+	if (argc != 0 && argc != 2)
 		usage();
 	if (argc == 2 && (maxfds != 0 || maxentries != 0))
 		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");

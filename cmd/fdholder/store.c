@@ -1,12 +1,915 @@
+/*
+ * The store: named entries of fds that clients (fdsend -n, fdrecv -n)
+ * store, retrieve, list and delete, as fdproto(7) says, handed whole to a
+ * successor like the connection of relay.c.
+ *
+ * One process, one poll loop: a client is served one frame at a time and
+ * only once the whole frame is queued (frame_ready), so a slow or hostile
+ * client holds up nobody.  Each client has -t seconds for each step.
+ */
+#include <sys/cdefs.h>
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/tree.h>
+
 #include <err.h>
-#include <stddef.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "exits.h"
 #include "fdholder.h"
+#include "hold.h"
+#include "sandbox.h"
+#include "util.h"
+
+#define MAXCLIENTS	32		/* served at once; the rest wait */
+#define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
+#define TRIES		8
+
+struct entry {
+	RB_ENTRY(entry)	 link;
+	char		 name[PROTO_NAMEMAX + 1];
+	uid_t		 uid;		/* who stored it */
+	gid_t		 gid;
+	int64_t		 since;		/* ms, CLOCK_MONOTONIC */
+	uint32_t	 ttl;		/* seconds, or HOLD_FOREVER */
+	uint64_t	 gen;		/* tells a replaced entry apart */
+	struct fdset	 set;
+};
+
+static int
+entry_cmp(const struct entry *a, const struct entry *b)
+{
+	return strcmp(a->name, b->name);
+}
+
+/* The BSDs' cdefs.h has it; glibc's has not. */
+#ifndef __unused
+#define __unused	__attribute__((__unused__))
+#endif
+
+RB_HEAD(entries, entry);
+RB_GENERATE_STATIC(entries, entry, link, entry_cmp)
+
+enum {
+	CL_REQ,			/* waiting for a request */
+	CL_OFFER,		/* F_STORE read: receiving its offer */
+	CL_CONFIRM		/* entry sent for removal: waiting for F_ACK */
+};
+
+struct client {
+	int		 fd;
+	int		 state;
+	struct peer	 peer;
+	struct deadline	 until;		/* of the current step */
+	struct fdset	 set;		/* CL_OFFER: what came so far */
+	char		 name[PROTO_NAMEMAX + 1];
+	uint32_t	 ttl;
+	uint64_t	 gen;		/* CL_CONFIRM: of the entry sent */
+	size_t		 nsent;
+	int		 pi;		/* its place in the poll array */
+};
+
+struct store {
+	struct ctl	*ctl;
+	struct entries	 entries;
+	size_t		 nentries;
+	size_t		 nfds;		/* held in all entries */
+	size_t		 maxentries;
+	size_t		 maxfds;
+	uint64_t	 gen;
+	struct client	 cl[MAXCLIENTS];
+	int		 ncl;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds until e expires, 0 once it has; -1 for never. */
+static int64_t
+entry_left(const struct entry *e, int64_t now)
+{
+	int64_t end;
+
+	if (e->ttl == HOLD_FOREVER)
+		return -1;
+	end = e->since + (int64_t)e->ttl * 1000;
+	return end > now ? end - now : 0;
+}
+
+static struct entry *
+entry_find(struct store *st, const char *name)
+{
+	struct entry key;
+
+	strlcpy(key.name, name, sizeof(key.name));
+	return RB_FIND(entries, &st->entries, &key);
+}
+
+static void
+entry_remove(struct store *st, struct entry *e)
+{
+	RB_REMOVE(entries, &st->entries, e);
+	st->nentries--;
+	st->nfds -= e->set.n;
+	fdset_close(&e->set);
+	free(e);
+}
+
+/* Add an entry; it takes the fds of set. */
+static struct entry *
+entry_add(struct store *st, const char *name, const struct peer *p,
+    int64_t since, uint32_t ttl, struct fdset *set)
+{
+	struct entry *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	strlcpy(e->name, name, sizeof(e->name));
+	e->uid = p->uid;
+	e->gid = p->gid;
+	e->since = since;
+	e->ttl = ttl;
+	e->gen = ++st->gen;
+	e->set = *set;
+	memset(set, 0, sizeof(*set));
+	RB_INSERT(entries, &st->entries, e);
+	st->nentries++;
+	st->nfds += e->set.n;
+	return e;
+}
+
+/* Close what has expired; returns the ms until the next expiry, or -1. */
+static int
+expire(struct store *st)
+{
+	struct entry *e, *next;
+	int64_t now = now_ms(), left, soonest = -1;
+
+	for (e = RB_MIN(entries, &st->entries); e != NULL; e = next) {
+		next = RB_NEXT(entries, &st->entries, e);
+		if ((left = entry_left(e, now)) == 0)
+			entry_remove(st, e);
+		else if (left > 0 && (soonest == -1 || left < soonest))
+			soonest = left;
+	}
+	return soonest > INT_MAX ? INT_MAX : (int)soonest;
+}
+
+static void
+client_close(struct store *st, int i)
+{
+	struct client *cl = &st->cl[i];
+
+	if (cl->fd != -1)
+		close(cl->fd);
+	fdset_close(&cl->set);
+	st->cl[i] = st->cl[--st->ncl];
+}
+
+/* Tell the client why, and hang up on it. */
+static void
+client_fail(struct store *st, int i, const struct perr *pe)
+{
+	struct deadline dl;
+
+	deadline_set(&dl, "1");
+	frame_error(st->cl[i].fd, pe, &dl);
+	client_close(st, i);
+}
+
+static void
+client_next(struct store *st, struct client *cl)
+{
+	cl->state = CL_REQ;
+	deadline_set(&cl->until, st->ctl->tflag);
+}
+
+static int
+allowed(struct store *st, int i, int op, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+
+	if (peer_trusted(&cl->peer, &st->ctl->rights[op]))
+		return 1;
+	perr_set(pe, PE_REFUSED, "uid %u not allowed to %s",
+	    (unsigned)cl->peer.uid, op_name(op));
+	return 0;
+}
+
+static int
+req_store(struct store *st, int i, struct rbuf *r, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+
+	rb_name(r, cl->name);
+	cl->ttl = rb_u32(r);
+	if (r->bad || r->off != r->len || cl->name[0] == '\0' ||
+	    cl->ttl == 0) {
+		perr_set(pe, PE_PROTO, "malformed store request");
+		return -1;
+	}
+	if (entry_find(st, cl->name) != NULL) {
+		perr_set(pe, PE_EXIST, "%s: entry exists", cl->name);
+		return -1;
+	}
+	if (st->nentries >= st->maxentries) {
+		perr_set(pe, PE_LIMIT, "store full: %zu entries held, the "
+		    "limit", st->nentries);
+		return -1;
+	}
+	cl->state = CL_OFFER;
+	return 0;
+}
+
+/* A part of the offer that follows F_STORE. */
+static int
+offer(struct store *st, int i, struct frame *f, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+	struct entry *e;
+
+	if (f->type == F_ERROR)
+		return -1;	/* the client gave up; nothing to say */
+	if (f->type != F_OFFER) {
+		perr_set(pe, PE_PROTO, "expected an offer, got frame type %u",
+		    f->type);
+		return -1;
+	}
+	if (st->nfds + cl->set.n + f->nfds > st->maxfds) {
+		perr_set(pe, PE_LIMIT, "store full: %zu fds held, %zu more "
+		    "offered, the limit is %zu", st->nfds, cl->set.n +
+		    f->nfds, st->maxfds);
+		return -1;
+	}
+	if (cl->set.n + f->nfds > ENTRYMAXFDS) {
+		perr_set(pe, PE_LIMIT, "more than %d fds in one entry",
+		    ENTRYMAXFDS);
+		return -1;
+	}
+	if (fdset_take(&cl->set, f, pe) == -1)
+		return -1;
+	if (f->flags & FF_MORE)
+		return 0;
+	if (cl->set.n == 0) {
+		perr_set(pe, PE_COUNT, "an entry needs at least one fd");
+		return -1;
+	}
+	/* Another client may have taken the name meanwhile. */
+	if (entry_find(st, cl->name) != NULL) {
+		perr_set(pe, PE_EXIST, "%s: entry exists", cl->name);
+		return -1;
+	}
+	if ((e = entry_add(st, cl->name, &cl->peer, now_ms(), cl->ttl,
+	    &cl->set)) == NULL) {
+		perr_sys(pe, "malloc");
+		return -1;
+	}
+	if (ack_send(cl->fd, e->set.n, &cl->until, pe) == -1)
+		return -1;
+	client_next(st, cl);
+	return 0;
+}
+
+static int
+req_fetch(struct store *st, int i, struct rbuf *r, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+	struct entry *e;
+	int flags;
+
+	flags = rb_u8(r);
+	rb_name(r, cl->name);
+	if (r->bad || r->off != r->len || (flags & ~FETCH_REMOVE) != 0) {
+		perr_set(pe, PE_PROTO, "malformed fetch request");
+		return -1;
+	}
+	if ((e = entry_find(st, cl->name)) == NULL) {
+		perr_set(pe, PE_NOENT, "%s: no such entry", cl->name);
+		return -1;
+	}
+	if ((flags & FETCH_REMOVE) && !allowed(st, i, OP_DELETE, pe))
+		return -1;
+	if (fdset_send(cl->fd, &e->set, &cl->until, pe) == -1)
+		return -1;
+	if (flags & FETCH_REMOVE) {
+		cl->state = CL_CONFIRM;
+		cl->gen = e->gen;
+		cl->nsent = e->set.n;
+		deadline_set(&cl->until, st->ctl->tflag);
+	} else
+		client_next(st, cl);
+	return 0;
+}
+
+/* The client has the entry it asked to remove: remove it. */
+static int
+confirm(struct store *st, int i, struct frame *f, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+	struct entry *e;
+	uint32_t n;
+
+	if (f->type != F_ACK || f->len != 4) {
+		if (f->type != F_ERROR)
+			perr_set(pe, PE_PROTO, "expected a confirmation, got "
+			    "frame type %u", f->type);
+		return -1;
+	}
+	n = (uint32_t)f->data[0] << 24 | f->data[1] << 16 | f->data[2] << 8 |
+	    f->data[3];
+	if (n != cl->nsent) {
+		perr_set(pe, PE_COUNT, "confirmed %lu fds of %zu; entry kept",
+		    (unsigned long)n, cl->nsent);
+		return -1;
+	}
+	/* Deleted, or replaced, meanwhile: that one is not ours to remove. */
+	if ((e = entry_find(st, cl->name)) != NULL && e->gen == cl->gen)
+		entry_remove(st, e);
+	client_next(st, cl);
+	return 0;
+}
+
+/* One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds. */
+static void
+entry_put(struct wbuf *b, const struct entry *e, int64_t now)
+{
+	int64_t left = entry_left(e, now);
+	size_t j;
+
+	wb_name(b, e->name);
+	wb_u32(b, e->uid);
+	wb_u32(b, (uint32_t)((now - e->since) / 1000));
+	wb_u32(b, left < 0 ? HOLD_FOREVER : (uint32_t)((left + 999) / 1000));
+	wb_u16(b, e->set.n);
+	for (j = 0; j < e->set.n; j++)
+		wb_u8(b, fd_kind(e->set.fds[j]));
+}
+
+static int
+req_list(struct store *st, int i, struct rbuf *r, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+	struct wbuf b = { 0 };
+	struct entry *e;
+	int64_t now = now_ms();
+	size_t room;
+
+	if (r->len != 0) {
+		perr_set(pe, PE_PROTO, "malformed list request");
+		return -1;
+	}
+	/* Frames of up to PROTO_MAXLEN: an entry takes at most 1+255+14+n. */
+	room = PROTO_MAXLEN - (1 + PROTO_NAMEMAX + 14 + ENTRYMAXFDS);
+	for (e = RB_MIN(entries, &st->entries); e != NULL;
+	    e = RB_NEXT(entries, &st->entries, e)) {
+		if (b.len > room) {
+			if (b.oom || frame_send(cl->fd, F_ENTRIES, FF_MORE,
+			    b.p, b.len, NULL, 0, &cl->until, pe) == -1)
+				goto fail;
+			b.len = 0;
+		}
+		entry_put(&b, e, now);
+	}
+	if (b.oom || frame_send(cl->fd, F_ENTRIES, 0, b.p, b.len, NULL, 0,
+	    &cl->until, pe) == -1)
+		goto fail;
+	wb_free(&b);
+	client_next(st, cl);
+	return 0;
+fail:
+	if (b.oom)
+		perr_set(pe, PE_SYS, "out of memory");
+	wb_free(&b);
+	return -1;
+}
+
+static int
+req_delete(struct store *st, int i, struct rbuf *r, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+	struct entry *e;
+	size_t n;
+
+	rb_name(r, cl->name);
+	if (r->bad || r->off != r->len) {
+		perr_set(pe, PE_PROTO, "malformed delete request");
+		return -1;
+	}
+	if ((e = entry_find(st, cl->name)) == NULL) {
+		perr_set(pe, PE_NOENT, "%s: no such entry", cl->name);
+		return -1;
+	}
+	n = e->set.n;
+	entry_remove(st, e);
+	if (ack_send(cl->fd, n, &cl->until, pe) == -1)
+		return -1;
+	client_next(st, cl);
+	return 0;
+}
+
+static void	handoff_send(struct store *);
+
+/*
+ * A successor asks for everything: the client becomes the ctl's
+ * successor.  Returns 1 when the client is no longer ours to serve.
+ */
+static int
+req_take(struct store *st, int i, struct frame *f, struct perr *pe)
+{
+	struct ctl *c = st->ctl;
+	struct client *cl = &st->cl[i];
+	struct peer p = cl->peer;
+	int s = cl->fd;
+
+	if (f->len != 1) {
+		perr_set(pe, PE_PROTO, "malformed take-over request");
+		return -1;
+	}
+	if (f->data[0] != HOLD_STORE) {
+		perr_set(pe, PE_KIND, "holds named fds, not a connection");
+		return -1;
+	}
+	cl->fd = -1;
+	client_close(st, i);
+	if (ctl_begin(c, s, &p) == 0)
+		handoff_send(st);
+	return 1;
+}
+
+/* A whole frame from client i is queued: serve it. */
+static void
+client_frame(struct store *st, int i)
+{
+	struct client *cl = &st->cl[i];
+	struct frame f;
+	struct perr pe;
+	struct rbuf r;
+	int rc, op;
+
+	if ((rc = frame_recv(cl->fd, &f, &cl->until, &pe)) <= 0) {
+		if (rc == 0 || pe.errnum == ECONNRESET || pe.errnum == EPIPE)
+			client_close(st, i);
+		else
+			client_fail(st, i, &pe);
+		return;
+	}
+	pe.code = PE_NONE;
+	pe.msg[0] = '\0';
+	if (cl->state == CL_OFFER)
+		rc = offer(st, i, &f, &pe);
+	else if (cl->state == CL_CONFIRM)
+		rc = f.nfds > 0 ? (perr_set(&pe, PE_PROTO, "fds on a "
+		    "confirmation"), -1) : confirm(st, i, &f, &pe);
+	else if (f.nfds > 0) {
+		perr_set(&pe, PE_PROTO, "fds on a request");
+		rc = -1;
+	} else {
+		rb_init(&r, f.data, f.len);
+		switch (f.type) {
+		case F_TAKE:
+			if ((rc = req_take(st, i, &f, &pe)) == 1) {
+				frame_free(&f);
+				return;
+			}
+			break;
+		case F_STORE:
+		case F_FETCH:
+		case F_LIST:
+		case F_DELETE:
+			op = f.type == F_STORE ? OP_STORE :
+			    f.type == F_FETCH ? OP_RETRIEVE :
+			    f.type == F_LIST ? OP_LIST : OP_DELETE;
+			if (!allowed(st, i, op, &pe))
+				rc = -1;
+			else if (f.type == F_STORE)
+				rc = req_store(st, i, &r, &pe);
+			else if (f.type == F_FETCH)
+				rc = req_fetch(st, i, &r, &pe);
+			else if (f.type == F_LIST)
+				rc = req_list(st, i, &r, &pe);
+			else
+				rc = req_delete(st, i, &r, &pe);
+			break;
+		default:
+			perr_set(&pe, PE_PROTO, "unexpected frame type %u",
+			    f.type);
+			rc = -1;
+		}
+	}
+	frame_free(&f);
+	if (rc == 0)
+		return;
+	if (pe.msg[0] == '\0' || pe.errnum == EPIPE ||
+	    pe.errnum == ECONNRESET)
+		client_close(st, i);
+	else
+		client_fail(st, i, &pe);
+}
+
+static void
+clients_accept(struct store *st)
+{
+	struct client *cl;
+	struct peer p;
+	int s;
+
+	while (st->ncl < MAXCLIENTS && (s = ctl_accept(st->ctl, &p)) != -1) {
+		cl = &st->cl[st->ncl++];
+		memset(cl, 0, sizeof(*cl));
+		cl->fd = s;
+		cl->peer = p;
+		cl->pi = -1;
+		client_next(st, cl);
+	}
+}
+
+/*
+ * The successor's F_HANDOFF frames: each carries at most PROTO_MAXFDS
+ * fds, the first one our control socket, then the entries' fds in order.
+ * A frame's payload: kind, flags, 0, dev, ino as relay.c writes them, a
+ * count of records, one record per entry whose first fd rides in this
+ * frame (name, uid, gid, age, ttl left, its number of fds), then the name
+ * of each fd of the frame but the control socket.
+ */
+struct hframe {
+	struct wbuf	 recs;
+	struct wbuf	 names;
+	unsigned	 nrecs;
+	int		 fds[PROTO_MAXFDS];
+	int		 nfds;
+};
+
+static int
+hframe_flush(struct store *st, struct hframe *h, int more, struct perr *pe)
+{
+	struct ctl *c = st->ctl;
+	struct wbuf b = { 0 };
+	int r;
+
+	wb_u8(&b, HOLD_STORE);
+	wb_u8(&b, 0);
+	wb_u16(&b, 0);
+	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.dev : 0);
+	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.ino : 0);
+	wb_u16(&b, h->nrecs);
+	wb_bytes(&b, h->recs.p, h->recs.len);
+	wb_bytes(&b, h->names.p, h->names.len);
+	if (b.oom || h->recs.oom || h->names.oom) {
+		perr_set(pe, PE_SYS, "out of memory");
+		r = -1;
+	} else
+		r = frame_send(c->succ, F_HANDOFF, more ? FF_MORE : 0, b.p,
+		    b.len, h->fds, h->nfds, &c->until, pe);
+	wb_free(&b);
+	h->recs.len = h->names.len = 0;
+	h->nrecs = 0;
+	h->nfds = 0;
+	return r;
+}
+
+static void
+handoff_send(struct store *st)
+{
+	struct ctl *c = st->ctl;
+	struct hframe h;
+	struct entry *e;
+	struct perr pe;
+	int64_t now = now_ms(), left;
+	size_t j, total = 1;
+
+	memset(&h, 0, sizeof(h));
+	h.fds[h.nfds++] = c->ep.lfd;
+	for (e = RB_MIN(entries, &st->entries); e != NULL;
+	    e = RB_NEXT(entries, &st->entries, e)) {
+		/* A record rides with its entry's first fd. */
+		if (h.nfds == PROTO_MAXFDS && hframe_flush(st, &h, 1, &pe) == -1)
+			goto fail;
+		left = entry_left(e, now);
+		wb_name(&h.recs, e->name);
+		wb_u32(&h.recs, e->uid);
+		wb_u32(&h.recs, e->gid);
+		wb_u32(&h.recs, (uint32_t)((now - e->since) / 1000));
+		wb_u32(&h.recs, left < 0 ? HOLD_FOREVER :
+		    (uint32_t)((left + 999) / 1000));
+		wb_u32(&h.recs, e->set.n);
+		h.nrecs++;
+		for (j = 0; j < e->set.n; j++) {
+			if (h.nfds == PROTO_MAXFDS &&
+			    hframe_flush(st, &h, 1, &pe) == -1)
+				goto fail;
+			h.fds[h.nfds++] = e->set.fds[j];
+			wb_name(&h.names, e->set.names[j]);
+			total++;
+		}
+	}
+	if (hframe_flush(st, &h, 0, &pe) == -1)
+		goto fail;
+	wb_free(&h.recs);
+	wb_free(&h.names);
+	ctl_sent(c, total);
+	return;
+fail:
+	wb_free(&h.recs);
+	wb_free(&h.names);
+	ctl_drop(c, pe.errnum == EPIPE || pe.errnum == ECONNRESET ? NULL :
+	    &pe);
+}
+
+/*
+ * Take one F_HANDOFF frame: its records become entries, its fds go to the
+ * entry that is filling (*cur, which lacks *want more) and then to the
+ * next record's.  The fds are ours once it returns 0.
+ */
+static int
+hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
+    size_t *want, uint64_t *dev, uint64_t *ino, struct perr *pe)
+{
+	char name[PROTO_NAMEMAX + 1];
+	struct fdset empty = { 0 };
+	struct entry **recs = NULL;
+	struct peer p;
+	struct rbuf r;
+	unsigned nrecs, k;
+	uint32_t age, ttl;
+	size_t *wants = NULL;
+	int i, kind;
+
+	rb_init(&r, f->data, f->len);
+	kind = rb_u8(&r);
+	rb_u8(&r);
+	rb_u16(&r);
+	*dev = rb_u64(&r);
+	*ino = rb_u64(&r);
+	nrecs = rb_u16(&r);
+	if (r.bad || kind != HOLD_STORE || f->nfds < first ||
+	    nrecs > (unsigned)f->nfds)
+		goto bad;
+	if (nrecs > 0 && ((recs = calloc(nrecs, sizeof(*recs))) == NULL ||
+	    (wants = calloc(nrecs, sizeof(*wants))) == NULL)) {
+		perr_sys(pe, "malloc");
+		goto fail;
+	}
+	for (k = 0; k < nrecs; k++) {
+		rb_name(&r, name);
+		p.uid = rb_u32(&r);
+		p.gid = rb_u32(&r);
+		age = rb_u32(&r);
+		ttl = rb_u32(&r);
+		wants[k] = rb_u32(&r);
+		if (r.bad || ttl == 0 || wants[k] == 0 ||
+		    wants[k] > ENTRYMAXFDS || entry_find(st, name) != NULL)
+			goto bad;
+		if ((recs[k] = entry_add(st, name, &p, now_ms() -
+		    (int64_t)age * 1000, ttl, &empty)) == NULL) {
+			perr_sys(pe, "malloc");
+			goto fail;
+		}
+	}
+	if (first) {
+		st->ctl->ep.lfd = f->fds[0];
+		f->fds[0] = -1;
+	}
+	for (i = first, k = 0; i < f->nfds; i++) {
+		if (*want == 0) {
+			/* The next record: an entry whose fds begin here. */
+			if (k == nrecs)
+				goto bad;
+			*cur = recs[k];
+			*want = wants[k++];
+		}
+		rb_name(&r, name);
+		if (r.bad)
+			goto bad;
+		if (fdset_add(&(*cur)->set, f->fds[i], name) == -1) {
+			perr_sys(pe, "malloc");
+			goto fail;
+		}
+		f->fds[i] = -1;
+		st->nfds++;
+		(*want)--;
+	}
+	if (k != nrecs || r.off != r.len)
+		goto bad;
+	free(recs);
+	free(wants);
+	return 0;
+bad:
+	perr_set(pe, PE_PROTO, "malformed handoff");
+fail:
+	free(recs);
+	free(wants);
+	return -1;
+}
+
+static void
+store_clear(struct store *st)
+{
+	struct entry *e;
+
+	while ((e = RB_MIN(entries, &st->entries)) != NULL)
+		entry_remove(st, e);
+}
+
+/*
+ * Receive the holder's store on s.  Returns 1 once it is ours, 0 when the
+ * holder went away before handing it over.
+ */
+static int
+takeover(struct store *st, int s)
+{
+	struct ctl *c = st->ctl;
+	struct deadline dl;
+	struct entry *cur = NULL;
+	struct frame f;
+	struct perr pe;
+	uint64_t dev = 0, ino = 0, d, n;
+	size_t want = 0, total = 0;
+	int r, first = 1, more;
+
+	deadline_set(&dl, c->tflag);
+	do {
+		if ((r = frame_recv(s, &f, &dl, &pe)) == 0 ||
+		    (r == -1 && pe.errnum == ECONNRESET)) {
+			if (first) {
+				close(s);
+				return 0;
+			}
+			perr_set(&pe, PE_SYS, "holder went away mid-handoff");
+			r = -1;
+		}
+		if (r == -1)
+			goto fail;
+		if (f.type == F_ERROR) {
+			perr_remote(&pe, &f);
+			frame_free(&f);
+			goto fail;
+		}
+		if (f.type != F_HANDOFF) {
+			perr_set(&pe, PE_PROTO, "expected a handoff, got "
+			    "frame type %u", f.type);
+			frame_free(&f);
+			goto fail;
+		}
+		total += f.nfds;
+		more = f.flags & FF_MORE;
+		r = hframe_take(st, &f, first, &cur, &want, &d, &n, &pe);
+		frame_free(&f);
+		if (r == -1)
+			goto fail;
+		if (first) {
+			dev = d;
+			ino = n;
+		}
+		first = 0;
+	} while (more);
+	if (want != 0) {
+		perr_set(&pe, PE_PROTO, "malformed handoff: an entry lacks "
+		    "%zu fds", want);
+		goto fail;
+	}
+	if (ctl_confirm(c, s, total) == -1) {
+		/* It kept everything: ours are copies, let them go. */
+		store_clear(st);
+		close(c->ep.lfd);
+		c->ep.lfd = -1;
+		exit(EXIT_REFUSED);
+	}
+	ctl_adopt(c, c->ep.lfd, dev, ino);
+	return 1;
+fail:
+	close(s);
+	store_clear(st);
+	if (c->ep.lfd != -1)
+		close(c->ep.lfd);
+	c->ep.lfd = -1;
+	errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
+}
+
+/* Take over from the store on the control socket, or become the store. */
+static void
+start(struct store *st)
+{
+	struct ctl *c = st->ctl;
+	int s, tries;
+
+	for (tries = 0; tries < TRIES; tries++) {
+		if ((s = ctl_ask(c)) != -1) {
+			if (takeover(st, s))
+				return;
+			continue;
+		}
+		if (ctl_listen(c) == 0)
+			return;
+		if (errno != EADDRINUSE)
+			break;
+	}
+	err(EXIT_SYS, "listen %s", c->ep.addr.str);
+}
+
+/* Room for what we may hold: every fd, every client, a margin. */
+static void
+fd_room(size_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ?
+	    want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
 
 void
 store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 {
-	(void)c; (void)maxentries; (void)maxfds;
-	errx(EXIT_USAGE, "not yet");
+	static struct store st;
+	struct pollfd pfd[MAXCLIENTS + 2];
+	int i, n, pi_l, timeout;
+
+	st.ctl = c;
+	RB_INIT(&st.entries);
+	st.maxentries = maxentries;
+	st.maxfds = maxfds;
+	signal(SIGPIPE, SIG_IGN);
+	fd_room(maxfds + MAXCLIENTS + PROTO_MAXFDS + 64);
+
+	start(&st);
+	ctl_unlink_at_exit(c);
+	fd_nonblock(c->ep.lfd, 1);
+	if (sandbox(SB_SOCKETS | SB_UNLINK) == -1)
+		err(EXIT_SYS, "sandbox");
+
+	for (;;) {
+		timeout = expire(&st);
+		n = 0;
+		pi_l = -1;
+		if (c->state != CS_SENT) {
+			if (st.ncl < MAXCLIENTS) {
+				pfd[n].fd = c->ep.lfd;
+				pfd[n].events = POLLIN;
+				pfd[n].revents = 0;
+				pi_l = n++;
+			}
+			for (i = 0; i < st.ncl; i++) {
+				pfd[n].fd = st.cl[i].fd;
+				pfd[n].events = POLLIN;
+				pfd[n].revents = 0;
+				st.cl[i].pi = n++;
+				timeout = poll_ms(timeout,
+				    deadline_ms(&st.cl[i].until));
+			}
+		}
+		n = ctl_pollfds(c, pfd, n, 0);
+		timeout = poll_ms(timeout, ctl_timeout(c));
+		if (poll(pfd, n, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EXIT_SYS, "poll");
+		}
+		switch (ctl_events(c, pfd)) {
+		case CTL_COMMIT:
+			/* The successor holds it all; ours are copies. */
+			for (i = st.ncl - 1; i >= 0; i--)
+				client_close(&st, i);
+			store_clear(&st);
+			ctl_commit(c);
+			exit(EXIT_OK);
+		case CTL_RESUME:
+			continue;
+		}
+		if (c->state == CS_SENT)
+			continue;
+		/* Backwards: serving one may move the last into its place. */
+		for (i = st.ncl - 1; i >= 0; i--) {
+			if (st.cl[i].pi != -1 && pfd[st.cl[i].pi].revents &&
+			    frame_ready(st.cl[i].fd))
+				client_frame(&st, i);
+			else if (deadline_ms(&st.cl[i].until) == 0) {
+				struct perr pe;
+
+				perr_set(&pe, PE_SYS, "timed out");
+				pe.errnum = ETIMEDOUT;
+				client_fail(&st, i, &pe);
+			}
+			if (c->state == CS_SENT)
+				break;
+		}
+		if (c->state != CS_SENT && pi_l != -1 && pfd[pi_l].revents)
+			clients_accept(&st);
+	}
 }

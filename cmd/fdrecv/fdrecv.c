@@ -19,6 +19,7 @@
 #include "deadline.h"
 #include "exits.h"
 #include "fdmap.h"
+#include "hold.h"
 #include "notify.h"
 #include "proto.h"
 #include "sock.h"
@@ -29,8 +30,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-cr] [-g group] [-m fd[,fd...]] "
 	    "[-t seconds] [-u user] socket [prog [arg ...]]\n"
+	    "       %s -n name [-D] [-g group] [-m fd[,fd...]] [-t seconds] "
+	    "[-u user] socket [prog [arg ...]]\n"
 	    "       %s -L name[,name...] [-m fd[,fd...]] [prog [arg ...]]\n",
-	    getprogname(), getprogname());
+	    getprogname(), getprogname(), getprogname());
 	exit(EXIT_USAGE);
 }
 
@@ -135,6 +138,50 @@ deliver(char *argv[], struct fdset *set, int *map, size_t nmap,
 	return EXIT_OK;
 }
 
+/*
+ * -n: fetch the entry name from the fdholder store at a and deliver it.
+ * With -D, confirm to the store (which then removes the entry) only once
+ * we know the set fits: a refused set stays in the store.
+ */
+static int
+retrieve(const struct addr *a, const char *name, int Dflag,
+    struct trust *trust, char *argv[], int *map, size_t nmap,
+    const struct deadline *dl, const struct rlimit *nofile)
+{
+	struct endpoint ep;
+	struct fdset set = { 0 };
+	struct peer peer;
+	struct perr pe;
+	int s;
+
+	if (ep_connect_now(&ep, a, dl) == -1) {
+		if (errno == ETIMEDOUT)
+			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+		err(EXIT_SYS, "connect %s", a->str);
+	}
+	if ((s = ep_next(&ep, dl)) == -1)
+		err(EXIT_SYS, "connect %s", a->str);
+	if (peer_get(s, &peer) == -1)
+		err(EXIT_SYS, "%s: peer credentials", a->str);
+	if (!peer_trusted(&peer, trust))
+		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
+		    peer_str(&peer));
+	trust_free(trust);
+	if (hold_fetch(s, name, Dflag ? FETCH_REMOVE : 0, &set, dl, &pe) ==
+	    -1)
+		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
+	if (!set_fits(&set, argv[0] != NULL, nmap, &pe))
+		errx(EXIT_REFUSED, "%s: %s: %s", a->str, name, pe.msg);
+	if (argv[0] != NULL && prog_check(argv[0], &pe) == -1)
+		errx(pe.errnum == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC, "%s",
+		    pe.msg);
+	if (Dflag && hold_confirm(s, set.n, dl, &pe) == -1)
+		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
+	close(s);
+	ep_close(&ep);
+	return deliver(argv, &set, map, nmap, nofile);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -146,12 +193,18 @@ main(int argc, char *argv[])
 	struct addr addr;
 	struct peer peer;
 	struct perr pe;
-	const char *Lflag = NULL, *tflag = NULL;
-	int *map = NULL, ch, r, s, cflag = 0, rflag = 0;
+	const char *Lflag = NULL, *nflag = NULL, *tflag = NULL;
+	int *map = NULL, ch, r, s, cflag = 0, Dflag = 0, rflag = 0;
 	size_t nmap = 0;
 
-	while ((ch = getopt(argc, argv, OPTS_STOP "cg:L:m:rt:u:")) != -1) {
+	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:L:m:n:rt:u:")) != -1) {
 		switch (ch) {
+		case 'D':
+			Dflag = 1;
+			break;
+		case 'n':
+			nflag = optarg;
+			break;
 		case 'L':
 			Lflag = optarg;
 			break;
@@ -188,8 +241,12 @@ main(int argc, char *argv[])
 		if (cflag || rflag || tflag || trust_widened(&trust))
 			usage();
 	}
-	if (argc < 1)
+	if (argc < 1 || (Dflag && nflag == NULL) ||
+	    (nflag != NULL && (Lflag != NULL || cflag || rflag)))
 		usage();
+	if (nflag != NULL && (*nflag == '\0' ||
+	    !name_valid(nflag, strlen(nflag))))
+		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
 	if (nmap > 0 && argc < 2)
 		errx(EXIT_USAGE, "-m needs a program to run");
 	if (Lflag != NULL) {
@@ -204,6 +261,9 @@ main(int argc, char *argv[])
 	deadline_set(&dl, tflag);
 	nofile_raise(&nofile);
 
+	if (nflag != NULL)
+		return retrieve(&addr, nflag, Dflag, &trust, argv + 1, map,
+		    nmap, &dl, &nofile);
 	if (cflag && addr.kind != ADDR_FD) {
 		if (ep_connect(&ep, &addr, &dl) == -1) {
 			if (errno == ETIMEDOUT)

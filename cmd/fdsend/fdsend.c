@@ -16,6 +16,7 @@
 #include "deadline.h"
 #include "exits.h"
 #include "fdmap.h"
+#include "hold.h"
 #include "notify.h"
 #include "pidfd.h"
 #include "proto.h"
@@ -27,9 +28,11 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-lr] [-g group] [-p pid] [-t seconds] "
 	    "[-u user] socket fd[=name] ...\n"
+	    "       %s -n name [-e seconds] [-g group] [-p pid] [-t seconds] "
+	    "[-u user] socket fd[=name] ...\n"
 	    "       %s -N [-p pid] [-t seconds] fd[=name] ...\n"
 	    "       %s -N -d [-t seconds] name ...\n",
-	    getprogname(), getprogname(), getprogname());
+	    getprogname(), getprogname(), getprogname(), getprogname());
 	exit(EXIT_USAGE);
 }
 
@@ -125,13 +128,23 @@ main(int argc, char *argv[])
 	struct addr addr;
 	struct peer peer;
 	struct perr pe;
-	const char *errstr, *name, *tflag = NULL;
+	const char *errstr, *name, *nflag = NULL, *tflag = NULL;
+	uint32_t ttl = HOLD_FOREVER;
 	int ch, fd, i, s, dflag = 0, lflag = 0, Nflag = 0, rflag = 0;
 	int pidfd = -1;
 	pid_t pid = 0;
 
-	while ((ch = getopt(argc, argv, "dg:lNp:rt:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "de:g:ln:Np:rt:u:")) != -1) {
 		switch (ch) {
+		case 'e':
+			ttl = strtonum(optarg, 1, HOLD_FOREVER - 1, &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "expiry %s: %s", errstr,
+				    optarg);
+			break;
+		case 'n':
+			nflag = optarg;
+			break;
 		case 'd':
 			dflag = 1;
 			break;
@@ -170,8 +183,13 @@ main(int argc, char *argv[])
 		argv--;
 	}
 	if (argc < 2 || (dflag && (!Nflag || pid != 0)) ||
-	    (Nflag && (lflag || rflag || trust_widened(&trust))))
+	    (Nflag && (lflag || rflag || trust_widened(&trust))) ||
+	    (nflag != NULL && (Nflag || lflag || rflag)) ||
+	    (ttl != HOLD_FOREVER && nflag == NULL))
 		usage();
+	if (nflag != NULL && (*nflag == '\0' ||
+	    !name_valid(nflag, strlen(nflag))))
+		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
 	deadline_set(&dl, tflag);
 	if (dflag) {
 		for (i = 1; i < argc; i++)
@@ -204,7 +222,8 @@ main(int argc, char *argv[])
 		if (ep_listen(&ep, &addr, trust_widened(&trust)) == -1)
 			err(EXIT_SYS, "listen %s", addr.str);
 		ep_unlink_on_signal(&ep);
-	} else if (ep_connect(&ep, &addr, &dl) == -1) {
+	} else if ((nflag != NULL ? ep_connect_now(&ep, &addr, &dl) :
+	    ep_connect(&ep, &addr, &dl)) == -1) {
 		if (errno == ETIMEDOUT)
 			errx(EXIT_TIMEOUT, "connect %s: timed out", addr.str);
 		err(EXIT_SYS, "connect %s", addr.str);
@@ -234,6 +253,12 @@ main(int argc, char *argv[])
 				continue;
 			ep_close(&ep);
 			return EXIT_REFUSED;
+		}
+		if (nflag != NULL) {
+			if (hold_store(s, nflag, ttl, &set, &dl, &pe) == 0)
+				break;
+			ep_close(&ep);
+			errx(exit_for(&pe), "%s: %s", addr.str, pe.msg);
 		}
 		if (offer(s, &set, rflag, &dl, &pe) == 0)
 			break;

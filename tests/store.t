@@ -1,0 +1,322 @@
+#!/bin/bash
+# fdholder's store: fdsend -n stores, fdrecv -n retrieves, fdholder -L
+# lists and -D deletes; the store survives its own restart whole, and no
+# client, careless or hostile, makes it lose or leak an fd.
+. "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
+PEER="python3 $TESTS/storepeer.py"
+
+# store [OPTION ...]: a store on ./ctl, its pid in $STORE, once it serves.
+store() {
+	bg fdholder "$@" -s "$PWD/ctl" 2>>serr
+	STORE=$!
+	wait_for 10 test -S ctl
+	wait_for 10 fdholder -L -s ctl >/dev/null
+	# What the first store of the case has open (stdio, the control
+	# socket, what the test harness leaves open) before it holds any.
+	: "${BASE:=$(nfds "$STORE")}"
+}
+
+# reap SECONDS PID: wait for a child, its status in $RC.
+reap() {
+	wait_exit "$@"
+}
+
+# entries: the names held, one a line.
+entries() {
+	fdholder -L -s ctl | cut -f1
+}
+
+# only NAME: the store holds that entry alone.
+only() {
+	[ "$(entries)" = "$1" ]
+}
+
+# held N: the store holds N fds beyond those it started with.
+held() {
+	local n
+	n=$(nfds "$STORE")
+	[ "$n" = $(($1 + BASE)) ] || {
+		echo "store has $n fds open, wants $(($1 + BASE))" >&2
+		ls -l "/proc/$STORE/fd" >&2
+		return 1
+	}
+}
+
+basics() {
+	store
+	held 0
+	# Confined as fdholder(1) says (no filter under the sanitizers).
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$STORE/status"
+	[ -n "${SAN:-}" ] ||
+	    grep -q '^Seccomp:[[:space:]]*2$' "/proc/$STORE/status"
+	echo hello >f
+	fdsend -n web ctl 3=first 0=second 3<f </dev/null
+	held 2
+	fdholder -L -s ctl >list
+	grep -q "^web	$(id -u)	[0-9]*s	never	file,char\$" list ||
+	    fail "list: $(cat list)"
+	# Retrieval leaves the entry; the program gets LISTEN_FDS and names.
+	fdrecv -n web ctl sh -c 'echo "$LISTEN_FDS $LISTEN_FDNAMES"; cat <&3' \
+	    >out
+	[ "$(cat out)" = "2 first:second
+hello" ] || fail "got: $(cat out)"
+	[ "$(entries)" = web ] || fail "entry gone"
+	# -D removes it, once received; then it is gone.
+	fdrecv -n web -D -m 5,6 ctl sh -c 'test -e /proc/$$/fd/5'
+	[ -z "$(entries)" ] || fail "still there: $(entries)"
+	held 0
+	must_fail 1 fdrecv -n web ctl
+	expect_err err "fdrecv: ctl: web: no such entry"
+	# Quiet on success; a name taken is an error, the old entry kept.
+	fdsend -n one ctl 0 </dev/null 2>e2
+	[ ! -s e2 ] || fail "not quiet: $(cat e2)"
+	must_fail 1 fdsend -n one ctl 3 3<f
+	expect_err err "fdsend: ctl: one: entry exists"
+	fdholder -D -s ctl one
+	must_fail 1 fdholder -D -s ctl one
+	expect_err err "fdholder: ctl: one: no such entry"
+	held 0
+	[ ! -s serr ] || fail "store said: $(cat serr)"
+}
+
+# A pipe parked in the store carries its data to the retriever.
+pipe_through() {
+	store
+	{ seq 1 1000; } | fdsend -n p ctl 0
+	fdrecv -n p -D ctl >out
+	seq 1 1000 | cmp - out
+}
+
+expiry() {
+	store
+	fdsend -n short -e 1 ctl 0 </dev/null
+	fdsend -n long ctl 0 </dev/null
+	fdholder -L -s ctl | grep -q '^short	.*	1s	char$' ||
+	    fail "$(fdholder -L -s ctl)"
+	wait_for 5 only long
+	held 1
+}
+
+# Limits: a clear error to the client that hits them, the store goes on.
+limits() {
+	store -l 2 -f 5
+	fdsend -n a ctl 0 0 </dev/null
+	must_fail 1 fdsend -n b ctl 0 0 0 0 </dev/null
+	expect_err err "fdsend: ctl: store full: 2 fds held, 4 more offered, the limit is 5"
+	fdsend -n b ctl 0 </dev/null
+	must_fail 1 fdsend -n c ctl 0 </dev/null
+	expect_err err "fdsend: ctl: store full: 2 entries held, the limit"
+	held 3
+	$PEER ctl overlimit 1000 >ans
+	grep -q "^error 6 store full" ans || fail "overlimit: $(cat ans)"
+	held 3
+	kill -0 "$STORE"
+}
+
+# 1000 fds under 250 names (a third of them 255 bytes long) survive a
+# restart of the store: the handoff splits them into frames of 253.
+thousand() {
+	mkdir d
+	ulimit -n 4096
+	store
+	$PEER "$PWD/ctl" store 250 4 d >out
+	[ "$(cat out)" = "stored 250 4" ] || fail "$(cat out)"
+	held 1000
+	old=$STORE
+	store
+	reap 10 "$old"
+	[ "$RC" = 0 ] || fail "old store exited $RC: $(cat serr)"
+	held 1000
+	[ "$(pgrep -c -f "fdholder -s $PWD/ctl")" = 1 ] || fail "two stores"
+	$PEER "$PWD/ctl" fetch 250 4 d >out
+	[ "$(cat out)" = "fetched 250 4" ] || fail "$(cat out)"
+	[ "$(entries | wc -l)" = 250 ] || fail "$(entries | wc -l) entries"
+	[ "$(entries | awk 'length == 255' | wc -l)" = 84 ] ||
+	    fail "long names lost"
+	[ ! -s serr ] || fail "store said: $(cat serr)"
+}
+
+# Many restarts in a row, the store's content checked after each.
+restarts() {
+	local i old
+	store
+	fdsend -n keep ctl 0 </dev/null
+	for i in $(seq 1 20); do
+		old=$STORE
+		store
+		reap 10 "$old"
+		[ "$RC" = 0 ] || fail "restart $i: exited $RC"
+	done
+	[ "$(entries)" = keep ] || fail "$(entries)"
+	held 1
+	rm ctl.x 2>/dev/null || true
+	kill -TERM "$STORE"
+	reap 10 "$STORE"
+	[ ! -e ctl ] || fail "control socket left behind"
+}
+
+# Hostile clients: the store answers, hangs up, goes on, leaks nothing.
+abuse() {
+	store -t 1
+	fdsend -n keep ctl 0 </dev/null
+	$PEER ctl garbage >ans
+	grep -qE '^(error 2 |closed)' ans || fail "garbage: $(cat ans)"
+	$PEER ctl unsolicited >ans
+	grep -q '^error 2 fds on a request' ans || fail "fds: $(cat ans)"
+	$PEER ctl badversion >ans
+	grep -q '^error 3 ' ans || fail "version: $(cat ans)"
+	$PEER ctl half >ans
+	grep -q '^error 10 ' ans || fail "half: $(cat ans)"
+	# 40 idle connections (more than it serves at once): the store still
+	# answers once they time out, and it never stopped holding.
+	for i in $(seq 1 40); do
+		bg python3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(30)' ctl
+	done
+	sleep 0.2
+	wait_for 10 fdholder -t 5 -L -s ctl
+	[ "$(entries)" = keep ] || fail "$(entries)"
+	held 1
+	kill -0 "$STORE"
+}
+
+# A successor that dies at each step of the handoff: the store keeps all.
+successor_dies() {
+	local step
+	mkdir d
+	store
+	$PEER "$PWD/ctl" store 100 3 d >/dev/null
+	for step in asked received; do
+		$PEER "$PWD/ctl" successor "$step"
+		wait_for 10 held 300
+		kill -0 "$STORE" || fail "store gone after $step"
+	done
+	$PEER "$PWD/ctl" fetch 100 3 d >out
+	[ "$(cat out)" = "fetched 100 3" ] || fail "$(cat out)"
+	# And a real successor killed with SIGKILL as it starts.
+	bg fdholder -s "$PWD/ctl"
+	kill -KILL $!
+	wait_for 10 held 300
+	$PEER "$PWD/ctl" fetch 100 3 d >out
+	[ "$(cat out)" = "fetched 100 3" ] || fail "$(cat out)"
+}
+
+# The store and the connection holder refuse to take over from each
+# other, touching nothing.
+kinds() {
+	store
+	fdsend -n keep ctl 0 </dev/null
+	must_fail 1 fdholder -s "$PWD/ctl" 127.0.0.1 9
+	expect_err err "holds named fds, not a connection"
+	[ "$(entries)" = keep ] || fail "$(entries)"
+}
+
+# Rights per operation: root stores, nobody may only retrieve.
+rights() {
+	local sock=@fdholder-store-$$
+	mkdir -m 755 pub
+	cp "$BIN/fdrecv" "$BIN/fdsend" "$BIN/fdholder" pub/
+	chmod 755 . pub pub/*
+	bg fdholder -u retrieve:nobody -s "$sock" 2>serr
+	STORE=$!
+	wait_for 10 fdholder -L -s "$sock"
+	echo secret >f
+	chmod 600 f
+	fdsend -n f "$sock" 3 3<f
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdrecv -u root -n f "$sock" >out
+	[ "$(cat out)" = secret ] || fail "nobody got: $(cat out)"
+	must_fail 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdsend -u root -n g "$sock" 0
+	expect_err err "uid 65534 not allowed to store"
+	must_fail 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdrecv -u root -D -n f "$sock"
+	expect_err err "uid 65534 not allowed to delete"
+	must_fail 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdholder -L -s "$sock"
+	expect_err err "fdholder: $sock: uid 65534 not allowed to list"
+	[ "$(fdholder -L -s "$sock" | cut -f1)" = f ] || fail "entry lost"
+}
+
+usage_store() {
+	must_fail 100 fdholder -i -s ctl
+	expect_err err "fdholder: -i and -N need a connection: host port"
+	must_fail 100 fdholder -f 5 -s ctl host 1
+	expect_err err "-f and -l limit the store, not a connection"
+	must_fail 100 fdholder -L -s ctl extra
+	must_fail 100 fdholder -D -s ctl
+	must_fail 100 fdholder -D -L -s ctl x
+	must_fail 100 fdholder -l 0 -s ctl
+	expect_err err "fdholder: maxentries too small: 0"
+	must_fail 100 fdsend -n "a:b" ctl 0
+	expect_err err "fdsend: invalid entry name: a:b"
+	must_fail 100 fdsend -n "$(printf '%0256d' 0)" ctl 0
+	must_fail 100 fdsend -e 5 ctl 0
+	must_fail 100 fdsend -e 0 -n x ctl 0
+	expect_err err "fdsend: expiry too small: 0"
+	must_fail 100 fdsend -l -n x ctl 0
+	must_fail 100 fdrecv -D ctl
+	must_fail 100 fdrecv -c -n x ctl
+	must_fail 111 fdholder -L -s nosuch
+	expect_err err "fdholder: connect nosuch: No such file or directory"
+	must_fail 111 fdrecv -n x nosuch
+	expect_err err "fdrecv: connect nosuch: No such file or directory"
+}
+
+# The runbook of fdholder(1): a server's listening socket parked in the
+# store while the server restarts; a client that connects meanwhile is
+# served by the new server.
+runbook() {
+	cat >httpd.py <<-'EOF'
+	import os, socket, sys
+	if os.environ.get("LISTEN_FDS") == "1":
+	    s = socket.socket(fileno=3)
+	else:
+	    s = socket.create_server(("127.0.0.1", 0))
+	    open("port", "w").write("%d" % s.getsockname()[1])
+	open("httpd.pid", "w").write("%d" % os.getpid())
+	while True:
+	    c, _ = s.accept()
+	    c.sendall(b"served by %d\n" % os.getpid())
+	    c.close()
+	EOF
+	store
+	bg python3 httpd.py
+	wait_for 10 test -s port
+	wait_for 10 test -s httpd.pid
+	old=$(cat httpd.pid)
+	fdsend -p "$old" -n web.listen -e 60 "$PWD/ctl" 3=http
+	kill "$old"
+	rm httpd.pid
+	fdholder -L -s ctl | grep -q '^web\.listen	0	[0-9]*s	[0-9]*s	listen$' ||
+	    fail "$(fdholder -L -s ctl)"
+	# Nobody serves the port now, yet a client connects and waits.
+	bg python3 -c 'import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+sys.stdout.write(c.makefile().readline())' "$(cat port)" >answer
+	client=$!
+	sleep 0.2
+	fdholder -L -s ctl | grep -q '^web\.listen	' || fail "entry gone"
+	bg fdrecv -n web.listen -D "$PWD/ctl" python3 httpd.py
+	wait_exit 20 "$client"
+	[ "$RC" = 0 ] || fail "client exited $RC"
+	new=$(cat httpd.pid)
+	[ "$(cat answer)" = "served by $new" ] || fail "answer: $(cat answer)"
+	[ "$new" != "$old" ] || fail "same server"
+	[ -z "$(entries)" ] || fail "entry left: $(entries)"
+}
+
+t_case "store, list, retrieve, retrieve and remove, delete" basics
+t_case "a pipe parked in the store keeps its data" pipe_through
+t_case "entries expire" expiry
+t_case "limits on entries and fds: a clear error, the store goes on" limits
+t_case "1000 fds, 255-byte names, across a restart of the store" thousand
+t_case "20 restarts in a row keep the store" restarts
+t_case "hostile clients: answered, dropped, nothing leaked" abuse
+t_case "a successor dying mid-handoff: the store keeps all" successor_dies
+t_case "store and connection holder do not mix" kinds
+t_case "rights per operation by uid" rights
+t_case "runbook: a listening socket parked across a server restart" runbook
+t_case "usage errors" usage_store
+t_done

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""A client of fdholder's store written from fdproto(7) alone: a second
+implementation of the protocol, polite or abusive as the test asks.
+
+  storepeer.py CTL store N K DIR    store N entries of K fds each, fd j of
+                                    entry i open on DIR/i.j, names up to
+                                    255 bytes; prints "stored N K"
+  storepeer.py CTL fetch N K DIR    fetch them all back and check that
+                                    each fd is DIR/i.j; prints "fetched"
+  storepeer.py CTL garbage          bytes that are no frame
+  storepeer.py CTL unsolicited      a list request carrying 3 fds
+  storepeer.py CTL badversion       a frame of version 9
+  storepeer.py CTL half             half a header, then silence
+  storepeer.py CTL overlimit N      one store of N fds
+  storepeer.py CTL successor STEP   take over, then die at STEP: "asked"
+                                    (after F_TAKE), "received" (after the
+                                    handoff, before confirming)
+
+Each abusive mode prints what the store answered: "error CODE MESSAGE",
+or "closed".
+"""
+import os
+import socket
+import struct
+import sys
+
+F_OFFER, F_ACK, F_ERROR = 1, 2, 3
+F_TAKE, F_HANDOFF, F_STORE, F_FETCH, F_LIST = 16, 17, 18, 19, 20
+FF_MORE = 1
+MAXFDS = 253
+
+
+def frame(s, ftype, payload=b"", fds=(), flags=0, version=1):
+    hdr = struct.pack(">BBBBHHI", 0x46, 0x44, version, ftype, len(fds),
+                      flags, len(payload))
+    socket.send_fds(s, [hdr + payload], list(fds))
+
+
+def recv_exact(s, n, fds):
+    buf = b""
+    while len(buf) < n:
+        data, got, _, _ = socket.recv_fds(s, n - len(buf), MAXFDS)
+        fds.extend(got)
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def read_frame(s):
+    fds = []
+    hdr = recv_exact(s, 12, fds)
+    if hdr is None:
+        return None
+    magic1, magic2, version, ftype, nfds, flags, length = struct.unpack(
+        ">BBBBHHI", hdr)
+    assert (magic1, magic2, version) == (0x46, 0x44, 1), hdr
+    data = recv_exact(s, length, fds) if length else b""
+    assert len(fds) == nfds, (len(fds), nfds)
+    return ftype, flags, data, fds
+
+
+def name(b):
+    return bytes([len(b)]) + b
+
+
+def answer(s):
+    f = read_frame(s)
+    if f is None:
+        return "closed"
+    ftype, _, data, fds = f
+    for fd in fds:
+        os.close(fd)
+    if ftype == F_ERROR:
+        code, = struct.unpack(">H", data[:2])
+        return "error %d %s" % (code, data[2:].decode())
+    if ftype == F_ACK:
+        return "ack %d" % struct.unpack(">I", data)
+    return "frame %d" % ftype
+
+
+def connect(ctl):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(ctl)
+    return s
+
+
+def entry_name(i):
+    # Every third name is as long as names go: 255 bytes.
+    base = "entry-%05d" % i
+    return (base + "." + "x" * (254 - len(base))) if i % 3 == 0 else base
+
+
+def store(ctl, n, k, d):
+    for i in range(n):
+        fds = [os.open(os.path.join(d, "%d.%d" % (i, j)),
+                       os.O_RDONLY | os.O_CREAT, 0o600) for j in range(k)]
+        s = connect(ctl)
+        frame(s, F_STORE, name(entry_name(i).encode()) +
+              struct.pack(">I", 0xffffffff))
+        names = b"".join(name(b"fd%d" % j) for j in range(k))
+        frame(s, F_OFFER, names, fds)
+        got = answer(s)
+        if got != "ack %d" % k:
+            sys.exit("store %d: %s" % (i, got))
+        s.close()
+        for fd in fds:
+            os.close(fd)
+    print("stored %d %d" % (n, k))
+
+
+def fetch(ctl, n, k, d):
+    for i in range(n):
+        s = connect(ctl)
+        frame(s, F_FETCH, b"\0" + name(entry_name(i).encode()))
+        fds, names = [], []
+        while True:
+            f = read_frame(s)
+            if f is None or f[0] != F_OFFER:
+                sys.exit("fetch %d: %s" % (i, f and f[0]))
+            ftype, flags, data, got = f
+            off = 0
+            while off < len(data):
+                ln = data[off]
+                names.append(data[off + 1:off + 1 + ln].decode())
+                off += 1 + ln
+            fds.extend(got)
+            if not flags & FF_MORE:
+                break
+        s.close()
+        want = [os.path.realpath(os.path.join(d, "%d.%d" % (i, j)))
+                for j in range(k)]
+        have = [os.readlink("/proc/self/fd/%d" % fd) for fd in fds]
+        if have != want or names != ["fd%d" % j for j in range(k)]:
+            sys.exit("fetch %d: got %s %s" % (i, have[:3], names[:3]))
+        for fd in fds:
+            os.close(fd)
+    print("fetched %d %d" % (n, k))
+
+
+def main():
+    ctl, mode = sys.argv[1], sys.argv[2]
+    if mode == "store":
+        return store(ctl, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    if mode == "fetch":
+        return fetch(ctl, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    s = connect(ctl)
+    if mode == "garbage":
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)))
+    elif mode == "unsolicited":
+        r, w = os.pipe()
+        frame(s, F_LIST, b"", [r, w, r])
+        os.close(r)
+        os.close(w)
+    elif mode == "badversion":
+        frame(s, F_LIST, version=9)
+    elif mode == "half":
+        s.sendall(b"FD\x01")
+    elif mode == "overlimit":
+        n = int(sys.argv[3])
+        frame(s, F_STORE, name(b"toomany") + struct.pack(">I", 0xffffffff))
+        null = os.open("/dev/null", os.O_RDONLY)
+        try:
+            for i in range(0, n, MAXFDS):
+                k = min(MAXFDS, n - i)
+                frame(s, F_OFFER, b"\0" * k, [null] * k,
+                      FF_MORE if i + k < n else 0)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    elif mode == "successor":
+        frame(s, F_TAKE, b"\x02")
+        if sys.argv[3] == "received":
+            while True:
+                f = read_frame(s)
+                if f is None:
+                    break
+                for fd in f[3]:
+                    os.close(fd)
+                if not f[1] & FF_MORE:
+                    break
+        os._exit(0)
+    else:
+        sys.exit("unknown mode " + mode)
+    print(answer(s))
+
+
+main()
