@@ -37,7 +37,7 @@ TESTS	:= $(sort $(wildcard tests/*.t))
 
 all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck
 
-$(B)/%.o: %.c $(wildcard common/*.h) Makefile
+$(B)/%.o: %.c $(wildcard common/*.h cmd/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

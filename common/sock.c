@@ -164,7 +164,7 @@ ep_listen(struct endpoint *ep, const struct addr *a, int shared)
 	}
 	if ((fd = unix_socket()) == -1)
 		return -1;
-	if (bind_path(fd, ep, a, shared) == -1 || listen(fd, 16) == -1) {
+	if (bind_path(fd, ep, a, shared) == -1 || listen(fd, SOMAXCONN) == -1) {
 		int e = errno;
 		ep_close(ep);
 		close(fd);

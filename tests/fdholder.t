@@ -425,6 +425,30 @@ other_uid_allowed() {
 }
 
 # A connected successor that never asks is dropped after -t.
+# A successor that sent part of its request and waits: the holder goes on
+# copying without spinning on the partial frame, then drops it after -t.
+half_request() {
+	local t0 t1
+	serve 100000 -r 20000
+	hold -t 2
+	wait_for 10 lines 1000
+	t0=$(awk '{ print $14 + $15 }' "/proc/$HOLDER/stat")
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"FD\x01")
+time.sleep(2.5)' "$PWD/ctl"
+	t1=$(awk '{ print $14 + $15 }' "/proc/$HOLDER/stat")
+	grep -q "request timed out; resumed" errs || fail "$(cat errs)"
+	t_note "holder CPU while a successor held half a frame for 2 s:" \
+	    "$((t1 - t0)) ticks (streaming 20000 lines/s meanwhile)"
+	[ $((t1 - t0)) -lt 50 ] || fail "holder spun: $((t1 - t0)) ticks"
+	hold -t 2
+	wait_for 10 lines 100000
+	seq 1 100000 | cmp - data
+	server_done
+}
+
 silent_successor() {
 	serve 100000 -r 50000
 	hold -t 0.5
@@ -489,6 +513,7 @@ t_case "connection refused, by number and by name; unknown host" connect_refused
 t_case "successor of another uid refused" other_uid
 t_case "-u take:nobody lets that uid take over" other_uid_allowed
 t_case "a successor that never asks is dropped after -t" silent_successor
+t_case "half a request: the holder waits without spinning" half_request
 t_case "control socket removed on SIGTERM" removed_on_term
 t_case "a file that is not a socket is kept" not_a_socket
 t_case "usage errors" usage

@@ -12,6 +12,9 @@ implementation of the protocol, polite or abusive as the test asks.
   storepeer.py CTL badversion       a frame of version 9
   storepeer.py CTL half             half a header, then silence
   storepeer.py CTL overlimit N      one store of N fds
+  storepeer.py CTL load T SECONDS   T threads store, list, fetch, fetch
+                                    and remove, and delete for SECONDS;
+                                    prints "ops N errors E"
   storepeer.py CTL successor STEP   take over, then die at STEP: "asked"
                                     (after F_TAKE), "received" (after the
                                     handoff, before confirming)
@@ -80,10 +83,20 @@ def answer(s):
 
 
 def connect(ctl):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(ctl)
-    return s
+    import time
+    end = time.monotonic() + 20
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(20)
+        try:
+            s.connect(ctl)
+            return s
+        except BlockingIOError:
+            # A full backlog; our C clients wait it out likewise.
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.005)
 
 
 def entry_name(i):
@@ -139,10 +152,92 @@ def fetch(ctl, n, k, d):
     print("fetched %d %d" % (n, k))
 
 
+def fetch_one(ctl, nm, remove):
+    s = connect(ctl)
+    frame(s, F_FETCH, (b"\1" if remove else b"\0") + name(nm))
+    fds = []
+    while True:
+        f = read_frame(s)
+        if f is None or f[0] != F_OFFER:
+            raise RuntimeError("fetch %s: %s" % (nm, f and f[0]))
+        fds.extend(f[3])
+        if not f[1] & FF_MORE:
+            break
+    if remove:
+        frame(s, F_ACK, struct.pack(">I", len(fds)))
+    s.close()
+    return fds
+
+
+def load(ctl, nthreads, seconds):
+    import threading
+    import time
+    end = time.monotonic() + seconds
+    counts = [0] * nthreads
+    errors = []
+
+    def worker(t):
+        k = 0
+        try:
+            while time.monotonic() < end:
+                k += 1
+                nm = b"load-%d-%d" % (t, k)
+                r, w = os.pipe()
+                os.write(w, nm)
+                s = connect(ctl)
+                frame(s, F_STORE, name(nm) + struct.pack(">I", 0xffffffff))
+                frame(s, F_OFFER, name(b"r") + name(b"w"), [r, w])
+                got = answer(s)
+                s.close()
+                os.close(r)
+                os.close(w)
+                if got != "ack 2":
+                    raise RuntimeError("store: " + got)
+                s = connect(ctl)
+                frame(s, F_LIST)
+                while True:
+                    f = read_frame(s)
+                    if f is None or f[0] != 21:
+                        raise RuntimeError("list: %s" % (f and f[0]))
+                    if not f[1] & FF_MORE:
+                        break
+                s.close()
+                fds = fetch_one(ctl, nm, False)
+                for fd in fds:
+                    os.close(fd)
+                fds = fetch_one(ctl, nm, k % 2 == 0)
+                if os.read(fds[0], 100) != nm:
+                    raise RuntimeError("fetched the wrong pipe")
+                for fd in fds:
+                    os.close(fd)
+                if k % 2:
+                    s = connect(ctl)
+                    frame(s, 22, name(nm))
+                    got = answer(s)
+                    s.close()
+                    if got != "ack 2":
+                        raise RuntimeError("delete: " + got)
+                counts[t] += 5
+        except Exception as e:
+            errors.append("thread %d: %s" % (t, e))
+
+    threads = [threading.Thread(target=worker, args=(t,))
+               for t in range(nthreads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for e in errors[:5]:
+        print(e, file=sys.stderr)
+    print("ops %d errors %d" % (sum(counts), len(errors)))
+
+
 def main():
     ctl, mode = sys.argv[1], sys.argv[2]
     if mode == "store":
         return store(ctl, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    if mode == "load":
+        return load(ctl, int(sys.argv[3]), float(sys.argv[4]))
     if mode == "fetch":
         return fetch(ctl, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     s = connect(ctl)
@@ -157,6 +252,18 @@ def main():
         frame(s, F_LIST, version=9)
     elif mode == "half":
         s.sendall(b"FD\x01")
+    elif mode == "midframe":
+        # A store whose offer is cut off mid-frame: the peer goes away.
+        frame(s, F_STORE, name(b"cut") + struct.pack(">I", 0xffffffff))
+        hdr = struct.pack(">BBBBHHI", 0x46, 0x44, 1, F_OFFER, 1, 0, 100)
+        socket.send_fds(s, [hdr + b"\x01"], [0])
+        print("dropped")
+        return
+    elif mode == "slowread":
+        # Ask for a list and read it a second later.
+        import time
+        frame(s, F_LIST)
+        time.sleep(1)
     elif mode == "overlimit":
         n = int(sys.argv[3])
         frame(s, F_STORE, name(b"toomany") + struct.pack(">I", 0xffffffff))

@@ -225,8 +225,9 @@ ctl_pollfds(struct ctl *c, struct pollfd *pfd, int n, int listening)
 		c->pi_l = n++;
 	}
 	if (c->succ != -1) {
+		/* With part of a frame queued, POLLIN would wake us at once. */
 		pfd[n].fd = c->succ;
-		pfd[n].events = POLLIN;
+		pfd[n].events = c->partial ? 0 : POLLIN;
 		pfd[n].revents = 0;
 		c->pi_s = n++;
 	}
@@ -236,7 +237,10 @@ ctl_pollfds(struct ctl *c, struct pollfd *pfd, int n, int listening)
 int
 ctl_timeout(const struct ctl *c)
 {
-	return c->succ == -1 ? -1 : deadline_ms(&c->until);
+	if (c->succ == -1)
+		return -1;
+	return c->partial ? poll_ms(deadline_ms(&c->until), 10) :
+	    deadline_ms(&c->until);
 }
 
 /* Tell a peer why we will not serve it, and hang up. */
@@ -359,6 +363,7 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 	}
 	close(c->succ);
 	c->succ = -1;
+	c->partial = 0;
 	if (c->state == CS_SENT)
 		c->ep.created = c->created;
 	c->state = CS_IDLE;
@@ -419,14 +424,22 @@ confirming(struct ctl *c, struct frame *f)
 }
 
 static int
-succ_event(struct ctl *c)
+succ_event(struct ctl *c, int revents)
 {
 	struct frame f;
 	struct perr pe;
 	int r, state = c->state;
 
-	if (!frame_ready(c->succ))
-		return CTL_NONE;
+	if (!frame_ready(c->succ)) {
+		if (!(revents & (POLLHUP | POLLERR))) {
+			c->partial = 1;
+			return CTL_NONE;
+		}
+		/* Gone mid-frame: the rest will never come. */
+		ctl_drop(c, NULL);
+		return state == CS_SENT ? CTL_RESUME : CTL_NONE;
+	}
+	c->partial = 0;
 	if ((r = frame_recv(c->succ, &f, &c->until, &pe)) <= 0) {
 		ctl_drop(c, r == 0 ? NULL : &pe);
 		return state == CS_SENT ? CTL_RESUME : CTL_NONE;
@@ -447,9 +460,9 @@ ctl_events(struct ctl *c, const struct pollfd *pfd)
 	struct peer p;
 	int r = CTL_NONE, state = c->state, s, i;
 
-	if (c->pi_s != -1 && pfd[c->pi_s].revents != 0)
-		r = succ_event(c);
-	else if (c->succ != -1 && deadline_ms(&c->until) == 0) {
+	if (c->pi_s != -1 && (pfd[c->pi_s].revents != 0 || c->partial))
+		r = succ_event(c, pfd[c->pi_s].revents);
+	if (r == CTL_NONE && c->succ != -1 && deadline_ms(&c->until) == 0) {
 		perr_set(&pe, PE_SYS, "%s timed out; resumed",
 		    state == CS_SENT ? "confirmation" : "request");
 		pe.errnum = ETIMEDOUT;

@@ -34,6 +34,7 @@ struct ctl {
 	int		 created;	/* ep.created, while a handoff runs */
 	size_t		 nsent;		/* fds sent, for the F_ACK */
 	int		 pi_l, pi_s;	/* their places in the poll array */
+	int		 partial;	/* part of the successor's frame came */
 };
 
 enum {

@@ -33,6 +33,7 @@
 #define MAXCLIENTS	32		/* served at once; the rest wait */
 #define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
 #define TRIES		8
+#define PARTIAL_MS	10		/* how often to look at part of a frame */
 
 struct entry {
 	RB_ENTRY(entry)	 link;
@@ -76,6 +77,7 @@ struct client {
 	uint64_t	 gen;		/* CL_CONFIRM: of the entry sent */
 	size_t		 nsent;
 	int		 pi;		/* its place in the poll array */
+	int		 partial;	/* part of a frame is queued */
 };
 
 struct store {
@@ -839,7 +841,9 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 {
 	static struct store st;
 	struct pollfd pfd[MAXCLIENTS + 2];
-	int i, n, pi_l, timeout;
+	struct client *cl;
+	struct perr pe;
+	int i, n, pi_l, timeout, ev;
 
 	st.ctl = c;
 	RB_INIT(&st.entries);
@@ -866,12 +870,20 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 				pi_l = n++;
 			}
 			for (i = 0; i < st.ncl; i++) {
-				pfd[n].fd = st.cl[i].fd;
-				pfd[n].events = POLLIN;
+				cl = &st.cl[i];
+				/*
+				 * Part of a frame is queued: POLLIN would
+				 * wake us at once, again and again, so look
+				 * again in a while instead.
+				 */
+				pfd[n].fd = cl->fd;
+				pfd[n].events = cl->partial ? 0 : POLLIN;
 				pfd[n].revents = 0;
-				st.cl[i].pi = n++;
+				cl->pi = n++;
 				timeout = poll_ms(timeout,
-				    deadline_ms(&st.cl[i].until));
+				    deadline_ms(&cl->until));
+				if (cl->partial)
+					timeout = poll_ms(timeout, PARTIAL_MS);
 			}
 		}
 		n = ctl_pollfds(c, pfd, n, 0);
@@ -896,16 +908,19 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 			continue;
 		/* Backwards: serving one may move the last into its place. */
 		for (i = st.ncl - 1; i >= 0; i--) {
-			if (st.cl[i].pi != -1 && pfd[st.cl[i].pi].revents &&
-			    frame_ready(st.cl[i].fd))
+			cl = &st.cl[i];
+			ev = cl->pi != -1 ? pfd[cl->pi].revents : 0;
+			if ((ev || cl->partial) && frame_ready(cl->fd)) {
+				cl->partial = 0;
 				client_frame(&st, i);
-			else if (deadline_ms(&st.cl[i].until) == 0) {
-				struct perr pe;
-
+			} else if (ev & (POLLHUP | POLLERR))
+				client_close(&st, i);	/* gone mid-frame */
+			else if (deadline_ms(&cl->until) == 0) {
 				perr_set(&pe, PE_SYS, "timed out");
 				pe.errnum = ETIMEDOUT;
 				client_fail(&st, i, &pe);
-			}
+			} else if (ev)
+				cl->partial = 1;
 			if (c->state == CS_SENT)
 				break;
 		}

@@ -1,0 +1,143 @@
+#!/bin/bash
+# fdholder's store under load and at its limits: 50 clients at once with
+# hostile ones mixed in, a store and a successor out of descriptors.
+. "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
+PEER="python3 $TESTS/storepeer.py"
+# Half a minute as built; the sanitized binaries are slower, and the run
+# is there for their checks, not for the figure.
+LOAD_SECONDS=${LOAD_SECONDS:-30}
+[ -z "${SAN:-}" ] || LOAD_SECONDS=8
+
+# store [PREFIX ...]: a store on ./ctl, run under PREFIX (prlimit, say),
+# with the options of $STORE_OPTS.
+store() {
+	bg "$@" fdholder ${STORE_OPTS:-} -s "$PWD/ctl" 2>>serr
+	STORE=$!
+	wait_for 10 test -S ctl
+	wait_for 10 fdholder -L -s ctl >/dev/null
+}
+
+# fdset: the store's open fds, number and target, one a line.
+fdset() {
+	local fd
+	for fd in $(ls "/proc/$STORE/fd" | sort -n); do
+		echo "$fd $(readlink "/proc/$STORE/fd/$fd")"
+	done
+}
+
+no_peers() {
+	! pgrep -f "storepeer.py ctl" >/dev/null
+}
+
+rss() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$STORE/status"
+}
+
+# Hostile clients, one after another, until ./stop exists.
+hostile() {
+	local mode
+	while [ ! -e stop ]; do
+		for mode in garbage unsolicited badversion midframe slowread; do
+			$PEER ctl "$mode" >>hostile.out 2>&1 || true
+		done
+	done
+}
+
+load() {
+	local before after rss0 rss1 ops errors
+	mkdir d
+	store
+	$PEER "$PWD/ctl" store 100 2 d >/dev/null
+	# A short round first, so that the allocator has its working set.
+	$PEER ctl load 50 1 >warm
+	fdset >before
+	rss0=$(rss)
+	bg hostile
+	$PEER ctl load 50 "$LOAD_SECONDS" >out
+	touch stop
+	wait_for 20 no_peers
+	read -r _ ops _ errors <out
+	[ "$errors" = 0 ] || fail "$(cat out)"
+	t_note "50 clients for ${LOAD_SECONDS}s: $ops operations," \
+	    "$((ops / LOAD_SECONDS)) per second; hostile clients:" \
+	    "$(grep -c . hostile.out) answered"
+	# Every hostile client got an answer, or a hang-up where it gave none.
+	grep -v -E '^(error [0-9]+ |closed|dropped|frame 21)' hostile.out &&
+	    fail "hostile client: unexpected answer"
+	# Nothing left of the load, nothing leaked, the seeded entries whole.
+	[ "$(fdholder -L -s ctl | wc -l)" = 100 ] ||
+	    fail "$(fdholder -L -s ctl | grep -v '^entry-' | head)"
+	fdset >after
+	diff before after || fail "open fds changed"
+	rss1=$(rss)
+	t_note "resident memory ${rss0} kB before, ${rss1} kB after"
+	[ "$rss1" -le $((rss0 + 4096)) ] || fail "memory grew: $rss0 -> $rss1"
+	$PEER "$PWD/ctl" fetch 100 2 d >out
+	[ "$(cat out)" = "fetched 100 2" ] || fail "$(cat out)"
+}
+
+# The store at its own descriptor limit: the client that goes past it is
+# told, nothing it held is lost, the store goes on.
+store_nofile() {
+	local i rc=0
+	store prlimit --nofile=40:40
+	for i in $(seq 1 40); do
+		fdsend -n "e$i" ctl 0 0 0 </dev/null 2>err || { rc=$?; break; }
+	done
+	[ "$rc" != 0 ] || fail "40 stores of 3 fds fit in 40 fds"
+	t_note "$(cat err)"
+	grep -q "fdsend: ctl: " err || fail "$(cat err)"
+	# What it holds is what it said it holds.
+	n=$(fdholder -L -s ctl | wc -l)
+	[ "$n" = $((i - 1)) ] || fail "$n entries after $((i - 1)) stores"
+	fdrecv -n e1 -D -m 3,4,5 ctl true
+	fdsend -n again ctl 0 </dev/null
+	kill -0 "$STORE"
+}
+
+# A successor that cannot hold what the store holds: it fails with a
+# clear error, and the running store keeps everything.
+successor_nofile() {
+	mkdir d
+	ulimit -n 4096
+	store
+	$PEER "$PWD/ctl" store 100 3 d >/dev/null
+	must_fail 111 prlimit --nofile=100:100 fdholder -s "$PWD/ctl"
+	t_note "$(cat err)"
+	expect_err err "fdholder: $PWD/ctl: "
+	kill -0 "$STORE" || fail "store gone"
+	$PEER "$PWD/ctl" fetch 100 3 d >out
+	[ "$(cat out)" = "fetched 100 3" ] || fail "$(cat out)"
+}
+
+# cpu: the store's user and system time so far, in clock ticks.
+cpu() {
+	awk '{ print $14 + $15 }' "/proc/$STORE/stat"
+}
+
+# A client that sends part of a frame and waits: the store waits for the
+# rest (up to -t) without spinning, serves others meanwhile, then drops it.
+partial() {
+	local t0 t1
+	STORE_OPTS="-t 3" store
+	fdsend -n keep ctl 0 </dev/null
+	t0=$(cpu)
+	bg $PEER ctl half >ans
+	peer=$!
+	sleep 0.5
+	[ "$(fdholder -L -s ctl | cut -f1)" = keep ] || fail "not serving"
+	wait_exit 10 "$peer"
+	t1=$(cpu)
+	grep -q '^error 10 timed out' ans || fail "half: $(cat ans)"
+	t_note "store CPU while a client held half a frame for 3 s:" \
+	    "$((t1 - t0)) ticks"
+	# Spinning would take all of one CPU: 300 ticks at 100 Hz.
+	[ $((t1 - t0)) -lt 50 ] || fail "store spun: $((t1 - t0)) ticks"
+}
+
+t_case "50 clients and hostile ones: all accounted for, nothing leaked" load
+t_case "half a frame: the store waits without spinning" partial
+t_case "the store out of fds: a clear error, the store goes on" store_nofile
+t_case "a successor out of fds: the store keeps everything" successor_nofile
+t_done
