@@ -449,6 +449,37 @@ time.sleep(2.5)' "$PWD/ctl"
 	server_done
 }
 
+# -S with a service manager's fd store (fakesd.py plays systemd): the
+# whole service is killed with SIGKILL and started again, five times while
+# the stream flows; each new holder takes the connection and the pipe back
+# from LISTEN_FDS.  One connection, every byte once; the store emptied at
+# the end.
+grows() {
+	[ "$(stat -c %s data)" -gt "$1" ]
+}
+systemd_store() {
+	local i n=3000000 want size
+	want=$(seq 1 "$n" | wc -c)
+	serve "$n" -B 6000000
+	: >data
+	bg python3 "$TESTS/fakesd.py" "$PWD/notify" "$PWD/data" -- \
+	    fdholder -S -s "$PWD/ctl" 127.0.0.1 "$PORT" >sd 2>sd.err
+	SD=$!
+	for i in 1 2 3 4 5; do
+		size=$(stat -c %s data)
+		wait_for 10 grows "$size"
+		kill -USR1 "$SD"
+		sleep 0.2
+	done
+	[ "$(stat -c %s data)" -lt "$want" ] || fail "stream ended too soon"
+	wait_for 30 grows $((want - 1))
+	seq 1 "$n" | cmp - data
+	server_done
+	wait_exit 10 "$SD"
+	[ "$(cat sd)" = "exit 0 restarts 5 stored nothing" ] ||
+	    fail "$(cat sd) $(cat sd.err)"
+}
+
 silent_successor() {
 	serve 100000 -r 50000
 	hold -t 0.5
@@ -480,7 +511,7 @@ not_a_socket() {
 
 usage() {
 	must_fail 100 fdholder
-	expect_err err "usage: fdholder [-iN]"
+	expect_err err "usage: fdholder [-iNS]"
 	must_fail 100 fdholder -s ctl host
 	must_fail 100 fdholder -h
 	must_fail 100 fdholder -t x -s ctl host 1
@@ -488,7 +519,7 @@ usage() {
 	must_fail 100 fdholder -u nosuchop:root -s ctl host 1
 	expect_err err "fdholder: unknown operation nosuchop: nosuchop:root"
 	must_fail 100 fdholder -i -s ctl
-	expect_err err "fdholder: -i and -N need a connection: host port"
+	expect_err err "fdholder: -i, -N and -S need a connection: host port"
 	must_fail 100 fdholder -s "$(printf '%0200d' 0)" host 1
 	expect_err err "File name too long"
 }
@@ -514,6 +545,7 @@ t_case "successor of another uid refused" other_uid
 t_case "-u take:nobody lets that uid take over" other_uid_allowed
 t_case "a successor that never asks is dropped after -t" silent_successor
 t_case "half a request: the holder waits without spinning" half_request
+t_case "-S: the service killed and restarted, connection from LISTEN_FDS" systemd_store
 t_case "control socket removed on SIGTERM" removed_on_term
 t_case "a file that is not a socket is kept" not_a_socket
 t_case "usage errors" usage

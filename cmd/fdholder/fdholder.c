@@ -25,7 +25,7 @@
 static void __dead2
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-iN] [-g [op:]group] [-t seconds] "
+	fprintf(stderr, "usage: %s [-iNS] [-g [op:]group] [-t seconds] "
 	    "[-u [op:]user] -s ctlsock host port\n"
 	    "       %s [-f maxfds] [-g [op:]group] [-l maxentries] "
 	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
@@ -152,10 +152,11 @@ main(int argc, char *argv[])
 	struct ctl ctl;
 	const char *sflag = NULL, *tflag = "10";
 	size_t maxentries = 0, maxfds = 0;
-	int ch, iflag = 0, Dflag = 0, Lflag = 0, Nflag = 0, widened = 0;
+	int ch, iflag = 0, Dflag = 0, Lflag = 0, Nflag = 0, Sflag = 0;
+	int widened = 0;
 
 	memset(rights, 0, sizeof(rights));
-	while ((ch = getopt(argc, argv, "Df:g:iLl:Ns:t:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "Df:g:iLl:NSs:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
 			Dflag = 1;
@@ -179,6 +180,9 @@ main(int argc, char *argv[])
 		case 'N':
 			Nflag = 1;
 			break;
+		case 'S':
+			Sflag = 1;
+			break;
 		case 's':
 			sflag = optarg;
 			break;
@@ -199,7 +203,8 @@ main(int argc, char *argv[])
 		usage();
 	if (Dflag || Lflag) {
 		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
-		    Nflag || widened || maxfds != 0 || maxentries != 0)
+		    Nflag || Sflag || widened || maxfds != 0 ||
+		    maxentries != 0)
 			usage();
 		if (addr_parse(&addr, sflag) == -1)
 			err(EXIT_USAGE, "%s", sflag);
@@ -210,15 +215,15 @@ main(int argc, char *argv[])
 		usage();
 	if (argc == 2 && (maxfds != 0 || maxentries != 0))
 		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");
-	if (argc == 0 && (iflag || Nflag))
-		errx(EXIT_USAGE, "-i and -N need a connection: host port");
+	if (argc == 0 && (iflag || Nflag || Sflag))
+		errx(EXIT_USAGE, "-i, -N and -S need a connection: host port");
 	if (addr_parse(&addr, sflag) == -1)
 		err(EXIT_USAGE, "%s", sflag);
 	deadline_set(&dl, tflag);	/* refuse a bad -t before anything */
 
 	if (argc == 2) {
 		ctl_init(&ctl, &addr, HOLD_CONN, rights, tflag);
-		relay_run(&ctl, argv[0], argv[1], iflag, Nflag);
+		relay_run(&ctl, argv[0], argv[1], iflag, Nflag, Sflag);
 	}
 	ctl_init(&ctl, &addr, HOLD_STORE, rights, tflag);
 	store_run(&ctl, maxentries ? maxentries : MAXENTRIES,

@@ -76,7 +76,7 @@ int	frame_ready(int);
 int	poll_ms(int, int);
 
 void	relay_run(struct ctl *, const char *host, const char *port,
-	    int iflag, int Nflag) __attribute__((__noreturn__));
+	    int iflag, int Nflag, int Sflag) __attribute__((__noreturn__));
 void	store_run(struct ctl *, size_t maxentries, size_t maxfds)
 	    __attribute__((__noreturn__));
 

@@ -27,7 +27,9 @@
 
 #include "exits.h"
 #include "fdholder.h"
+#include "fdmap.h"
 #include "hold.h"
+#include "notify.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -59,6 +61,8 @@ struct relay {
 	int		 eof;		/* conn's peer closed it */
 	int		 shut;		/* conn's writing side is shut down */
 	int		 Nflag;
+	int		 Sflag;
+	int		 sd;		/* -S: $NOTIFY_SOCKET, or -1 */
 	int		 status;
 	int		 outfl, infl;	/* flags to restore, or -1 */
 	int		 pi_conn, pi_out, pi_in, pi_pw;
@@ -562,6 +566,85 @@ takeover(struct relay *rl, int s)
 	return 1;
 }
 
+/*
+ * -S: the connection (and the pipe with the bytes spliced from it) that the
+ * service manager kept for us (LISTEN_FDS, by name), after the whole
+ * service restarted.  Returns 1 when there was one.
+ */
+static int
+sd_take(struct relay *rl)
+{
+	struct fdset set = { 0 };
+	struct perr pe;
+	int avail;
+
+	if (getenv("LISTEN_FDS") == NULL ||
+	    listen_take("connection", &set, &pe) == -1)
+		return 0;
+	if (!is_stream(set.fds[0], 0))
+		errx(EXIT_SYS, "LISTEN_FDS: connection is not a connected "
+		    "stream socket");
+	rl->conn = set.fds[0];
+	fd_nonblock(rl->conn, 1);
+	fdset_free(&set);
+	if (listen_take("pipe-r,pipe-w", &set, &pe) == 0) {
+		if (!is_fifo(set.fds[0]) || !is_fifo(set.fds[1]))
+			errx(EXIT_SYS, "LISTEN_FDS: pipe-r, pipe-w: not a "
+			    "pipe");
+		rl->pr = set.fds[0];
+		rl->pw = set.fds[1];
+		fd_nonblock(rl->pr, 1);
+		fd_nonblock(rl->pw, 1);
+		rl->inpipe = ioctl(rl->pr, FIONREAD, &avail) == 0 ? avail : 0;
+#ifdef __linux__
+		avail = fcntl(rl->pw, F_GETPIPE_SZ);
+		rl->pipecap = avail > 0 ? (size_t)avail : 65536;
+#endif
+		fdset_free(&set);
+	}
+	listen_env_clear();
+	return 1;
+}
+
+/* -S: hand the service manager a copy of the connection and the pipe. */
+static void
+sd_store(struct relay *rl)
+{
+	struct deadline dl;
+	struct perr pe;
+
+	deadline_set(&dl, rl->ctl->tflag);
+	if ((rl->sd = notify_open(&pe)) == -1)
+		errx(EXIT_USAGE, "-S: %s", pe.msg);
+	if (notify_send(rl->sd, "FDSTORE=1\nFDNAME=connection", &rl->conn, 1,
+	    &dl, &pe) == -1 || (rl->pr != -1 && (notify_send(rl->sd,
+	    "FDSTORE=1\nFDNAME=pipe-r", &rl->pr, 1, &dl, &pe) == -1 ||
+	    notify_send(rl->sd, "FDSTORE=1\nFDNAME=pipe-w", &rl->pw, 1, &dl,
+	    &pe) == -1)))
+		errx(EXIT_SYS, "-S: %s", pe.msg);
+}
+
+/* -S: the connection is over; the service manager lets go of it too. */
+static void
+sd_forget(struct relay *rl)
+{
+	static const char *names[] = { "connection", "pipe-r", "pipe-w" };
+	struct deadline dl;
+	struct perr pe;
+	char state[64];
+	size_t i;
+
+	if (rl->sd == -1)
+		return;
+	deadline_set(&dl, "1");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s",
+		    names[i]);
+		if (notify_send(rl->sd, state, NULL, 0, &dl, &pe) == -1)
+			warnx("-S: %s", pe.msg);
+	}
+}
+
 /* Take over from the holder on the control socket, or become the holder. */
 static void
 start(struct relay *rl, int *fresh)
@@ -580,9 +663,11 @@ start(struct relay *rl, int *fresh)
 		}
 		if (ctl_listen(c) == 0) {
 			ctl_unlink_at_exit(c);
+			*fresh = 1;
+			if (rl->Sflag && sd_take(rl))
+				return;
 			deadline_set(&dl, c->tflag);
 			rl->conn = tcp_connect(rl->host, rl->port, &dl);
-			*fresh = 1;
 			return;
 		}
 		if (errno != EADDRINUSE)
@@ -603,7 +688,7 @@ commit(struct relay *rl)
 
 void
 relay_run(struct ctl *c, const char *host, const char *port, int iflag,
-    int Nflag)
+    int Nflag, int Sflag)
 {
 	struct relay rl;
 	struct pollfd pfd[8];
@@ -617,6 +702,8 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	rl.out = STDOUT_FILENO;
 	rl.splice_out = 1;
 	rl.Nflag = Nflag;
+	rl.Sflag = Sflag;
+	rl.sd = -1;
 	rl.outfl = rl.infl = -1;
 	buf_init(&rl.ob, BUFSZ);
 	buf_init(&rl.ib, BUFSZ);
@@ -627,6 +714,8 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 		ctl_unlink_at_exit(c);
 	if (rl.pr == -1 && !rl.eof)
 		pipe_open(&rl);
+	if (Sflag)
+		sd_store(&rl);
 	if (iflag && !rl.shut && !rl.eof)
 		rl.in = STDIN_FILENO;
 	exit_rl = &rl;
@@ -662,5 +751,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 		if (c->state != CS_SENT)
 			data_events(&rl, pfd);
 	}
+	if (rl.status == EXIT_OK)
+		sd_forget(&rl);
 	exit(rl.status);
 }

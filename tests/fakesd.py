@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""A service manager with an fd store, as systemd's sd_notify(3) and
+sd_listen_fds(3) describe it, for one service:
+
+  fakesd.py NOTIFY OUT -- prog [arg ...]
+
+runs prog with NOTIFY_SOCKET=NOTIFY and its standard output appended to
+OUT.  prog's FDSTORE=1 / FDNAME= notifications put fds in the store (an fd
+already stored is not stored twice), FDSTOREREMOVE=1 takes them out.  On
+SIGUSR1 it kills prog with SIGKILL and starts it again, with the store in
+LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID.  When prog exits by itself,
+fakesd prints "exit STATUS restarts N stored NAMES" and exits.
+"""
+import array
+import os
+import signal
+import socket
+import sys
+
+notify, out = sys.argv[1], sys.argv[2]
+prog = sys.argv[4:]
+store = []          # [name, fd]
+restart = False
+
+
+def on_usr1(signum, frame):
+    global restart
+    restart = True
+
+
+def start():
+    pid = os.fork()
+    if pid:
+        return pid
+    env = dict(os.environ, NOTIFY_SOCKET=notify)
+    for k in ("LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PID"):
+        env.pop(k, None)
+    fdout = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(fdout, 1)
+    # Place the stored fds at 3, 4, ... as systemd does.
+    dups = [os.dup(fd) for _, fd in store]
+    for i, fd in enumerate(dups):
+        os.dup2(fd, 3 + i)
+        os.set_inheritable(3 + i, True)
+    if store:
+        env["LISTEN_FDS"] = str(len(store))
+        env["LISTEN_FDNAMES"] = ":".join(n for n, _ in store)
+        env["LISTEN_PID"] = str(os.getpid())
+    os.execvpe(prog[0], prog, env)
+
+
+def receive(s):
+    fds = array.array("i")
+    msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(253 * fds.itemsize))
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+    fields = dict(line.split("=", 1)
+                  for line in msg.decode().split("\n") if "=" in line)
+    name = fields.get("FDNAME", "stored")
+    if fields.get("FDSTORE") == "1":
+        for fd in fds:
+            st = os.fstat(fd)
+            if any(os.fstat(f).st_ino == st.st_ino and
+                   os.fstat(f).st_dev == st.st_dev for _, f in store):
+                os.close(fd)
+            else:
+                store.append([name, fd])
+    elif fields.get("FDSTOREREMOVE") == "1":
+        for entry in [e for e in store if e[0] == name]:
+            os.close(entry[1])
+            store.remove(entry)
+    else:
+        for fd in fds:
+            os.close(fd)
+
+
+def main():
+    global restart
+    signal.signal(signal.SIGUSR1, on_usr1)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(notify)
+    s.settimeout(0.05)
+    pid = start()
+    restarts = 0
+    while True:
+        try:
+            receive(s)
+        except (socket.timeout, InterruptedError):
+            pass
+        if restart:
+            restart = False
+            # Whatever it sent before it died is in the store.
+            while True:
+                try:
+                    receive(s)
+                except (socket.timeout, InterruptedError):
+                    break
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            restarts += 1
+            pid = start()
+            continue
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            while True:
+                try:
+                    receive(s)
+                except (socket.timeout, InterruptedError):
+                    break
+            print("exit %d restarts %d stored %s" % (
+                os.waitstatus_to_exitcode(status), restarts,
+                ",".join(n for n, _ in store) or "nothing"))
+            return
+
+
+main()
