@@ -480,6 +480,26 @@ systemd_store() {
 	    fail "$(cat sd) $(cat sd.err)"
 }
 
+# The connection holder under valgrind's memcheck: a stream, a successor
+# refused for being busy, a handoff; no error, no leak, no fd left.
+memcheck() {
+	local vgpid vg="valgrind -q --error-exitcode=9 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --track-fds=yes"
+	serve 200000 -r 100000
+	bg $vg "$BIN/fdholder" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>verr
+	vgpid=$!
+	wait_for 30 lines 1000
+	hold
+	wait_exit 30 "$vgpid"
+	[ "$RC" = 0 ] || { cat verr; fail "holder under valgrind: $RC"; }
+	awk '/Open file descriptor [0-9]+:/ { fd = $0; getline;
+	    if ($0 !~ /inherited from parent/) { print fd; bad = 1 } }
+	    END { exit bad }' verr || fail "fd open at exit: $(cat verr)"
+	wait_for 20 lines 200000
+	seq 1 200000 | cmp - data
+	server_done
+}
+
 silent_successor() {
 	serve 100000 -r 50000
 	hold -t 0.5
@@ -546,6 +566,11 @@ t_case "-u take:nobody lets that uid take over" other_uid_allowed
 t_case "a successor that never asks is dropped after -t" silent_successor
 t_case "half a request: the holder waits without spinning" half_request
 t_case "-S: the service killed and restarted, connection from LISTEN_FDS" systemd_store
+if [ -z "${SAN:-}" ]; then
+	t_case "valgrind memcheck: holder through a handoff" memcheck
+else
+	t_skip "valgrind memcheck" "sanitizer build"
+fi
 t_case "control socket removed on SIGTERM" removed_on_term
 t_case "a file that is not a socket is kept" not_a_socket
 t_case "usage errors" usage
