@@ -86,8 +86,9 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 	    -c -o $@ $<
 
 $(FZ)/netlink: cmd/effif/linux.c cmd/effif/effif.h
+$(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/fdholder.h
 $(FZ)/%: tests/fuzz/%.c $(FZOBJ)
-	$(FUZZCC) $(CPPFLAGS) -Icmd/effif -std=c11 $(FZFLAGS) \
+	$(FUZZCC) $(CPPFLAGS) -Icmd/effif -Icmd/fdholder -std=c11 $(FZFLAGS) \
 	    -fsanitize=fuzzer -o $@ $< $(FZOBJ) $(LDLIBS) \
 	    $(shell pkg-config --libs libmnl)
 

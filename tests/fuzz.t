@@ -30,6 +30,7 @@ seeded() {
 t_frame() { replay frame; }
 t_args() { replay args; }
 t_netlink() { replay netlink; }
+t_store() { replay store; }
 
 # The regressions themselves: each crashed or leaked before its fix.
 t_regressions() {
@@ -45,6 +46,7 @@ t_seeded() {
 	seeded args 200000
 	seeded frame 20000
 	seeded netlink 100000
+	seeded store 20000
 }
 
 # Under SAN=1 the same harnesses would only be rebuilt: they carry ASan and
@@ -62,6 +64,7 @@ else
 	t_case "frame decoder replays its corpus" t_frame
 	t_case "argument parsers replay their corpus" t_args
 	t_case "netlink parsers replay their corpus" t_netlink
+	t_case "the store's request handling replays its corpus" t_store
 	t_case "inputs of fixed bugs stay fixed" t_regressions
 	t_case "short seeded runs find nothing" t_seeded
 fi

@@ -1,0 +1,113 @@
+/*
+ * Fuzz the store's request handling (cmd/fdholder/store.c, included whole
+ * with the control socket's ctl.c): what one client sends, as segments of
+ * bytes, each sent by its own sendmsg with 0 to 3 fds riding on it.  A
+ * segment is a byte (its fd count, low two bits), a big endian 16-bit
+ * length, the bytes.  Then the client hangs up, and the store serves it to
+ * the end.  No crash, no leak: once the store is emptied, every fd it took
+ * is closed.
+ */
+#include "../../cmd/fdholder/ctl.c"
+#include "../../cmd/fdholder/store.c"
+
+#include <fcntl.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static int
+lowest_free(void)
+{
+	int fd = dup(0);
+
+	close(fd);
+	return fd;
+}
+
+static void
+segment(int s, const uint8_t *p, size_t n, int nfds)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct msghdr msg;
+	struct iovec iov;
+	int fds[3], i;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = (void *)p;
+	iov.iov_len = n;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (nfds > 0 && n > 0) {
+		for (i = 0; i < nfds; i++)
+			fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.b;
+		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm.h.cmsg_level = SOL_SOCKET;
+		cm.h.cmsg_type = SCM_RIGHTS;
+		cm.h.cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(&cm.h), fds, nfds * sizeof(int));
+	}
+	(void)sendmsg(s, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (nfds > 0 && n > 0)
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct trust rights[OP_N];
+	static struct store st;
+	struct addr a;
+	struct ctl c;
+	struct client *cl;
+	size_t off = 0, n;
+	int sv[2], before, rounds;
+
+	if (size > 16384)
+		return 0;
+	signal(SIGPIPE, SIG_IGN);
+	before = lowest_free();
+	if (addr_parse(&a, "@fdtools-fuzz-store") == -1)
+		abort();
+	ctl_init(&c, &a, HOLD_STORE, rights, "1");
+	memset(&st, 0, sizeof(st));
+	st.ctl = &c;
+	RB_INIT(&st.entries);
+	st.maxentries = 8;
+	st.maxfds = 16;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		abort();
+	while (size - off >= 3) {
+		n = (size_t)data[off + 1] << 8 | data[off + 2];
+		if (n > size - off - 3)
+			n = size - off - 3;
+		segment(sv[0], data + off + 3, n, data[off] & 3);
+		off += 3 + n;
+	}
+	close(sv[0]);		/* the store sees the end: no waiting */
+	cl = &st.cl[st.ncl++];
+	cl->fd = sv[1];
+	cl->peer.uid = geteuid();
+	cl->peer.gid = getegid();
+	cl->peer.pid = getpid();
+	cl->pi = -1;
+	client_next(&st, cl);
+	for (rounds = 0; st.ncl > 0 && rounds < 256; rounds++) {
+		if (frame_ready(st.cl[0].fd))
+			client_frame(&st, 0);
+		else
+			client_close(&st, 0);	/* gone mid-frame */
+	}
+	while (st.ncl > 0)
+		client_close(&st, 0);
+	if (c.succ != -1)
+		ctl_drop(&c, NULL);
+	store_clear(&st);
+	if (st.nfds != 0 || st.nentries != 0 || lowest_free() != before)
+		abort();	/* an fd leaked, or the counts lie */
+	return 0;
+}
