@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <err.h>
 
 #include "deadline.h"
@@ -92,9 +93,20 @@ deadline_poll(int fd, short events, const struct deadline *dl)
 void
 deadline_sleep(int ms, const struct deadline *dl)
 {
+	deadline_usleep((long)ms * 1000, dl);
+}
+
+/* Sleep us microseconds, or until the deadline if that comes first. */
+void
+deadline_usleep(long us, const struct deadline *dl)
+{
+	struct timespec ts;
 	int left = deadline_ms(dl);
 
-	if (left >= 0 && left < ms)
-		ms = left;
-	poll(NULL, 0, ms);
+	if (left >= 0 && (long)left * 1000 < us)
+		us = (long)left * 1000;
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = us % 1000000 * 1000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
 }

@@ -13,5 +13,6 @@ void	deadline_set(struct deadline *, const char *seconds);
 int	deadline_ms(const struct deadline *);
 int	deadline_poll(int fd, short events, const struct deadline *);
 void	deadline_sleep(int ms, const struct deadline *);
+void	deadline_usleep(long us, const struct deadline *);
 
 #endif

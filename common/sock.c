@@ -221,7 +221,8 @@ ep_connect(struct endpoint *ep, const struct addr *a,
     const struct deadline *dl)
 {
 	struct stat st;
-	int fd, ms = 2;
+	long us = 100;
+	int fd;
 
 	if (a->kind == ADDR_FD)
 		return ep_listen(ep, a, 0);
@@ -247,8 +248,9 @@ ep_connect(struct endpoint *ep, const struct addr *a,
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		deadline_sleep(ms, dl);
-		ms = ms * 2 > 50 ? 50 : ms * 2;
+		/* Soon at first: the receiver may be binding right now. */
+		deadline_usleep(us, dl);
+		us = us * 2 > 50000 ? 50000 : us * 2;
 	}
 }
 

@@ -1,0 +1,89 @@
+/*
+ * restart N OUT STALLDIR prog [arg ...]: start prog (stdout appended to
+ * OUT), then N times start another and wait for the one before to exit,
+ * as a restart loop in a shell does; the spawn time of each (ns,
+ * CLOCK_MONOTONIC) goes to STALLDIR/spawn as "pid ns".  With prog "true"
+ * instead: N times spawn it and wait for it, and print the median time
+ * from spawn to exit.
+ */
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static pid_t
+spawn(const char *out, char *argv[])
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == 0) {
+		fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		dup2(fd, 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int
+main(int argc, char *argv[])
+{
+	int n = atoi(argv[1]), i, st;
+	char path[4096];
+	long long t0, *t;
+	pid_t old, cur;
+	FILE *fp;
+
+	(void)argc;
+	if (strcmp(argv[4], "true") == 0) {
+		t = calloc(n, sizeof(*t));
+		for (i = 0; i < n; i++) {
+			t0 = now();
+			waitpid(spawn(argv[2], argv + 4), &st, 0);
+			t[i] = now() - t0;
+		}
+		qsort(t, n, sizeof(*t), cmp);
+		printf("%lld %lld %lld\n", t[n / 2], t[n * 99 / 100], t[n - 1]);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/spawn", argv[3]);
+	fp = fopen(path, "w");
+	old = spawn(argv[2], argv + 4);
+	usleep(300000);
+	for (i = 0; i < n; i++) {
+		t0 = now();
+		cur = spawn(argv[2], argv + 4);
+		fprintf(fp, "%d %lld\n", (int)cur, t0);
+		waitpid(old, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "restart %d: holder %d ended %d\n", i,
+			    (int)old, st);
+			return 1;
+		}
+		old = cur;
+	}
+	fclose(fp);
+	printf("%d\n", (int)old);
+	return 0;
+}
