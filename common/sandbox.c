@@ -1,6 +1,6 @@
 /*
- * no_new_privs() and sandbox(): see sandbox.h.  On Linux the filter is
- * built with libseccomp; elsewhere sandbox() is no_new_privs() alone.
+ * sandbox(): see sandbox.h.  On Linux the filter is built with
+ * libseccomp; elsewhere sandbox() is no_new_privs() (nnp.c) alone.
  */
 #include <sys/types.h>
 
@@ -30,21 +30,6 @@
 #define SB_ASAN 1
 #endif
 
-/* Later exec(2)s gain no privileges: set-user-ID bits and file
- * capabilities do nothing. */
-int
-no_new_privs(void)
-{
-#if defined(__linux__)
-	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-#elif defined(__FreeBSD__) && defined(PROC_NO_NEW_PRIVS_CTL)
-	int on = PROC_NO_NEW_PRIVS_ENABLE;
-
-	return procctl(P_PID, 0, PROC_NO_NEW_PRIVS_CTL, &on);
-#else
-	return 0;
-#endif
-}
 
 #if defined(__linux__) && !defined(SB_ASAN)
 /* What every sandboxed process needs: its fds, memory, time, signals. */

@@ -20,6 +20,22 @@ confined() {
 	[ "$(status "$1" Seccomp)" = 2 ] || fail "Seccomp: $(status "$1" Seccomp)"
 }
 
+has_nnp() {
+	[ "$(status "$1" NoNewPrivs)" = 1 ]
+}
+
+# fdsend, waiting for its receiver, has no_new_privs; fdrecv, which runs a
+# program that may have to gain privileges, has not.
+nnp() {
+	bg fdsend -t 10 "$PWD/s" 0 </dev/null
+	pid=$!
+	wait_for 10 has_nnp "$pid"
+	bg fdrecv -t 10 "$PWD/r"
+	pid=$!
+	wait_for 10 test -S r
+	[ "$(status "$pid" NoNewPrivs)" = 0 ] || fail "fdrecv has NoNewPrivs"
+}
+
 refused_calls() {
 	sbcheck >out || { cat out; fail "sbcheck exited $?"; }
 	grep -qx "socket: refused" out
@@ -65,5 +81,6 @@ else
 	t_case "the filter refuses socket, open, execve" refused_calls
 fi
 t_case "fdholder runs confined, and still hands over" fdholder_confined
+t_case "fdsend gains no privileges; fdrecv leaves that to its program" nnp
 t_case "effif -w runs confined" effif_confined
 t_done

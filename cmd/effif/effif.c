@@ -522,6 +522,8 @@ main(int argc, char *argv[])
 
 	memset(&o, 0, sizeof(o));
 	memset(&q, 0, sizeof(q));
+	/* It runs no program: it need never gain privileges. */
+	(void)no_new_privs();
 	while ((ch = getopt_long(argc, argv, "46ajm:np:vw", longopts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -16,6 +16,7 @@
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
+#include "sandbox.h"
 #include "sock.h"
 #include "util.h"
 
@@ -156,6 +157,8 @@ main(int argc, char *argv[])
 	int widened = 0;
 
 	memset(rights, 0, sizeof(rights));
+	/* It runs no program: it need never gain privileges. */
+	(void)no_new_privs();
 	while ((ch = getopt(argc, argv, "Df:g:iLl:NSs:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':

@@ -20,6 +20,7 @@
 #include "notify.h"
 #include "pidfd.h"
 #include "proto.h"
+#include "sandbox.h"
 #include "sock.h"
 #include "util.h"
 
@@ -134,6 +135,8 @@ main(int argc, char *argv[])
 	int pidfd = -1;
 	pid_t pid = 0;
 
+	/* It runs no program: it need never gain privileges. */
+	(void)no_new_privs();
 	while ((ch = getopt(argc, argv, "de:g:ln:Np:rt:u:")) != -1) {
 		switch (ch) {
 		case 'e':
