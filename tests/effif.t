@@ -363,6 +363,25 @@ t_all_watch() {
 	expect_err werr "effif: mv0: no such interface"
 }
 
+# effif under valgrind's memcheck, through the mark, scan and JSON paths
+# and a watch: no invalid access, no leak, no fd left open.
+t_memcheck() {
+	local vg="valgrind -q --error-exitcode=9 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --track-fds=yes"
+	tailscale
+	ip netns exec "$NS" $vg "$BIN/effif" -4 -m 0x80000 utun5 >out 2>verr
+	[ "$(cat out)" = up1 ] || fail "$(cat out) $(cat verr)"
+	ip netns exec "$NS" $vg "$BIN/effif" -j -a >out 2>>verr
+	ip netns exec "$NS" $vg "$BIN/effif" -v -46 utun5 >out 2>>verr
+	if grep -A1 'Open file descriptor [0-9]*:' verr | grep -v -e '--' \
+	    -e 'Open file' -e 'inherited from parent' | grep -q .; then
+		cat verr >&2
+		fail "fd open at exit"
+	fi
+	grep -q 'ERROR SUMMARY: [1-9]' verr && fail "$(cat verr)"
+	:
+}
+
 # run NAME FUNCTION: t_case, or t_skip where namespaces cannot be made.
 run() {
 	if [ -n "$NO_NETNS" ] && [ "$2" != t_usage ]; then
@@ -396,4 +415,9 @@ run "-j: one JSON object per interface, every field" t_json
 run "-v: Apple's first line, then how" t_verbose
 run "several interfaces, -n, -46, -a" t_several
 run "-a -w: devices that come and go" t_all_watch
+if [ -z "${SAN:-}" ]; then
+	run "valgrind memcheck: no errors, leaks or open fds" t_memcheck
+else
+	t_skip "valgrind memcheck" "sanitizer build"
+fi
 t_done
