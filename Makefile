@@ -87,7 +87,7 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 
 $(FZ)/netlink: cmd/effif/linux.c cmd/effif/effif.h
 $(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/fdholder.h
-$(FZ)/%: tests/fuzz/%.c $(FZOBJ)
+$(FZ)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FZOBJ)
 	$(FUZZCC) $(CPPFLAGS) -Icmd/effif -Icmd/fdholder -std=c11 $(FZFLAGS) \
 	    -fsanitize=fuzzer -o $@ $< $(FZOBJ) $(LDLIBS) \
 	    $(shell pkg-config --libs libmnl)

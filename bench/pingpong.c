@@ -12,22 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long
-now(void)
-{
-	struct timespec ts;
+#include "bench.h"
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 int
 main(int argc, char *argv[])

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hold.h"
+#include "sock.h"
 
 static void
 wb_grow(struct wbuf *b, size_t n)
@@ -203,6 +205,43 @@ fd_kind_str(int kind)
 	if (kind < 0 || kind >= (int)(sizeof(names) / sizeof(names[0])))
 		return "other";
 	return names[kind];
+}
+
+/*
+ * Connect at once to the holder on a, as its client, and check that its
+ * credentials are trusted.  Returns the socket, or -1 with pe set.
+ */
+int
+hold_connect(const struct addr *a, const struct trust *trust,
+    const struct deadline *dl, struct perr *pe)
+{
+	struct endpoint ep;
+	struct peer p;
+	char what[sizeof(pe->msg)];
+	int s;
+
+	snprintf(what, sizeof(what), "connect %s", a->str);
+	if (ep_connect_now(&ep, a, dl) == -1 || (s = ep_next(&ep, dl)) == -1) {
+		if (errno == ETIMEDOUT) {
+			perr_set(pe, PE_SYS, "%s: timed out", what);
+			pe->errnum = ETIMEDOUT;
+		} else
+			perr_sys(pe, what);
+		return -1;
+	}
+	if (peer_get(s, &p) == -1) {
+		snprintf(what, sizeof(what), "%s: peer credentials", a->str);
+		perr_sys(pe, what);
+		close(s);
+		return -1;
+	}
+	if (!peer_trusted(&p, trust)) {
+		perr_set(pe, PE_REFUSED, "%s: refused holder %s", a->str,
+		    peer_str(&p));
+		close(s);
+		return -1;
+	}
+	return s;
 }
 
 static int

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr.h"
 #include "deadline.h"
 #include "proto.h"
 
@@ -78,6 +79,9 @@ int		 rb_name(struct rbuf *, char name[PROTO_NAMEMAX + 1]);
 int		 fd_kind(int);
 const char	*fd_kind_str(int);
 
+struct trust;
+int	hold_connect(const struct addr *, const struct trust *,
+	    const struct deadline *, struct perr *);
 int	hold_store(int, const char *, uint32_t ttl, const struct fdset *,
 	    const struct deadline *, struct perr *);
 int	hold_fetch(int, const char *, int flags, struct fdset *,

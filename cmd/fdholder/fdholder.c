@@ -79,23 +79,12 @@ limit(const char *arg, const char *what)
 static int
 client_connect(const struct addr *a, const struct deadline *dl)
 {
-	struct endpoint ep;
 	struct trust trust = { 0 };
-	struct peer p;
+	struct perr pe;
 	int s;
 
-	if (ep_connect_now(&ep, a, dl) == -1) {
-		if (errno == ETIMEDOUT)
-			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
-		err(EXIT_SYS, "connect %s", a->str);
-	}
-	if ((s = ep_next(&ep, dl)) == -1)
-		err(EXIT_SYS, "connect %s", a->str);
-	if (peer_get(s, &p) == -1)
-		err(EXIT_SYS, "%s: peer credentials", a->str);
-	if (!peer_trusted(&p, &trust))
-		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
-		    peer_str(&p));
+	if ((s = hold_connect(a, &trust, dl, &pe)) == -1)
+		errx(exit_for(&pe), "%s", pe.msg);
 	return s;
 }
 

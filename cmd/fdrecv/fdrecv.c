@@ -148,24 +148,12 @@ retrieve(const struct addr *a, const char *name, int Dflag,
     struct trust *trust, char *argv[], int *map, size_t nmap,
     const struct deadline *dl, const struct rlimit *nofile)
 {
-	struct endpoint ep;
 	struct fdset set = { 0 };
-	struct peer peer;
 	struct perr pe;
 	int s;
 
-	if (ep_connect_now(&ep, a, dl) == -1) {
-		if (errno == ETIMEDOUT)
-			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
-		err(EXIT_SYS, "connect %s", a->str);
-	}
-	if ((s = ep_next(&ep, dl)) == -1)
-		err(EXIT_SYS, "connect %s", a->str);
-	if (peer_get(s, &peer) == -1)
-		err(EXIT_SYS, "%s: peer credentials", a->str);
-	if (!peer_trusted(&peer, trust))
-		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
-		    peer_str(&peer));
+	if ((s = hold_connect(a, trust, dl, &pe)) == -1)
+		errx(exit_for(&pe), "%s", pe.msg);
 	trust_free(trust);
 	if (hold_fetch(s, name, Dflag ? FETCH_REMOVE : 0, &set, dl, &pe) ==
 	    -1)
@@ -178,7 +166,6 @@ retrieve(const struct addr *a, const char *name, int Dflag,
 	if (Dflag && hold_confirm(s, set.n, dl, &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
 	close(s);
-	ep_close(&ep);
 	return deliver(argv, &set, map, nmap, nofile);
 }
 

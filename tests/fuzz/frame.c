@@ -15,49 +15,7 @@
 
 #include "deadline.h"
 #include "proto.h"
-
-/* The lowest fd not open: if it moves, a run leaked one. */
-static int
-lowest_free(void)
-{
-	int fd = dup(0);
-
-	close(fd);
-	return fd;
-}
-
-static void
-send_all(int s, const uint8_t *p, size_t n, int nfds)
-{
-	union {
-		struct cmsghdr	h;
-		char		b[CMSG_SPACE(3 * sizeof(int))];
-	} ctl;
-	struct msghdr msg;
-	struct iovec iov;
-	int fds[3], i;
-
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = (void *)p;
-	iov.iov_len = n;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (nfds > 0 && n > 0) {
-		for (i = 0; i < nfds; i++)
-			fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.b;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		ctl.h.cmsg_level = SOL_SOCKET;
-		ctl.h.cmsg_type = SCM_RIGHTS;
-		ctl.h.cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(&ctl.h), fds, nfds * sizeof(int));
-	}
-	(void)sendmsg(s, &msg, MSG_NOSIGNAL);
-	if (nfds > 0 && n > 0)
-		for (i = 0; i < nfds; i++)
-			close(fds[i]);
-}
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -77,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	before = lowest_free();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		abort();
-	send_all(sv[0], data + 1, size - 1, nfds);
+	send_with_fds(sv[0], data + 1, size - 1, nfds);
 	close(sv[0]);		/* the reader sees the end: no waiting */
 	deadline_set(&dl, "1");
 	memset(&set, 0, sizeof(set));

@@ -10,51 +10,9 @@
 #include "../../cmd/fdholder/ctl.c"
 #include "../../cmd/fdholder/store.c"
 
-#include <fcntl.h>
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-static int
-lowest_free(void)
-{
-	int fd = dup(0);
-
-	close(fd);
-	return fd;
-}
-
-static void
-segment(int s, const uint8_t *p, size_t n, int nfds)
-{
-	union {
-		struct cmsghdr	h;
-		char		b[CMSG_SPACE(3 * sizeof(int))];
-	} cm;
-	struct msghdr msg;
-	struct iovec iov;
-	int fds[3], i;
-
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = (void *)p;
-	iov.iov_len = n;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (nfds > 0 && n > 0) {
-		for (i = 0; i < nfds; i++)
-			fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		memset(&cm, 0, sizeof(cm));
-		msg.msg_control = cm.b;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm.h.cmsg_level = SOL_SOCKET;
-		cm.h.cmsg_type = SCM_RIGHTS;
-		cm.h.cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(&cm.h), fds, nfds * sizeof(int));
-	}
-	(void)sendmsg(s, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (nfds > 0 && n > 0)
-		for (i = 0; i < nfds; i++)
-			close(fds[i]);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -85,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = (size_t)data[off + 1] << 8 | data[off + 2];
 		if (n > size - off - 3)
 			n = size - off - 3;
-		segment(sv[0], data + off + 3, n, data[off] & 3);
+		send_with_fds(sv[0], data + off + 3, n, data[off] & 3);
 		off += 3 + n;
 	}
 	close(sv[0]);		/* the store sees the end: no waiting */
