@@ -212,13 +212,12 @@ parent_exists(const char *path)
 }
 
 /*
- * Connect to a, waiting (until the deadline) for a listener to appear when
- * there is none yet: so either side of a transfer may start first.  fd:N is
- * used as it is.
+ * Connect to a within the deadline, waiting out a full backlog, and with
+ * appear also a socket that is not there yet (ENOENT, ECONNREFUSED).
  */
-int
-ep_connect(struct endpoint *ep, const struct addr *a,
-    const struct deadline *dl)
+static int
+connect_until(struct endpoint *ep, const struct addr *a,
+    const struct deadline *dl, int appear)
 {
 	struct stat st;
 	long us = 100;
@@ -229,18 +228,15 @@ ep_connect(struct endpoint *ep, const struct addr *a,
 	memset(ep, 0, sizeof(*ep));
 	ep->addr = *a;
 	ep->lfd = ep->cfd = -1;
-	for (;;) {
-		if ((fd = connect_once(a, dl)) != -1) {
-			ep->cfd = fd;
-			return 0;
-		}
-		if (errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN)
-			return -1;
+	while ((fd = connect_once(a, dl)) == -1) {
 		if (errno == ECONNREFUSED && a->kind == ADDR_PATH &&
 		    lstat(a->sun.sun_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 			errno = ENOTSOCK;
 			return -1;
 		}
+		if (errno != EAGAIN && (!appear ||
+		    (errno != ENOENT && errno != ECONNREFUSED)))
+			return -1;
 		if (errno == ENOENT && a->kind == ADDR_PATH &&
 		    !parent_exists(a->sun.sun_path))
 			return -1;
@@ -252,6 +248,20 @@ ep_connect(struct endpoint *ep, const struct addr *a,
 		deadline_usleep(us, dl);
 		us = us * 2 > 50000 ? 50000 : us * 2;
 	}
+	ep->cfd = fd;
+	return 0;
+}
+
+/*
+ * Connect to a, waiting (until the deadline) for a listener to appear when
+ * there is none yet: so either side of a transfer may start first.  fd:N is
+ * used as it is.
+ */
+int
+ep_connect(struct endpoint *ep, const struct addr *a,
+    const struct deadline *dl)
+{
+	return connect_until(ep, a, dl, 1);
 }
 
 /*
@@ -262,28 +272,7 @@ int
 ep_connect_now(struct endpoint *ep, const struct addr *a,
     const struct deadline *dl)
 {
-	struct stat st;
-	int fd;
-
-	if (a->kind == ADDR_FD)
-		return ep_listen(ep, a, 0);
-	memset(ep, 0, sizeof(*ep));
-	ep->addr = *a;
-	ep->lfd = ep->cfd = -1;
-	while ((fd = connect_once(a, dl)) == -1) {
-		if (errno == ECONNREFUSED && a->kind == ADDR_PATH &&
-		    lstat(a->sun.sun_path, &st) == 0 && !S_ISSOCK(st.st_mode))
-			errno = ENOTSOCK;
-		if (errno != EAGAIN)
-			return -1;
-		if (deadline_ms(dl) == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		deadline_sleep(5, dl);
-	}
-	ep->cfd = fd;
-	return 0;
+	return connect_until(ep, a, dl, 0);
 }
 
 /*
