@@ -19,21 +19,30 @@ addr_must(struct addr *a, const char *s)
 {
 	if (*s == '\0')
 		errx(EXIT_USAGE, "empty socket address");
-	if (addr_parse(a, s) == -1)
+	if (addr_parse(a, s) == -1) {
+		if (errno == EAFNOSUPPORT && a->kind == ADDR_FD)
+			errx(EXIT_USAGE, "%s: not a UNIX-domain socket", s);
+		if (errno == EPROTOTYPE && a->kind == ADDR_FD)
+			errx(EXIT_USAGE, "%s: not a stream socket", s);
 		err(EXIT_USAGE, "%s", s);
+	}
 }
 
 /*
  * Parse PATH, @NAME or fd:N.  Returns -1 with errno set: ENAMETOOLONG for a
  * name that sun_path cannot hold (never truncated), EINVAL for an empty one
  * or a bad fd number, EAFNOSUPPORT for @NAME where there are no abstract
- * sockets, ENOTSOCK or EBADF for fd:N that is not an open socket.
+ * sockets, ENOTSOCK or EBADF for fd:N that is not an open socket,
+ * EPROTOTYPE for one that is not a stream socket, EAFNOSUPPORT for one that
+ * is not a UNIX-domain socket (a TCP connection, say).
  */
 int
 addr_parse(struct addr *a, const char *s)
 {
 	const char *errstr;
 	size_t n;
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
 	int type;
 	socklen_t tlen = sizeof(type);
 
@@ -52,6 +61,13 @@ addr_parse(struct addr *a, const char *s)
 			return -1;
 		if (type != SOCK_STREAM) {
 			errno = EPROTOTYPE;
+			return -1;
+		}
+		/* Our protocol is for local peers: never a network socket. */
+		if (getsockname(a->fd, (struct sockaddr *)&ss, &slen) == -1)
+			return -1;
+		if (ss.ss_family != AF_UNIX) {
+			errno = EAFNOSUPPORT;
 			return -1;
 		}
 		return fcntl(a->fd, F_SETFD, FD_CLOEXEC) == -1 ? -1 : 0;

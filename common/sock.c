@@ -19,6 +19,7 @@
 
 #include "exits.h"
 #include "sock.h"
+#include "util.h"
 
 int
 fd_cloexec(int fd, int on)
@@ -96,9 +97,75 @@ path_live(const struct addr *a)
 	return -1;
 }
 
+static char ep_why[PATH_MAX + 128];
+
+/*
+ * What the last ep_listen that failed found, naming the object: "x.sock:
+ * a live socket is listening there", "x.sock.lock: Permission denied".
+ */
+const char *
+ep_error(void)
+{
+	return ep_why;
+}
+
+static int
+why(int e, const char *obj, const char *suffix, const char *what)
+{
+	snprintf(ep_why, sizeof(ep_why), "%s%s: %s", obj, suffix,
+	    what != NULL ? what : strerror(e));
+	errno = e;
+	return -1;
+}
+
+/*
+ * Claimants of one path take turns: each holds a write lock (fcntl(2),
+ * POSIX) on PATH.lock from its first look at the path until its own socket
+ * listens there.  So nobody sees a socket that is bound but not yet
+ * listening (connect says ECONNREFUSED then, as for a dead one) and
+ * replaces it: a socket is judged stale, and replaced, only under the
+ * lock.  skalibs' socket binders lock the same file the same way.  The
+ * lock file stays: removing it would let two claimants lock two files.
+ */
+static int
+claim_lock(const struct addr *a, const struct deadline *dl)
+{
+	struct flock fl;
+	char path[PATH_MAX];
+	long us = 50;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", a->sun.sun_path) >=
+	    sizeof(path))
+		return why(ENAMETOOLONG, a->sun.sun_path, ".lock", NULL);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1)
+		return why(errno, path, "", NULL);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLK, &fl) == -1) {
+		if (errno != EACCES && errno != EAGAIN && errno != EINTR) {
+			why(errno, path, "", NULL);
+			close(fd);
+			return -1;
+		}
+		if (deadline_ms(dl) == 0) {
+			close(fd);
+			return why(ETIMEDOUT, path, "", "still locked by "
+			    "another claimant of the socket (stopped?)");
+		}
+		deadline_usleep(us, dl);
+		us = us * 2 > 5000 ? 5000 : us * 2;
+	}
+	return fd;
+}
+
+/* Bind a's path, under the claim lock: replace a stale socket only. */
 static int
 bind_path(int fd, struct endpoint *ep, const struct addr *a, int shared)
 {
+	const char *p = a->sun.sun_path;
 	struct stat st;
 	mode_t old;
 	int r, tries;
@@ -110,31 +177,31 @@ bind_path(int fd, struct endpoint *ep, const struct addr *a, int shared)
 		if (r == 0)
 			break;
 		if (errno != EADDRINUSE || a->kind != ADDR_PATH)
-			return -1;
-		if (lstat(a->sun.sun_path, &st) == -1) {
+			return why(errno, a->str, "", NULL);
+		if (lstat(p, &st) == -1) {
 			if (errno == ENOENT)
 				continue;
-			return -1;
+			return why(errno, a->str, "", NULL);
 		}
-		if (!S_ISSOCK(st.st_mode)) {
-			errno = EEXIST;
-			return -1;
-		}
+		if (!S_ISSOCK(st.st_mode))
+			return why(ENOTSOCK, a->str, "", S_ISDIR(st.st_mode) ?
+			    "a directory, not a socket" :
+			    "exists and is not a socket");
 		switch (path_live(a)) {
 		case 1:
-			errno = EADDRINUSE;
-			return -1;
+			return why(EADDRINUSE, a->str, "", "a live socket is "
+			    "listening there");
 		case 0:
-			if (unlink(a->sun.sun_path) == -1 && errno != ENOENT)
-				return -1;
+			if (unlink(p) == -1 && errno != ENOENT)
+				return why(errno, a->str, "", NULL);
 			continue;
 		default:
-			return -1;
+			return why(errno, a->str, "", NULL);
 		}
 	}
 	if (r == -1)
-		return -1;
-	if (a->kind == ADDR_PATH && stat(a->sun.sun_path, &st) == 0) {
+		return why(errno, a->str, "", NULL);
+	if (a->kind == ADDR_PATH && stat(p, &st) == 0) {
 		ep->created = 1;
 		ep->dev = st.st_dev;
 		ep->ino = st.st_ino;
@@ -146,11 +213,14 @@ bind_path(int fd, struct endpoint *ep, const struct addr *a, int shared)
  * Listen on a: bind PATH (mode 0600, or 0666 when the trust is shared with
  * others), replacing a stale socket but never a live one or a file that is
  * not a socket; bind @NAME; or take fd:N as it is, listening or connected.
+ * A path is claimed atomically against every other claimant (claim_lock),
+ * waiting for the lock up to dl.  On failure ep_error() says what was found.
  */
 int
-ep_listen(struct endpoint *ep, const struct addr *a, int shared)
+ep_listen(struct endpoint *ep, const struct addr *a, int shared,
+    const struct deadline *dl)
 {
-	int fd;
+	int fd, lock = -1, e;
 
 	memset(ep, 0, sizeof(*ep));
 	ep->addr = *a;
@@ -160,19 +230,35 @@ ep_listen(struct endpoint *ep, const struct addr *a, int shared)
 			ep->lfd = a->fd;
 		else
 			ep->cfd = a->fd;
-		return fd_nonblock(a->fd, 1);
+		if (fd_nonblock(a->fd, 1) == -1)
+			return why(errno, a->str, "", NULL);
+		return 0;
 	}
-	if ((fd = unix_socket()) == -1)
+	if (a->kind == ADDR_PATH && (lock = claim_lock(a, dl)) == -1)
 		return -1;
-	if (bind_path(fd, ep, a, shared) == -1 || listen(fd, SOMAXCONN) == -1) {
-		int e = errno;
-		ep_close(ep);
-		close(fd);
-		errno = e;
-		return -1;
+	if ((fd = unix_socket()) == -1) {
+		why(errno, "socket", "", NULL);
+		goto fail;
 	}
+	if (bind_path(fd, ep, a, shared) == -1)
+		goto fail;
+	if (listen(fd, SOMAXCONN) == -1) {
+		why(errno, a->str, "", NULL);
+		goto fail;
+	}
+	if (lock != -1)
+		close(lock);
 	ep->lfd = fd;
 	return 0;
+fail:
+	e = errno;
+	ep_close(ep);
+	if (fd != -1)
+		close(fd);
+	if (lock != -1)
+		close(lock);
+	errno = e;
+	return -1;
 }
 
 static int
@@ -224,7 +310,7 @@ connect_until(struct endpoint *ep, const struct addr *a,
 	int fd;
 
 	if (a->kind == ADDR_FD)
-		return ep_listen(ep, a, 0);
+		return ep_listen(ep, a, 0, dl);
 	memset(ep, 0, sizeof(*ep));
 	ep->addr = *a;
 	ep->lfd = ep->cfd = -1;
@@ -358,19 +444,17 @@ on_signal(int sig)
 	raise(sig);
 }
 
-/* A listener killed by SIGINT, SIGTERM or SIGHUP still removes its path. */
+/*
+ * A listener killed by SIGINT, SIGTERM or SIGHUP still removes its path;
+ * one of them that was ignored when we started stays ignored (sig_catch).
+ */
 void
 ep_unlink_on_signal(struct endpoint *ep)
 {
-	struct sigaction sa;
-
 	sig_ep = ep;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	sig_catch(SIGINT, on_signal);
+	sig_catch(SIGTERM, on_signal);
+	sig_catch(SIGHUP, on_signal);
 }
 
 /* Add a comma-separated list of users or groups, names or numbers. */

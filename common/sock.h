@@ -33,7 +33,9 @@ struct peer {
 	pid_t		pid;		/* -1 where the system does not say */
 };
 
-int	ep_listen(struct endpoint *, const struct addr *, int shared);
+int	ep_listen(struct endpoint *, const struct addr *, int shared,
+	    const struct deadline *);
+const char *ep_error(void);
 int	ep_connect(struct endpoint *, const struct addr *,
 	    const struct deadline *);
 int	ep_connect_now(struct endpoint *, const struct addr *,

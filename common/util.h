@@ -15,5 +15,6 @@
 #include "proto.h"
 
 int	exit_for(const struct perr *);
+int	sig_catch(int, void (*)(int));
 
 #endif

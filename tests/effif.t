@@ -99,8 +99,10 @@ lines() {
 t_tailscale_watch() {
 	local pid
 	tailscale
-	bg ip netns exec "$NS" "$BIN/effif" -w -4 -m 0x80000 utun5 \
-	    >wout 2>werr
+	# SIGINT at its default, as at a terminal: a script's background
+	# job would start with it ignored, and effif keeps it so.
+	bg env --default-signal=INT ip netns exec "$NS" "$BIN/effif" -w -4 \
+	    -m 0x80000 utun5 >wout 2>werr
 	pid=$!
 	wait_for 5 lines wout 1
 	ip -n "$NS" route del default via 10.1.0.1 dev up1

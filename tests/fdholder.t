@@ -525,7 +525,7 @@ not_a_socket() {
 	echo precious >ctl
 	serve 100
 	must_fail 111 fdholder -s ctl 127.0.0.1 "$PORT"
-	expect_err err "fdholder: listen ctl: File exists"
+	expect_err err "fdholder: listen ctl: exists and is not a socket"
 	[ "$(cat ctl)" = precious ] || fail "file changed"
 }
 

@@ -262,7 +262,7 @@ live_refused() {
 	pid=$!
 	wait_for 5 listening
 	must_fail 111 fdrecv -t 1 s cat
-	expect_err err "fdrecv: listen s: Address already in use"
+	expect_err err "fdrecv: listen s: a live socket is listening there"
 	echo first | fdsend -t 5 s 0
 	wait_exit 5 "$pid"
 	[ "$(cat out)" = first ] || fail "read: $(cat out)"
@@ -271,7 +271,7 @@ live_refused() {
 not_a_socket() {
 	echo precious >s
 	must_fail 111 fdrecv -t 1 s cat
-	expect_err err "fdrecv: listen s: File exists"
+	expect_err err "fdrecv: listen s: exists and is not a socket"
 	[ "$(cat s)" = precious ] || fail "file changed"
 }
 

@@ -23,6 +23,7 @@
 #include "effif.h"
 #include "exits.h"
 #include "sandbox.h"
+#include "util.h"
 
 #define DEBOUNCE	"0.1"	/* seconds from an event to the recompute */
 
@@ -432,7 +433,6 @@ on_signal(int sig)
 static void
 signals_catch(void)
 {
-	struct sigaction sa;
 	int i;
 
 	if (pipe(sigfd) == -1)
@@ -441,11 +441,8 @@ signals_catch(void)
 		if (fcntl(sigfd[i], F_SETFD, FD_CLOEXEC) == -1 ||
 		    fcntl(sigfd[i], F_SETFL, O_NONBLOCK) == -1)
 			err(EXIT_SYS, "fcntl");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1)
+	if (sig_catch(SIGINT, on_signal) == -1 ||
+	    sig_catch(SIGTERM, on_signal) == -1)
 		err(EXIT_SYS, "sigaction");
 }
 

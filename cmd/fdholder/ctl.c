@@ -26,6 +26,7 @@
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
+#include "util.h"
 
 static const char *op_names[OP_N] = {
 	"take", "store", "retrieve", "list", "delete"
@@ -73,16 +74,21 @@ ctl_init(struct ctl *c, const struct addr *a, int kind, struct trust *rights,
 	c->pi_l = c->pi_s = -1;
 }
 
-/* Listen on the control socket: -1 with EADDRINUSE if a holder is live. */
+/*
+ * Listen on the control socket, claimed atomically against every other
+ * claimant (ep_listen): -1 with EADDRINUSE if a holder is live.
+ */
 int
 ctl_listen(struct ctl *c)
 {
 	struct addr a = c->ep.addr;
+	struct deadline dl;
 	int op, shared = 0;
 
 	for (op = 0; op < OP_N; op++)
 		shared |= trust_widened(&c->rights[op]);
-	if (ep_listen(&c->ep, &a, shared) == -1)
+	deadline_set(&dl, c->tflag);
+	if (ep_listen(&c->ep, &a, shared, &dl) == -1)
 		return -1;
 	if (c->ep.lfd == -1) {
 		ep_close(&c->ep);
@@ -90,6 +96,51 @@ ctl_listen(struct ctl *c)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Become the holder on the control socket: take over from the live holder
+ * there (take returns 1 once it did, 0 when the holder closed without
+ * answering, as one that is exiting does), or claim the socket where none
+ * listens.  Returns 1 when we took over, 0 when we listen.  A live socket
+ * that closes every request unanswered is not a holder: say so.
+ */
+int
+ctl_start(struct ctl *c, int (*take)(void *, int), void *arg)
+{
+	int s, tries;
+
+	for (tries = 0; tries < CTL_TRIES; tries++) {
+		if ((s = ctl_ask(c)) != -1) {
+			if (take(arg, s))
+				return 1;
+			continue;
+		}
+		if (ctl_listen(c) == 0)
+			return 0;
+		if (errno == ENOTSOCK && c->ep.addr.kind == ADDR_FD)
+			errx(EXIT_USAGE, "%s: a connected socket, not a "
+			    "listening one", c->ep.addr.str);
+		if (errno != EADDRINUSE)
+			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
+			    "listen %s", ep_error());
+	}
+	errx(EXIT_SYS, "%s: a live socket that does not speak fdproto (it "
+	    "closed %d requests to take over unanswered)", c->ep.addr.str,
+	    CTL_TRIES);
+}
+
+/*
+ * The first answer to our F_TAKE was not a frame of ours: whatever listens
+ * there is not a holder.  Ends the program.
+ */
+void
+ctl_foreign(struct ctl *c, const struct perr *pe)
+{
+	if (pe->code == PE_PROTO || pe->code == PE_VERSION)
+		errx(EXIT_SYS, "%s: a live socket that does not speak fdproto "
+		    "(%s)", c->ep.addr.str, pe->msg);
+	errx(exit_for(pe), "%s: %s", c->ep.addr.str, pe->msg);
 }
 
 static struct ctl *exit_ctl;

@@ -198,8 +198,7 @@ main(int argc, char *argv[])
 		    Nflag || Sflag || widened || maxfds != 0 ||
 		    maxentries != 0)
 			usage();
-		if (addr_parse(&addr, sflag) == -1)
-			err(EXIT_USAGE, "%s", sflag);
+		addr_must(&addr, sflag);
 		return Lflag ? client_list(&addr, tflag) :
 		    client_delete(&addr, argv, argc, tflag);
 	}
@@ -209,8 +208,7 @@ main(int argc, char *argv[])
 		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");
 	if (argc == 0 && (iflag || Nflag || Sflag))
 		errx(EXIT_USAGE, "-i, -N and -S need a connection: host port");
-	if (addr_parse(&addr, sflag) == -1)
-		err(EXIT_USAGE, "%s", sflag);
+	addr_must(&addr, sflag);
 	deadline_set(&dl, tflag);	/* refuse a bad -t before anything */
 
 	if (argc == 2) {

@@ -37,6 +37,9 @@ struct ctl {
 	int		 partial;	/* part of the successor's frame came */
 };
 
+/* Rounds of asking a live holder, or claiming the socket, before we give up. */
+#define CTL_TRIES	8
+
 enum {
 	CS_IDLE,		/* nobody is taking over */
 	CS_ASKING,		/* a successor connected: wait for F_TAKE */
@@ -58,6 +61,9 @@ int		 op_parse(const char *);
 void	ctl_init(struct ctl *, const struct addr *, int kind,
 	    struct trust *, const char *tflag);
 int	ctl_listen(struct ctl *);
+int	ctl_start(struct ctl *, int (*)(void *, int), void *);
+void	ctl_foreign(struct ctl *, const struct perr *)
+	    __attribute__((__noreturn__));
 int	ctl_ask(struct ctl *);
 int	ctl_confirm(struct ctl *, int, size_t);
 void	ctl_adopt(struct ctl *, int lfd, uint64_t dev, uint64_t ino);

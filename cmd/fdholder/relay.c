@@ -35,7 +35,6 @@
 
 #define BUFSZ		65536
 #define PIPESZ		(1 << 20)
-#define TRIES		5	/* to take over, or to listen, in a race */
 
 struct buf {
 	char		*p;
@@ -545,7 +544,7 @@ takeover(struct relay *rl, int s)
 		return 0;
 	}
 	if (r == -1)
-		errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
+		ctl_foreign(c, &pe);
 	if (f.type == F_ERROR) {
 		perr_remote(&pe, &f);
 		errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
@@ -645,35 +644,29 @@ sd_forget(struct relay *rl)
 	}
 }
 
+static int
+take(void *arg, int s)
+{
+	return takeover(arg, s);
+}
+
 /* Take over from the holder on the control socket, or become the holder. */
 static void
 start(struct relay *rl, int *fresh)
 {
 	struct ctl *c = rl->ctl;
 	struct deadline dl;
-	int s, tries;
 
-	for (tries = 0; tries < TRIES; tries++) {
-		if ((s = ctl_ask(c)) != -1) {
-			if (takeover(rl, s)) {
-				*fresh = 0;
-				return;
-			}
-			continue;
-		}
-		if (ctl_listen(c) == 0) {
-			ctl_unlink_at_exit(c);
-			*fresh = 1;
-			if (rl->Sflag && sd_take(rl))
-				return;
-			deadline_set(&dl, c->tflag);
-			rl->conn = tcp_connect(rl->host, rl->port, &dl);
-			return;
-		}
-		if (errno != EADDRINUSE)
-			break;
+	if (ctl_start(c, take, rl)) {
+		*fresh = 0;
+		return;
 	}
-	err(EXIT_SYS, "listen %s", c->ep.addr.str);
+	ctl_unlink_at_exit(c);
+	*fresh = 1;
+	if (rl->Sflag && sd_take(rl))
+		return;
+	deadline_set(&dl, c->tflag);
+	rl->conn = tcp_connect(rl->host, rl->port, &dl);
 }
 
 static void __dead2

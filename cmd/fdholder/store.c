@@ -32,7 +32,6 @@
 
 #define MAXCLIENTS	32		/* served at once; the rest wait */
 #define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
-#define TRIES		8
 #define PARTIAL_MS	10		/* how often to look at part of a frame */
 
 struct entry {
@@ -754,6 +753,8 @@ takeover(struct store *st, int s)
 			perr_set(&pe, PE_SYS, "holder went away mid-handoff");
 			r = -1;
 		}
+		if (r == -1 && first)
+			ctl_foreign(c, &pe);
 		if (r == -1)
 			goto fail;
 		if (f.type == F_ERROR) {
@@ -802,25 +803,17 @@ fail:
 	errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
 }
 
+static int
+take(void *arg, int s)
+{
+	return takeover(arg, s);
+}
+
 /* Take over from the store on the control socket, or become the store. */
 static void
 start(struct store *st)
 {
-	struct ctl *c = st->ctl;
-	int s, tries;
-
-	for (tries = 0; tries < TRIES; tries++) {
-		if ((s = ctl_ask(c)) != -1) {
-			if (takeover(st, s))
-				return;
-			continue;
-		}
-		if (ctl_listen(c) == 0)
-			return;
-		if (errno != EADDRINUSE)
-			break;
-	}
-	err(EXIT_SYS, "listen %s", c->ep.addr.str);
+	ctl_start(st->ctl, take, st);
 }
 
 /* Room for what we may hold: every fd, every client, a margin. */
