@@ -2,14 +2,16 @@
 """A service manager with an fd store, as systemd's sd_notify(3) and
 sd_listen_fds(3) describe it, for one service:
 
-  fakesd.py NOTIFY OUT -- prog [arg ...]
+  fakesd.py [-r] NOTIFY OUT -- prog [arg ...]
 
 runs prog with NOTIFY_SOCKET=NOTIFY and its standard output appended to
 OUT.  prog's FDSTORE=1 / FDNAME= notifications put fds in the store (an fd
 already stored is not stored twice), FDSTOREREMOVE=1 takes them out.  On
 SIGUSR1 it kills prog with SIGKILL and starts it again, with the store in
 LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID.  When prog exits by itself,
-fakesd prints "exit STATUS restarts N stored NAMES" and exits.
+fakesd prints "exit STATUS restarts N stored NAMES" and exits; with -r
+(as Restart=on-abnormal), a prog killed by a signal is started again
+instead, and counted among the restarts.
 """
 import array
 import os
@@ -17,8 +19,12 @@ import signal
 import socket
 import sys
 
-notify, out = sys.argv[1], sys.argv[2]
-prog = sys.argv[4:]
+args = sys.argv[1:]
+on_abnormal = args[:1] == ["-r"]
+if on_abnormal:
+    args = args[1:]
+notify, out = args[0], args[1]
+prog = args[3:]
 store = []          # [name, fd]
 restart = False
 
@@ -102,6 +108,15 @@ def main():
             pid = start()
             continue
         done, status = os.waitpid(pid, os.WNOHANG)
+        if done and on_abnormal and os.WIFSIGNALED(status):
+            while True:
+                try:
+                    receive(s)
+                except (socket.timeout, InterruptedError):
+                    break
+            restarts += 1
+            pid = start()
+            continue
         if done:
             while True:
                 try:

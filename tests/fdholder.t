@@ -480,6 +480,43 @@ systemd_store() {
 	    fail "$(cat sd) $(cat sd.err)"
 }
 
+# -S with standard output a file opened for appending (>>, as systemd's
+# StandardOutput=append: opens it): the holder is killed with SIGKILL at
+# the very instant it moves bytes to its output (strace injects the kill at
+# the entry of its 3rd write(2) or its 5th splice(2)), again and again,
+# and the service manager starts it again each time (Restart=on-abnormal).
+# No byte lost, none repeated.  Before, the holder read the pipe into
+# memory because splice(2) refuses O_APPEND files, and a kill before the
+# write lost up to 64 KiB each time.
+systemd_store_killed_writing() {
+	local n=2000000 restarts want i
+	serve "$n"
+	: >data
+	bg python3 "$TESTS/fakesd.py" -r "$PWD/notify" "$PWD/data" -- \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -D -qq -o /dev/null -e trace=write,splice \
+	    -e inject=write:signal=KILL:when=3 \
+	    -e inject=splice:signal=KILL:when=5 \
+	    fdholder -S -s "$PWD/ctl" 127.0.0.1 "$PORT" >sd 2>sd.err
+	SD=$!
+	want=$(seq 1 "$n" | wc -c)
+	# The stream takes a few seconds; a holder that lost bytes never
+	# gets there, and the check below says how many are missing.
+	for i in $(seq 1 300); do
+		[ "$(stat -c %s data)" -lt "$want" ] || break
+		sleep 0.1
+	done
+	[ "$(stat -c %s data)" -ge "$want" ] ||
+	    fail "$(seq 1 "$n" | grep -cvxFf data) of $n lines missing"
+	server_done
+	wait_exit 20 "$SD"
+	restarts=$(sed -n 's/^exit 0 restarts \([0-9]*\) stored nothing$/\1/p' sd)
+	[ -n "$restarts" ] || fail "$(cat sd) $(cat sd.err)"
+	[ "$restarts" -ge 3 ] || fail "only $restarts kills landed"
+	seq 1 "$n" | cmp - data
+	t_note "$restarts kills while writing out, every line once"
+}
+
 # The connection holder under valgrind's memcheck: a stream, a successor
 # refused for being busy, a handoff; no error, no leak, no fd left.
 memcheck() {
@@ -566,6 +603,12 @@ t_case "-u take:nobody lets that uid take over" other_uid_allowed
 t_case "a successor that never asks is dropped after -t" silent_successor
 t_case "half a request: the holder waits without spinning" half_request
 t_case "-S: the service killed and restarted, connection from LISTEN_FDS" systemd_store
+if command -v strace >/dev/null &&
+    strace -qq -o /dev/null -e trace=none true 2>/dev/null; then
+	t_case "-S, output opened with O_APPEND: killed while writing out, 0 bytes lost" systemd_store_killed_writing
+else
+	t_skip systemd_store_killed_writing "strace cannot trace here"
+fi
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: holder through a handoff" memcheck
 else

@@ -55,6 +55,7 @@ struct relay {
 	size_t		 pipecap;
 	int		 pipefull;	/* wait for room, not for the socket */
 	int		 splice_out;
+	int		 outreg;	/* stdout reopened without O_APPEND, or -1 */
 	struct buf	 ob;		/* for standard output, before the pipe */
 	struct buf	 ib;		/* from standard input, for conn */
 	int		 eof;		/* conn's peer closed it */
@@ -288,10 +289,45 @@ in_read(struct relay *rl)
 		conn_write(rl);
 }
 
+/*
+ * What leaves the pipe must be written in the same system call: read into
+ * memory first, it is lost if we are killed before we write it, and the
+ * pipe is what a successor (or the service manager's fd store, -S) keeps.
+ * splice(2) does that into a pipe, a socket, a terminal or a regular file,
+ * but refuses a file opened with O_APPEND, as `>>` and systemd's
+ * StandardOutput=append: open it.  Such a file gets an open file of our
+ * own, without O_APPEND (through /proc/self/fd), spliced into at the end
+ * of the file.  Where that cannot be done, bytes go through memory, and
+ * we say what a kill may lose.
+ */
+static void
+out_prepare(struct relay *rl)
+{
+#ifdef __linux__
+	char path[32];
+	struct stat st;
+	int fl;
+
+	if (fstat(rl->out, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (fl = fcntl(rl->out, F_GETFL)) == -1 || !(fl & O_APPEND))
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", rl->out);
+	if ((rl->outreg = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		warn("standard output: open for splice; if killed, the holder "
+		    "may lose up to %d bytes", BUFSZ);
+#else
+	(void)rl;
+#endif
+}
+
 /* One step of writing out: 1 on progress, 0 when blocked or done. */
 static int
 out_step(struct relay *rl)
 {
+#ifdef __linux__
+	struct stat st;
+	loff_t off;
+#endif
 	ssize_t n;
 
 	if (rl->ob.len > 0) {
@@ -303,7 +339,18 @@ out_step(struct relay *rl)
 	} else if (rl->inpipe == 0)
 		return 0;
 #ifdef __linux__
-	else if (rl->splice_out) {
+	else if (rl->outreg != -1) {
+		/* At the end of the file, as O_APPEND would write. */
+		if (fstat(rl->outreg, &st) == -1)
+			err(EXIT_SYS, "standard output");
+		off = st.st_size;
+		n = splice(rl->pr, NULL, rl->outreg, &off, rl->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			rl->inpipe -= n;
+			return 1;
+		}
+	} else if (rl->splice_out) {
 		n = splice(rl->pr, NULL, rl->out, NULL, rl->inpipe,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
@@ -674,6 +721,8 @@ commit(struct relay *rl)
 {
 	close(rl->conn);
 	pipe_close(rl);
+	if (rl->outreg != -1)
+		close(rl->outreg);
 	ctl_commit(rl->ctl);
 	exit_rl = NULL;
 	exit(EXIT_OK);
@@ -694,6 +743,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	rl.conn = rl.in = rl.pr = rl.pw = -1;
 	rl.out = STDOUT_FILENO;
 	rl.splice_out = 1;
+	rl.outreg = -1;
 	rl.Nflag = Nflag;
 	rl.Sflag = Sflag;
 	rl.sd = -1;
@@ -714,6 +764,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	exit_rl = &rl;
 	atexit(relay_atexit);
 	rl.outfl = nonblock(rl.out, "standard output");
+	out_prepare(&rl);
 	if (rl.in != -1)
 		rl.infl = nonblock(rl.in, "standard input");
 	/* From here on: the fds we have, and our control socket's path. */
@@ -746,5 +797,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	}
 	if (rl.status == EXIT_OK)
 		sd_forget(&rl);
+	if (rl.outreg != -1)
+		close(rl.outreg);
 	exit(rl.status);
 }
