@@ -125,9 +125,18 @@ run(char *argv[], struct fdset *set, int *map, size_t nmap,
     const struct rlimit *nofile, int conn, const struct deadline *dl)
 {
 	char what[PATH_MAX + 8];
-	int *dst, fd, highest = 2;
+	int *dst, fd, r, highest = 2 + (nmap > 0 ? 0 : (int)set->n);
 	size_t i;
 
+	for (i = 0; i < nmap; i++)
+		if (map[i] > highest)
+			highest = map[i];
+	if (conn != -1 && conn <= highest) {
+		if ((fd = fcntl(conn, F_DUPFD_CLOEXEC, highest + 1)) == -1)
+			run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
+		close(conn);
+		conn = fd;
+	}
 	if (nmap > 0) {
 		dst = map;
 		listen_env_clear();
@@ -136,19 +145,15 @@ run(char *argv[], struct fdset *set, int *map, size_t nmap,
 			run_fail(conn, dl, PE_SYS, EXIT_SYS, "calloc");
 		for (i = 0; i < set->n; i++)
 			dst[i] = 3 + (int)i;
-		if (listen_env(set) == -1)
+		if (listen_env(set) == -1) {
+			free(dst);
 			run_fail(conn, dl, PE_SYS, EXIT_SYS, "setenv");
+		}
 	}
-	for (i = 0; i < set->n; i++)
-		if (dst[i] > highest)
-			highest = dst[i];
-	if (conn != -1 && conn <= highest) {
-		if ((fd = fcntl(conn, F_DUPFD_CLOEXEC, highest + 1)) == -1)
-			run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
-		close(conn);
-		conn = fd;
-	}
-	if (fd_place(set->fds, dst, set->n) == -1)
+	r = fd_place(set->fds, dst, set->n);
+	if (dst != map)
+		free(dst);
+	if (r == -1)
 		run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
 	nofile_restore(nofile, highest);
 	execvp(argv[0], argv);
