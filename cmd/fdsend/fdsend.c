@@ -126,7 +126,7 @@ offer(int s, const struct fdset *set, int rflag, const struct deadline *dl,
  * ours either way; a failure exits.
  */
 static void
-executed(int s, const struct addr *a, const struct deadline *dl)
+wait_exec(int s, const struct addr *a, const struct deadline *dl)
 {
 	struct perr pe;
 
@@ -301,7 +301,7 @@ main(int argc, char *argv[])
 	}
 	ep_close(&ep);
 	if (nflag == NULL && !rflag)
-		executed(s, &addr, &dl);
+		wait_exec(s, &addr, &dl);
 	close(s);
 	fdset_free(&set);
 	trust_free(&trust);
