@@ -570,6 +570,30 @@ ack_recv(int s, uint32_t count, const struct deadline *dl, struct perr *pe)
 }
 
 /*
+ * After the peer's F_ACK: wait for it to close the connection.  A receiver
+ * that executes a program keeps it open until the exec closes it
+ * (close-on-exec), and sends F_ERROR first if the exec or the placement
+ * before it failed.  Returns 0 on end of file, -1 with pe set: the peer's
+ * F_ERROR (remote), or what else went wrong.
+ */
+int
+done_recv(int s, const struct deadline *dl, struct perr *pe)
+{
+	struct frame f;
+	int r;
+
+	if ((r = frame_recv(s, &f, dl, pe)) <= 0)
+		return r;
+	if (f.type == F_ERROR && f.nfds == 0)
+		perr_remote(pe, &f);
+	else
+		perr_set(pe, PE_PROTO, "expected the end of the connection, "
+		    "got frame type %u", f.type);
+	frame_free(&f);
+	return -1;
+}
+
+/*
  * Sending failed with EPIPE or ECONNRESET: a peer that refused us may have
  * hung up before our frame was out, its F_ERROR already queued for us.
  * If so, its reason replaces ours.

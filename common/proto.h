@@ -104,6 +104,7 @@ int	fdset_recv(int, struct fdset *, const struct deadline *,
 	    struct perr *);
 int	ack_send(int, uint32_t, const struct deadline *, struct perr *);
 int	ack_recv(int, uint32_t, const struct deadline *, struct perr *);
+int	done_recv(int, const struct deadline *, struct perr *);
 int	raw_send(int, const struct fdset *, const struct deadline *,
 	    struct perr *);
 int	raw_recv(int, struct fdset *, const struct deadline *,

@@ -194,6 +194,96 @@ prog_not_executable() {
 	[ "$RC" = 126 ] || fail "fdrecv exited $RC"
 }
 
+# After the confirmation (issue 12): a program that prog_check lets through
+# but that cannot be executed, or fds that cannot be placed.  fdsend hears
+# the receiver's error and fails with STATUS; fdrecv exits RRC.  Our hard
+# limit of 1024 open files makes -m 99999 fail on any host.
+exec_fails() {
+	local status=$1 rrc=$2 want=$3 pid
+	shift 3
+	bg sh -c 'ulimit -n 1024; exec fdrecv -t 20 "$@" 2>rerr' sh "$@"
+	pid=$!
+	wait_for 5 listening
+	must_fail "$status" fdsend -t 5 s 0
+	expect_err err "fdsend: s: receiver's program did not run: $want"
+	wait_exit 5 "$pid"
+	[ "$RC" = "$rrc" ] || fail "fdrecv exited $RC"
+	expect_err rerr "fdrecv: $want"
+}
+
+interp_missing() {
+	printf '#!/nonexistent/sh\necho ran\n' >script
+	chmod 755 script
+	exec_fails 1 127 "exec ./script: No such file or directory" s ./script
+}
+
+# By path a directory passes prog_check (access X_OK), and only the exec
+# can fail; looked up in PATH it is skipped, and refused before the ack.
+prog_directory() {
+	local pid
+	mkdir dir bin bin/dirprog
+	exec_fails 1 126 "exec ./dir: Permission denied" s ./dir
+	bg env PATH="$PWD/bin:$PATH" fdrecv -t 20 s dirprog
+	pid=$!
+	wait_for 5 listening
+	must_fail 1 fdsend -t 5 s 0
+	expect_err err "fdsend: s: refused by receiver: dirprog: command not found"
+	wait_exit 5 "$pid"
+	[ "$RC" = 127 ] || fail "fdrecv exited $RC"
+}
+
+place_fails() {
+	exec_fails 111 111 "place fds: Invalid argument" -m 99999 s cat
+}
+
+# fdsend exits 0 only once the exec happened: the program's exec is held
+# for a second after the ack, and when fdsend is back, the receiver is
+# the program already (one that waits to be killed).
+exec_confirmed() {
+	local sleep spid pid
+	sleep=$(command -v sleep)
+	bg slow_exec 1000000 fdrecv -t 20 -m 0 s "$sleep" 30
+	spid=$!
+	wait_for 5 listening
+	pid=$(pgrep -P "$spid")
+	fdsend -t 10 s 0
+	[ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$sleep")" ] ||
+	    fail "fdsend ended before the exec: $(readlink "/proc/$pid/exe")"
+	kill "$pid"
+	wait_exit 5 "$spid"
+}
+
+# The connection on a number that -m targets (fd:3, -m 3) is moved out of
+# the way: the program gets the sent fd there and no socket, and a failed
+# exec still reaches fdsend.
+pair_on3() {
+	cat >pair.py <<-'EOT'
+	import os, socket, subprocess, sys
+	# fdsend and fdrecv, each with its end of a socketpair on fd 3, and
+	# with its standard error in serr and rerr.
+	a, b = socket.socketpair()
+	def on3(s):
+	    return lambda: os.dup2(os.dup(s.fileno()), 3)
+	rp = subprocess.Popen(["fdrecv", "-t", "10", "-m", "3", "fd:3"] +
+	                      sys.argv[1:], preexec_fn=on3(b), close_fds=False,
+	                      stderr=open("rerr", "w"))
+	sp = subprocess.Popen(["fdsend", "-t", "10", "fd:3", "0"],
+	                      preexec_fn=on3(a), close_fds=False,
+	                      stderr=open("serr", "w"))
+	a.close(); b.close()
+	print("fdsend", sp.wait(10), "fdrecv", rp.wait(10), flush=True)
+	EOT
+	printf '#!/nonexistent/sh\n' >script
+	chmod 755 script
+	echo sent | python3 pair.py sh -c \
+	    'cat <&3; ls -l /proc/$$/fd/ | grep -c socket: || :' >out
+	printf 'sent\n0\nfdsend 0 fdrecv 0\n' | diff -u - out
+	echo sent | python3 pair.py ./script >out
+	[ "$(cat out)" = "fdsend 1 fdrecv 127" ] || fail "$(cat out serr rerr)"
+	expect_err serr "fdsend: fd:3: receiver's program did not run: exec ./script: No such file or directory"
+	expect_err rerr "fdrecv: exec ./script: No such file or directory"
+}
+
 # A copy of the binaries that another user may execute.
 public_bin() {
 	mkdir -m 755 pub
@@ -361,6 +451,15 @@ t_case "MSG_CTRUNC at the fd limit: error, nothing leaked" emfile
 t_case "-m count mismatch told to the sender" count_mismatch
 t_case "missing program: sender told, exit 127" prog_missing
 t_case "program not executable: sender told, exit 126" prog_not_executable
+t_case "#! interpreter missing: fdsend told after the ack, exit 127" interp_missing
+t_case "directory as prog: by path fdsend told after the ack, exit 126; in PATH refused before" prog_directory
+t_case "-m 99999 cannot be placed: fdsend told after the ack, exit 111" place_fails
+if have_strace; then
+	t_case "fdsend exits 0 only once the program's exec happened" exec_confirmed
+else
+	t_skip "fdsend exits 0 only once the program's exec happened" "no strace"
+fi
+t_case "the connection on a target fd (fd:3, -m 3) is moved, never placed" pair_on3
 t_case "sender of another uid refused" other_uid_refused
 t_case "sender of another uid allowed with -u" other_uid_allowed
 t_case "fdsend refuses a receiver of another uid" sender_refuses_receiver

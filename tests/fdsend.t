@@ -77,6 +77,36 @@ timeout_confirm() {
 	expect_err err "timed out"
 }
 
+# Past the ack, -t still bounds the wait for the receiver's program to
+# start (its exec held for 3 s here); the program runs later all the same.
+timeout_exec() {
+	local cat spid
+	cat=$(command -v cat)
+	bg slow_exec 3000000 fdrecv -t 20 -m 0 s "$cat" >out
+	spid=$!
+	wait_for 5 listening
+	must_fail 99 sh -c 'echo late | exec fdsend -t 0.5 s 0'
+	expect_err err "fdsend: s: timed out waiting for the receiver's program to start"
+	wait_exit 10 "$spid"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	[ "$(cat out)" = late ] || fail "read: $(cat out)"
+}
+
+# fdsend -l: a receiver that confirms and then cannot run its program ends
+# fdsend with its error (the fds are still fdsend's; no second receiver).
+listen_exec_fails() {
+	printf '#!/nonexistent/sh\n' >script
+	chmod 755 script
+	bg sh -c 'echo kept | exec fdsend -l -t 10 s 0 2>serr'
+	wait_for 5 listening
+	must_fail 127 fdrecv -c -t 5 s ./script
+	expect_err err "fdrecv: exec ./script: No such file or directory"
+	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$RC" = 1 ] || fail "fdsend exited $RC"
+	expect_err serr "fdsend: s: receiver's program did not run: exec ./script: No such file or directory"
+	[ ! -e s ] || fail "socket left behind"
+}
+
 receiver_vanishes() {
 	local pid
 	bg $PEER noack s
@@ -265,6 +295,12 @@ t_case "-t bounds the wait for the socket" timeout_connect
 t_case "no waiting where the socket cannot appear" no_parent_dir
 t_case "-t bounds the wait for confirmation" timeout_confirm
 t_case "receiver killed before confirming" receiver_vanishes
+if have_strace; then
+	t_case "-t bounds the wait for the receiver's program to start" timeout_exec
+else
+	t_skip "-t bounds the wait for the receiver's program to start" "no strace"
+fi
+t_case "-l: a receiver whose exec fails after the ack ends fdsend with its error" listen_exec_fails
 t_case "-l serves one receiver and removes its socket" listen_one
 t_case "-l refuses a receiver of another uid and serves the next" listen_refuses_then_serves
 t_case "a file that is not a socket: no waiting" not_a_socket

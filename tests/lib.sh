@@ -60,6 +60,21 @@ wait_exit() {
 	wait "$pid" || RC=$?
 }
 
+# slow_exec US CMD ...: run CMD with each execve it makes (fdrecv's
+# program) held for US microseconds on entry, by strace.  CMD's own execve
+# is not counted: strace sees only its end.
+slow_exec() {
+	local us=$1
+	shift
+	exec strace -f -qq -o /dev/null -e trace=execve \
+	    -e inject=execve:delay_enter="$us" "$@"
+}
+
+# have_strace: strace is there and may trace (slow_exec works).
+have_strace() {
+	command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null
+}
+
 # nfds PID: how many fds the process has open.
 nfds() {
 	ls "/proc/$1/fd" | wc -l

@@ -333,6 +333,41 @@ memcheck() {
 	[ "$(entries)" = c ] || fail "handoff lost: $(entries)"
 }
 
+# ---- Issue 12, item 3: fdrecv -n NAME -D confirms only an exec that
+# happened.  fdrecv keeps the store's connection open after its F_ACK until
+# the exec closes it, and sends F_ERROR if the placement or the exec fails;
+# the store removes the entry only at an end of file without an error.
+# These cases need the store's side of that rule (cmd/fdholder/store.c):
+# against a store that removes at the F_ACK they fail.
+
+# d_fails STATUS WANT ARG ...: fdrecv -n e -D ARG ... fails after the ack
+# with STATUS and WANT; the store closes the connection and keeps the entry.
+d_fails() {
+	local status=$1 want=$2
+	shift 2
+	must_fail "$status" sh -c \
+	    'ulimit -n 1024; exec fdrecv -t 5 -n e -D "$@"' sh "$@"
+	expect_err err "fdrecv: $want"
+	wait_for 5 held 1
+	[ "$(entries)" = e ] || fail "entry gone after: $want"
+}
+
+d_keeps_on_exec_failure() {
+	store
+	printf '#!/nonexistent/sh\n' >script
+	chmod 755 script
+	mkdir dir
+	echo kept | fdsend -n e ctl 0
+	d_fails 127 "exec ./script: No such file or directory" ctl ./script
+	d_fails 126 "exec ./dir: Permission denied" ctl ./dir
+	d_fails 111 "place fds: Invalid argument" -m 99999 ctl cat
+	# The entry is whole: a program that runs gets it, and it is removed.
+	fdrecv -t 5 -n e -D -m 0 ctl cat >out
+	[ "$(cat out)" = kept ] || fail "read: $(cat out)"
+	wait_for 5 held 0
+	[ -z "$(entries)" ] || fail "still there: $(entries)"
+}
+
 t_case "store, list, retrieve, retrieve and remove, delete" basics
 t_case "a pipe parked in the store keeps its data" pipe_through
 t_case "entries expire" expiry
@@ -345,6 +380,8 @@ t_case "store and connection holder do not mix" kinds
 t_case "rights per operation by uid" rights
 t_case "runbook: a listening socket parked across a server restart" runbook
 t_case "usage errors" usage_store
+# Issue 12, item 3: needs the store side, see d_keeps_on_exec_failure.
+t_case "-D keeps the entry when exec fails (#! missing, directory, -m 99999)" d_keeps_on_exec_failure
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: the store through every request" memcheck
 else

@@ -8,6 +8,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,43 +94,89 @@ set_fits(const struct fdset *set, int hasprog, size_t nmap, struct perr *pe)
 	return 1;
 }
 
+/*
+ * Placing the fds or executing prog failed after we confirmed: tell the
+ * peer that waits on conn for the exec (-1: none), then exit as err(3)
+ * would.
+ */
+static void __dead2
+run_fail(int conn, const struct deadline *dl, int code, int status,
+    const char *what)
+{
+	struct perr pe;
+	int e = errno;
+
+	perr_set(&pe, code, "%s: %s", what, strerror(e));
+	pe.errnum = e;
+	if (conn != -1)
+		frame_error(conn, &pe, dl);
+	errno = e;
+	err(status, "%s", what);
+}
+
+/*
+ * Place the set and exec prog.  conn, the peer's connection, stays open
+ * until the exec closes it (it is close-on-exec): its end of file tells
+ * the peer that prog runs.  It is first moved above every target, so that
+ * placing cannot clobber it.
+ */
 static void __dead2
 run(char *argv[], struct fdset *set, int *map, size_t nmap,
-    const struct rlimit *nofile)
+    const struct rlimit *nofile, int conn, const struct deadline *dl)
 {
-	int *dst, highest = 2;
+	char what[PATH_MAX + 8];
+	int *dst, fd, r, highest = 2 + (nmap > 0 ? 0 : (int)set->n);
 	size_t i;
 
+	for (i = 0; i < nmap; i++)
+		if (map[i] > highest)
+			highest = map[i];
+	if (conn != -1 && conn <= highest) {
+		if ((fd = fcntl(conn, F_DUPFD_CLOEXEC, highest + 1)) == -1)
+			run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
+		close(conn);
+		conn = fd;
+	}
 	if (nmap > 0) {
 		dst = map;
 		listen_env_clear();
 	} else {
 		if ((dst = calloc(set->n ? set->n : 1, sizeof(int))) == NULL)
-			err(EXIT_SYS, "calloc");
+			run_fail(conn, dl, PE_SYS, EXIT_SYS, "calloc");
 		for (i = 0; i < set->n; i++)
 			dst[i] = 3 + (int)i;
-		if (listen_env(set) == -1)
-			err(EXIT_SYS, "setenv");
+		if (listen_env(set) == -1) {
+			free(dst);
+			run_fail(conn, dl, PE_SYS, EXIT_SYS, "setenv");
+		}
 	}
-	for (i = 0; i < set->n; i++)
-		if (dst[i] > highest)
-			highest = dst[i];
-	if (fd_place(set->fds, dst, set->n) == -1)
-		err(EXIT_SYS, "place fds");
+	r = fd_place(set->fds, dst, set->n);
+	if (dst != map)
+		free(dst);
+	if (r == -1)
+		run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
 	nofile_restore(nofile, highest);
 	execvp(argv[0], argv);
-	err(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC, "exec %s", argv[0]);
+	snprintf(what, sizeof(what), "exec %s", argv[0]);
+	run_fail(conn, dl, PE_EXEC, errno == ENOENT ? EXIT_NOTFOUND :
+	    EXIT_NOEXEC, what);
 }
 
-/* Run prog on the set (argv[0] is prog), or copy its one fd to stdout. */
+/*
+ * Run prog on the set (argv[0] is prog), or copy its one fd to stdout.
+ * conn, if not -1, is the peer that waits for the exec: closed at once
+ * when there is nothing to exec.
+ */
 static int
 deliver(char *argv[], struct fdset *set, int *map, size_t nmap,
-    const struct rlimit *nofile)
+    const struct rlimit *nofile, int conn, const struct deadline *dl)
 {
 	int side;
 
 	if (argv[0] != NULL)
-		run(argv, set, map, nmap, nofile);
+		run(argv, set, map, nmap, nofile, conn, dl);
+	if (conn != -1)
+		close(conn);
 	if (fd_copy(set->fds[0], STDOUT_FILENO, &side) == -1)
 		err(EXIT_SYS, "%s", side == 0 ? "read received fd" :
 		    side == 1 ? "write standard output" : "copy");
@@ -140,8 +187,9 @@ deliver(char *argv[], struct fdset *set, int *map, size_t nmap,
 
 /*
  * -n: fetch the entry name from the fdholder store at a and deliver it.
- * With -D, confirm to the store (which then removes the entry) only once
- * we know the set fits: a refused set stays in the store.
+ * With -D, confirm to the store only once we know the set fits, and keep
+ * the connection until the exec: the store removes the entry when it
+ * closes without an error, and keeps it on a refusal or a failed exec.
  */
 static int
 retrieve(const struct addr *a, const char *name, int Dflag,
@@ -165,8 +213,11 @@ retrieve(const struct addr *a, const char *name, int Dflag,
 		    pe.msg);
 	if (Dflag && hold_confirm(s, set.n, dl, &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
-	close(s);
-	return deliver(argv, &set, map, nmap, nofile);
+	if (!Dflag) {
+		close(s);
+		s = -1;
+	}
+	return deliver(argv, &set, map, nmap, nofile, s, dl);
 }
 
 int
@@ -242,7 +293,7 @@ main(int argc, char *argv[])
 			errx(exit_for(&pe), "%s", pe.msg);
 		if (!set_fits(&set, argc > 1, nmap, &pe))
 			errx(EXIT_USAGE, "-L %s: %s", Lflag, pe.msg);
-		return deliver(argv + 1, &set, map, nmap, &nofile);
+		return deliver(argv + 1, &set, map, nmap, &nofile, -1, NULL);
 	}
 	addr_must(&addr, argv[0]);
 	deadline_set(&dl, tflag);
@@ -316,10 +367,16 @@ main(int argc, char *argv[])
 		}
 	}
 
-	if (!rflag && ack_send(s, set.n, &dl, &pe) == -1)
+	/* The sender waits for the exec: keep s open until then. */
+	if (!rflag && ack_send(s, set.n, &dl, &pe) == -1) {
 		warnx("%s: sender %s: %s", addr.str, peer_str(&peer), pe.msg);
-	close(s);
+		close(s);
+		s = -1;
+	} else if (rflag) {
+		close(s);
+		s = -1;
+	}
 	ep_close(&ep);
 	trust_free(&trust);
-	return deliver(argv + 1, &set, map, nmap, &nofile);
+	return deliver(argv + 1, &set, map, nmap, &nofile, s, &dl);
 }

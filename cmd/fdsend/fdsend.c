@@ -104,7 +104,8 @@ notify_store(const struct fdset *set, char **names, int n, int dflag,
 
 /*
  * Offer the set to one receiver and wait for its confirmation.  Returns 0
- * when it holds the fds, -1 with pe set.
+ * when it holds the fds, -1 with pe set.  Whether its program runs is
+ * done_recv's to learn.
  */
 static int
 offer(int s, const struct fdset *set, int rflag, const struct deadline *dl,
@@ -117,6 +118,27 @@ offer(int s, const struct fdset *set, int rflag, const struct deadline *dl,
 		return -1;
 	}
 	return ack_recv(s, set->n, dl, pe);
+}
+
+/*
+ * The receiver confirmed: wait until it closes the connection, which its
+ * exec does, or tells us that its program did not run.  Our fds are still
+ * ours either way; a failure exits.
+ */
+static void
+wait_exec(int s, const struct addr *a, const struct deadline *dl)
+{
+	struct perr pe;
+
+	if (done_recv(s, dl, &pe) == 0)
+		return;
+	if (pe.remote)
+		errx(exit_for(&pe), "%s: receiver's program did not run: %s",
+		    a->str, pe.msg);
+	if (pe.errnum == ETIMEDOUT)
+		errx(EXIT_TIMEOUT, "%s: timed out waiting for the receiver's "
+		    "program to start", a->str);
+	errx(exit_for(&pe), "%s: after confirming: %s", a->str, pe.msg);
 }
 
 int
@@ -278,8 +300,10 @@ main(int argc, char *argv[])
 			    addr.str, pe.msg);
 		errx(exit_for(&pe), "%s: %s", addr.str, pe.msg);
 	}
-	close(s);
 	ep_close(&ep);
+	if (nflag == NULL && !rflag)
+		wait_exec(s, &addr, &dl);
+	close(s);
 	fdset_free(&set);
 	trust_free(&trust);
 	return EXIT_OK;
