@@ -215,12 +215,15 @@ bind_path(int fd, struct endpoint *ep, const struct addr *a, int shared)
  * not a socket; bind @NAME; or take fd:N as it is, listening or connected.
  * A path is claimed atomically against every other claimant (claim_lock),
  * waiting for the lock up to dl.  On failure ep_error() says what was found.
+ * Call ep_unlink_on_signal before, not after: SIGINT, SIGTERM and SIGHUP
+ * wait until the path is bound and known to be ours.
  */
 int
 ep_listen(struct endpoint *ep, const struct addr *a, int shared,
     const struct deadline *dl)
 {
-	int fd, lock = -1, e;
+	sigset_t mask, omask;
+	int fd = -1, lock = -1, e;
 
 	memset(ep, 0, sizeof(*ep));
 	ep->addr = *a;
@@ -234,8 +237,19 @@ ep_listen(struct endpoint *ep, const struct addr *a, int shared,
 			return why(errno, a->str, "", NULL);
 		return 0;
 	}
-	if (a->kind == ADDR_PATH && (lock = claim_lock(a, dl)) == -1)
+	/*
+	 * From bind to ep->created, a signal that removes our path on the
+	 * way out (ep_unlink_on_signal, set up before) would miss it.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &omask);
+	if (a->kind == ADDR_PATH && (lock = claim_lock(a, dl)) == -1) {
+		sigprocmask(SIG_SETMASK, &omask, NULL);
 		return -1;
+	}
 	if ((fd = unix_socket()) == -1) {
 		why(errno, "socket", "", NULL);
 		goto fail;
@@ -249,6 +263,7 @@ ep_listen(struct endpoint *ep, const struct addr *a, int shared,
 	if (lock != -1)
 		close(lock);
 	ep->lfd = fd;
+	sigprocmask(SIG_SETMASK, &omask, NULL);
 	return 0;
 fail:
 	e = errno;
@@ -257,6 +272,7 @@ fail:
 		close(fd);
 	if (lock != -1)
 		close(lock);
+	sigprocmask(SIG_SETMASK, &omask, NULL);
 	errno = e;
 	return -1;
 }

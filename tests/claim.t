@@ -114,6 +114,25 @@ fdrecv_bind_listen() {
 	[ "$(cat out.a)" = hello ] || fail "first fdrecv got: $(cat out.a)"
 }
 
+# SIGTERM between bind and listen: the path still goes with the process.
+# Before, the handler that removes it was set up only after listen, and the
+# socket was left behind.
+term_bind_listen() {
+	local pid
+	slow_listen fdrecv -t 10 "$PWD/r" 2>/dev/null
+	pid=$!
+	wait_for 10 test -S r
+	kill -TERM "$pid"
+	wait_exit 10 "$pid"
+	[ ! -e r ] || fail "fdrecv: socket left behind"
+	slow_listen fdholder -s "$PWD/ctl" 2>/dev/null
+	pid=$!
+	wait_for 10 test -S ctl
+	kill -TERM "$pid"
+	wait_exit 10 "$pid"
+	[ ! -e ctl ] || fail "fdholder: socket left behind"
+}
+
 # Holders started together, round after round: each round ends with one
 # holder and one connection, every line once; a holder that loses the race
 # either handed over (0) or was told the holder is busy (1).
@@ -287,8 +306,10 @@ if [ -n "$STRACE_OK" ]; then
 	t_case "two holders, the first between bind and listen: one holder, one connection" holders_bind_listen
 	t_case "two stores, the first between bind and listen: one store" stores_bind_listen
 	t_case "two fdrecv, the first between bind and listen: second told, first receives" fdrecv_bind_listen
+	t_case "SIGTERM between bind and listen: the path is removed" term_bind_listen
 else
-	for c in holders_bind_listen stores_bind_listen fdrecv_bind_listen; do
+	for c in holders_bind_listen stores_bind_listen fdrecv_bind_listen \
+	    term_bind_listen; do
 		t_skip "$c" "strace cannot trace here (not installed, or ptrace refused)"
 	done
 fi

@@ -102,7 +102,8 @@ ctl_listen(struct ctl *c)
  * Become the holder on the control socket: take over from the live holder
  * there (take returns 1 once it did, 0 when the holder closed without
  * answering, as one that is exiting does), or claim the socket where none
- * listens.  Returns 1 when we took over, 0 when we listen.  A live socket
+ * listens.  Returns 1 when we took over, 0 when we listen; either way the
+ * path is removed when we exit, unless handed on.  A live socket
  * that closes every request unanswered is not a holder: say so.
  */
 int
@@ -110,6 +111,7 @@ ctl_start(struct ctl *c, int (*take)(void *, int), void *arg)
 {
 	int s, tries;
 
+	ctl_unlink_at_exit(c);
 	for (tries = 0; tries < CTL_TRIES; tries++) {
 		if ((s = ctl_ask(c)) != -1) {
 			if (take(arg, s))

@@ -708,7 +708,6 @@ start(struct relay *rl, int *fresh)
 		*fresh = 0;
 		return;
 	}
-	ctl_unlink_at_exit(c);
 	*fresh = 1;
 	if (rl->Sflag && sd_take(rl))
 		return;
@@ -753,8 +752,6 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	signal(SIGPIPE, SIG_IGN);
 
 	start(&rl, &fresh);
-	if (!fresh)
-		ctl_unlink_at_exit(c);
 	if (rl.pr == -1 && !rl.eof)
 		pipe_open(&rl);
 	if (Sflag)

@@ -310,10 +310,10 @@ main(int argc, char *argv[])
 			err(EXIT_SYS, "connect %s", addr.str);
 		}
 	} else {
+		ep_unlink_on_signal(&ep);
 		if (ep_listen(&ep, &addr, trust_widened(&trust), &dl) == -1)
 			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
 			    "listen %s", ep_error());
-		ep_unlink_on_signal(&ep);
 	}
 
 	for (;;) {

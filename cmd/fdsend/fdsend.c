@@ -244,10 +244,10 @@ main(int argc, char *argv[])
 	addr_must(&addr, argv[0]);
 
 	if (lflag) {
+		ep_unlink_on_signal(&ep);
 		if (ep_listen(&ep, &addr, trust_widened(&trust), &dl) == -1)
 			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
 			    "listen %s", ep_error());
-		ep_unlink_on_signal(&ep);
 	} else if ((nflag != NULL ? ep_connect_now(&ep, &addr, &dl) :
 	    ep_connect(&ep, &addr, &dl)) == -1) {
 		if (errno == ETIMEDOUT)
