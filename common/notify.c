@@ -8,10 +8,13 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,6 +55,35 @@ notify_open(struct perr *pe)
 		return -1;
 	}
 	return s;
+}
+
+/*
+ * Tell the service manager we run under, if any (NOTIFY_SOCKET), that we
+ * are ready, and what we do: READY=1 and STATUS=, so that a unit of
+ * Type=notify starts, and systemctl status says what we hold.  Being
+ * unable to tell it is said, not fatal.
+ */
+void
+notify_ready(const char *fmt, ...)
+{
+	struct deadline dl;
+	struct perr pe;
+	va_list ap;
+	char state[512];
+	int s, n;
+
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	n = snprintf(state, sizeof(state), "READY=1\nSTATUS=");
+	va_start(ap, fmt);
+	vsnprintf(state + n, sizeof(state) - n, fmt, ap);
+	va_end(ap);
+	deadline_set(&dl, "1");
+	if ((s = notify_open(&pe)) == -1 ||
+	    notify_send(s, state, NULL, 0, &dl, &pe) == -1)
+		warnx("READY=1: %s", pe.msg);
+	if (s != -1)
+		close(s);
 }
 
 /* One notification: state lines, and at most PROTO_MAXFDS fds. */
@@ -150,8 +182,10 @@ listen_take(const char *names, struct fdset *set, struct perr *pe)
 		    "(LISTEN_FDS, LISTEN_PID)");
 		return -1;
 	}
+	/* Unset, or short of names: "unknown", as sd_listen_fds(3) says. */
 	if ((have = calloc(n + 1, sizeof(char *))) == NULL ||
-	    (all = strdup((v = getenv("LISTEN_FDNAMES")) ? v : "")) == NULL)
+	    ((v = getenv("LISTEN_FDNAMES")) != NULL &&
+	    (all = strdup(v)) == NULL))
 		goto sys;
 	for (p = all, i = 0; i < n; i++) {
 		have[i] = p ? strsep(&p, ":") : "unknown";

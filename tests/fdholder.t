@@ -517,6 +517,34 @@ systemd_store_killed_writing() {
 	t_note "$restarts kills while writing out, every line once"
 }
 
+# Under a service manager (NOTIFY_SOCKET), the holder and the store say
+# READY=1 and what they hold in STATUS=, so that a unit of Type=notify
+# starts (a datagram socket here reads what systemd would).
+ready_twice() {
+	[ "$(grep -c READY notes)" = 2 ]
+}
+notify_ready() {
+	serve 100
+	bg python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(10)
+for i in range(2):
+    print(s.recv(4096).decode().replace("\n", "|"), flush=True)
+' "$PWD/notify" >notes
+	wait_for 5 test -S notify
+	NOTIFY_SOCKET=$PWD/notify hold
+	wait_for 5 grep -q READY notes
+	NOTIFY_SOCKET=$PWD/notify bg fdholder -s "$PWD/store"
+	wait_for 5 ready_twice
+	cat >want <<-EOT
+	READY=1|STATUS=holding a connection to 127.0.0.1 port $PORT
+	READY=1|STATUS=store of named fds: 0 entries, 0 fds
+	EOT
+	diff -u want notes
+}
+
 # The connection holder under valgrind's memcheck: a stream, a successor
 # refused for being busy, a handoff; no error, no leak, no fd left.
 memcheck() {
@@ -603,6 +631,7 @@ t_case "-u take:nobody lets that uid take over" other_uid_allowed
 t_case "a successor that never asks is dropped after -t" silent_successor
 t_case "half a request: the holder waits without spinning" half_request
 t_case "-S: the service killed and restarted, connection from LISTEN_FDS" systemd_store
+t_case "NOTIFY_SOCKET: READY=1 and STATUS= from holder and store" notify_ready
 if command -v strace >/dev/null &&
     strace -qq -o /dev/null -e trace=none true 2>/dev/null; then
 	t_case "-S, output opened with O_APPEND: killed while writing out, 0 bytes lost" systemd_store_killed_writing

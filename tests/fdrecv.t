@@ -399,6 +399,23 @@ listen_by_name() {
 	diff -u want out
 }
 
+# systemd-socket-activate without --fdname sets no LISTEN_FDNAMES: its fds
+# are "unknown", as sd_listen_fds(3) names them.  Before: "no fd named
+# unknown in LISTEN_FDNAMES".
+listen_unknown() {
+	bg env -u LISTEN_FDNAMES systemd-socket-activate -l "$PWD/a" \
+	    -l "$PWD/b" fdrecv -L unknown,unknown sdcheck >out 2>err
+	wait_for 5 test -S b
+	$PEER probe a
+	wait_for 5 grep -q '^4 ' out || fail "$(cat err)"
+	cat >want <<-EOT
+	2
+	3 unknown socket
+	4 unknown socket
+	EOT
+	diff -u want out
+}
+
 listen_errors() {
 	must_fail 1 sh -c 'exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 \
 	    LISTEN_FDNAMES=web exec fdrecv -L db true'
@@ -470,6 +487,7 @@ t_case "a file that is not a socket is kept" not_a_socket
 t_case "timeout with no sender" timeout_no_sender
 t_case "socket removed on SIGTERM" removed_on_term
 t_case "-L: fds of the service manager, by name" listen_by_name
+t_case "-L unknown: LISTEN_FDNAMES unset (systemd-socket-activate)" listen_unknown
 t_case "-L: names missing, no fds passed" listen_errors
 t_case "usage errors" usage
 t_done

@@ -27,6 +27,7 @@
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
+#include "notify.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -847,6 +848,8 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 
 	start(&st);
 	ctl_unlink_at_exit(c);
+	notify_ready("store of named fds: %zu entries, %zu fds", st.nentries,
+	    st.nfds);
 	fd_nonblock(c->ep.lfd, 1);
 	if (sandbox(SB_SOCKETS | SB_UNLINK) == -1)
 		err(EXIT_SYS, "sandbox");
