@@ -18,6 +18,18 @@ implementation of the protocol, polite or abusive as the test asks.
   storepeer.py CTL successor STEP   take over, then die at STEP: "asked"
                                     (after F_TAKE), "received" (after the
                                     handoff, before confirming)
+  storepeer.py CTL take NAME HOW    fetch NAME with removal, confirm with
+                                    F_ACK, then as a receiver whose exec
+                                    failed ("error": F_ERROR), whose exec
+                                    happened ("close"), that hangs
+                                    ("silent": until the store hangs up),
+                                    or that waits for FILE to exist first
+                                    ("wait:FILE", then closes; "waiterr:
+                                    FILE", then F_ERROR); prints "took N"
+                                    and the outcome, or the store's error
+  storepeer.py CTL stucklist FILE   ask for the list and never read it;
+                                    touch FILE once asked; print how long
+                                    until the store hung up on us
 
 Each abusive mode prints what the store answered: "error CODE MESSAGE",
 or "closed".
@@ -169,6 +181,70 @@ def fetch_one(ctl, nm, remove):
     return fds
 
 
+def wait_file(path):
+    import time
+    end = time.monotonic() + 30
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def hangup(s, seconds):
+    """Wait, reading nothing, until the peer hangs up; seconds taken."""
+    import select
+    import time
+    t0 = time.monotonic()
+    p = select.poll()
+    p.register(s, select.POLLRDHUP)
+    while time.monotonic() - t0 < seconds:
+        if any(ev & (select.POLLRDHUP | select.POLLHUP)
+               for _, ev in p.poll(100)):
+            return time.monotonic() - t0
+    return None
+
+
+def take(ctl, nm, how):
+    s = connect(ctl)
+    frame(s, F_FETCH, b"\1" + name(nm.encode()))
+    fds = []
+    while True:
+        f = read_frame(s)
+        if f is None:
+            print("closed")
+            return
+        fds.extend(f[3])
+        if f[0] != F_OFFER:
+            for fd in fds:
+                os.close(fd)
+            s.setblocking(True)
+            code, = struct.unpack(">H", f[2][:2])
+            print("error %d %s" % (code, f[2][2:].decode()))
+            return
+        if not f[1] & FF_MORE:
+            break
+    frame(s, F_ACK, struct.pack(">I", len(fds)))
+    for fd in fds:
+        os.close(fd)
+    print("took %d" % len(fds), flush=True)
+    if how.startswith("wait"):
+        wait_file(how.split(":", 1)[1])
+    if how == "error" or how.startswith("waiterr"):
+        frame(s, F_ERROR, struct.pack(">H", 9) + b"exec: no such file")
+    elif how == "silent":
+        t = hangup(s, 30)
+        print("dropped" if t is not None else "not dropped")
+    s.close()
+
+
+def stucklist(ctl, path):
+    s = connect(ctl)
+    # As little room as the kernel gives, so the store's sends fill it.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    frame(s, F_LIST)
+    open(path, "w").close()
+    t = hangup(s, 60)
+    print("not dropped" if t is None else "dropped after %.1f s" % t)
+
+
 def load(ctl, nthreads, seconds):
     import threading
     import time
@@ -240,6 +316,10 @@ def main():
         return load(ctl, int(sys.argv[3]), float(sys.argv[4]))
     if mode == "fetch":
         return fetch(ctl, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    if mode == "take":
+        return take(ctl, sys.argv[3], sys.argv[4])
+    if mode == "stucklist":
+        return stucklist(ctl, sys.argv[3])
     s = connect(ctl)
     if mode == "garbage":
         s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)))
