@@ -439,6 +439,33 @@ stuck_lister() {
 	[ "$(fdholder -t 2 -L -s ctl | wc -l)" = 5999 ] || fail "handoff"
 }
 
+# An entry of 2000 fds with 255-byte names, fetched by a client that
+# reads nothing for a while: the store sends what the socket takes and
+# goes on; a delete meanwhile is served at once; the frames already made
+# carry the right fds (their own copies, though the entry is closed), the
+# rest is "no such entry".
+delete_mid_fetch() {
+	local peer
+	mkdir d
+	ulimit -n 8192
+	store -t 10
+	$PEER "$PWD/ctl" bigstore big 2000 d >out
+	[ "$(cat out)" = "ack 2000" ] || fail "$(cat out)"
+	bg $PEER "$PWD/ctl" slowfetch big 2000 d go >ans
+	peer=$!
+	wait_for 10 test -e go.asked
+	sleep 0.3
+	fdholder -t 2 -D -s ctl big
+	empty || fail "$(entries)"
+	t_note "store: $(($(nfds "$STORE") - BASE - 1)) fds waiting in the" \
+	    "stuck client's queue, beside its connection"
+	touch go
+	wait_exit 10 "$peer"
+	t_note "fetch cut by a delete: $(tr '\n' ' ' <ans)"
+	grep -q '^intact [1-9]' ans || fail "$(cat ans)"
+	grep -qx 'error 8 big: no such entry' ans || fail "$(cat ans)"
+}
+
 # The runbook of fdholder(1): a server's listening socket parked in the
 # store while the server restarts; a client that connects meanwhile is
 # served by the new server.
@@ -528,6 +555,7 @@ t_case "two fdrecv -n -D at once: one program runs, the other is told no such en
 t_case "after F_ACK, end of file removes the entry, F_ERROR or -t keeps it" take_outcome
 t_case "a reserved entry: no second take, a copy, listed, deleted and stored anew" take_reserved
 t_case "a successor waits for takes in flight and gets what they left" take_handoff
+t_case "a delete while an entry of 2000 fds is half sent: served, sent fds intact" delete_mid_fetch
 t_case "a client that never reads its list holds up nobody and is dropped at -t" stuck_lister
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: the store through every request" memcheck

@@ -27,6 +27,14 @@ implementation of the protocol, polite or abusive as the test asks.
                                     ("wait:FILE", then closes; "waiterr:
                                     FILE", then F_ERROR); prints "took N"
                                     and the outcome, or the store's error
+  storepeer.py CTL bigstore NAME K DIR
+                                    store one entry of K fds, fd j open on
+                                    DIR/j and named with 255 bytes
+  storepeer.py CTL slowfetch NAME K DIR FILE
+                                    fetch it, reading nothing until FILE
+                                    exists (FILE.asked says we asked);
+                                    print "intact N" if the N fds that came
+                                    are DIR/0 on, then what ended it
   storepeer.py CTL stucklist FILE   ask for the list and never read it;
                                     touch FILE once asked; print how long
                                     until the store hung up on us
@@ -235,6 +243,52 @@ def take(ctl, nm, how):
     s.close()
 
 
+def big_name(j):
+    base = "fd%d." % j
+    return (base + "x" * (255 - len(base))).encode()
+
+
+def bigstore(ctl, nm, k, d):
+    fds = [os.open(os.path.join(d, "%d" % j), os.O_RDONLY | os.O_CREAT,
+                   0o600) for j in range(k)]
+    s = connect(ctl)
+    frame(s, F_STORE, name(nm.encode()) + struct.pack(">I", 0xffffffff))
+    for i in range(0, k, MAXFDS):
+        part = fds[i:i + MAXFDS]
+        frame(s, F_OFFER, b"".join(name(big_name(j))
+                                   for j in range(i, i + len(part))),
+              part, FF_MORE if i + len(part) < k else 0)
+    print(answer(s))
+    for fd in fds:
+        os.close(fd)
+
+
+def slowfetch(ctl, nm, k, d, path):
+    s = connect(ctl)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    frame(s, F_FETCH, b"\0" + name(nm.encode()))
+    open(path + ".asked", "w").close()
+    wait_file(path)
+    fds, end = [], "end of file"
+    while True:
+        f = read_frame(s)
+        if f is None:
+            break
+        fds.extend(f[3])
+        if f[0] == F_ERROR:
+            code, = struct.unpack(">H", f[2][:2])
+            end = "error %d %s" % (code, f[2][2:].decode())
+            break
+        if not f[1] & FF_MORE:
+            end = "all"
+            break
+    have = [os.readlink("/proc/self/fd/%d" % fd) for fd in fds]
+    want = [os.path.realpath(os.path.join(d, "%d" % j))
+            for j in range(len(fds))]
+    print("intact %d" % len(fds) if have == want else "wrong fds")
+    print(end)
+
+
 def stucklist(ctl, path):
     s = connect(ctl)
     # As little room as the kernel gives, so the store's sends fill it.
@@ -318,6 +372,11 @@ def main():
         return fetch(ctl, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     if mode == "take":
         return take(ctl, sys.argv[3], sys.argv[4])
+    if mode == "bigstore":
+        return bigstore(ctl, sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    if mode == "slowfetch":
+        return slowfetch(ctl, sys.argv[3], int(sys.argv[4]), sys.argv[5],
+                         sys.argv[6])
     if mode == "stucklist":
         return stucklist(ctl, sys.argv[3])
     s = connect(ctl)
