@@ -321,7 +321,8 @@ hold_store(int s, const char *name, uint32_t ttl, const struct fdset *set,
 
 /*
  * Ask for the entry name; its fds and their names land in set.  The store
- * removes it (FETCH_REMOVE) only once hold_confirm told it we have them.
+ * removes it (FETCH_REMOVE) only once hold_confirm told it we have them
+ * and then the connection ends without an F_ERROR, fdproto(7).
  */
 int
 hold_fetch(int s, const char *name, int flags, struct fdset *set,

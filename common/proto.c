@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,19 +69,13 @@ close_fds(const int *fds, int n)
 		close(fds[n]);
 }
 
-/* Send all of buf, the fds riding on its first byte. */
-int
-frame_send(int s, int type, int flags, const void *data, size_t len,
-    const int *fds, int nfds, const struct deadline *dl, struct perr *pe)
+/* The header of a frame, as fdproto(7) lays it out. */
+static void
+frame_header(unsigned char hdr[PROTO_HDRLEN], int type, int flags,
+    size_t len, int nfds)
 {
-	unsigned char hdr[PROTO_HDRLEN];
-	union ctlbuf ctl;
-	struct iovec iov[2];
-	struct msghdr msg;
-	size_t done = 0, total = PROTO_HDRLEN + len;
 	uint16_t v16;
 	uint32_t v32;
-	ssize_t n;
 
 	hdr[0] = 'F';
 	hdr[1] = 'D';
@@ -92,7 +87,37 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
 	memcpy(hdr + 6, &v16, 2);
 	v32 = htonl(len);
 	memcpy(hdr + 8, &v32, 4);
+}
 
+/* One SCM_RIGHTS control message of nfds fds in ctl, for msg. */
+static void
+rights_put(struct msghdr *msg, union ctlbuf *ctl, const int *fds, int nfds)
+{
+	struct cmsghdr *c;
+
+	memset(ctl, 0, sizeof(*ctl));
+	msg->msg_control = ctl->buf;
+	msg->msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	c = CMSG_FIRSTHDR(msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+}
+
+/* Send all of buf, the fds riding on its first byte. */
+int
+frame_send(int s, int type, int flags, const void *data, size_t len,
+    const int *fds, int nfds, const struct deadline *dl, struct perr *pe)
+{
+	unsigned char hdr[PROTO_HDRLEN];
+	union ctlbuf ctl;
+	struct iovec iov[2];
+	struct msghdr msg;
+	size_t done = 0, total = PROTO_HDRLEN + len;
+	ssize_t n;
+
+	frame_header(hdr, type, flags, len, nfds);
 	while (done < total) {
 		memset(&msg, 0, sizeof(msg));
 		if (done < PROTO_HDRLEN) {
@@ -108,18 +133,8 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
 			msg.msg_iov = iov;
 			msg.msg_iovlen = 1;
 		}
-		if (done == 0 && nfds > 0) {
-			struct cmsghdr *c;
-
-			memset(&ctl, 0, sizeof(ctl));
-			msg.msg_control = ctl.buf;
-			msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-			c = CMSG_FIRSTHDR(&msg);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-			memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-		}
+		if (done == 0 && nfds > 0)
+			rights_put(&msg, &ctl, fds, nfds);
 		if ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) >= 0) {
 			done += n;
 			continue;
@@ -320,18 +335,27 @@ frame_free(struct frame *f)
 	f->data = NULL;
 }
 
+/* The payload of F_ERROR: the code, the text.  Returns its length. */
+static size_t
+error_payload(unsigned char *buf, const struct perr *pe)
+{
+	uint16_t code = htons(pe->code);
+	size_t n = strlen(pe->msg);
+
+	memcpy(buf, &code, 2);
+	memcpy(buf + 2, pe->msg, n);
+	return 2 + n;
+}
+
 /* Tell the peer what went wrong; it may be gone already. */
 void
 frame_error(int s, const struct perr *pe, const struct deadline *dl)
 {
 	unsigned char buf[2 + sizeof(pe->msg)];
 	struct perr ignored;
-	uint16_t code = htons(pe->code);
-	size_t n = strlen(pe->msg);
+	size_t n = error_payload(buf, pe);
 
-	memcpy(buf, &code, 2);
-	memcpy(buf + 2, pe->msg, n);
-	frame_send(s, F_ERROR, 0, buf, 2 + n, NULL, 0, dl, &ignored);
+	frame_send(s, F_ERROR, 0, buf, n, NULL, 0, dl, &ignored);
 }
 
 /* An F_ERROR frame from the peer, as a perr. */
@@ -411,13 +435,33 @@ fdset_free(struct fdset *set)
 	memset(set, 0, sizeof(*set));
 }
 
+/*
+ * The payload of an F_OFFER of the k fds of set from i on: their names,
+ * each a length byte and its bytes, in buf of PROTO_MAXFDS *
+ * (1 + PROTO_NAMEMAX) bytes.  Returns its length.
+ */
+static size_t
+offer_payload(unsigned char *buf, const struct fdset *set, size_t i,
+    size_t k)
+{
+	size_t j, len, nl;
+
+	for (len = 0, j = i; j < i + k; j++) {
+		nl = strlen(set->names[j]);
+		buf[len++] = nl;
+		memcpy(buf + len, set->names[j], nl);
+		len += nl;
+	}
+	return len;
+}
+
 /* Offer the set in frames of at most PROTO_MAXFDS fds each. */
 int
 fdset_send(int s, const struct fdset *set, const struct deadline *dl,
     struct perr *pe)
 {
 	unsigned char *buf;
-	size_t i = 0, j, k, len, nl;
+	size_t i = 0, k, len;
 	int r = 0;
 
 	if ((buf = malloc(PROTO_MAXFDS * (1 + PROTO_NAMEMAX))) == NULL) {
@@ -426,12 +470,7 @@ fdset_send(int s, const struct fdset *set, const struct deadline *dl,
 	}
 	do {
 		k = set->n - i < PROTO_MAXFDS ? set->n - i : PROTO_MAXFDS;
-		for (len = 0, j = i; j < i + k; j++) {
-			nl = strlen(set->names[j]);
-			buf[len++] = nl;
-			memcpy(buf + len, set->names[j], nl);
-			len += nl;
-		}
+		len = offer_payload(buf, set, i, k);
 		r = frame_send(s, F_OFFER, i + k < set->n ? FF_MORE : 0, buf,
 		    len, set->fds + i, k, dl, pe);
 		i += k;
@@ -615,6 +654,192 @@ perr_why(int s, struct perr *pe)
 	frame_free(&f);
 }
 
+/*
+ * An output queue: frames for a non-blocking socket, sent as it takes
+ * them, so that a peer that does not read holds up nobody but itself.
+ * The fds of one frame at a time wait in the queue for the first byte of
+ * their frame: until it is out they are the caller's (who keeps them
+ * open), or the queue's own copies once outq_keep made them.
+ */
+static int
+outq_room(struct outq *q, size_t n, struct perr *pe)
+{
+	unsigned char *p;
+	size_t cap;
+
+	if (q->off > 0) {
+		memmove(q->p, q->p + q->off, q->len - q->off);
+		q->len -= q->off;
+		q->fdat -= q->nfds > 0 ? q->off : 0;
+		q->off = 0;
+	}
+	if (q->cap - q->len >= n)
+		return 0;
+	for (cap = q->cap ? q->cap : 4096; cap - q->len < n; cap *= 2)
+		;
+	if ((p = realloc(q->p, cap)) == NULL) {
+		perr_sys(pe, "malloc");
+		return -1;
+	}
+	q->p = p;
+	q->cap = cap;
+	return 0;
+}
+
+/* Queue a frame; at most one frame with fds may wait at a time. */
+int
+outq_frame(struct outq *q, int type, int flags, const void *data,
+    size_t len, const int *fds, int nfds, struct perr *pe)
+{
+	if (nfds > 0 && q->nfds > 0) {
+		errno = EBUSY;
+		perr_sys(pe, "queue fds");
+		return -1;
+	}
+	if (outq_room(q, PROTO_HDRLEN + len, pe) == -1)
+		return -1;
+	if (nfds > 0) {
+		memcpy(q->fds, fds, nfds * sizeof(int));
+		q->nfds = nfds;
+		q->owned = 0;
+		q->fdat = q->len;
+	}
+	frame_header(q->p + q->len, type, flags, len, nfds);
+	if (len > 0)
+		memcpy(q->p + q->len + PROTO_HDRLEN, data, len);
+	q->len += PROTO_HDRLEN + len;
+	return 0;
+}
+
+int
+outq_ack(struct outq *q, uint32_t count, struct perr *pe)
+{
+	uint32_t v = htonl(count);
+
+	return outq_frame(q, F_ACK, 0, &v, sizeof(v), NULL, 0, pe);
+}
+
+int
+outq_error(struct outq *q, const struct perr *pe)
+{
+	unsigned char buf[2 + sizeof(pe->msg)];
+	struct perr ignored;
+	size_t n = error_payload(buf, pe);
+
+	return outq_frame(q, F_ERROR, 0, buf, n, NULL, 0, &ignored);
+}
+
+/*
+ * Queue one F_OFFER of the fds of set from i on, at most PROTO_MAXFDS of
+ * them, with FF_MORE unless it reaches the end.  Returns how many.
+ */
+int
+outq_offer(struct outq *q, const struct fdset *set, size_t i,
+    struct perr *pe)
+{
+	unsigned char *buf;
+	size_t k, len;
+	int r;
+
+	k = set->n - i < PROTO_MAXFDS ? set->n - i : PROTO_MAXFDS;
+	if ((buf = malloc(PROTO_MAXFDS * (1 + PROTO_NAMEMAX))) == NULL) {
+		perr_sys(pe, "malloc");
+		return -1;
+	}
+	len = offer_payload(buf, set, i, k);
+	r = outq_frame(q, F_OFFER, i + k < set->n ? FF_MORE : 0, buf, len,
+	    set->fds + i, k, pe);
+	free(buf);
+	return r == -1 ? -1 : (int)k;
+}
+
+/*
+ * The fds still waiting become the queue's own copies, so that the
+ * caller may close its own meanwhile.
+ */
+int
+outq_keep(struct outq *q, struct perr *pe)
+{
+	int i, fd;
+
+	if (q->owned)
+		return 0;
+	for (i = 0; i < q->nfds; i++) {
+		if ((fd = fcntl(q->fds[i], F_DUPFD_CLOEXEC, 0)) == -1) {
+			perr_sys(pe, "dup");
+			close_fds(q->fds, i);
+			q->nfds = 0;
+			return -1;
+		}
+		q->fds[i] = fd;
+	}
+	q->owned = 1;
+	return 0;
+}
+
+static void
+outq_sent_fds(struct outq *q)
+{
+	if (q->owned)
+		close_fds(q->fds, q->nfds);
+	q->nfds = 0;
+	q->owned = 0;
+}
+
+/*
+ * Send what the socket takes now.  Returns 1 once all is sent, 0 when
+ * the rest must wait for POLLOUT, -1 on error.
+ */
+int
+outq_flush(int s, struct outq *q, struct perr *pe)
+{
+	union ctlbuf ctl;
+	struct msghdr msg;
+	struct iovec iov;
+	size_t end;
+	ssize_t n;
+
+	while (q->off < q->len) {
+		/* Fds ride on their byte: stop short of it, or send it. */
+		end = q->nfds > 0 && q->off < q->fdat ? q->fdat : q->len;
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = q->p + q->off;
+		iov.iov_len = end - q->off;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		if (q->nfds > 0 && q->off == q->fdat)
+			rights_put(&msg, &ctl, q->fds, q->nfds);
+		if ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) >= 0) {
+			if (n > 0 && q->nfds > 0 && q->off == q->fdat)
+				outq_sent_fds(q);
+			q->off += n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		perr_sys(pe, "send");
+		return -1;
+	}
+	q->off = q->len = 0;
+	return 1;
+}
+
+int
+outq_empty(const struct outq *q)
+{
+	return q->off == q->len;
+}
+
+void
+outq_free(struct outq *q)
+{
+	outq_sent_fds(q);
+	free(q->p);
+	memset(q, 0, sizeof(*q));
+}
+
 /* Raw mode: each message one byte, and at most PROTO_MAXFDS fds on it. */
 int
 raw_send(int s, const struct fdset *set, const struct deadline *dl,
@@ -623,25 +848,17 @@ raw_send(int s, const struct fdset *set, const struct deadline *dl,
 	union ctlbuf ctl;
 	struct msghdr msg;
 	struct iovec iov;
-	struct cmsghdr *c;
 	size_t i = 0, k;
 	char byte = 0;
 
 	while (i < set->n) {
 		k = set->n - i < PROTO_MAXFDS ? set->n - i : PROTO_MAXFDS;
 		memset(&msg, 0, sizeof(msg));
-		memset(&ctl, 0, sizeof(ctl));
 		iov.iov_base = &byte;
 		iov.iov_len = 1;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(k * sizeof(int));
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(k * sizeof(int));
-		memcpy(CMSG_DATA(c), set->fds + i, k * sizeof(int));
+		rights_put(&msg, &ctl, set->fds + i, k);
 		if (sendmsg(s, &msg, MSG_NOSIGNAL) == 1) {
 			i += k;
 			continue;

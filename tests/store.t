@@ -264,6 +264,208 @@ usage_store() {
 	expect_err err "fdrecv: connect nosuch: No such file or directory"
 }
 
+# empty: the store holds nothing.
+empty() {
+	[ -z "$(entries)" ]
+}
+
+# Two fdrecv -n -D at once, 40 times: exactly one program runs, the other
+# fdrecv is told "no such entry" and fails.  Every other trial runs the
+# takers under strace, which holds each for 0.1 s between receiving the
+# entry and confirming it: where the old store let both have it.
+take_exclusive() {
+	local t k pids one=0 told=0 slow
+	store
+	for t in $(seq 1 40); do
+		slow=
+		[ $((t % 2)) = 1 ] || slow="strace -f -qq -o /dev/null \
+		    -e trace=sendmsg -e inject=sendmsg:delay_enter=100000:when=2"
+		fdsend -n race ctl 0 </dev/null
+		: >ran
+		pids=
+		for k in 1 2; do
+			bg $slow fdrecv -n race -D ctl sh -c 'echo $$ >>ran' \
+			    2>"err$k"
+			pids="$pids $!"
+		done
+		k=0
+		for pid in $pids; do
+			k=$((k + 1))
+			wait_exit 20 "$pid"
+			echo "$RC" >"rc$k"
+		done
+		[ "$(wc -l <ran)" = 1 ] && one=$((one + 1))
+		if { [ "$(cat rc1)" = 0 ] && [ "$(cat rc2)" != 0 ] &&
+		    grep -q "race: no such entry" err2; } ||
+		    { [ "$(cat rc2)" = 0 ] && [ "$(cat rc1)" != 0 ] &&
+		    grep -q "race: no such entry" err1; }; then
+			told=$((told + 1))
+		fi
+		wait_for 5 empty
+	done
+	t_note "40 trials: one program ran in $one," \
+	    "the other fdrecv failed with \"no such entry\" in $told"
+	[ "$one" = 40 ] && [ "$told" = 40 ] ||
+	    fail "one ran in $one of 40 trials, the other was told in $told"
+	held 0
+}
+
+# A taker's outcome after its F_ACK decides: the end of its connection
+# without a frame (the program runs) removes the entry; an F_ERROR (the
+# exec failed) or silence past -t keeps it, takeable again.
+take_outcome() {
+	store -t 1
+	fdsend -n e ctl 0 0 </dev/null
+	$PEER ctl take e error >out
+	[ "$(cat out)" = "took 2" ] || fail "error: $(cat out)"
+	wait_for 5 only e
+	held 2
+	$PEER ctl take e silent >out
+	[ "$(cat out)" = "took 2
+dropped" ] || fail "silent: $(cat out)"
+	only e || fail "silent: $(entries)"
+	held 2
+	$PEER ctl take e close >out
+	[ "$(cat out)" = "took 2" ] || fail "close: $(cat out)"
+	wait_for 5 empty
+	held 0
+	t_note "after F_ERROR: kept; after -t of silence: kept;" \
+	    "after the end of the connection: removed"
+}
+
+# While a taker holds an entry (sent, F_ACK read, outcome pending): a
+# second take is told it does not exist, a plain fetch gets a copy, a list
+# shows it, a store of its name is refused.  Deleted meanwhile and stored
+# anew, the new entry is not the one the taker's outcome removes.
+take_reserved() {
+	local taker
+	store
+	fdsend -n r ctl 0 </dev/null
+	bg $PEER ctl take r waiterr:go1 >taker
+	taker=$!
+	wait_for 10 grep -q took taker
+	$PEER ctl take r close >out
+	[ "$(cat out)" = "error 8 r: no such entry" ] ||
+	    fail "second take: $(cat out)"
+	must_fail 1 fdrecv -n r -D ctl true
+	expect_err err "fdrecv: ctl: r: no such entry"
+	fdrecv -n r ctl true
+	only r || fail "list: $(entries)"
+	must_fail 1 fdsend -n r ctl 0 </dev/null
+	expect_err err "fdsend: ctl: r: entry exists"
+	# The first taker's exec fails: the entry is free again.
+	touch go1
+	wait_exit 10 "$taker"
+	bg $PEER ctl take r waiterr:go2 >taker2
+	taker=$!
+	wait_for 10 grep -q took taker2
+	touch go2
+	wait_exit 10 "$taker"
+	fdrecv -n r ctl true
+	# Reserved, deleted, stored anew: the taker removes nothing.
+	bg $PEER ctl take r wait:go3 >taker3
+	taker=$!
+	wait_for 10 grep -q took taker3
+	fdholder -D -s ctl r
+	echo new >f
+	fdsend -n r ctl 3 3<f
+	touch go3
+	wait_exit 10 "$taker"
+	[ "$(fdrecv -n r -m 0 ctl cat)" = new ] || fail "new entry lost"
+	held 1
+}
+
+# A successor arriving while entries are being taken waits for the
+# outcome of each take, then takes what is left: the entry whose program
+# ran is gone, the one whose exec failed is handed over; none twice.
+take_handoff() {
+	local old
+	store
+	fdsend -n ran ctl 0 </dev/null
+	fdsend -n failed ctl 0 </dev/null
+	bg $PEER ctl take ran wait:go >t1
+	bg $PEER ctl take failed waiterr:go >t2
+	wait_for 10 grep -q took t1
+	wait_for 10 grep -q took t2
+	old=$STORE
+	bg fdholder -s "$PWD/ctl" 2>>serr
+	STORE=$!
+	sleep 0.3
+	kill -0 "$old" || fail "the old store handed over mid-take"
+	touch go
+	wait_exit 10 "$old"
+	[ "$RC" = 0 ] || fail "old store exited $RC"
+	wait_for 10 fdholder -L -s ctl >/dev/null
+	[ "$(entries)" = failed ] || fail "after handoff: $(entries)"
+	held 1
+}
+
+# A client asks for the list of 6000 entries (a third of the names 255
+# bytes long) and never reads it.  Meanwhile every other client is served
+# within a -t of 2 s, shorter than the store's 5; the stuck client is
+# dropped at the store's -t; and another stuck client does not hold up a
+# successor taking over.
+stuck_lister() {
+	local old
+	mkdir d
+	ulimit -n 8192
+	store -t 5
+	$PEER "$PWD/ctl" store 6000 1 d >out
+	[ "$(cat out)" = "stored 6000 1" ] || fail "$(cat out)"
+	bg $PEER ctl stucklist asked >stuck
+	wait_for 10 test -e asked
+	sleep 0.3
+	[ "$(fdholder -t 2 -L -s ctl | wc -l)" = 6000 ] || fail "list"
+	echo x >f
+	fdsend -t 2 -n new ctl 3 3<f
+	[ "$(fdrecv -t 2 -n new -m 0 ctl cat)" = x ] || fail "fetch"
+	fdrecv -t 2 -n new -D ctl true
+	fdholder -t 2 -D -s ctl entry-00001
+	[ "$(fdholder -t 2 -L -s ctl | wc -l)" = 5999 ] || fail "delete"
+	wait_for 20 grep -q dropped stuck
+	t_note "stuck lister: $(cat stuck) (store -t 5)"
+	grep -q "^dropped after" stuck || fail "$(cat stuck)"
+	# A successor, with another client stuck on the list.
+	rm asked
+	bg $PEER ctl stucklist asked >stuck2
+	wait_for 10 test -e asked
+	sleep 0.3
+	old=$STORE
+	bg fdholder -t 2 -s "$PWD/ctl" 2>>serr
+	STORE=$!
+	wait_exit 10 "$old"
+	[ "$RC" = 0 ] || fail "old store exited $RC: $(cat serr)"
+	kill -0 "$STORE" || fail "successor gone: $(cat serr)"
+	[ "$(fdholder -t 2 -L -s ctl | wc -l)" = 5999 ] || fail "handoff"
+}
+
+# An entry of 2000 fds with 255-byte names, fetched by a client that
+# reads nothing for a while: the store sends what the socket takes and
+# goes on; a delete meanwhile is served at once; the frames already made
+# carry the right fds (their own copies, though the entry is closed), the
+# rest is "no such entry".
+delete_mid_fetch() {
+	local peer
+	mkdir d
+	ulimit -n 8192
+	store -t 10
+	$PEER "$PWD/ctl" bigstore big 2000 d >out
+	[ "$(cat out)" = "ack 2000" ] || fail "$(cat out)"
+	bg $PEER "$PWD/ctl" slowfetch big 2000 d go >ans
+	peer=$!
+	wait_for 10 test -e go.asked
+	sleep 0.3
+	fdholder -t 2 -D -s ctl big
+	empty || fail "$(entries)"
+	t_note "store: $(($(nfds "$STORE") - BASE - 1)) fds waiting in the" \
+	    "stuck client's queue, beside its connection"
+	touch go
+	wait_exit 10 "$peer"
+	t_note "fetch cut by a delete: $(tr '\n' ' ' <ans)"
+	grep -q '^intact [1-9]' ans || fail "$(cat ans)"
+	grep -qx 'error 8 big: no such entry' ans || fail "$(cat ans)"
+}
+
 # The runbook of fdholder(1): a server's listening socket parked in the
 # store while the server restarts; a client that connects meanwhile is
 # served by the new server.
@@ -319,6 +521,10 @@ memcheck() {
 	fdsend -n b ctl 0 1 </dev/null
 	fdholder -L -s ctl >/dev/null
 	fdrecv -n a -D ctl true
+	$PEER ctl take b error >/dev/null
+	bg $PEER ctl stucklist asked >/dev/null
+	wait_for 30 test -e asked
+	fdholder -L -s ctl >/dev/null
 	fdholder -D -s ctl b
 	$PEER ctl garbage >/dev/null
 	$PEER ctl unsolicited >/dev/null
@@ -337,8 +543,7 @@ memcheck() {
 # happened.  fdrecv keeps the store's connection open after its F_ACK until
 # the exec closes it, and sends F_ERROR if the placement or the exec fails;
 # the store removes the entry only at an end of file without an error.
-# These cases need the store's side of that rule (cmd/fdholder/store.c):
-# against a store that removes at the F_ACK they fail.
+# Against a store that removes at the F_ACK they fail.
 
 # d_fails STATUS WANT ARG ...: fdrecv -n e -D ARG ... fails after the ack
 # with STATUS and WANT; the store closes the connection and keeps the entry.
@@ -380,8 +585,13 @@ t_case "store and connection holder do not mix" kinds
 t_case "rights per operation by uid" rights
 t_case "runbook: a listening socket parked across a server restart" runbook
 t_case "usage errors" usage_store
-# Issue 12, item 3: needs the store side, see d_keeps_on_exec_failure.
 t_case "-D keeps the entry when exec fails (#! missing, directory, -m 99999)" d_keeps_on_exec_failure
+t_case "two fdrecv -n -D at once: one program runs, the other is told no such entry" take_exclusive
+t_case "after F_ACK, end of file removes the entry, F_ERROR or -t keeps it" take_outcome
+t_case "a reserved entry: no second take, a copy, listed, deleted and stored anew" take_reserved
+t_case "a successor waits for takes in flight and gets what they left" take_handoff
+t_case "a delete while an entry of 2000 fds is half sent: served, sent fds intact" delete_mid_fetch
+t_case "a client that never reads its list holds up nobody and is dropped at -t" stuck_lister
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: the store through every request" memcheck
 else

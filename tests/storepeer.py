@@ -18,6 +18,26 @@ implementation of the protocol, polite or abusive as the test asks.
   storepeer.py CTL successor STEP   take over, then die at STEP: "asked"
                                     (after F_TAKE), "received" (after the
                                     handoff, before confirming)
+  storepeer.py CTL take NAME HOW    fetch NAME with removal, confirm with
+                                    F_ACK, then as a receiver whose exec
+                                    failed ("error": F_ERROR), whose exec
+                                    happened ("close"), that hangs
+                                    ("silent": until the store hangs up),
+                                    or that waits for FILE to exist first
+                                    ("wait:FILE", then closes; "waiterr:
+                                    FILE", then F_ERROR); prints "took N"
+                                    and the outcome, or the store's error
+  storepeer.py CTL bigstore NAME K DIR
+                                    store one entry of K fds, fd j open on
+                                    DIR/j and named with 255 bytes
+  storepeer.py CTL slowfetch NAME K DIR FILE
+                                    fetch it, reading nothing until FILE
+                                    exists (FILE.asked says we asked);
+                                    print "intact N" if the N fds that came
+                                    are DIR/0 on, then what ended it
+  storepeer.py CTL stucklist FILE   ask for the list and never read it;
+                                    touch FILE once asked; print how long
+                                    until the store hung up on us
 
 Each abusive mode prints what the store answered: "error CODE MESSAGE",
 or "closed".
@@ -169,6 +189,116 @@ def fetch_one(ctl, nm, remove):
     return fds
 
 
+def wait_file(path):
+    import time
+    end = time.monotonic() + 30
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def hangup(s, seconds):
+    """Wait, reading nothing, until the peer hangs up; seconds taken."""
+    import select
+    import time
+    t0 = time.monotonic()
+    p = select.poll()
+    p.register(s, select.POLLRDHUP)
+    while time.monotonic() - t0 < seconds:
+        if any(ev & (select.POLLRDHUP | select.POLLHUP)
+               for _, ev in p.poll(100)):
+            return time.monotonic() - t0
+    return None
+
+
+def take(ctl, nm, how):
+    s = connect(ctl)
+    frame(s, F_FETCH, b"\1" + name(nm.encode()))
+    fds = []
+    while True:
+        f = read_frame(s)
+        if f is None:
+            print("closed")
+            return
+        fds.extend(f[3])
+        if f[0] != F_OFFER:
+            for fd in fds:
+                os.close(fd)
+            s.setblocking(True)
+            code, = struct.unpack(">H", f[2][:2])
+            print("error %d %s" % (code, f[2][2:].decode()))
+            return
+        if not f[1] & FF_MORE:
+            break
+    frame(s, F_ACK, struct.pack(">I", len(fds)))
+    for fd in fds:
+        os.close(fd)
+    print("took %d" % len(fds), flush=True)
+    if how.startswith("wait"):
+        wait_file(how.split(":", 1)[1])
+    if how == "error" or how.startswith("waiterr"):
+        frame(s, F_ERROR, struct.pack(">H", 9) + b"exec: no such file")
+    elif how == "silent":
+        t = hangup(s, 30)
+        print("dropped" if t is not None else "not dropped")
+    s.close()
+
+
+def big_name(j):
+    base = "fd%d." % j
+    return (base + "x" * (255 - len(base))).encode()
+
+
+def bigstore(ctl, nm, k, d):
+    fds = [os.open(os.path.join(d, "%d" % j), os.O_RDONLY | os.O_CREAT,
+                   0o600) for j in range(k)]
+    s = connect(ctl)
+    frame(s, F_STORE, name(nm.encode()) + struct.pack(">I", 0xffffffff))
+    for i in range(0, k, MAXFDS):
+        part = fds[i:i + MAXFDS]
+        frame(s, F_OFFER, b"".join(name(big_name(j))
+                                   for j in range(i, i + len(part))),
+              part, FF_MORE if i + len(part) < k else 0)
+    print(answer(s))
+    for fd in fds:
+        os.close(fd)
+
+
+def slowfetch(ctl, nm, k, d, path):
+    s = connect(ctl)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    frame(s, F_FETCH, b"\0" + name(nm.encode()))
+    open(path + ".asked", "w").close()
+    wait_file(path)
+    fds, end = [], "end of file"
+    while True:
+        f = read_frame(s)
+        if f is None:
+            break
+        fds.extend(f[3])
+        if f[0] == F_ERROR:
+            code, = struct.unpack(">H", f[2][:2])
+            end = "error %d %s" % (code, f[2][2:].decode())
+            break
+        if not f[1] & FF_MORE:
+            end = "all"
+            break
+    have = [os.readlink("/proc/self/fd/%d" % fd) for fd in fds]
+    want = [os.path.realpath(os.path.join(d, "%d" % j))
+            for j in range(len(fds))]
+    print("intact %d" % len(fds) if have == want else "wrong fds")
+    print(end)
+
+
+def stucklist(ctl, path):
+    s = connect(ctl)
+    # As little room as the kernel gives, so the store's sends fill it.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    frame(s, F_LIST)
+    open(path, "w").close()
+    t = hangup(s, 60)
+    print("not dropped" if t is None else "dropped after %.1f s" % t)
+
+
 def load(ctl, nthreads, seconds):
     import threading
     import time
@@ -240,6 +370,15 @@ def main():
         return load(ctl, int(sys.argv[3]), float(sys.argv[4]))
     if mode == "fetch":
         return fetch(ctl, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    if mode == "take":
+        return take(ctl, sys.argv[3], sys.argv[4])
+    if mode == "bigstore":
+        return bigstore(ctl, sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    if mode == "slowfetch":
+        return slowfetch(ctl, sys.argv[3], int(sys.argv[4]), sys.argv[5],
+                         sys.argv[6])
+    if mode == "stucklist":
+        return stucklist(ctl, sys.argv[3])
     s = connect(ctl)
     if mode == "garbage":
         s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)))

@@ -3,9 +3,20 @@
  * store, retrieve, list and delete, as fdproto(7) says, handed whole to a
  * successor like the connection of relay.c.
  *
- * One process, one poll loop: a client is served one frame at a time and
- * only once the whole frame is queued (frame_ready), so a slow or hostile
- * client holds up nobody.  Each client has -t seconds for each step.
+ * One process, one poll loop, and nothing in it waits for one client: a
+ * request is served only once its whole frame is queued (frame_ready),
+ * and every reply goes into the client's queue (struct outq), sent as its
+ * socket takes it.  A long reply, a list or an entry of many fds, is made
+ * a frame at a time, the next once the last is out, so that a client that
+ * does not read costs about one frame.  Each client has -t seconds for
+ * each step, then is dropped: a slow or hostile client holds up nobody.
+ *
+ * A fetch with removal reserves its entry from the first frame until the
+ * outcome: after the client's F_ACK, the end of its connection with no
+ * other frame means its program runs (the connection was close-on-exec),
+ * and the entry goes; an F_ERROR, or -t, and the entry stays.  Meanwhile
+ * nobody else can take it.  A successor waits for every reservation to
+ * end, so that each entry ends up in exactly one place.
  */
 #include <sys/cdefs.h>
 #include <sys/types.h>
@@ -34,6 +45,9 @@
 #define MAXCLIENTS	32		/* served at once; the rest wait */
 #define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
 #define PARTIAL_MS	10		/* how often to look at part of a frame */
+#define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
+#define TURN		4		/* frames made for a client per turn */
+#define FAREWELL	"1"		/* seconds for a last error to go out */
 
 struct entry {
 	RB_ENTRY(entry)	 link;
@@ -43,6 +57,7 @@ struct entry {
 	int64_t		 since;		/* ms, CLOCK_MONOTONIC */
 	uint32_t	 ttl;		/* seconds, or HOLD_FOREVER */
 	uint64_t	 gen;		/* tells a replaced entry apart */
+	int		 taken;		/* reserved by a fetch with removal */
 	struct fdset	 set;
 };
 
@@ -63,19 +78,33 @@ RB_GENERATE_STATIC(entries, entry, link, entry_cmp)
 enum {
 	CL_REQ,			/* waiting for a request */
 	CL_OFFER,		/* F_STORE read: receiving its offer */
-	CL_CONFIRM		/* entry sent for removal: waiting for F_ACK */
+	CL_SEND,		/* replying: its queue, then state then */
+	CL_CONFIRM,		/* entry sent for removal: waiting for F_ACK */
+	CL_OUTCOME,		/* F_ACK read: waiting for end of file */
+	CL_GONE			/* then: hang up */
+};
+
+/* What fills the queue of a client in CL_SEND each time it drained. */
+enum {
+	FILL_NONE,
+	FILL_LIST,		/* the entries after name */
+	FILL_OFFER		/* the fds of entry name (gen) from nsent on */
 };
 
 struct client {
 	int		 fd;
 	int		 state;
+	int		 fill;		/* CL_SEND: FILL_* */
+	int		 then;		/* CL_SEND: the state once all is out */
+	int		 reserved;	/* entry name (gen) is ours to take */
 	struct peer	 peer;
 	struct deadline	 until;		/* of the current step */
+	struct outq	 q;		/* what we said and it did not read */
 	struct fdset	 set;		/* CL_OFFER: what came so far */
 	char		 name[PROTO_NAMEMAX + 1];
 	uint32_t	 ttl;
-	uint64_t	 gen;		/* CL_CONFIRM: of the entry sent */
-	size_t		 nsent;
+	uint64_t	 gen;		/* of the entry sent */
+	size_t		 nsent;		/* of its fds */
 	int		 pi;		/* its place in the poll array */
 	int		 partial;	/* part of a frame is queued */
 };
@@ -87,6 +116,7 @@ struct store {
 	size_t		 nfds;		/* held in all entries */
 	size_t		 maxentries;
 	size_t		 maxfds;
+	size_t		 nreserved;	/* clients holding an entry */
 	uint64_t	 gen;
 	struct client	 cl[MAXCLIENTS];
 	int		 ncl;
@@ -122,6 +152,21 @@ entry_find(struct store *st, const char *name)
 	return RB_FIND(entries, &st->entries, &key);
 }
 
+/* The entry that client cl is sending, unless deleted or replaced since. */
+static struct entry *
+entry_sent(struct store *st, const struct client *cl)
+{
+	struct entry *e;
+
+	if ((e = entry_find(st, cl->name)) == NULL || e->gen != cl->gen)
+		return NULL;
+	return e;
+}
+
+/*
+ * Close an entry.  An fd of it still waiting in a client's queue is a
+ * copy of the queue's own (outq_keep), so that fd stays valid.
+ */
 static void
 entry_remove(struct store *st, struct entry *e)
 {
@@ -172,26 +217,38 @@ expire(struct store *st)
 	return soonest > INT_MAX ? INT_MAX : (int)soonest;
 }
 
+/*
+ * The client lets go of the entry it reserved: it took it (its program
+ * runs) and the entry goes, or it did not and the entry is free again.
+ */
+static void
+release(struct store *st, struct client *cl, int took)
+{
+	struct entry *e;
+
+	if (!cl->reserved)
+		return;
+	if ((e = entry_sent(st, cl)) != NULL) {
+		if (took)
+			entry_remove(st, e);
+		else
+			e->taken = 0;
+	}
+	cl->reserved = 0;
+	st->nreserved--;
+}
+
 static void
 client_close(struct store *st, int i)
 {
 	struct client *cl = &st->cl[i];
 
+	release(st, cl, 0);
 	if (cl->fd != -1)
 		close(cl->fd);
 	fdset_close(&cl->set);
+	outq_free(&cl->q);
 	st->cl[i] = st->cl[--st->ncl];
-}
-
-/* Tell the client why, and hang up on it. */
-static void
-client_fail(struct store *st, int i, const struct perr *pe)
-{
-	struct deadline dl;
-
-	deadline_set(&dl, "1");
-	frame_error(st->cl[i].fd, pe, &dl);
-	client_close(st, i);
 }
 
 static void
@@ -199,6 +256,162 @@ client_next(struct store *st, struct client *cl)
 {
 	cl->state = CL_REQ;
 	deadline_set(&cl->until, st->ctl->tflag);
+}
+
+/* Reply from the client's queue, filled by fill; then go on to then. */
+static void
+client_send(struct store *st, struct client *cl, int fill, int then)
+{
+	cl->state = CL_SEND;
+	cl->fill = fill;
+	cl->then = then;
+	deadline_set(&cl->until, st->ctl->tflag);
+}
+
+/* One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds. */
+static void
+entry_put(struct wbuf *b, const struct entry *e, int64_t now)
+{
+	int64_t left = entry_left(e, now);
+	size_t j;
+
+	wb_name(b, e->name);
+	wb_u32(b, e->uid);
+	wb_u32(b, (uint32_t)((now - e->since) / 1000));
+	wb_u32(b, left < 0 ? HOLD_FOREVER : (uint32_t)((left + 999) / 1000));
+	wb_u16(b, e->set.n);
+	for (j = 0; j < e->set.n; j++)
+		wb_u8(b, fd_kind(e->set.fds[j]));
+}
+
+/* The next F_ENTRIES of a list: the entries after the last one sent. */
+static int
+fill_list(struct store *st, struct client *cl, struct perr *pe)
+{
+	struct wbuf b = { 0 };
+	struct entry key, *e;
+	int64_t now = now_ms();
+	int r;
+
+	/* By name: what was added or removed since moves nothing. */
+	strlcpy(key.name, cl->name, sizeof(key.name));
+	if ((e = RB_NFIND(entries, &st->entries, &key)) != NULL &&
+	    strcmp(e->name, key.name) == 0)
+		e = RB_NEXT(entries, &st->entries, e);
+	for (; e != NULL && b.len < LISTFRAME;
+	    e = RB_NEXT(entries, &st->entries, e)) {
+		entry_put(&b, e, now);
+		strlcpy(cl->name, e->name, sizeof(cl->name));
+	}
+	if (e == NULL)
+		cl->fill = FILL_NONE;
+	if (b.oom) {
+		perr_set(pe, PE_SYS, "out of memory");
+		r = -1;
+	} else
+		r = outq_frame(&cl->q, F_ENTRIES, e != NULL ? FF_MORE : 0,
+		    b.p, b.len, NULL, 0, pe);
+	wb_free(&b);
+	return r;
+}
+
+/* The next F_OFFER of the entry being fetched. */
+static int
+fill_offer(struct store *st, struct client *cl, struct perr *pe)
+{
+	struct entry *e;
+	int k;
+
+	if ((e = entry_sent(st, cl)) == NULL) {
+		perr_set(pe, PE_NOENT, "%s: no such entry", cl->name);
+		return -1;
+	}
+	if ((k = outq_offer(&cl->q, &e->set, cl->nsent, pe)) == -1)
+		return -1;
+	cl->nsent += k;
+	if (cl->nsent == e->set.n)
+		cl->fill = FILL_NONE;
+	return 0;
+}
+
+static void	client_fail(struct store *, int, const struct perr *);
+
+/*
+ * Send what client i's socket takes now, making the next frame of a long
+ * reply each time the last is out, a few in a turn; once all is out, go
+ * on to the next step.
+ */
+static void
+client_push(struct store *st, int i)
+{
+	struct client *cl = &st->cl[i];
+	struct perr pe;
+	int n, r;
+
+	for (n = 0;; n++) {
+		if ((r = outq_flush(cl->fd, &cl->q, &pe)) == -1) {
+			client_close(st, i);
+			return;
+		}
+		if (r == 0) {
+			/* Its fds must outlive a delete meanwhile. */
+			if (outq_keep(&cl->q, &pe) == -1)
+				client_close(st, i);
+			return;
+		}
+		if (cl->fill == FILL_NONE)
+			break;
+		if (n == TURN)
+			return;		/* the others' turn; POLLOUT is ours */
+		r = cl->fill == FILL_LIST ? fill_list(st, cl, &pe) :
+		    fill_offer(st, cl, &pe);
+		if (r == -1) {
+			client_fail(st, i, &pe);
+			return;
+		}
+	}
+	if (cl->then == CL_GONE)
+		client_close(st, i);
+	else if (cl->then == CL_CONFIRM) {
+		cl->state = CL_CONFIRM;
+		deadline_set(&cl->until, st->ctl->tflag);
+	} else
+		client_next(st, cl);
+}
+
+/* Tell the client why, and hang up on it once that is out. */
+static void
+client_fail(struct store *st, int i, const struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+
+	release(st, cl, 0);
+	if (outq_error(&cl->q, pe) == -1) {
+		client_close(st, i);
+		return;
+	}
+	client_send(st, cl, FILL_NONE, CL_GONE);
+	deadline_set(&cl->until, FAREWELL);
+	client_push(st, i);
+}
+
+/*
+ * Its step took more than -t: say so if the socket takes it now, and
+ * hang up.  Whatever it reserved stays in the store.
+ */
+static void
+client_timeout(struct store *st, int i)
+{
+	struct client *cl = &st->cl[i];
+	struct perr pe;
+
+	if (cl->state != CL_SEND || cl->then != CL_GONE) {
+		perr_set(&pe, PE_SYS, "timed out");
+		pe.errnum = ETIMEDOUT;
+		if (outq_error(&cl->q, &pe) == 0)
+			outq_flush(cl->fd, &cl->q, &pe);
+	}
+	client_close(st, i);
 }
 
 static int
@@ -281,12 +494,16 @@ offer(struct store *st, int i, struct frame *f, struct perr *pe)
 		perr_sys(pe, "malloc");
 		return -1;
 	}
-	if (ack_send(cl->fd, e->set.n, &cl->until, pe) == -1)
+	if (outq_ack(&cl->q, e->set.n, pe) == -1)
 		return -1;
-	client_next(st, cl);
+	client_send(st, cl, FILL_NONE, CL_REQ);
 	return 0;
 }
 
+/*
+ * Send an entry.  With removal, reserve it: another take of it is told it
+ * does not exist until this one's outcome (confirm, client_frame).
+ */
 static int
 req_fetch(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
@@ -300,30 +517,34 @@ req_fetch(struct store *st, int i, struct rbuf *r, struct perr *pe)
 		perr_set(pe, PE_PROTO, "malformed fetch request");
 		return -1;
 	}
-	if ((e = entry_find(st, cl->name)) == NULL) {
+	if ((e = entry_find(st, cl->name)) == NULL ||
+	    ((flags & FETCH_REMOVE) && e->taken)) {
 		perr_set(pe, PE_NOENT, "%s: no such entry", cl->name);
 		return -1;
 	}
 	if ((flags & FETCH_REMOVE) && !allowed(st, i, OP_DELETE, pe))
 		return -1;
-	if (fdset_send(cl->fd, &e->set, &cl->until, pe) == -1)
-		return -1;
+	cl->gen = e->gen;
+	cl->nsent = 0;
 	if (flags & FETCH_REMOVE) {
-		cl->state = CL_CONFIRM;
-		cl->gen = e->gen;
-		cl->nsent = e->set.n;
-		deadline_set(&cl->until, st->ctl->tflag);
-	} else
-		client_next(st, cl);
+		e->taken = 1;
+		cl->reserved = 1;
+		st->nreserved++;
+	}
+	client_send(st, cl, FILL_OFFER, flags & FETCH_REMOVE ? CL_CONFIRM :
+	    CL_REQ);
 	return 0;
 }
 
-/* The client has the entry it asked to remove: remove it. */
+/*
+ * The client has the entry it asked to remove.  It removes nothing yet:
+ * only the end of the connection without an F_ERROR says that the fds
+ * went where they should (client_frame).
+ */
 static int
 confirm(struct store *st, int i, struct frame *f, struct perr *pe)
 {
 	struct client *cl = &st->cl[i];
-	struct entry *e;
 	uint32_t n;
 
 	if (f->type != F_ACK || f->len != 4) {
@@ -339,67 +560,26 @@ confirm(struct store *st, int i, struct frame *f, struct perr *pe)
 		    (unsigned long)n, cl->nsent);
 		return -1;
 	}
-	/* Deleted, or replaced, meanwhile: that one is not ours to remove. */
-	if ((e = entry_find(st, cl->name)) != NULL && e->gen == cl->gen)
-		entry_remove(st, e);
-	client_next(st, cl);
+	cl->state = CL_OUTCOME;
+	deadline_set(&cl->until, st->ctl->tflag);
 	return 0;
-}
-
-/* One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds. */
-static void
-entry_put(struct wbuf *b, const struct entry *e, int64_t now)
-{
-	int64_t left = entry_left(e, now);
-	size_t j;
-
-	wb_name(b, e->name);
-	wb_u32(b, e->uid);
-	wb_u32(b, (uint32_t)((now - e->since) / 1000));
-	wb_u32(b, left < 0 ? HOLD_FOREVER : (uint32_t)((left + 999) / 1000));
-	wb_u16(b, e->set.n);
-	for (j = 0; j < e->set.n; j++)
-		wb_u8(b, fd_kind(e->set.fds[j]));
 }
 
 static int
 req_list(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
 	struct client *cl = &st->cl[i];
-	struct wbuf b = { 0 };
-	struct entry *e;
-	int64_t now = now_ms();
-	size_t room;
 
 	if (r->len != 0) {
 		perr_set(pe, PE_PROTO, "malformed list request");
 		return -1;
 	}
-	/* Frames of up to PROTO_MAXLEN: an entry takes at most 1+255+14+n. */
-	room = PROTO_MAXLEN - (1 + PROTO_NAMEMAX + 14 + ENTRYMAXFDS);
-	for (e = RB_MIN(entries, &st->entries); e != NULL;
-	    e = RB_NEXT(entries, &st->entries, e)) {
-		if (b.len > room) {
-			if (b.oom || frame_send(cl->fd, F_ENTRIES, FF_MORE,
-			    b.p, b.len, NULL, 0, &cl->until, pe) == -1)
-				goto fail;
-			b.len = 0;
-		}
-		entry_put(&b, e, now);
-	}
-	if (b.oom || frame_send(cl->fd, F_ENTRIES, 0, b.p, b.len, NULL, 0,
-	    &cl->until, pe) == -1)
-		goto fail;
-	wb_free(&b);
-	client_next(st, cl);
+	cl->name[0] = '\0';	/* before every name */
+	client_send(st, cl, FILL_LIST, CL_REQ);
 	return 0;
-fail:
-	if (b.oom)
-		perr_set(pe, PE_SYS, "out of memory");
-	wb_free(&b);
-	return -1;
 }
 
+/* Close an entry; one reserved goes too, and its taker removes nothing. */
 static int
 req_delete(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
@@ -418,9 +598,9 @@ req_delete(struct store *st, int i, struct rbuf *r, struct perr *pe)
 	}
 	n = e->set.n;
 	entry_remove(st, e);
-	if (ack_send(cl->fd, n, &cl->until, pe) == -1)
+	if (outq_ack(&cl->q, n, pe) == -1)
 		return -1;
-	client_next(st, cl);
+	client_send(st, cl, FILL_NONE, CL_REQ);
 	return 0;
 }
 
@@ -428,7 +608,8 @@ static void	handoff_send(struct store *);
 
 /*
  * A successor asks for everything: the client becomes the ctl's
- * successor.  Returns 1 when the client is no longer ours to serve.
+ * successor, served once no entry is reserved (store_run).  Returns 1
+ * when the client is no longer ours to serve.
  */
 static int
 req_take(struct store *st, int i, struct frame *f, struct perr *pe)
@@ -448,9 +629,31 @@ req_take(struct store *st, int i, struct frame *f, struct perr *pe)
 	}
 	cl->fd = -1;
 	client_close(st, i);
-	if (ctl_begin(c, s, &p) == 0)
+	if (ctl_begin(c, s, &p) == 0 && st->nreserved == 0)
 		handoff_send(st);
 	return 1;
+}
+
+/*
+ * After its F_ACK, the taker's connection ends: at end of file, with no
+ * frame, its program runs and the entry goes; anything else (an F_ERROR,
+ * a frame cut short, a reset) and the entry stays.
+ */
+static void
+outcome(struct store *st, int i, int rc, const struct frame *f)
+{
+	struct client *cl = &st->cl[i];
+	struct perr pe;
+
+	if (rc == 0) {
+		release(st, cl, 1);
+		client_close(st, i);
+	} else if (rc == 1 && f->type != F_ERROR) {
+		perr_set(&pe, PE_PROTO, "expected the end of the connection, "
+		    "got frame type %u; entry kept", f->type);
+		client_fail(st, i, &pe);
+	} else
+		client_close(st, i);
 }
 
 /* A whole frame from client i is queued: serve it. */
@@ -463,7 +666,14 @@ client_frame(struct store *st, int i)
 	struct rbuf r;
 	int rc, op;
 
-	if ((rc = frame_recv(cl->fd, &f, &cl->until, &pe)) <= 0) {
+	rc = frame_recv(cl->fd, &f, &cl->until, &pe);
+	if (cl->state == CL_OUTCOME) {
+		outcome(st, i, rc, &f);
+		if (rc == 1)
+			frame_free(&f);
+		return;
+	}
+	if (rc <= 0) {
 		if (rc == 0 || pe.errnum == ECONNRESET || pe.errnum == EPIPE)
 			client_close(st, i);
 		else
@@ -514,13 +724,48 @@ client_frame(struct store *st, int i)
 		}
 	}
 	frame_free(&f);
-	if (rc == 0)
+	if (rc == 0) {
+		if (cl->state == CL_SEND)
+			client_push(st, i);
 		return;
+	}
 	if (pe.msg[0] == '\0' || pe.errnum == EPIPE ||
 	    pe.errnum == ECONNRESET)
 		client_close(st, i);
 	else
 		client_fail(st, i, &pe);
+}
+
+/*
+ * Do we read client i's requests now?  Not while a successor waits for
+ * the reservations to end: what we would start, it would lose.
+ */
+static int
+client_reading(const struct store *st, const struct client *cl)
+{
+	if (cl->state == CL_SEND)
+		return 0;
+	return cl->state != CL_REQ || st->ctl->state != CS_ASKING;
+}
+
+/* What poll said of client i, ev: serve it, or drop it. */
+static void
+client_event(struct store *st, int i, int ev)
+{
+	struct client *cl = &st->cl[i];
+
+	if (cl->state == CL_SEND && ev != 0)
+		client_push(st, i);
+	else if (client_reading(st, cl) && (ev || cl->partial) &&
+	    frame_ready(cl->fd)) {
+		cl->partial = 0;
+		client_frame(st, i);
+	} else if (ev & (POLLHUP | POLLERR))
+		client_close(st, i);	/* gone mid-frame */
+	else if (deadline_ms(&cl->until) == 0)
+		client_timeout(st, i);
+	else if (ev)
+		cl->partial = 1;
 }
 
 static void
@@ -539,6 +784,7 @@ clients_accept(struct store *st)
 		client_next(st, cl);
 	}
 }
+
 
 /*
  * The successor's F_HANDOFF frames: each carries at most PROTO_MAXFDS
@@ -836,15 +1082,15 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 	static struct store st;
 	struct pollfd pfd[MAXCLIENTS + 2];
 	struct client *cl;
-	struct perr pe;
-	int i, n, pi_l, timeout, ev;
+	int i, n, pi_l, timeout;
 
 	st.ctl = c;
 	RB_INIT(&st.entries);
 	st.maxentries = maxentries;
 	st.maxfds = maxfds;
 	signal(SIGPIPE, SIG_IGN);
-	fd_room(maxfds + MAXCLIENTS + PROTO_MAXFDS + 64);
+	/* The fds, the clients, one frame of copies (outq_keep) each. */
+	fd_room(maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS + 64);
 
 	start(&st);
 	ctl_unlink_at_exit(c);
@@ -855,11 +1101,15 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 		err(EXIT_SYS, "sandbox");
 
 	for (;;) {
+		/* A successor waited for the takes in flight to end. */
+		if (c->state == CS_ASKING && st.nreserved == 0)
+			handoff_send(&st);
 		timeout = expire(&st);
 		n = 0;
 		pi_l = -1;
 		if (c->state != CS_SENT) {
-			if (st.ncl < MAXCLIENTS) {
+			/* Those who come now wait for the successor. */
+			if (st.ncl < MAXCLIENTS && c->state == CS_IDLE) {
 				pfd[n].fd = c->ep.lfd;
 				pfd[n].events = POLLIN;
 				pfd[n].revents = 0;
@@ -867,17 +1117,22 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 			}
 			for (i = 0; i < st.ncl; i++) {
 				cl = &st.cl[i];
+				cl->pi = -1;
+				timeout = poll_ms(timeout,
+				    deadline_ms(&cl->until));
+				if (cl->state != CL_SEND &&
+				    !client_reading(&st, cl))
+					continue;
 				/*
 				 * Part of a frame is queued: POLLIN would
 				 * wake us at once, again and again, so look
 				 * again in a while instead.
 				 */
 				pfd[n].fd = cl->fd;
-				pfd[n].events = cl->partial ? 0 : POLLIN;
+				pfd[n].events = cl->state == CL_SEND ?
+				    POLLOUT : cl->partial ? 0 : POLLIN;
 				pfd[n].revents = 0;
 				cl->pi = n++;
-				timeout = poll_ms(timeout,
-				    deadline_ms(&cl->until));
 				if (cl->partial)
 					timeout = poll_ms(timeout, PARTIAL_MS);
 			}
@@ -905,22 +1160,12 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 		/* Backwards: serving one may move the last into its place. */
 		for (i = st.ncl - 1; i >= 0; i--) {
 			cl = &st.cl[i];
-			ev = cl->pi != -1 ? pfd[cl->pi].revents : 0;
-			if ((ev || cl->partial) && frame_ready(cl->fd)) {
-				cl->partial = 0;
-				client_frame(&st, i);
-			} else if (ev & (POLLHUP | POLLERR))
-				client_close(&st, i);	/* gone mid-frame */
-			else if (deadline_ms(&cl->until) == 0) {
-				perr_set(&pe, PE_SYS, "timed out");
-				pe.errnum = ETIMEDOUT;
-				client_fail(&st, i, &pe);
-			} else if (ev)
-				cl->partial = 1;
+			client_event(&st, i, cl->pi != -1 ?
+			    pfd[cl->pi].revents : 0);
 			if (c->state == CS_SENT)
 				break;
 		}
-		if (c->state != CS_SENT && pi_l != -1 && pfd[pi_l].revents)
+		if (c->state == CS_IDLE && pi_l != -1 && pfd[pi_l].revents)
 			clients_accept(&st);
 	}
 }
