@@ -1,0 +1,308 @@
+#!/bin/bash
+# The service-manager paths under a real systemd user manager, not the one
+# tests/fakesd.py imitates: fdholder -S, fdsend -N, fdrecv -L, socket
+# activation, and the runbooks of the man pages, each case with a manager
+# of its own (/lib/systemd/systemd --user, started by sd_start in a private
+# mount namespace by sdns.sh; never as PID 1).  Where no manager can start,
+# every case is skipped with the reason.
+. "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
+STREAM="python3 $TESTS/stream.py"
+SYSTEMD=${SYSTEMD:-/lib/systemd/systemd}
+# Units the user manager would start, or that could reach outside the test.
+MASKED="systemd-tmpfiles-setup.service systemd-tmpfiles-clean.service
+systemd-tmpfiles-clean.timer dbus.socket dbus.service gpg-agent.socket
+gpg-agent-browser.socket gpg-agent-extra.socket gpg-agent-ssh.socket
+dirmngr.socket pk-debconf-helper.socket"
+# Copy what is written to a new pty into a file: the manager's console.
+CONSOLE='import os, signal, sys
+m, s = os.openpty()
+open(sys.argv[1] + ".tmp", "w").write(os.ttyname(s) + "\n")
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+with open(sys.argv[2], "ab", buffering=0) as out:
+    while True:
+        out.write(os.read(m, 65536))'
+
+# cgroup_roots: the hierarchies in which the manager needs a cgroup of its
+# own: the unified one (/sys/fs/cgroup on a pure cgroup v2 machine,
+# /sys/fs/cgroup/unified on a mixed one) and the v1 name=systemd one.
+cgroup_roots() {
+	local r
+	for r in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+		case $(stat -f -c %T "$r" 2>/dev/null) in
+		cgroup2fs | cgroupfs) echo "$r" ;;
+		esac
+	done
+}
+
+# cgroup_remove DIR ...: kill what is left in these cgroups and remove them.
+cgroup_remove() {
+	local d i
+	for d in "$@"; do
+		[ -d "$d" ] || continue
+		for i in $(seq 1 100); do
+			[ -n "$(find "$d" -name cgroup.procs -exec cat {} +)" ] ||
+			    break
+			find "$d" -name cgroup.procs -exec cat {} + |
+			    xargs -r kill -KILL 2>/dev/null
+			sleep 0.05
+		done
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ ! -d "$d" ] || echo "cgroup $d left behind" >&2
+	done
+}
+
+# sdctl ARG ...: systemctl --user, to the test's manager only (over its
+# private socket; never a D-Bus session bus), bounded.
+sdctl() {
+	env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$SD_RUN" \
+	    timeout 20 systemctl --user --no-pager "$@"
+}
+
+# prop UNIT PROPERTY: a property of the unit, as systemctl show says.
+prop() {
+	sdctl show -P "$2" "$1"
+}
+
+# unit NAME: the unit file NAME, read from standard input (before sd_start).
+unit() {
+	mkdir -p "$T_DIR/config/systemd/user"
+	cat >"$T_DIR/config/systemd/user/$1"
+}
+
+sd_running() {
+	kill -0 "$SD_PID" 2>/dev/null || fail "manager exited: $(tail -n 20 \
+	    "$T_DIR/console" "$T_DIR/manager.out")"
+	[ "$(prop fdtools-test.target ActiveState)" = active ] &&
+	    [ "$(sdctl show -P SystemState)" = running ]
+}
+
+# sd_start: start a user manager for the case, its home, configuration and
+# runtime directories in the case's directory, and wait until it runs.
+# It is stopped when the case ends (sd_stop).  Its pid is in $SD_PID.
+sd_start() {
+	local d=$T_DIR r u
+	mkdir -p "$d/home" "$d/config/systemd/user" "$d/data" "$d/state" \
+	    "$d/cache" "$d/run"
+	chmod 0700 "$d/run"
+	SD_RUN=$d/run
+	for u in $MASKED; do
+		ln -sf /dev/null "$d/config/systemd/user/$u"
+	done
+	printf '[Unit]\nDescription=fdtools tests\nDefaultDependencies=no\n' \
+	    >"$d/config/systemd/user/fdtools-test.target"
+	bg python3 -c "$CONSOLE" "$d/pty" "$d/console"
+	wait_for 5 test -s "$d/pty"
+	SD_CG=
+	for r in $(cgroup_roots); do
+		mkdir "$r/fdtools-test-$$-$T_N"
+		SD_CG="$SD_CG $r/fdtools-test-$$-$T_N"
+	done
+	defer "cgroup_remove $SD_CG"
+	trap sd_stop EXIT
+	trap 'exit 143' TERM
+	env -i PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$d/home" \
+	    XDG_RUNTIME_DIR="$d/run" XDG_CONFIG_HOME="$d/config" \
+	    XDG_DATA_HOME="$d/data" XDG_STATE_HOME="$d/state" \
+	    XDG_CACHE_HOME="$d/cache" LC_ALL=C \
+	    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+	    ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+	    unshare --mount --propagation private \
+	    sh "$TESTS/sdns.sh" "$d" "$(cat "$d/pty")" $SD_CG -- \
+	    "$SYSTEMD" --user --unit=fdtools-test.target --log-level=debug \
+	    </dev/null >"$d/manager.out" 2>&1 &
+	SD_PID=$!
+	wait_for 10 sd_running
+}
+
+# sd_stop: stop the manager by its pid (it stops its units), wait for it,
+# remove its cgroups; on failure, show the end of its console.
+sd_stop() {
+	local rc=$? i
+	[ -n "${SD_PID:-}" ] || return 0
+	set +e
+	kill -TERM "$SD_PID" 2>/dev/null
+	for i in $(seq 1 500); do
+		ps -o stat= -p "$SD_PID" | grep -qv Z || break
+		sleep 0.02
+	done
+	kill -KILL "$SD_PID" 2>/dev/null
+	wait "$SD_PID" 2>/dev/null
+	SD_PID=
+	# shellcheck disable=SC2086
+	cgroup_remove $SD_CG
+	if [ "$rc" -ne 0 ]; then
+		echo "--- the manager's console, last lines:"
+		grep -v "^\s*/\|Bus \|sd-bus\|object implementation\|Got message" \
+		    "$T_DIR/console" | grep "${SD_SHOW:-.}" | tail -n 15
+	fi
+}
+
+# serve N [OPTION ...]: the stream server of 1..N; its port in $PORT, its
+# pid in $SERVER, and "accepted K" in ./acc once it ends.
+serve() {
+	local n=$1
+	shift
+	bg $STREAM "$@" port "$n" >acc
+	SERVER=$!
+	wait_for 10 test -s port
+	PORT=$(cat port)
+}
+
+# server_done [K]: stop the server and check that it accepted K
+# connections (1 by default).
+server_done() {
+	kill -TERM "$SERVER"
+	wait_exit 10 "$SERVER"
+	[ "$(cat acc)" = "accepted ${1:-1}" ] || fail "server: $(cat acc)"
+}
+
+# grows FILE SIZE: FILE is larger than SIZE bytes.
+grows() {
+	[ "$(stat -c %s "$1")" -gt "$2" ]
+}
+
+# restarted UNIT PID: the unit runs again, under another main pid than PID.
+restarted() {
+	local p
+	p=$(prop "$1" MainPID)
+	[ "$p" != 0 ] && [ "$p" != "$2" ] &&
+	    [ "$(prop "$1" ActiveState)" = active ]
+}
+
+restarted_or_failed() {
+	[ "$(prop "$1" ActiveState)" = failed ] || restarted "$1" "$2"
+}
+
+# chat_service [START-LIMIT-LINE]: fdholder(1)'s example unit, chat.service,
+# holding a connection to the stream server, its output appended to
+# ./chat.log.
+chat_service() {
+	unit chat.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	${1-StartLimitIntervalSec=0}
+
+	[Service]
+	Type=notify
+	NotifyAccess=main
+	FileDescriptorStoreMax=3
+	Restart=always
+	TimeoutStartSec=5
+	StandardError=append:$PWD/chat.err
+	ExecStart=/bin/sh -c 'exec $BIN/fdholder -S -s $PWD/chat.ctl \\
+	    127.0.0.1 $PORT >>$PWD/chat.log'
+	EOF
+}
+
+# fdholder(1)'s chat.service under systemd: Type=notify starts (READY=1),
+# systemctl status shows the holder's STATUS=, the fd store holds the
+# connection and the pipe; then the main process is killed with SIGKILL 7
+# times within 10 s (more than systemd's default start limit allows) while
+# a stream flows: one connection at the server, every line once, and the
+# holder empties the store at the connection's end.
+chat_killed() {
+	local n=3000000 want kills=7 i pid t0 t1
+	want=$(seq 1 "$n" | wc -c)
+	serve "$n" -B 4000000
+	chat_service
+	sd_start
+	sdctl start chat.service
+	[ "$(prop chat.service ActiveState)/$(prop chat.service SubState)" = \
+	    active/running ] || fail "after start: $(sdctl status chat.service)"
+	[ "$(prop chat.service StatusText)" = "holding a connection to \
+127.0.0.1 port $PORT, kept in the fd store too" ] ||
+	    fail "StatusText: $(prop chat.service StatusText)"
+	sdctl status chat.service >status || true
+	expect_err status \
+	    "Status: \"holding a connection to 127.0.0.1 port $PORT, kept in"
+	[ "$(prop chat.service NFileDescriptorStore)" = 3 ] ||
+	    fail "store: $(prop chat.service NFileDescriptorStore)"
+	t0=$(date +%s.%N)
+	for i in $(seq 1 "$kills"); do
+		pid=$(prop chat.service MainPID)
+		wait_for 10 grows chat.log "$(stat -c %s chat.log)"
+		sdctl kill -s KILL chat.service
+		wait_for 10 restarted chat.service "$pid"
+	done
+	t1=$(date +%s.%N)
+	[ "$(stat -c %s chat.log)" -lt "$want" ] || fail "stream ended too soon"
+	[ "$(prop chat.service NRestarts)" = "$kills" ] ||
+	    fail "NRestarts $(prop chat.service NRestarts)"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 10) }' ||
+	    fail "$kills kills took more than 10 s"
+	t_note "$kills SIGKILLs in $(awk -v a="$t0" -v b="$t1" \
+	    'BEGIN { printf "%.1f", b - a }') s, NRestarts $kills," \
+	    "StatusText: $(prop chat.service StatusText)"
+	wait_for 30 grows chat.log $((want - 1))
+	seq 1 "$n" | cmp - chat.log
+	server_done
+	# The holder saw the end and took its fds out of the store; the ones
+	# systemd starts after it find nothing to connect to.
+	wait_for 10 test "$(prop chat.service NFileDescriptorStore)" = 0
+	sdctl stop chat.service
+}
+
+# The same unit without StartLimitIntervalSec=0: systemd gives up after
+# its default start limit (5 starts in 10 s), fails the unit and releases
+# the stored fds, connection included: why fdholder(1)'s example has it.
+chat_start_limit() {
+	local i pid kills=0
+	serve 3000000 -B 4000000
+	chat_service "# the default start limit"
+	sd_start
+	sdctl start chat.service
+	for i in $(seq 1 10); do
+		pid=$(prop chat.service MainPID)
+		wait_for 10 grows chat.log "$(stat -c %s chat.log)"
+		sdctl kill -s KILL chat.service
+		kills=$i
+		wait_for 10 restarted_or_failed chat.service "$pid"
+		[ "$(prop chat.service ActiveState)" != failed ] || break
+	done
+	[ "$(prop chat.service ActiveState)" = failed ] ||
+	    fail "still $(prop chat.service ActiveState) after $kills kills"
+	grep -q "chat.service: Start request repeated too quickly" console ||
+	    fail "no start limit in the console"
+	[ "$(prop chat.service NFileDescriptorStore)" = 0 ] ||
+	    fail "store: $(prop chat.service NFileDescriptorStore)"
+	grep -q "chat.service: Releasing all stored fds" console ||
+	    fail "no release in the console"
+	t_note "systemd gave up after $kills kills (Start request repeated" \
+	    "too quickly; Result=$(prop chat.service Result))," \
+	    "stored fds released, $(wc -l <chat.log) of 3000000 lines written"
+}
+
+# sd_why: why no user manager can run the cases here, or nothing.
+sd_why() {
+	local t
+	[ "$(id -u)" = 0 ] ||
+	    { echo "not root (needs a mount namespace, cgroups)"; return; }
+	[ -x "$SYSTEMD" ] || { echo "no $SYSTEMD"; return; }
+	for t in systemctl unshare python3; do
+		command -v "$t" >/dev/null || { echo "no $t"; return; }
+	done
+	[ -n "$(cgroup_roots)" ] || { echo "no cgroup hierarchy"; return; }
+	T_DIR=$T_ROOT/probe
+	mkdir -p "$T_DIR"
+	: >"$T_DIR/defer"
+	( cd "$T_DIR" && set -e && sd_start ) </dev/null >"$T_DIR/log" 2>&1 ||
+	    echo "the user manager did not start: $(sed -n 's/^FAIL: //p' \
+	    "$T_DIR/log" | head -n 1)"
+	_t_cleanup
+}
+
+# sd_case NAME FUNCTION: t_case, or a skip with the reason.
+sd_case() {
+	if [ -n "$SD_WHY" ]; then
+		t_skip "$1" "$SD_WHY"
+	else
+		t_case "$@"
+	fi
+}
+
+SD_WHY=$(sd_why)
+sd_case "fdholder(1)'s chat.service: Type=notify, STATUS=, 7 SIGKILLs in 10 s, every line once" chat_killed
+sd_case "without StartLimitIntervalSec=0 systemd gives up and releases the connection" chat_start_limit
+t_done
