@@ -72,8 +72,12 @@ unit() {
 }
 
 sd_running() {
-	kill -0 "$SD_PID" 2>/dev/null || fail "manager exited: $(tail -n 20 \
-	    "$T_DIR/console" "$T_DIR/manager.out")"
+	# (wait_for hides standard error)
+	kill -0 "$SD_PID" 2>/dev/null || {
+		echo "FAIL: manager exited: $(tail -n 1 "$T_DIR/manager.out")"
+		tail -n 20 "$T_DIR/console" "$T_DIR/manager.out"
+		exit 1
+	}
 	[ "$(prop fdtools-test.target ActiveState)" = active ] &&
 	    [ "$(sdctl show -P SystemState)" = running ]
 }
