@@ -65,6 +65,16 @@ prop() {
 	sdctl show -P "$2" "$1"
 }
 
+# prop_is UNIT PROPERTY VALUE: the property has that value.
+prop_is() {
+	[ "$(prop "$1" "$2")" = "$3" ]
+}
+
+# has_lines FILE N: FILE has N lines or more.
+has_lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
+}
+
 # unit NAME: the unit file NAME, read from standard input (before sd_start).
 unit() {
 	mkdir -p "$T_DIR/config/systemd/user"
@@ -138,7 +148,7 @@ sd_stop() {
 	cgroup_remove $SD_CG
 	if [ "$rc" -ne 0 ]; then
 		echo "--- the manager's console, last lines:"
-		grep -v "^\s*/\|Bus \|sd-bus\|object implementation\|Got message" \
+		grep -v "^\s*/\|Bus \|sd-bus\|object implementation\|Got message\|exit\.target\|systemd-exit\|generator\|[oO][oO][mM]" \
 		    "$T_DIR/console" | grep "${SD_SHOW:-.}" | tail -n 15
 	fi
 }
@@ -244,7 +254,7 @@ chat_killed() {
 	server_done
 	# The holder saw the end and took its fds out of the store; the ones
 	# systemd starts after it find nothing to connect to.
-	wait_for 10 test "$(prop chat.service NFileDescriptorStore)" = 0
+	wait_for 10 prop_is chat.service NFileDescriptorStore 0
 	sdctl stop chat.service
 }
 
@@ -278,6 +288,228 @@ chat_start_limit() {
 	    "stored fds released, $(wc -l <chat.log) of 3000000 lines written"
 }
 
+# connect PATH [TEXT]: connect to the UNIX stream socket PATH, send TEXT,
+# print the first line that comes back (nothing if the peer closes first).
+connect() {
+	timeout 10 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+print(s.makefile().readline(), end="")' "$1" "${2:-}"
+}
+
+# systemd's fd store hands the stored fds back newest first: three names
+# stored by one fdsend -N (three messages, a then b then c) come back as
+# c:b:a, each with its own file.  tests/fakesd.py keeps this order too.
+store_order() {
+	echo a >fa
+	echo b >fb
+	echo c >fc
+	cat >order.sh <<-EOF
+	echo "start \${LISTEN_FDS:-0} \${LISTEN_FDNAMES:-}"
+	if [ -z "\${LISTEN_FDS:-}" ]; then
+		exec 3<fa 4<fb 5<fc
+		$BIN/fdsend -N 3=a 4=b 5=c
+		exit 1
+	fi
+	cat <&3; cat <&4; cat <&5
+	EOF
+	unit order.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	FileDescriptorStoreMax=3
+	NotifyAccess=all
+	Restart=on-failure
+	WorkingDirectory=$PWD
+	StandardOutput=append:$PWD/order.out
+	StandardError=append:$PWD/order.out
+	ExecStart=/bin/sh $PWD/order.sh
+	EOF
+	sd_start
+	sdctl start order.service
+	wait_for 10 has_lines order.out 5
+	printf 'start 0 \nstart 3 c:b:a\nc\nb\na\n' >want
+	diff -u want order.out || { cat order.sh; exit 1; }
+}
+
+# fdsend(1)'s runbook: a service parks its connection in systemd's fd store
+# (fdsend -N 3=upstream) and crashes; systemd starts it again with the
+# connection in LISTEN_FDS, and "exec fdrecv -L upstream" hands that very
+# connection to the relay (the echo server saw one connection); the relay
+# drops it from the store with fdsend -N -d.
+store_relay() {
+	serve 0 -e
+	cat >relay.sh <<-EOF
+	if [ -z "\${LISTEN_FDS:-}" ]; then
+		exec 3<>/dev/tcp/127.0.0.1/$PORT
+		echo first >&3
+		read -r line <&3
+		echo "\$line" >>out
+		$BIN/fdsend -N 3=upstream
+		exit 1
+	fi
+	echo "passed \$LISTEN_FDS \$LISTEN_FDNAMES" >>out
+	exec $BIN/fdrecv -L upstream -m 0 /bin/bash -c 'echo second >&0
+	    read -r line; echo "\$line" >>out
+	    echo "stored \$(cat nstore)" >>out
+	    $BIN/fdsend -N -d upstream; echo removed >>out; exec sleep 60'
+	EOF
+	unit relay.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	FileDescriptorStoreMax=1
+	NotifyAccess=all
+	Restart=on-failure
+	RestartSec=200ms
+	WorkingDirectory=$PWD
+	StandardError=append:$PWD/relay.err
+	ExecStart=/bin/bash $PWD/relay.sh
+	EOF
+	echo 1 >nstore
+	sd_start
+	sdctl start relay.service
+	wait_for 10 grep -q removed out
+	printf 'first\npassed 1 upstream\nsecond\nstored 1\nremoved\n' >want
+	diff -u want out
+	[ "$(prop relay.service NFileDescriptorStore)" = 0 ] ||
+	    fail "store: $(prop relay.service NFileDescriptorStore)"
+	[ "$(prop relay.service NRestarts)" = 1 ] ||
+	    fail "NRestarts $(prop relay.service NRestarts)"
+	sdctl stop relay.service
+	server_done
+}
+
+relay_done() {
+	grep -q second out || prop_is relay.service ActiveState failed
+}
+
+# The same, with fdsend(1)'s example lines run as the page writes them
+# (FileDescriptorStoreMax=1, NotifyAccess=all; "relay" talks over its
+# standard input and output).
+store_relay_page() {
+	local store take
+	store=$(awk '/shell-script service parks/ { on = 1 }
+	    on && /^\.Dl \$ fdsend -N/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    "$TESTS/../man/fdsend.1")
+	take=$(awk '/shell-script service parks/ { on = 1 }
+	    on && /^\.Dl \$ exec fdrecv -L/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    "$TESTS/../man/fdsend.1")
+	[ -n "$store" ] && [ -n "$take" ] || fail "no example in fdsend(1)"
+	t_note "fdsend(1): $store; $take"
+	serve 0 -e
+	mkdir bin
+	cat >bin/relay <<-EOF
+	#!/bin/sh
+	echo second
+	read -r line
+	echo "\$line" >>$PWD/out
+	exec sleep 60
+	EOF
+	chmod +x bin/relay
+	cat >relay.sh <<-EOF
+	PATH=$PWD/bin:$BIN:\$PATH
+	if [ -z "\${LISTEN_FDS:-}" ]; then
+		exec 3<>/dev/tcp/127.0.0.1/$PORT
+		echo first >&3
+		read -r line <&3
+		echo "\$line" >>out
+		$store
+		exit 1
+	fi
+	$take
+	EOF
+	unit relay.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	FileDescriptorStoreMax=1
+	NotifyAccess=all
+	Restart=on-failure
+	RestartSec=200ms
+	StartLimitBurst=3
+	WorkingDirectory=$PWD
+	StandardError=append:$PWD/relay.err
+	ExecStart=/bin/bash $PWD/relay.sh
+	EOF
+	sd_start
+	sdctl start relay.service
+	wait_for 10 relay_done
+	[ ! -s relay.err ] || fail "relay.service: $(sort -u relay.err)"
+	printf 'first\nsecond\n' >want
+	diff -u want out
+	sdctl stop relay.service
+	server_done
+}
+
+# poke PATH: connect to the UNIX stream socket PATH and go.
+poke() {
+	timeout 10 python3 -c 'import socket, sys
+socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1"
+}
+
+# Socket activation, systemd's: two .socket units with FileDescriptorName=
+# (web, other) activate one service, which runs "exec fdrecv -L other
+# sdcheck"; a .socket unit without FileDescriptorName= (plain.socket)
+# activates "exec fdrecv -L plain.socket sdcheck": systemd names an fd
+# after its socket unit, never "unknown".  (RemainAfterExit=yes: sdcheck
+# accepts nothing, and the service started again and again otherwise.)
+# sdcheck is libsystemd's
+# sd_listen_fds_with_names(3): it sees the one fd picked, on 3, by name.
+sock_activation() {
+	local u
+	for u in web other; do
+		unit $u.socket <<-EOF
+		[Unit]
+		DefaultDependencies=no
+		[Socket]
+		ListenStream=$PWD/$u.sock
+		FileDescriptorName=$u
+		Service=pair.service
+		EOF
+	done
+	unit pair.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	Type=oneshot
+	RemainAfterExit=yes
+	Sockets=web.socket other.socket
+	StandardOutput=append:$PWD/pair.out
+	StandardError=append:$PWD/pair.out
+	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
+	    exec $BIN/fdrecv -L other $BIN/tests/sdcheck'
+	EOF
+	unit plain.socket <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Socket]
+	ListenStream=$PWD/plain.sock
+	EOF
+	unit plain.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	Type=oneshot
+	RemainAfterExit=yes
+	StandardOutput=append:$PWD/plain.out
+	StandardError=append:$PWD/plain.out
+	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
+	    exec $BIN/fdrecv -L plain.socket $BIN/tests/sdcheck'
+	EOF
+	sd_start
+	sdctl start web.socket other.socket plain.socket
+	poke web.sock
+	wait_for 10 has_lines pair.out 3
+	printf '2 web:other\n1\n3 other socket\n' >want
+	diff -u want pair.out
+	poke plain.sock
+	wait_for 10 has_lines plain.out 3
+	printf '1 plain.socket\n1\n3 plain.socket socket\n' >want
+	diff -u want plain.out
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -309,4 +541,9 @@ sd_case() {
 SD_WHY=$(sd_why)
 sd_case "fdholder(1)'s chat.service: Type=notify, STATUS=, 7 SIGKILLs in 10 s, every line once" chat_killed
 sd_case "without StartLimitIntervalSec=0 systemd gives up and releases the connection" chat_start_limit
+sd_case "the fd store hands fds back newest first (c:b:a)" store_order
+sd_case "fdsend -N parks a connection, exec fdrecv -L takes it back after a crash, fdsend -N -d drops it" store_relay
+sd_case "socket activation: fdrecv -L picks one of two named sockets, and one named after its .socket unit, for sd_listen_fds_with_names" sock_activation
+T_TODO="-m 0,1 needs two fds, -L upstream takes one" \
+    sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, exec fdrecv -L upstream -m 0,1 relay" store_relay_page
 t_done
