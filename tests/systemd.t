@@ -294,7 +294,8 @@ connect() {
 	timeout 10 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode())
+if sys.argv[2]:
+    s.sendall(sys.argv[2].encode())
 print(s.makefile().readline(), end="")' "$1" "${2:-}"
 }
 
@@ -510,6 +511,110 @@ sock_activation() {
 	diff -u want plain.out
 }
 
+# A server on the listening socket that fdrecv places on fd 3: one line
+# to each client.
+SERVE='import socket
+l = socket.socket(fileno=3)
+while True:
+    c, _ = l.accept()
+    try:
+        c.sendall(b"served\n")
+    except OSError:
+        pass
+    c.close()'
+
+# runbook VARIANT: fdsend(1)'s runbook, a socket-activated service that
+# hands its listening socket on with fdsend (to a receiver that runs a
+# server on it) and exits.  Each start of the service is counted in
+# ./starts, and N clients connect one after the other.
+#   simple: as the page's ExecStart= line alone;
+#   oneshot: with Type=oneshot and RemainAfterExit=yes;
+#   store: parked in a store (fdsend -n http STORE 3), from which the
+#       server takes it (fdrecv -n http -D);
+#   store-oneshot: both.
+runbook() {
+	local variant=$1 n=$2 i
+	unit web.socket <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Socket]
+	ListenStream=$PWD/web.sock
+	EOF
+	{
+		printf '[Unit]\nDefaultDependencies=no\n[Service]\n'
+		case $variant in *oneshot)
+			printf 'Type=oneshot\nRemainAfterExit=yes\n' ;;
+		esac
+		printf 'StandardError=append:%s\n' "$PWD/web.err"
+		if [ "$variant" != "${variant#store}" ]; then
+			printf '%s\n' "ExecStart=/bin/sh -c 'echo start >>$PWD/starts; \
+exec $BIN/fdsend -t 5 -n http $PWD/fds.ctl 3'"
+		else
+			printf '%s\n' "ExecStart=/bin/sh -c 'echo start >>$PWD/starts; \
+exec $BIN/fdsend -t 5 $PWD/hand.sock 3=http'"
+		fi
+	} | unit web.service
+	: >starts
+	if [ "$variant" != "${variant#store}" ]; then
+		bg fdholder -s "$PWD/fds.ctl" 2>store.err
+	else
+		bg fdrecv -t 20 "$PWD/hand.sock" python3 -c "$SERVE"
+	fi
+	sd_start
+	sdctl start web.socket
+	for i in $(seq 1 "$n"); do
+		if [ "$variant" != "${variant#store}" ] && [ "$i" = 1 ]; then
+			bg poke web.sock
+			wait_for 10 parked
+			bg fdrecv -n http -D "$PWD/fds.ctl" python3 -c "$SERVE"
+		fi
+		[ "$(connect web.sock)" = served ] || fail "client $i not served"
+	done
+	sleep 0.5
+	t_note "$variant: $n clients served, $(wc -l <starts) starts," \
+	    "web.service $(prop web.service ActiveState)/$(prop web.service \
+	    SubState) result $(prop web.service Result)," \
+	    "web.socket $(prop web.socket ActiveState)"
+}
+
+parked() {
+	fdholder -L -s "$PWD/fds.ctl" | grep -q '^http	'
+}
+
+# The page: systemd starts the unit again on the next connection once
+# fdsend has exited.
+runbook_simple() {
+	runbook simple 2
+	[ "$(wc -l <starts)" -ge 2 ] || fail "started $(wc -l <starts) times"
+}
+
+# The page: with Type=oneshot and RemainAfterExit=yes it counts as running,
+# and is not started again.
+runbook_oneshot() {
+	runbook oneshot 3
+	[ "$(wc -l <starts)" = 1 ] || fail "started $(wc -l <starts) times"
+	[ "$(prop web.service ActiveState)/$(prop web.service SubState)" = \
+	    active/exited ] || fail "web.service $(prop web.service SubState)"
+}
+
+# The page: "or park the socket in a store, which holds it while it runs",
+# as if that kept systemd from starting the unit again.  It does not: the
+# unit has exited, and the next connection (here the first one, not yet
+# accepted while the server takes the socket out of the store) starts it
+# again; its fdsend -n finds the entry taken, and systemd starts it again
+# until its start limit, and fails the socket unit.
+runbook_store() {
+	runbook store 3
+	[ "$(wc -l <starts)" -ge 2 ] || fail "started $(wc -l <starts) times"
+	t_note "store: $(sort -u web.err)"
+}
+
+# What works with the store: Type=oneshot and RemainAfterExit=yes as well.
+runbook_store_oneshot() {
+	runbook store-oneshot 3
+	[ "$(wc -l <starts)" = 1 ] || fail "started $(wc -l <starts) times"
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -544,6 +649,10 @@ sd_case "without StartLimitIntervalSec=0 systemd gives up and releases the conne
 sd_case "the fd store hands fds back newest first (c:b:a)" store_order
 sd_case "fdsend -N parks a connection, exec fdrecv -L takes it back after a crash, fdsend -N -d drops it" store_relay
 sd_case "socket activation: fdrecv -L picks one of two named sockets, and one named after its .socket unit, for sd_listen_fds_with_names" sock_activation
+sd_case "fdsend(1)'s runbook: a socket-activated fdsend is started again on the next connection" runbook_simple
+sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once for 3 connections" runbook_oneshot
+sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
+sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
 T_TODO="-m 0,1 needs two fds, -L upstream takes one" \
     sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, exec fdrecv -L upstream -m 0,1 relay" store_relay_page
 t_done
