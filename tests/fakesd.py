@@ -6,7 +6,12 @@ sd_listen_fds(3) describe it, for one service:
 
 runs prog with NOTIFY_SOCKET=NOTIFY and its standard output appended to
 OUT.  prog's FDSTORE=1 / FDNAME= notifications put fds in the store (an fd
-already stored is not stored twice), FDSTOREREMOVE=1 takes them out.  On
+already stored is not stored twice), FDSTOREREMOVE=1 takes them out.
+The store hands them back newest first, as systemd (252) does: the fds of
+the latest message first (tests/systemd.t, store_order, shows it with the
+real manager).  Within one message, systemd's order is that of a hash
+table, not the order sent; fakesd keeps the order sent, and no test may
+depend on it.  On
 SIGUSR1 it kills prog with SIGKILL and starts it again, with the store in
 LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID.  When prog exits by itself,
 fakesd prints "exit STATUS restarts N stored NAMES" and exits; with -r
@@ -65,13 +70,15 @@ def receive(s):
                   for line in msg.decode().split("\n") if "=" in line)
     name = fields.get("FDNAME", "stored")
     if fields.get("FDSTORE") == "1":
+        new = []
         for fd in fds:
             st = os.fstat(fd)
             if any(os.fstat(f).st_ino == st.st_ino and
-                   os.fstat(f).st_dev == st.st_dev for _, f in store):
+                   os.fstat(f).st_dev == st.st_dev for _, f in store + new):
                 os.close(fd)
             else:
-                store.append([name, fd])
+                new.append([name, fd])
+        store[:0] = new
     elif fields.get("FDSTOREREMOVE") == "1":
         for entry in [e for e in store if e[0] == name]:
             os.close(entry[1])

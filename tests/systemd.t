@@ -1,0 +1,668 @@
+#!/bin/bash
+# The service-manager paths under a real systemd user manager, not the one
+# tests/fakesd.py imitates: fdholder -S, fdsend -N, fdrecv -L, socket
+# activation, and the runbooks of the man pages, each case with a manager
+# of its own (/lib/systemd/systemd --user, started by sd_start in a private
+# mount namespace by sdns.sh; never as PID 1).  Where no manager can start,
+# every case is skipped with the reason.
+. "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
+STREAM="python3 $TESTS/stream.py"
+SYSTEMD=${SYSTEMD:-/lib/systemd/systemd}
+# Units the user manager would start, or that could reach outside the test.
+MASKED="systemd-tmpfiles-setup.service systemd-tmpfiles-clean.service
+systemd-tmpfiles-clean.timer dbus.socket dbus.service gpg-agent.socket
+gpg-agent-browser.socket gpg-agent-extra.socket gpg-agent-ssh.socket
+dirmngr.socket pk-debconf-helper.socket"
+# Copy what is written to a new pty into a file: the manager's console.
+CONSOLE='import os, signal, sys
+m, s = os.openpty()
+open(sys.argv[1] + ".tmp", "w").write(os.ttyname(s) + "\n")
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+with open(sys.argv[2], "ab", buffering=0) as out:
+    while True:
+        out.write(os.read(m, 65536))'
+
+# cgroup_roots: the hierarchies in which the manager needs a cgroup of its
+# own: the unified one (/sys/fs/cgroup on a pure cgroup v2 machine,
+# /sys/fs/cgroup/unified on a mixed one) and the v1 name=systemd one.
+cgroup_roots() {
+	local r
+	for r in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+		case $(stat -f -c %T "$r" 2>/dev/null) in
+		cgroup2fs | cgroupfs) echo "$r" ;;
+		esac
+	done
+}
+
+# cgroup_remove DIR ...: kill what is left in these cgroups and remove them.
+cgroup_remove() {
+	local d i
+	for d in "$@"; do
+		[ -d "$d" ] || continue
+		for i in $(seq 1 100); do
+			[ -n "$(find "$d" -name cgroup.procs -exec cat {} +)" ] ||
+			    break
+			find "$d" -name cgroup.procs -exec cat {} + |
+			    xargs -r kill -KILL 2>/dev/null
+			sleep 0.05
+		done
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ ! -d "$d" ] || echo "cgroup $d left behind" >&2
+	done
+}
+
+# sdctl ARG ...: systemctl --user, to the test's manager only (over its
+# private socket; never a D-Bus session bus), bounded.
+sdctl() {
+	env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$SD_RUN" \
+	    timeout 20 systemctl --user --no-pager "$@"
+}
+
+# prop UNIT PROPERTY: a property of the unit, as systemctl show says.
+prop() {
+	sdctl show -P "$2" "$1"
+}
+
+# prop_is UNIT PROPERTY VALUE: the property has that value.
+prop_is() {
+	[ "$(prop "$1" "$2")" = "$3" ]
+}
+
+# has_lines FILE N: FILE has N lines or more.
+has_lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+# unit NAME: the unit file NAME, read from standard input (before sd_start).
+unit() {
+	mkdir -p "$T_DIR/config/systemd/user"
+	cat >"$T_DIR/config/systemd/user/$1"
+}
+
+sd_running() {
+	# (wait_for hides standard error)
+	kill -0 "$SD_PID" 2>/dev/null || {
+		echo "FAIL: manager exited: $(tail -n 1 "$T_DIR/manager.out")"
+		tail -n 20 "$T_DIR/console" "$T_DIR/manager.out"
+		exit 1
+	}
+	[ "$(prop fdtools-test.target ActiveState)" = active ] &&
+	    [ "$(sdctl show -P SystemState)" = running ]
+}
+
+# sd_start: start a user manager for the case, its home, configuration and
+# runtime directories in the case's directory, and wait until it runs.
+# It is stopped when the case ends (sd_stop).  Its pid is in $SD_PID.
+sd_start() {
+	local d=$T_DIR r u
+	mkdir -p "$d/home" "$d/config/systemd/user" "$d/data" "$d/state" \
+	    "$d/cache" "$d/run"
+	chmod 0700 "$d/run"
+	SD_RUN=$d/run
+	for u in $MASKED; do
+		ln -sf /dev/null "$d/config/systemd/user/$u"
+	done
+	printf '[Unit]\nDescription=fdtools tests\nDefaultDependencies=no\n' \
+	    >"$d/config/systemd/user/fdtools-test.target"
+	bg python3 -c "$CONSOLE" "$d/pty" "$d/console"
+	wait_for 5 test -s "$d/pty"
+	SD_CG=
+	for r in $(cgroup_roots); do
+		mkdir "$r/fdtools-test-$$-$T_N"
+		SD_CG="$SD_CG $r/fdtools-test-$$-$T_N"
+	done
+	defer "cgroup_remove $SD_CG"
+	trap sd_stop EXIT
+	trap 'exit 143' TERM
+	env -i PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$d/home" \
+	    XDG_RUNTIME_DIR="$d/run" XDG_CONFIG_HOME="$d/config" \
+	    XDG_DATA_HOME="$d/data" XDG_STATE_HOME="$d/state" \
+	    XDG_CACHE_HOME="$d/cache" LC_ALL=C \
+	    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+	    ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+	    unshare --mount --propagation private \
+	    sh "$TESTS/sdns.sh" "$d" "$(cat "$d/pty")" $SD_CG -- \
+	    "$SYSTEMD" --user --unit=fdtools-test.target --log-level=debug \
+	    </dev/null >"$d/manager.out" 2>&1 &
+	SD_PID=$!
+	wait_for 10 sd_running
+}
+
+# sd_stop: stop the manager by its pid (it stops its units), wait for it,
+# remove its cgroups; on failure, show the end of its console.
+sd_stop() {
+	local rc=$? i
+	[ -n "${SD_PID:-}" ] || return 0
+	set +e
+	kill -TERM "$SD_PID" 2>/dev/null
+	for i in $(seq 1 500); do
+		ps -o stat= -p "$SD_PID" | grep -qv Z || break
+		sleep 0.02
+	done
+	kill -KILL "$SD_PID" 2>/dev/null
+	wait "$SD_PID" 2>/dev/null
+	SD_PID=
+	# shellcheck disable=SC2086
+	cgroup_remove $SD_CG
+	if [ "$rc" -ne 0 ]; then
+		echo "--- the manager's console, last lines:"
+		grep -v "^\s*/\|Bus \|sd-bus\|object implementation\|Got message\|exit\.target\|systemd-exit\|generator\|[oO][oO][mM]" \
+		    "$T_DIR/console" | grep "${SD_SHOW:-.}" | tail -n 15
+	fi
+}
+
+# serve N [OPTION ...]: the stream server of 1..N; its port in $PORT, its
+# pid in $SERVER, and "accepted K" in ./acc once it ends.
+serve() {
+	local n=$1
+	shift
+	bg $STREAM "$@" port "$n" >acc
+	SERVER=$!
+	wait_for 10 test -s port
+	PORT=$(cat port)
+}
+
+# server_done [K]: stop the server and check that it accepted K
+# connections (1 by default).
+server_done() {
+	kill -TERM "$SERVER"
+	wait_exit 10 "$SERVER"
+	[ "$(cat acc)" = "accepted ${1:-1}" ] || fail "server: $(cat acc)"
+}
+
+# grows FILE SIZE: FILE is larger than SIZE bytes.
+grows() {
+	[ "$(stat -c %s "$1")" -gt "$2" ]
+}
+
+# restarted UNIT PID: the unit runs again, under another main pid than PID.
+restarted() {
+	local p
+	p=$(prop "$1" MainPID)
+	[ "$p" != 0 ] && [ "$p" != "$2" ] &&
+	    [ "$(prop "$1" ActiveState)" = active ]
+}
+
+restarted_or_failed() {
+	[ "$(prop "$1" ActiveState)" = failed ] || restarted "$1" "$2"
+}
+
+# chat_service [START-LIMIT-LINE]: fdholder(1)'s example unit, chat.service,
+# holding a connection to the stream server, its output appended to
+# ./chat.log.
+chat_service() {
+	unit chat.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	${1-StartLimitIntervalSec=0}
+
+	[Service]
+	Type=notify
+	NotifyAccess=main
+	FileDescriptorStoreMax=3
+	Restart=always
+	TimeoutStartSec=5
+	StandardError=append:$PWD/chat.err
+	ExecStart=/bin/sh -c 'exec $BIN/fdholder -S -s $PWD/chat.ctl \\
+	    127.0.0.1 $PORT >>$PWD/chat.log'
+	EOF
+}
+
+# fdholder(1)'s chat.service under systemd: Type=notify starts (READY=1),
+# systemctl status shows the holder's STATUS=, the fd store holds the
+# connection and the pipe; then the main process is killed with SIGKILL 7
+# times within 10 s (more than systemd's default start limit allows) while
+# a stream flows: one connection at the server, every line once, and the
+# holder empties the store at the connection's end.
+chat_killed() {
+	local n=3000000 want kills=7 i pid t0 t1
+	want=$(seq 1 "$n" | wc -c)
+	serve "$n" -B 4000000
+	chat_service
+	sd_start
+	sdctl start chat.service
+	[ "$(prop chat.service ActiveState)/$(prop chat.service SubState)" = \
+	    active/running ] || fail "after start: $(sdctl status chat.service)"
+	[ "$(prop chat.service StatusText)" = "holding a connection to \
+127.0.0.1 port $PORT, kept in the fd store too" ] ||
+	    fail "StatusText: $(prop chat.service StatusText)"
+	sdctl status chat.service >status || true
+	expect_err status \
+	    "Status: \"holding a connection to 127.0.0.1 port $PORT, kept in"
+	[ "$(prop chat.service NFileDescriptorStore)" = 3 ] ||
+	    fail "store: $(prop chat.service NFileDescriptorStore)"
+	t0=$(date +%s.%N)
+	for i in $(seq 1 "$kills"); do
+		pid=$(prop chat.service MainPID)
+		wait_for 10 grows chat.log "$(stat -c %s chat.log)"
+		sdctl kill -s KILL chat.service
+		wait_for 10 restarted chat.service "$pid"
+	done
+	t1=$(date +%s.%N)
+	[ "$(stat -c %s chat.log)" -lt "$want" ] || fail "stream ended too soon"
+	[ "$(prop chat.service NRestarts)" = "$kills" ] ||
+	    fail "NRestarts $(prop chat.service NRestarts)"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 10) }' ||
+	    fail "$kills kills took more than 10 s"
+	t_note "$kills SIGKILLs in $(awk -v a="$t0" -v b="$t1" \
+	    'BEGIN { printf "%.1f", b - a }') s, NRestarts $kills," \
+	    "StatusText: $(prop chat.service StatusText)"
+	wait_for 30 grows chat.log $((want - 1))
+	seq 1 "$n" | cmp - chat.log
+	server_done
+	# The holder saw the end and took its fds out of the store; the ones
+	# systemd starts after it find nothing to connect to.
+	wait_for 10 prop_is chat.service NFileDescriptorStore 0
+	sdctl stop chat.service
+}
+
+# The same unit without StartLimitIntervalSec=0: systemd gives up after
+# its default start limit (5 starts in 10 s) at the fifth crash, fails the unit and releases
+# the stored fds, connection included: why fdholder(1)'s example has it.
+chat_start_limit() {
+	local i pid kills=0
+	serve 3000000 -B 4000000
+	chat_service "# the default start limit"
+	sd_start
+	sdctl start chat.service
+	for i in $(seq 1 10); do
+		pid=$(prop chat.service MainPID)
+		wait_for 10 grows chat.log "$(stat -c %s chat.log)"
+		sdctl kill -s KILL chat.service
+		kills=$i
+		wait_for 10 restarted_or_failed chat.service "$pid"
+		[ "$(prop chat.service ActiveState)" != failed ] || break
+	done
+	[ "$(prop chat.service ActiveState)" = failed ] ||
+	    fail "still $(prop chat.service ActiveState) after $kills kills"
+	grep -q "chat.service: Start request repeated too quickly" console ||
+	    fail "no start limit in the console"
+	# fdholder(1) says so: the fifth quick crash in a row.
+	[ "$kills" = 5 ] || fail "gave up after $kills kills"
+	[ "$(prop chat.service NFileDescriptorStore)" = 0 ] ||
+	    fail "store: $(prop chat.service NFileDescriptorStore)"
+	grep -q "chat.service: Releasing all stored fds" console ||
+	    fail "no release in the console"
+	t_note "systemd gave up after $kills kills (Start request repeated" \
+	    "too quickly; Result=$(prop chat.service Result))," \
+	    "stored fds released, $(wc -l <chat.log) of 3000000 lines written"
+}
+
+# connect PATH [TEXT]: connect to the UNIX stream socket PATH, send TEXT,
+# print the first line that comes back (nothing if the peer closes first).
+connect() {
+	timeout 10 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+if sys.argv[2]:
+    s.sendall(sys.argv[2].encode())
+print(s.makefile().readline(), end="")' "$1" "${2:-}"
+}
+
+# systemd's fd store hands the stored fds back newest first: three names
+# stored by one fdsend -N (three messages, a then b then c) come back as
+# c:b:a, each with its own file.  tests/fakesd.py keeps this order too.
+store_order() {
+	echo a >fa
+	echo b >fb
+	echo c >fc
+	cat >order.sh <<-EOF
+	echo "start \${LISTEN_FDS:-0} \${LISTEN_FDNAMES:-}"
+	if [ -z "\${LISTEN_FDS:-}" ]; then
+		exec 3<fa 4<fb 5<fc
+		$BIN/fdsend -N 3=a 4=b 5=c
+		exit 1
+	fi
+	cat <&3; cat <&4; cat <&5
+	EOF
+	unit order.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	FileDescriptorStoreMax=3
+	NotifyAccess=all
+	Restart=on-failure
+	WorkingDirectory=$PWD
+	StandardOutput=append:$PWD/order.out
+	StandardError=append:$PWD/order.out
+	ExecStart=/bin/sh $PWD/order.sh
+	EOF
+	sd_start
+	sdctl start order.service
+	wait_for 10 has_lines order.out 5
+	printf 'start 0 \nstart 3 c:b:a\nc\nb\na\n' >want
+	diff -u want order.out || { cat order.sh; exit 1; }
+}
+
+# fdsend(1)'s runbook: a service parks its connection in systemd's fd store
+# (fdsend -N 3=upstream) and crashes; systemd starts it again with the
+# connection in LISTEN_FDS, and "exec fdrecv -L upstream" hands that very
+# connection to the relay (the echo server saw one connection); the relay
+# drops it from the store with fdsend -N -d.
+store_relay() {
+	serve 0 -e
+	cat >relay.sh <<-EOF
+	if [ -z "\${LISTEN_FDS:-}" ]; then
+		exec 3<>/dev/tcp/127.0.0.1/$PORT
+		echo first >&3
+		read -r line <&3
+		echo "\$line" >>out
+		$BIN/fdsend -N 3=upstream
+		exit 1
+	fi
+	echo "passed \$LISTEN_FDS \$LISTEN_FDNAMES" >>out
+	exec $BIN/fdrecv -L upstream -m 0 /bin/bash -c 'echo second >&0
+	    read -r line; echo "\$line" >>out
+	    echo "stored \$(cat nstore)" >>out
+	    $BIN/fdsend -N -d upstream; echo removed >>out; exec sleep 60'
+	EOF
+	unit relay.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	FileDescriptorStoreMax=1
+	NotifyAccess=all
+	Restart=on-failure
+	RestartSec=200ms
+	WorkingDirectory=$PWD
+	StandardError=append:$PWD/relay.err
+	ExecStart=/bin/bash $PWD/relay.sh
+	EOF
+	echo 1 >nstore
+	sd_start
+	sdctl start relay.service
+	wait_for 10 grep -q removed out
+	printf 'first\npassed 1 upstream\nsecond\nstored 1\nremoved\n' >want
+	diff -u want out
+	[ "$(prop relay.service NFileDescriptorStore)" = 0 ] ||
+	    fail "store: $(prop relay.service NFileDescriptorStore)"
+	[ "$(prop relay.service NRestarts)" = 1 ] ||
+	    fail "NRestarts $(prop relay.service NRestarts)"
+	sdctl stop relay.service
+	server_done
+}
+
+relay_done() {
+	grep -q second out || prop_is relay.service ActiveState failed
+}
+
+# The same, with fdsend(1)'s example lines run as the page writes them
+# (FileDescriptorStoreMax=1, NotifyAccess=all; "relay" talks over its
+# standard input and output).
+store_relay_page() {
+	local store take
+	store=$(awk '/shell-script service parks/ { on = 1 }
+	    on && /^\.Dl \$ fdsend -N/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    "$TESTS/../man/fdsend.1")
+	take=$(awk '/shell-script service parks/ { on = 1 }
+	    on && /^\.Dl \$ exec fdrecv -L/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    "$TESTS/../man/fdsend.1")
+	[ -n "$store" ] && [ -n "$take" ] || fail "no example in fdsend(1)"
+	t_note "fdsend(1): $store; $take"
+	serve 0 -e
+	mkdir bin
+	cat >bin/relay <<-EOF
+	#!/bin/sh
+	echo second
+	read -r line
+	echo "\$line" >>$PWD/out
+	exec sleep 60
+	EOF
+	chmod +x bin/relay
+	cat >relay.sh <<-EOF
+	PATH=$PWD/bin:$BIN:\$PATH
+	if [ -z "\${LISTEN_FDS:-}" ]; then
+		exec 3<>/dev/tcp/127.0.0.1/$PORT
+		echo first >&3
+		read -r line <&3
+		echo "\$line" >>out
+		$store
+		exit 1
+	fi
+	$take
+	EOF
+	unit relay.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	FileDescriptorStoreMax=1
+	NotifyAccess=all
+	Restart=on-failure
+	RestartSec=200ms
+	StartLimitBurst=3
+	WorkingDirectory=$PWD
+	StandardError=append:$PWD/relay.err
+	ExecStart=/bin/bash $PWD/relay.sh
+	EOF
+	sd_start
+	sdctl start relay.service
+	wait_for 10 relay_done
+	[ ! -s relay.err ] || fail "relay.service: $(sort -u relay.err)"
+	printf 'first\nsecond\n' >want
+	diff -u want out
+	sdctl stop relay.service
+	server_done
+}
+
+# poke PATH: connect to the UNIX stream socket PATH and go.
+poke() {
+	timeout 10 python3 -c 'import socket, sys
+socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1"
+}
+
+# Socket activation, systemd's: two .socket units with FileDescriptorName=
+# (web, other) activate one service, which runs "exec fdrecv -L other
+# sdcheck"; a .socket unit without FileDescriptorName= (plain.socket)
+# activates "exec fdrecv -L plain.socket sdcheck": systemd names an fd
+# after its socket unit, never "unknown".  The two named sockets come in
+# either order, Sockets= notwithstanding: picking by name is what works.
+# (RemainAfterExit=yes: sdcheck
+# accepts nothing, and the service started again and again otherwise.)
+# sdcheck is libsystemd's
+# sd_listen_fds_with_names(3): it sees the one fd picked, on 3, by name.
+sock_activation() {
+	local u
+	for u in web other; do
+		unit $u.socket <<-EOF
+		[Unit]
+		DefaultDependencies=no
+		[Socket]
+		ListenStream=$PWD/$u.sock
+		FileDescriptorName=$u
+		Service=pair.service
+		EOF
+	done
+	unit pair.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	Type=oneshot
+	RemainAfterExit=yes
+	Sockets=web.socket other.socket
+	StandardOutput=append:$PWD/pair.out
+	StandardError=append:$PWD/pair.out
+	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
+	    exec $BIN/fdrecv -L other $BIN/tests/sdcheck'
+	EOF
+	unit plain.socket <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Socket]
+	ListenStream=$PWD/plain.sock
+	EOF
+	unit plain.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Service]
+	Type=oneshot
+	RemainAfterExit=yes
+	StandardOutput=append:$PWD/plain.out
+	StandardError=append:$PWD/plain.out
+	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
+	    exec $BIN/fdrecv -L plain.socket $BIN/tests/sdcheck'
+	EOF
+	sd_start
+	sdctl start web.socket other.socket plain.socket
+	poke web.sock
+	wait_for 10 has_lines pair.out 3
+	# The order of the two is systemd's own (either, from run to run).
+	case $(head -n 1 pair.out) in
+	"2 web:other" | "2 other:web") ;;
+	*) fail "passed: $(head -n 1 pair.out)" ;;
+	esac
+	t_note "systemd passed $(head -n 1 pair.out)"
+	printf '1\n3 other socket\n' >want
+	tail -n +2 pair.out | diff -u want -
+	poke plain.sock
+	wait_for 10 has_lines plain.out 3
+	printf '1 plain.socket\n1\n3 plain.socket socket\n' >want
+	diff -u want plain.out
+}
+
+# A server on the listening socket that fdrecv places on fd 3: one line
+# to each client.
+SERVE='import socket
+l = socket.socket(fileno=3)
+while True:
+    c, _ = l.accept()
+    try:
+        c.sendall(b"served\n")
+    except OSError:
+        pass
+    c.close()'
+
+# runbook VARIANT: fdsend(1)'s runbook, a socket-activated service that
+# hands its listening socket on with fdsend (to a receiver that runs a
+# server on it) and exits.  Each start of the service is counted in
+# ./starts, and N clients connect one after the other.
+#   simple: as the page's ExecStart= line alone;
+#   oneshot: with Type=oneshot and RemainAfterExit=yes;
+#   store: parked in a store (fdsend -n http STORE 3), from which the
+#       server takes it (fdrecv -n http -D);
+#   store-oneshot: both.
+runbook() {
+	local variant=$1 n=$2 i
+	unit web.socket <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	[Socket]
+	ListenStream=$PWD/web.sock
+	EOF
+	{
+		printf '[Unit]\nDefaultDependencies=no\n[Service]\n'
+		case $variant in *oneshot)
+			printf 'Type=oneshot\nRemainAfterExit=yes\n' ;;
+		esac
+		printf 'StandardError=append:%s\n' "$PWD/web.err"
+		if [ "$variant" != "${variant#store}" ]; then
+			printf '%s\n' "ExecStart=/bin/sh -c 'echo start >>$PWD/starts; \
+exec $BIN/fdsend -t 5 -n http $PWD/fds.ctl 3'"
+		else
+			printf '%s\n' "ExecStart=/bin/sh -c 'echo start >>$PWD/starts; \
+exec $BIN/fdsend -t 5 $PWD/hand.sock 3=http'"
+		fi
+	} | unit web.service
+	: >starts
+	if [ "$variant" != "${variant#store}" ]; then
+		bg fdholder -s "$PWD/fds.ctl" 2>store.err
+	else
+		bg fdrecv -t 20 "$PWD/hand.sock" python3 -c "$SERVE"
+	fi
+	sd_start
+	sdctl start web.socket
+	for i in $(seq 1 "$n"); do
+		if [ "$variant" != "${variant#store}" ] && [ "$i" = 1 ]; then
+			bg poke web.sock
+			wait_for 10 parked
+			bg fdrecv -n http -D "$PWD/fds.ctl" python3 -c "$SERVE"
+		fi
+		[ "$(connect web.sock)" = served ] || fail "client $i not served"
+	done
+	sleep 0.5
+	t_note "$variant: $n clients served, $(wc -l <starts) starts," \
+	    "web.service $(prop web.service ActiveState)/$(prop web.service \
+	    SubState) result $(prop web.service Result)," \
+	    "web.socket $(prop web.socket ActiveState)"
+}
+
+parked() {
+	fdholder -L -s "$PWD/fds.ctl" | grep -q '^http	'
+}
+
+# The page: systemd starts the unit again on the next connection once
+# fdsend has exited.
+runbook_simple() {
+	runbook simple 2
+	[ "$(wc -l <starts)" -ge 2 ] || fail "started $(wc -l <starts) times"
+}
+
+# The page: with Type=oneshot and RemainAfterExit=yes it counts as running,
+# and is not started again.
+runbook_oneshot() {
+	runbook oneshot 3
+	[ "$(wc -l <starts)" = 1 ] || fail "started $(wc -l <starts) times"
+	[ "$(prop web.service ActiveState)/$(prop web.service SubState)" = \
+	    active/exited ] || fail "web.service $(prop web.service SubState)"
+}
+
+# The page: "or park the socket in a store, which holds it while it runs",
+# as if that kept systemd from starting the unit again.  It does not: the
+# unit has exited, and the next connection (here the first one, not yet
+# accepted while the server takes the socket out of the store) starts it
+# again; its fdsend -n finds the entry taken, and systemd starts it again
+# until its start limit, and fails the socket unit.
+runbook_store() {
+	runbook store 3
+	[ "$(wc -l <starts)" -ge 2 ] || fail "started $(wc -l <starts) times"
+	t_note "store: $(sort -u web.err)"
+}
+
+# What works with the store: Type=oneshot and RemainAfterExit=yes as well.
+runbook_store_oneshot() {
+	runbook store-oneshot 3
+	[ "$(wc -l <starts)" = 1 ] || fail "started $(wc -l <starts) times"
+}
+
+# sd_why: why no user manager can run the cases here, or nothing.
+sd_why() {
+	local t
+	[ "$(id -u)" = 0 ] ||
+	    { echo "not root (needs a mount namespace, cgroups)"; return; }
+	[ -x "$SYSTEMD" ] || { echo "no $SYSTEMD"; return; }
+	for t in systemctl unshare python3; do
+		command -v "$t" >/dev/null || { echo "no $t"; return; }
+	done
+	[ -n "$(cgroup_roots)" ] || { echo "no cgroup hierarchy"; return; }
+	T_DIR=$T_ROOT/probe
+	mkdir -p "$T_DIR"
+	: >"$T_DIR/defer"
+	( cd "$T_DIR" && set -e && sd_start ) </dev/null >"$T_DIR/log" 2>&1 ||
+	    echo "the user manager did not start: $(sed -n 's/^FAIL: //p' \
+	    "$T_DIR/log" | head -n 1)"
+	_t_cleanup
+}
+
+# sd_case NAME FUNCTION: t_case, or a skip with the reason.
+sd_case() {
+	if [ -n "$SD_WHY" ]; then
+		t_skip "$1" "$SD_WHY"
+	else
+		t_case "$@"
+	fi
+}
+
+SD_WHY=$(sd_why)
+sd_case "fdholder(1)'s chat.service: Type=notify, STATUS=, 7 SIGKILLs in 10 s, every line once" chat_killed
+sd_case "without StartLimitIntervalSec=0 systemd gives up and releases the connection" chat_start_limit
+sd_case "the fd store hands fds back newest first (c:b:a)" store_order
+sd_case "fdsend -N parks a connection, exec fdrecv -L takes it back after a crash, fdsend -N -d drops it" store_relay
+sd_case "socket activation: fdrecv -L picks one of two named sockets, and one named after its .socket unit, for sd_listen_fds_with_names" sock_activation
+sd_case "fdsend(1)'s runbook: a socket-activated fdsend is started again on the next connection" runbook_simple
+sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once for 3 connections" runbook_oneshot
+sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
+sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
+T_TODO="-m 0,1 needs two fds, -L upstream takes one" \
+    sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, exec fdrecv -L upstream -m 0,1 relay" store_relay_page
+t_done
