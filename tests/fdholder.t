@@ -357,20 +357,49 @@ stdin_copied() {
 	[ ! -e ctl ] || fail "control socket left behind"
 }
 
-# IPv6 and an abstract control socket.  (The successor's host is not
-# looked at: it takes over.)
+# IPv6 and an abstract control socket.
 ipv6_abstract() {
 	local sock=@fdholder-test-$$
 	serve 5000 -6
 	bg fdholder -s "$sock" ::1 "$PORT" >data
 	HOLDER=$!
 	wait_for 10 lines 5000
-	bg fdholder -s "$sock" no-such-host.invalid "$PORT" >>data
+	bg fdholder -s "$sock" ::1 "$PORT" >>data
 	reap 5 "$HOLDER"
 	[ "$RC" = 0 ] || fail "holder exited $RC"
 	server_done
 	reap 5 "$(tail -n 1 pids)"
 	seq 1 5000 | cmp - data
+}
+
+# A successor started with another host or port than the connection goes
+# to refuses it before it confirms: the holder resumes, nothing is lost.
+# A name that resolves to the connection's address is that address.
+other_port() {
+	local n=100000 old msg
+	serve "$n" -r 50000
+	hold
+	wait_for 10 lines 1000
+	must_fail 1 fdholder -s "$PWD/ctl" 127.0.0.1 $((PORT + 1))
+	msg="holds a connection to 127.0.0.1:$PORT, not 127.0.0.1:$((PORT + 1))"
+	expect_err err "fdholder: $PWD/ctl: $msg"
+	[ ! -s out ] || fail "the refused one wrote $(wc -c <out) bytes"
+	must_fail 1 fdholder -s "$PWD/ctl" ::1 "$PORT"
+	expect_err err "holds a connection to 127.0.0.1:$PORT, not [::1]:$PORT"
+	must_fail 111 fdholder -s "$PWD/ctl" no-such-host.invalid "$PORT"
+	expect_err err "fdholder: no-such-host.invalid port $PORT: "
+	kill -0 "$HOLDER" || fail "holder gone"
+	old=$HOLDER
+	bg fdholder -s "$PWD/ctl" localhost "$PORT" >>data 2>>errs
+	HOLDER=$!
+	reap 10 "$old"
+	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
+	wait_for 10 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
+	[ ! -s errs ] || fail "errors: $(cat errs)"
 }
 
 connect_refused() {
@@ -560,6 +589,7 @@ t_case "two successors at once: one holder left, nothing lost" two_at_once
 t_case "server closes: exit 0, control socket removed" server_closes
 t_case "-i -N: standard input to the connection across restarts" stdin_copied
 t_case "IPv6, abstract control socket" ipv6_abstract
+t_case "a successor for another host or port refuses: nothing lost" other_port
 t_case "connection refused, by number and by name; unknown host" connect_refused
 t_case "successor of another uid refused" other_uid
 t_case "-u take:nobody lets that uid take over" other_uid_allowed
