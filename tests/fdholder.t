@@ -58,6 +58,25 @@ lines() {
 	[ "$(wc -l <data)" -ge "$1" ]
 }
 
+# at_least FILE N: FILE has N lines or more.
+at_least() {
+	[ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]
+}
+
+# gated N BATCH GATE: print 1..N, BATCH lines at a time, each batch once
+# GATE has one line more than before (a line per restart): such a stream
+# lasts as many restarts as it has batches, however fast or slow the
+# machine.  Paced by progress, never by the clock.
+gated() {
+	local i=0 k=0
+	while [ "$i" -lt "$1" ]; do
+		wait_for 60 at_least "$3" "$k"
+		seq $((i + 1)) $((i + $2))
+		i=$((i + $2))
+		k=$((k + 1))
+	done
+}
+
 # fake STEP ARG ...: a scripted peer (holder.py), its pid in $FAKE_PID,
 # its progress in ./fake; wait until it printed STEP.
 fake() {
@@ -71,12 +90,13 @@ fake() {
 # The demonstration: a server streams 1..N and fdholder is restarted from
 # a shell loop, each successor started the way an ops person would, until
 # the stream is over and at least 50 times while it flows.  The stream is
-# paced (40 MB/s, about 4 s) so that it outlasts 50 restarts on a slow or
-# busy machine too; bench/ restarts it against a stream at full speed.
+# paced by the restarts, not by the clock: it comes in 60 parts, each at
+# full speed once the loop counted one more restart (./restarted), so that
+# it outlasts 59 restarts on a machine of any speed.
 restart_stream() {
 	local n=20000000 want restarts=0 during=0 cur
 	want=$(seq 1 "$n" | wc -c)
-	serve "$n" -B 40000000
+	serve "$n" -g restarted -s 60
 	hold
 	cur=$HOLDER
 	# The first holder owns the control socket before anyone restarts
@@ -90,6 +110,7 @@ restart_stream() {
 		cur=$HOLDER
 		restarts=$((restarts + 1))
 		[ "$(stat -c %s data)" -ge "$want" ] || during=$((during + 1))
+		echo "$restarts" >>restarted
 	done
 	t_note "N=$n restarts=$restarts during the stream=$during"
 	[ "$during" -ge 50 ] || fail "only $during restarts during the stream"
@@ -123,15 +144,20 @@ chat_port() {
 	fail "no free port for ncat"
 }
 
+# The sender goes batch by batch, each once the loop counted one more
+# restart: 100 batches, 99 restarts between them, on any machine.
+chat_send() {
+	gated "$1" 200 restarted | ncat 127.0.0.1 "$PORT" >/dev/null
+	echo "${PIPESTATUS[*]}" >sent
+}
+
 chat() {
 	local n=20000 restarts=0 sender cur
 	chat_port
 	hold
 	cur=$HOLDER
 	wait_for 5 grep -q "is connected as" data
-	bg sh -c "seq 1 $n | while read -r i; do echo \$i; \
-	    [ \$((i % 200)) != 0 ] || sleep 0.02; done | ncat 127.0.0.1 $PORT \
-	    >/dev/null"
+	bg chat_send "$n"
 	sender=$!
 	while kill -0 "$sender" 2>/dev/null && [ "$restarts" -lt 500 ]; do
 		hold
@@ -139,11 +165,13 @@ chat() {
 		[ "$RC" = 0 ] || fail "holder $cur exited $RC: $(cat errs)"
 		cur=$HOLDER
 		restarts=$((restarts + 1))
+		echo "$restarts" >>restarted
 		sleep 0.01
 	done
 	wait_for 10 grep -q "is disconnected" data
 	t_note "ncat --chat: N=$n restarts=$restarts"
-	[ "$restarts" -ge 50 ] || fail "only $restarts restarts"
+	[ "$(cat sent)" = "0 0" ] || fail "sender: $(cat sent)"
+	[ "$restarts" -ge 99 ] || fail "only $restarts restarts"
 	# ncat prefixes what it relays with "<userK> ", anywhere in a line.
 	sed 's/<user[0-9]*> //g' data | grep -v '^<announce>' | cmp - <(seq 1 "$n")
 	# One connection of ours: announced once, never disconnected.
@@ -183,10 +211,9 @@ succ_killed() {
 		server_done 2
 		return 0
 	fi
-	sleep 0.2
+	# The holder closes the successor's socket once it sees it gone.
+	wait_for 10 eval '[ "$(nfds "$HOLDER")" = "$before" ]'
 	kill -0 "$HOLDER" || fail "holder gone"
-	[ "$(nfds "$HOLDER")" = "$before" ] ||
-	    fail "fds $before -> $(nfds "$HOLDER")"
 	wait_for 10 lines "$n"
 	seq 1 "$n" | cmp - data
 	server_done
@@ -234,6 +261,14 @@ both_lines() {
 	[ "$(cat early data | wc -l)" -ge "$1" ]
 }
 
+# fifo_full FD: the pipe on FD holds as much as it can.
+fifo_full() {
+	python3 -c 'import fcntl, struct, sys, termios
+fd = int(sys.argv[1])
+n = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+sys.exit(n < fcntl.fcntl(fd, 1032))' "$1"	# F_GETPIPE_SZ
+}
+
 # The old holder's standard output is a full pipe nobody reads: it still
 # hands over at once, and its successor writes what it had not.
 blocked_stdout() {
@@ -243,7 +278,7 @@ blocked_stdout() {
 	exec 7<>fifo
 	bg fdholder -s "$PWD/ctl" 127.0.0.1 "$PORT" >fifo 7>&-
 	old=$!
-	sleep 0.5
+	wait_for 10 fifo_full 7
 	hold 7>&-
 	reap 5 "$old"
 	[ "$RC" = 0 ] || fail "blocked holder exited $RC"
@@ -335,8 +370,8 @@ stdin_copied() {
 	bg fdholder -i -N -s "$PWD/ctl" 127.0.0.1 "$PORT" <in >>data \
 	    2>>errs 8>&-
 	cur=$!
-	bg sh -c "seq 1 $n | while read -r i; do echo \$i; \
-	    [ \$((i % 300)) != 0 ] || sleep 0.01; done" >&8
+	# 30 batches, each once the loop counted one more restart.
+	bg gated "$n" 1000 restarted >&8
 	while [ "$(wc -l <data)" -lt "$n" ] && [ "$restarts" -lt 500 ]; do
 		bg fdholder -i -N -s "$PWD/ctl" 127.0.0.1 "$PORT" <in \
 		    >>data 2>>errs 8>&-
@@ -345,10 +380,11 @@ stdin_copied() {
 		[ "$RC" = 0 ] || fail "holder $cur exited $RC: $(cat errs)"
 		cur=$new
 		restarts=$((restarts + 1))
+		echo "$restarts" >>restarted
 		sleep 0.01
 	done
-	t_note "ncat --chat: N=$n restarts=$restarts"
-	[ "$restarts" -ge 20 ] || fail "only $restarts restarts"
+	t_note "-i -N: N=$n restarts=$restarts"
+	[ "$restarts" -ge 29 ] || fail "only $restarts restarts"
 	exec 8>&-
 	reap 10 "$cur"
 	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
@@ -357,20 +393,49 @@ stdin_copied() {
 	[ ! -e ctl ] || fail "control socket left behind"
 }
 
-# IPv6 and an abstract control socket.  (The successor's host is not
-# looked at: it takes over.)
+# IPv6 and an abstract control socket.
 ipv6_abstract() {
 	local sock=@fdholder-test-$$
 	serve 5000 -6
 	bg fdholder -s "$sock" ::1 "$PORT" >data
 	HOLDER=$!
 	wait_for 10 lines 5000
-	bg fdholder -s "$sock" no-such-host.invalid "$PORT" >>data
+	bg fdholder -s "$sock" ::1 "$PORT" >>data
 	reap 5 "$HOLDER"
 	[ "$RC" = 0 ] || fail "holder exited $RC"
 	server_done
 	reap 5 "$(tail -n 1 pids)"
 	seq 1 5000 | cmp - data
+}
+
+# A successor started with another host or port than the connection goes
+# to refuses it before it confirms: the holder resumes, nothing is lost.
+# A name that resolves to the connection's address is that address.
+other_port() {
+	local n=100000 old msg
+	serve "$n" -r 50000
+	hold
+	wait_for 10 lines 1000
+	must_fail 1 fdholder -s "$PWD/ctl" 127.0.0.1 $((PORT + 1))
+	msg="holds a connection to 127.0.0.1:$PORT, not 127.0.0.1:$((PORT + 1))"
+	expect_err err "fdholder: $PWD/ctl: $msg"
+	[ ! -s out ] || fail "the refused one wrote $(wc -c <out) bytes"
+	must_fail 1 fdholder -s "$PWD/ctl" ::1 "$PORT"
+	expect_err err "holds a connection to 127.0.0.1:$PORT, not [::1]:$PORT"
+	must_fail 111 fdholder -s "$PWD/ctl" no-such-host.invalid "$PORT"
+	expect_err err "fdholder: no-such-host.invalid port $PORT: "
+	kill -0 "$HOLDER" || fail "holder gone"
+	old=$HOLDER
+	bg fdholder -s "$PWD/ctl" localhost "$PORT" >>data 2>>errs
+	HOLDER=$!
+	reap 10 "$old"
+	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
+	wait_for 10 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
+	[ ! -s errs ] || fail "errors: $(cat errs)"
 }
 
 connect_refused() {
@@ -437,9 +502,10 @@ half_request() {
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.sendall(b"FD\x01")
-time.sleep(2.5)' "$PWD/ctl"
+s.settimeout(30)
+s.recv(4096)' "$PWD/ctl"
 	t1=$(awk '{ print $14 + $15 }' "/proc/$HOLDER/stat")
-	grep -q "request timed out; resumed" errs || fail "$(cat errs)"
+	wait_for 5 grep -q "request timed out; resumed" errs
 	t_note "holder CPU while a successor held half a frame for 2 s:" \
 	    "$((t1 - t0)) ticks (streaming 20000 lines/s meanwhile)"
 	[ $((t1 - t0)) -lt 50 ] || fail "holder spun: $((t1 - t0)) ticks"
@@ -453,25 +519,30 @@ time.sleep(2.5)' "$PWD/ctl"
 # whole service is killed with SIGKILL and started again, five times while
 # the stream flows; each new holder takes the connection and the pipe back
 # from LISTEN_FDS.  One connection, every byte once; the store emptied at
-# the end.
+# the end.  The stream comes in six parts, each once the one before was
+# written and the service killed again (./restarted): paced by progress.
 grows() {
 	[ "$(stat -c %s data)" -gt "$1" ]
 }
 systemd_store() {
-	local i n=3000000 want size
+	local i n=3000000 want size pid
 	want=$(seq 1 "$n" | wc -c)
-	serve "$n" -B 6000000
+	serve "$n" -g restarted -s 6
 	: >data
 	bg python3 "$TESTS/fakesd.py" "$PWD/notify" "$PWD/data" -- \
 	    fdholder -S -s "$PWD/ctl" 127.0.0.1 "$PORT" >sd 2>sd.err
 	SD=$!
+	size=0
 	for i in 1 2 3 4 5; do
-		size=$(stat -c %s data)
-		wait_for 10 grows "$size"
+		wait_for 20 grows "$size"
+		pid=$(pgrep -P "$SD")
 		kill -USR1 "$SD"
-		sleep 0.2
+		# One signal at a time: fakesd restarts once for several.
+		wait_for 10 eval 'p=$(pgrep -P "$SD") && [ "$p" != "$pid" ]'
+		size=$(stat -c %s data)
+		[ "$size" -lt "$want" ] || fail "stream ended too soon"
+		echo "$i" >>restarted
 	done
-	[ "$(stat -c %s data)" -lt "$want" ] || fail "stream ended too soon"
 	wait_for 30 grows $((want - 1))
 	seq 1 "$n" | cmp - data
 	server_done
@@ -625,6 +696,7 @@ t_case "two successors at once: one holder left, nothing lost" two_at_once
 t_case "server closes: exit 0, control socket removed" server_closes
 t_case "-i -N: standard input to the connection across restarts" stdin_copied
 t_case "IPv6, abstract control socket" ipv6_abstract
+t_case "a successor for another host or port refuses: nothing lost" other_port
 t_case "connection refused, by number and by name; unknown host" connect_refused
 t_case "successor of another uid refused" other_uid
 t_case "-u take:nobody lets that uid take over" other_uid_allowed

@@ -117,8 +117,8 @@ bad_sender() {
 	before=$(nfds "$pid")
 	$PEER "$what" s >reply || true
 	grep -qF -- "$want" reply || fail "$what: reply $(cat reply)"
-	sleep 0.1
-	[ "$(nfds "$pid")" = "$before" ] || fail "$what: fds $before -> $(nfds "$pid")"
+	# It closes the sender's socket once it has answered: wait for that.
+	wait_for 10 eval '[ "$(nfds "$pid")" = "$before" ]'
 	kill -0 "$pid" || fail "fdrecv ended"
 	echo still | fdsend -t 5 s 0
 	wait_exit 5 "$pid"

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A TCP server on loopback for the fdholder tests, demo and benchmark.
 
-stream.py [-6] [-e] [-B BYTES] [-r LINES] [-t] PORTFILE N
+stream.py [-6] [-e] [-B BYTES] [-g FILE -s STEPS] [-r LINES] [-t] PORTFILE N
 
 Listen on an ephemeral port of 127.0.0.1 (::1 with -6), write the port to
 PORTFILE, and send the lines 1..N to the first connection: as fast as the
 peer takes them (seq(1) writes straight into the socket), or LINES lines a
-second with -r, or at BYTES bytes a second with -B (seq's output, paced).  -t prefixes every line with the send time (monotonic
+second with -r, or at BYTES bytes a second with -B (seq's output, paced),
+or paced by progress with -g and -s: in STEPS parts, part k+1 once FILE
+has k lines (a test appends one at each restart; at most 60 s each).  -t prefixes every line with the send time (monotonic
 nanoseconds and a space).  With -e, echo what the peer sends instead.  The
 connection stays open after the stream until the peer closes it.
 Connections after the first are counted and closed at once.  On SIGTERM,
@@ -70,6 +72,30 @@ def bytepaced(c, n, rate):
         seq.wait()
 
 
+def lines(path):
+    try:
+        with open(path) as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def gated(c, n, gate, steps):
+    """Send seq 1 n in steps parts, each once gate has one line more."""
+    for k in range(steps):
+        limit = time.monotonic() + 60
+        while lines(gate) < k and not stop:
+            if time.monotonic() > limit:
+                sys.exit("stream.py: %s: no line %d in 60 s" % (gate, k))
+            time.sleep(0.005)
+        if stop:
+            return
+        lo, hi = k * n // steps + 1, (k + 1) * n // steps
+        if lo <= hi:
+            subprocess.run(["seq", str(lo), str(hi)], stdout=c.fileno(),
+                           check=True)
+
+
 def echo(c, l):
     """Send back what arrives, until the peer closes or we are told to."""
     accepted = 0
@@ -93,7 +119,7 @@ def echo(c, l):
 
 
 def main():
-    opts, args = getopt.getopt(sys.argv[1:], "6B:er:t")
+    opts, args = getopt.getopt(sys.argv[1:], "6B:eg:r:s:t")
     opts = dict(opts)
     portfile, n = args[0], int(args[1])
     family = socket.AF_INET6 if "-6" in opts else socket.AF_INET
@@ -111,7 +137,12 @@ def main():
     if "-e" in opts:
         accepted += echo(c, l)
     else:
-        if "-B" in opts:
+        if "-g" in opts:
+            try:
+                gated(c, n, opts["-g"], int(opts.get("-s", "1")))
+            except (ConnectionError, subprocess.CalledProcessError):
+                pass
+        elif "-B" in opts:
             try:
                 bytepaced(c, n, int(opts["-B"]))
             except ConnectionError:

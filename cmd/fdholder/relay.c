@@ -47,6 +47,8 @@ struct relay {
 	struct ctl	*ctl;
 	const char	*host;
 	const char	*port;
+	struct addrinfo	*res;		/* host port resolved, or NULL */
+	int		 gai;		/* getaddrinfo's error, or 0 */
 	int		 conn;
 	int		 out;
 	int		 in;		/* -1 without -i, or once done */
@@ -162,20 +164,42 @@ pipe_close(struct relay *rl)
 	rl->inpipe = 0;
 }
 
-/* Connect to host port, each address in turn, within the deadline. */
-static int
-tcp_connect(const char *host, const char *port, const struct deadline *dl)
+/*
+ * Resolve host port before asking a holder to stop: a successor checks the
+ * connection it is handed against the addresses, a new holder connects to
+ * them.  A name that does not resolve is an error only where it is needed
+ * (-S may take its connection from the service manager without it).
+ */
+static void
+resolve(struct relay *rl)
 {
-	struct addrinfo hints, *res, *ai;
-	socklen_t len;
-	int s = -1, e = 0, r, so;
+	struct addrinfo hints;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
-		errx(EXIT_SYS, "%s port %s: %s", host, port, gai_strerror(r));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
+	rl->gai = getaddrinfo(rl->host, rl->port, &hints, &rl->res);
+}
+
+static const struct addrinfo *
+eresolved(const struct relay *rl)
+{
+	if (rl->gai != 0)
+		errx(EXIT_SYS, "%s port %s: %s", rl->host, rl->port,
+		    gai_strerror(rl->gai));
+	return rl->res;
+}
+
+/* Connect to host port, each address in turn, within the deadline. */
+static int
+tcp_connect(const struct relay *rl, const struct deadline *dl)
+{
+	const struct addrinfo *ai;
+	const char *host = rl->host, *port = rl->port;
+	socklen_t len;
+	int s = -1, e = 0, so;
+
+	for (ai = eresolved(rl); ai != NULL; ai = ai->ai_next) {
 		if ((s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
 		    SOCK_NONBLOCK, ai->ai_protocol)) == -1) {
 			e = errno;
@@ -193,7 +217,6 @@ tcp_connect(const char *host, const char *port, const struct deadline *dl)
 		close(s);
 		s = -1;
 	}
-	freeaddrinfo(res);
 	if (s == -1) {
 		errno = e;
 		if (e == ETIMEDOUT)
@@ -560,6 +583,19 @@ handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
 	return 0;
 }
 
+/* An address and port as "192.0.2.1:7000" or "[2001:db8::1]:7000". */
+static void
+sa_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t n)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		strlcpy(host, "?", sizeof(host));
+	snprintf(buf, n, strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s",
+	    host, serv);
+}
+
 static void
 takeover_abort(struct relay *rl)
 {
@@ -568,6 +604,40 @@ takeover_abort(struct relay *rl)
 	rl->ctl->ep.lfd = -1;
 	pipe_close(rl);
 	exit(EXIT_REFUSED);
+}
+
+/*
+ * Does the connection handed to us go to host port?  A successor started
+ * with another host or port refuses it rather than keep the old one
+ * unawares: it never confirms, so the holder goes on as before.  A
+ * connection the server has reset has no peer left to compare.
+ */
+static void
+takeover_check(struct relay *rl, int s)
+{
+	const struct addrinfo *ai;
+	struct sockaddr_storage ss;
+	struct deadline dl;
+	struct perr pe;
+	socklen_t len = sizeof(ss);
+	char peer[NI_MAXHOST + NI_MAXSERV + 4], a[sizeof(peer)];
+
+	if (getpeername(rl->conn, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	sa_str((struct sockaddr *)&ss, len, peer, sizeof(peer));
+	for (ai = eresolved(rl); ai != NULL; ai = ai->ai_next) {
+		sa_str(ai->ai_addr, ai->ai_addrlen, a, sizeof(a));
+		if (strcmp(a, peer) == 0)
+			return;
+	}
+	perr_set(&pe, PE_REFUSED, "holds a connection to %s, not %s%s%s:%s",
+	    peer, strchr(rl->host, ':') != NULL ? "[" : "", rl->host,
+	    strchr(rl->host, ':') != NULL ? "]" : "", rl->port);
+	deadline_set(&dl, "1");
+	frame_error(s, &pe, &dl);
+	close(s);
+	warnx("%s: %s", rl->ctl->ep.addr.str, pe.msg);
+	takeover_abort(rl);
 }
 
 /*
@@ -605,6 +675,7 @@ takeover(struct relay *rl, int s)
 		errx(EXIT_SYS, "%s: %s", c->ep.addr.str, pe.msg);
 	}
 	frame_free(&f);
+	takeover_check(rl, s);
 	fd_nonblock(rl->conn, 1);
 	if (ctl_confirm(c, s, rl->pr != -1 ? 4 : 2) == -1)
 		takeover_abort(rl);
@@ -704,6 +775,7 @@ start(struct relay *rl, int *fresh)
 	struct ctl *c = rl->ctl;
 	struct deadline dl;
 
+	resolve(rl);
 	if (ctl_start(c, take, rl)) {
 		*fresh = 0;
 		return;
@@ -712,7 +784,7 @@ start(struct relay *rl, int *fresh)
 	if (rl->Sflag && sd_take(rl))
 		return;
 	deadline_set(&dl, c->tflag);
-	rl->conn = tcp_connect(rl->host, rl->port, &dl);
+	rl->conn = tcp_connect(rl, &dl);
 }
 
 static void __dead2
@@ -752,6 +824,8 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	signal(SIGPIPE, SIG_IGN);
 
 	start(&rl, &fresh);
+	if (rl.res != NULL)
+		freeaddrinfo(rl.res);
 	if (rl.pr == -1 && !rl.eof)
 		pipe_open(&rl);
 	if (Sflag)
