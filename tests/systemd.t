@@ -663,6 +663,5 @@ sd_case "fdsend(1)'s runbook: a socket-activated fdsend is started again on the 
 sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once for 3 connections" runbook_oneshot
 sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
 sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
-T_TODO="-m 0,1 needs two fds, -L upstream takes one" \
-    sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, exec fdrecv -L upstream -m 0,1 relay" store_relay_page
+sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, then exec fdrecv -L upstream, under systemd" store_relay_page
 t_done
