@@ -176,8 +176,8 @@ tcp_connect(const char *host, const char *port, const struct deadline *dl)
 	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
 		errx(EXIT_SYS, "%s port %s: %s", host, port, gai_strerror(r));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, ai->ai_protocol)) == -1) {
+		if ((s = sock_open(ai->ai_family, ai->ai_socktype,
+		    ai->ai_protocol)) == -1) {
 			e = errno;
 			continue;
 		}
@@ -219,10 +219,11 @@ static void
 conn_read(struct relay *rl)
 {
 	ssize_t n;
-	int avail;
 
 #ifdef __linux__
 	if (rl->pr != -1) {
+		int avail;
+
 		n = splice(rl->conn, NULL, rl->pw, NULL,
 		    rl->pipecap - rl->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0)
