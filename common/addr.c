@@ -40,7 +40,6 @@ int
 addr_parse(struct addr *a, const char *s)
 {
 	const char *errstr;
-	size_t n;
 	struct sockaddr_storage ss;
 	socklen_t slen = sizeof(ss);
 	int type;
@@ -74,6 +73,8 @@ addr_parse(struct addr *a, const char *s)
 	}
 	if (s[0] == '@') {
 #ifdef __linux__
+		size_t n;
+
 		a->kind = ADDR_ABSTRACT;
 		n = strlen(s + 1);
 		if (n == 0) {

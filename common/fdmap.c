@@ -11,6 +11,7 @@
 
 #include "fdmap.h"
 #include "sock.h"
+#include "util.h"
 
 /*
  * "0,1,7": the fd numbers of -m.  Returns -1 with errno EINVAL for an

@@ -14,6 +14,17 @@
 
 #include "pidfd.h"
 
+/* Can this system take another process's fd at all (Linux only)? */
+int
+pidfd_can(void)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+	return 1;
+#else
+	return 0;
+#endif
+}
+
 /*
  * The fd of process pid, as a new close-on-exec fd of ours.  *pidfd is the
  * process, opened at the first call (start with -1) and kept for the next.

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+int	pidfd_can(void);
 int	pidfd_take(pid_t, int fd, int *pidfd);
 const char *ptrace_hint(void);
 

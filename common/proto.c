@@ -14,6 +14,7 @@
 
 #include "proto.h"
 #include "sock.h"
+#include "util.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL	0	/* SO_NOSIGPIPE is set on the socket instead */

@@ -43,15 +43,17 @@ fd_nonblock(int fd, int on)
 	return fcntl(fd, F_SETFL, fl);
 }
 
+/*
+ * socket(2) and accept(2), close-on-exec and non-blocking from the start
+ * where the system can (SOCK_CLOEXEC, accept4), with fcntl where it cannot
+ * (macOS); a UNIX or TCP socket raises no SIGPIPE where SO_NOSIGPIPE
+ * exists.  The tools' sockets are made here.
+ */
 static int
-unix_socket(void)
+sock_setup(int fd)
 {
-	int fd;
-#ifdef SOCK_CLOEXEC
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-#else
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1 &&
-	    (fd_cloexec(fd, 1) == -1 || fd_nonblock(fd, 1) == -1)) {
+#ifndef SOCK_CLOEXEC
+	if (fd != -1 && (fd_cloexec(fd, 1) == -1 || fd_nonblock(fd, 1) == -1)) {
 		close(fd);
 		fd = -1;
 	}
@@ -62,6 +64,34 @@ unix_socket(void)
 		    sizeof(int));
 #endif
 	return fd;
+}
+
+int
+sock_open(int domain, int type, int protocol)
+{
+#ifdef SOCK_CLOEXEC
+	return sock_setup(socket(domain, type | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    protocol));
+#else
+	return sock_setup(socket(domain, type, protocol));
+#endif
+}
+
+int
+sock_accept(int lfd)
+{
+#ifdef SOCK_CLOEXEC
+	return sock_setup(accept4(lfd, NULL, NULL,
+	    SOCK_CLOEXEC | SOCK_NONBLOCK));
+#else
+	return sock_setup(accept(lfd, NULL, NULL));
+#endif
+}
+
+static int
+unix_socket(void)
+{
+	return sock_open(AF_UNIX, SOCK_STREAM, 0);
 }
 
 static int
@@ -397,15 +427,7 @@ ep_next(struct endpoint *ep, const struct deadline *dl)
 		return -1;
 	}
 	for (;;) {
-#ifdef SOCK_CLOEXEC
-		fd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-#else
-		if ((fd = accept(ep->lfd, NULL, NULL)) != -1 &&
-		    (fd_cloexec(fd, 1) == -1 || fd_nonblock(fd, 1) == -1)) {
-			close(fd);
-			fd = -1;
-		}
-#endif
+		fd = sock_accept(ep->lfd);
 		if (fd != -1)
 			break;
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -415,9 +437,6 @@ ep_next(struct endpoint *ep, const struct deadline *dl)
 		if (deadline_poll(ep->lfd, POLLIN, dl) == -1)
 			return -1;
 	}
-#ifdef SO_NOSIGPIPE
-	setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &(int){1}, sizeof(int));
-#endif
 	return fd;
 }
 

@@ -51,6 +51,8 @@ int	peer_get(int, struct peer *);
 int	peer_trusted(const struct peer *, const struct trust *);
 const char *peer_str(const struct peer *);
 
+int	sock_open(int, int, int);
+int	sock_accept(int);
 int	fd_cloexec(int, int on);
 int	fd_nonblock(int, int on);
 

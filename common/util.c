@@ -1,5 +1,7 @@
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "exits.h"
@@ -37,4 +39,15 @@ sig_catch(int sig, void (*fn)(int))
 	sa.sa_handler = fn;
 	sigemptyset(&sa.sa_mask);
 	return sigaction(sig, &sa, NULL);
+}
+
+/* realloc for nmemb elements of size bytes, or ENOMEM if that overflows. */
+void *
+array_realloc(void *p, size_t nmemb, size_t size)
+{
+	if (size != 0 && nmemb > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, nmemb * size);
 }

@@ -12,7 +12,19 @@
 #define OPTS_STOP	""
 #endif
 
+#include <stddef.h>
+
 #include "proto.h"
+
+/*
+ * macOS's libSystem exports reallocarray only as reallocarray$DARWIN_EXTSN,
+ * declared in no public header: there, ours, with the same overflow check.
+ * It is compiled everywhere, so that every build checks it.
+ */
+void	*array_realloc(void *, size_t nmemb, size_t size);
+#ifdef __APPLE__
+#define reallocarray	array_realloc
+#endif
 
 int	exit_for(const struct perr *);
 int	sig_catch(int, void (*)(int));

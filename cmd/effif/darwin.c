@@ -1,7 +1,8 @@
 /*
  * effif on macOS: the delegate that the kernel keeps for a tunnel, read
- * as ifconfig -v reads it, else the route.  Compiled by inspection only:
- * nothing here has run (see CAVEATS in effif.8).
+ * as ifconfig -v reads it, else the route.  Compiled and linked for macOS
+ * by make check (tests/macos.t), its routing messages tested on Linux
+ * (rtsock.c, tests/rtsock.t); never run on a Mac (CAVEATS in effif.8).
  */
 #ifdef __APPLE__
 
@@ -11,7 +12,6 @@
 #include <sys/sockio.h>
 #include <net/if.h>
 #include <net/if_dl.h>
-#include <net/if_types.h>
 #include <net/route.h>
 #include <netinet/in.h>
 
@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 
 #include "effif.h"
 #include "exits.h"
+#include "rtsock.h"
+#include "sock.h"
 
 /*
  * Not in the public SDK (xnu's sys/sockio_private.h): the delegate is a
@@ -35,20 +38,67 @@
 #define SIOCGIFDELEGATE	_IOWR('i', 157, struct ifreq)
 #endif
 
-#define SA_ROUNDUP(a)	((a) > 0 ? \
-	(1 + (((a) - 1) | (sizeof(uint32_t) - 1))) : sizeof(uint32_t))
+/* xnu bsd/net/if_types.h, which some SDKs (zig's) do not ship. */
+#ifndef IFT_OTHER
+#define IFT_OTHER	0x1
+#define IFT_PPP		0x17
+#define IFT_GIF		0x37
+#define IFT_STF		0x39
+#endif
+
+#define ROUTE_WAIT	"1"	/* seconds for the reply to one RTM_GET */
+#define ROUTE_TRIES	3
+
+/* What the code relies on, checked against the headers it is built with. */
+#define FACT(e)	_Static_assert(e, #e)
+FACT(SIOCGIFDELEGATE == 0xc020699dUL);
+FACT(sizeof(struct ifreq) == 32);
+FACT(offsetof(struct ifreq, ifr_ifru) == IFNAMSIZ);
+FACT(sizeof(((struct ifreq *)0)->ifr_ifru) >= sizeof(uint32_t));
+FACT(IFT_OTHER == 0x1 && IFT_PPP == 0x17 && IFT_GIF == 0x37 &&
+    IFT_STF == 0x39);
+FACT(sizeof(struct rt_msghdr) == XNU_RTM_LEN);
+FACT(offsetof(struct rt_msghdr, rtm_msglen) ==
+    offsetof(struct xnu_rtm, msglen));
+FACT(offsetof(struct rt_msghdr, rtm_version) ==
+    offsetof(struct xnu_rtm, version));
+FACT(offsetof(struct rt_msghdr, rtm_type) == offsetof(struct xnu_rtm, type));
+FACT(offsetof(struct rt_msghdr, rtm_index) ==
+    offsetof(struct xnu_rtm, index));
+FACT(offsetof(struct rt_msghdr, rtm_flags) ==
+    offsetof(struct xnu_rtm, flags));
+FACT(offsetof(struct rt_msghdr, rtm_addrs) ==
+    offsetof(struct xnu_rtm, addrs));
+FACT(offsetof(struct rt_msghdr, rtm_pid) == offsetof(struct xnu_rtm, pid));
+FACT(offsetof(struct rt_msghdr, rtm_seq) == offsetof(struct xnu_rtm, seq));
+FACT(offsetof(struct rt_msghdr, rtm_errno) ==
+    offsetof(struct xnu_rtm, errnum));
+FACT(RTM_VERSION == XNU_RTM_VERSION && RTM_GET == XNU_RTM_GET &&
+    RTM_ADD == XNU_RTM_ADD && RTM_DELETE == XNU_RTM_DELETE &&
+    RTM_CHANGE == XNU_RTM_CHANGE && RTM_NEWADDR == XNU_RTM_NEWADDR &&
+    RTM_IFINFO == XNU_RTM_IFINFO);
+FACT(RTF_UP == XNU_RTF_UP && RTF_GATEWAY == XNU_RTF_GATEWAY);
+FACT(RTA_DST == XNU_RTA_DST && RTA_GATEWAY == XNU_RTA_GATEWAY &&
+    RTA_NETMASK == XNU_RTA_NETMASK && RTA_IFP == XNU_RTA_IFP);
+FACT(RTAX_DST == XNU_RTAX_DST && RTAX_GATEWAY == XNU_RTAX_GATEWAY &&
+    RTAX_NETMASK == XNU_RTAX_NETMASK && RTAX_IFP == XNU_RTAX_IFP &&
+    RTAX_MAX == XNU_RTAX_MAX);
+FACT(AF_INET == XNU_AF_INET && AF_INET6 == XNU_AF_INET6 &&
+    AF_LINK == XNU_AF_LINK);
+FACT(offsetof(struct sockaddr, sa_len) == 0 &&
+    offsetof(struct sockaddr, sa_family) == 1);
+FACT(sizeof(struct sockaddr_in) == XNU_SIN_LEN &&
+    offsetof(struct sockaddr_in, sin_addr) == XNU_SIN_ADDR);
+FACT(sizeof(struct sockaddr_in6) == XNU_SIN6_LEN &&
+    offsetof(struct sockaddr_in6, sin6_addr) == XNU_SIN6_ADDR);
+FACT(sizeof(struct sockaddr_dl) == XNU_SDL_LEN &&
+    offsetof(struct sockaddr_dl, sdl_index) == XNU_SDL_INDEX);
 
 struct sys {
 	int	sock;		/* for the ioctls */
-	int	rt;		/* PF_ROUTE, for RTM_GET */
 	int	ev;		/* PF_ROUTE, for -w */
 	int	seq;
 	pid_t	pid;
-};
-
-struct rtreq {
-	struct rt_msghdr	hdr;
-	char			space[512];
 };
 
 static unsigned int
@@ -108,110 +158,51 @@ name_tunnel(const char *name)
 	return t;
 }
 
-static char *
-put_sa(char *cp, const struct ipaddr *ip)
-{
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-
-	if (ip->family == AF_INET) {
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_len = sizeof(sin);
-		sin.sin_family = AF_INET;
-		memcpy(&sin.sin_addr, ip->a, 4);
-		memcpy(cp, &sin, sizeof(sin));
-		return cp + SA_ROUNDUP(sizeof(sin));
-	}
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_len = sizeof(sin6);
-	sin6.sin6_family = AF_INET6;
-	memcpy(&sin6.sin6_addr, ip->a, 16);
-	memcpy(cp, &sin6, sizeof(sin6));
-	return cp + SA_ROUNDUP(sizeof(sin6));
-}
-
-/* The gateway and interface of a reply, from its list of addresses. */
-static unsigned int
-rt_parse(const struct rtreq *m, ssize_t n, struct ipaddr *gw)
-{
-	const struct sockaddr *sa;
-	const char *cp = m->space, *end = (const char *)m + n;
-	unsigned int index = m->hdr.rtm_index;
-	int i;
-
-	for (i = 0; i < RTAX_MAX; i++) {
-		if (!(m->hdr.rtm_addrs & (1 << i)))
-			continue;
-		sa = (const struct sockaddr *)(const void *)cp;
-		if (cp + sizeof(*sa) > end || cp + sa->sa_len > end)
-			break;
-		if (i == RTAX_GATEWAY && sa->sa_family == AF_INET) {
-			gw->family = AF_INET;
-			memcpy(gw->a, &((const struct sockaddr_in *)
-			    (const void *)sa)->sin_addr, 4);
-		} else if (i == RTAX_GATEWAY && sa->sa_family == AF_INET6) {
-			gw->family = AF_INET6;
-			memcpy(gw->a, &((const struct sockaddr_in6 *)
-			    (const void *)sa)->sin6_addr, 16);
-		} else if (i == RTAX_IFP && sa->sa_family == AF_LINK &&
-		    index == 0)
-			index = ((const struct sockaddr_dl *)
-			    (const void *)sa)->sdl_index;
-		cp += SA_ROUNDUP(sa->sa_len);
-	}
-	return index;
-}
-
 /*
  * RTM_GET for dst, or for the unscoped default route when dst is 0: the
- * interface index, or 0 when there is no route.
+ * interface index, or 0 when there is no route.  Each question has a
+ * socket of its own, which holds only what came after it: a routing
+ * socket receives every routing message of the system, and a full one
+ * drops them, our reply among them, without a word.  So the wait is
+ * bounded, and asked again.
  */
 static unsigned int
 route_get(struct sys *s, const struct ipaddr *dst, struct ipaddr *gw)
 {
-	static const struct ipaddr zero4 = { AF_INET, { 0 } };
-	static const struct ipaddr zero6 = { AF_INET6, { 0 } };
-	struct sockaddr_dl sdl;
-	struct rtreq m;
-	const unsigned char *z;
-	char *cp;
-	ssize_t n;
-	int isdefault, seq;
+	unsigned char m[XNU_RTM_BUFLEN];
+	struct rtanswer a;
+	struct deadline dl;
+	size_t len;
+	int e, fd, r, seq, try;
 
-	z = dst->family == AF_INET ? zero4.a : zero6.a;
-	isdefault = memcmp(dst->a, z, dst->family == AF_INET ? 4 : 16) == 0;
-	memset(&m, 0, sizeof(m));
-	m.hdr.rtm_version = RTM_VERSION;
-	m.hdr.rtm_type = RTM_GET;
-	m.hdr.rtm_flags = RTF_UP | RTF_GATEWAY;
-	m.hdr.rtm_addrs = RTA_DST | RTA_IFP | (isdefault ? RTA_NETMASK : 0);
-	m.hdr.rtm_seq = seq = ++s->seq;
-	cp = put_sa(m.space, dst);
-	if (isdefault)
-		cp = put_sa(cp, dst->family == AF_INET ? &zero4 : &zero6);
-	memset(&sdl, 0, sizeof(sdl));
-	sdl.sdl_len = sizeof(sdl);
-	sdl.sdl_family = AF_LINK;
-	memcpy(cp, &sdl, sizeof(sdl));
-	cp += SA_ROUNDUP(sizeof(sdl));
-	m.hdr.rtm_msglen = cp - (char *)&m;
-	if (write(s->rt, &m, m.hdr.rtm_msglen) == -1) {
-		if (errno == ESRCH || errno == ENETUNREACH)
-			return 0;
-		err(EXIT_SYS, "route socket");
-	}
-	do {
-		if ((n = read(s->rt, &m, sizeof(m))) == -1) {
-			if (errno == EINTR)
-				continue;
+	for (try = 0; try < ROUTE_TRIES; try++) {
+		seq = ++s->seq;
+		len = rtm_get_build(m, sizeof(m), dst, seq);
+		if ((fd = sock_open(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1)
+			err(EXIT_SYS, "route socket");
+		if (write(fd, m, len) == -1) {
+			e = errno;
+			close(fd);
+			if (e == ESRCH || e == ENETUNREACH)
+				return 0;
+			errno = e;
 			err(EXIT_SYS, "route socket");
 		}
-	} while (n < (ssize_t)sizeof(m.hdr) || m.hdr.rtm_type != RTM_GET ||
-	    m.hdr.rtm_seq != seq || m.hdr.rtm_pid != s->pid);
-	if (m.hdr.rtm_errno != 0)
-		return 0;
-	memset(gw, 0, sizeof(*gw));
-	return rt_parse(&m, n, gw);
+		deadline_set(&dl, ROUTE_WAIT);
+		r = rtm_await(fd, s->pid, seq, &dl, &a);
+		e = errno;
+		close(fd);
+		if (r == 1) {
+			*gw = a.gw;
+			return a.index;
+		}
+		if (e != ETIMEDOUT && e != ENOBUFS) {
+			errno = e;
+			err(EXIT_SYS, "route socket");
+		}
+	}
+	errx(EXIT_TIMEOUT, "route socket: no reply in %d times %s s",
+	    ROUTE_TRIES, ROUTE_WAIT);
 }
 
 /* The route method: the peer's route, or the default, of a family. */
@@ -266,10 +257,7 @@ sys_open(void)
 		err(EXIT_SYS, NULL);
 	if ((s->sock = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
 		err(EXIT_SYS, "socket");
-	if ((s->rt = socket(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1)
-		err(EXIT_SYS, "route socket");
 	fcntl(s->sock, F_SETFD, FD_CLOEXEC);
-	fcntl(s->rt, F_SETFD, FD_CLOEXEC);
 	s->ev = -1;
 	s->pid = getpid();
 	return s;
@@ -280,7 +268,6 @@ sys_close(struct sys *s)
 {
 	if (s->ev != -1)
 		close(s->ev);
-	close(s->rt);
 	close(s->sock);
 	free(s);
 }
@@ -379,33 +366,20 @@ sys_list(struct sys *s, size_t *np)
 int
 sys_watch(struct sys *s)
 {
-	if ((s->ev = socket(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1)
+	if ((s->ev = sock_open(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1)
 		err(EXIT_SYS, "route socket");
-	if (fcntl(s->ev, F_SETFD, FD_CLOEXEC) == -1 ||
-	    fcntl(s->ev, F_SETFL, O_NONBLOCK) == -1)
-		err(EXIT_SYS, "fcntl");
 	return s->ev;
 }
 
-/* Drain the route socket: 1 if anything came.  Lost messages count too. */
+/* Drain the route socket: 1 if anything changed.  Lost messages count. */
 int
 sys_watch_read(struct sys *s)
 {
-	char buf[2048];
-	int any = 0;
+	int r;
 
-	for (;;) {
-		if (read(s->ev, buf, sizeof(buf)) != -1) {
-			any = 1;
-			continue;
-		}
-		if (errno == EAGAIN)
-			return any;
-		if (errno == ENOBUFS)
-			any = 1;
-		else if (errno != EINTR)
-			err(EXIT_SYS, "route socket");
-	}
+	if ((r = rtm_drain(s->ev, s->pid)) == -1)
+		err(EXIT_SYS, "route socket");
+	return r;
 }
 
 #endif /* __APPLE__ */

@@ -169,8 +169,7 @@ unix_connect(const struct addr *a, const struct deadline *dl)
 {
 	int fd, e;
 
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
+	if ((fd = sock_open(AF_UNIX, SOCK_STREAM, 0)) == -1)
 		return -1;
 	/* A full backlog says EAGAIN: the holder is live, wait for it. */
 	while (connect(fd, (const struct sockaddr *)&a->sun, a->len) == -1) {
@@ -345,7 +344,7 @@ ctl_accept(struct ctl *c, struct peer *p)
 	int s;
 
 	for (;;) {
-		s = accept4(c->ep.lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		s = sock_accept(c->ep.lfd);
 		if (s == -1 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
 		if (s == -1)

@@ -200,8 +200,8 @@ tcp_connect(const struct relay *rl, const struct deadline *dl)
 	int s = -1, e = 0, so;
 
 	for (ai = eresolved(rl); ai != NULL; ai = ai->ai_next) {
-		if ((s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, ai->ai_protocol)) == -1) {
+		if ((s = sock_open(ai->ai_family, ai->ai_socktype,
+		    ai->ai_protocol)) == -1) {
 			e = errno;
 			continue;
 		}
@@ -242,10 +242,11 @@ static void
 conn_read(struct relay *rl)
 {
 	ssize_t n;
-	int avail;
 
 #ifdef __linux__
 	if (rl->pr != -1) {
+		int avail;
+
 		n = splice(rl->conn, NULL, rl->pw, NULL,
 		    rl->pipecap - rl->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0)

@@ -22,7 +22,6 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/tree.h>
 
 #include <err.h>
 #include <errno.h>
@@ -50,7 +49,6 @@
 #define FAREWELL	"1"		/* seconds for a last error to go out */
 
 struct entry {
-	RB_ENTRY(entry)	 link;
 	char		 name[PROTO_NAMEMAX + 1];
 	uid_t		 uid;		/* who stored it */
 	gid_t		 gid;
@@ -60,20 +58,6 @@ struct entry {
 	int		 taken;		/* reserved by a fetch with removal */
 	struct fdset	 set;
 };
-
-static int
-entry_cmp(const struct entry *a, const struct entry *b)
-{
-	return strcmp(a->name, b->name);
-}
-
-/* The BSDs' cdefs.h has it; glibc's has not. */
-#ifndef __unused
-#define __unused	__attribute__((__unused__))
-#endif
-
-RB_HEAD(entries, entry);
-RB_GENERATE_STATIC(entries, entry, link, entry_cmp)
 
 enum {
 	CL_REQ,			/* waiting for a request */
@@ -111,8 +95,9 @@ struct client {
 
 struct store {
 	struct ctl	*ctl;
-	struct entries	 entries;
+	struct entry	**ent;		/* sorted by name */
 	size_t		 nentries;
+	size_t		 capentries;
 	size_t		 nfds;		/* held in all entries */
 	size_t		 maxentries;
 	size_t		 maxfds;
@@ -143,13 +128,38 @@ entry_left(const struct entry *e, int64_t now)
 	return end > now ? end - now : 0;
 }
 
+/*
+ * The entries are an array of pointers sorted by name: found by binary
+ * search, listed in order from any name on, and as portable as the
+ * language (sys/tree.h is libbsd's on Linux and not public on macOS;
+ * tsearch(3) cannot resume after a name).  Adding or removing moves
+ * pointers, at most -l of them.
+ */
+
+/* The place of the first entry whose name is not below name. */
+static size_t
+entry_at(const struct store *st, const char *name)
+{
+	size_t lo = 0, hi = st->nentries, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(st->ent[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct entry *
 entry_find(struct store *st, const char *name)
 {
-	struct entry key;
+	size_t i = entry_at(st, name);
 
-	strlcpy(key.name, name, sizeof(key.name));
-	return RB_FIND(entries, &st->entries, &key);
+	if (i < st->nentries && strcmp(st->ent[i]->name, name) == 0)
+		return st->ent[i];
+	return NULL;
 }
 
 /* The entry that client cl is sending, unless deleted or replaced since. */
@@ -170,7 +180,10 @@ entry_sent(struct store *st, const struct client *cl)
 static void
 entry_remove(struct store *st, struct entry *e)
 {
-	RB_REMOVE(entries, &st->entries, e);
+	size_t i = entry_at(st, e->name);
+
+	memmove(&st->ent[i], &st->ent[i + 1],
+	    (st->nentries - i - 1) * sizeof(*st->ent));
 	st->nentries--;
 	st->nfds -= e->set.n;
 	fdset_close(&e->set);
@@ -182,8 +195,16 @@ static struct entry *
 entry_add(struct store *st, const char *name, const struct peer *p,
     int64_t since, uint32_t ttl, struct fdset *set)
 {
-	struct entry *e;
+	struct entry *e, **v;
+	size_t i, cap;
 
+	if (st->nentries == st->capentries) {
+		cap = st->capentries ? st->capentries * 2 : 16;
+		if ((v = reallocarray(st->ent, cap, sizeof(*v))) == NULL)
+			return NULL;
+		st->ent = v;
+		st->capentries = cap;
+	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	strlcpy(e->name, name, sizeof(e->name));
@@ -194,7 +215,10 @@ entry_add(struct store *st, const char *name, const struct peer *p,
 	e->gen = ++st->gen;
 	e->set = *set;
 	memset(set, 0, sizeof(*set));
-	RB_INSERT(entries, &st->entries, e);
+	i = entry_at(st, name);
+	memmove(&st->ent[i + 1], &st->ent[i],
+	    (st->nentries - i) * sizeof(*st->ent));
+	st->ent[i] = e;
 	st->nentries++;
 	st->nfds += e->set.n;
 	return e;
@@ -204,15 +228,19 @@ entry_add(struct store *st, const char *name, const struct peer *p,
 static int
 expire(struct store *st)
 {
-	struct entry *e, *next;
+	struct entry *e;
 	int64_t now = now_ms(), left, soonest = -1;
+	size_t i = 0;
 
-	for (e = RB_MIN(entries, &st->entries); e != NULL; e = next) {
-		next = RB_NEXT(entries, &st->entries, e);
-		if ((left = entry_left(e, now)) == 0)
+	while (i < st->nentries) {
+		e = st->ent[i];
+		if ((left = entry_left(e, now)) == 0) {
 			entry_remove(st, e);
-		else if (left > 0 && (soonest == -1 || left < soonest))
+			continue;
+		}
+		if (left > 0 && (soonest == -1 || left < soonest))
 			soonest = left;
+		i++;
 	}
 	return soonest > INT_MAX ? INT_MAX : (int)soonest;
 }
@@ -289,27 +317,28 @@ static int
 fill_list(struct store *st, struct client *cl, struct perr *pe)
 {
 	struct wbuf b = { 0 };
-	struct entry key, *e;
+	struct entry *e;
 	int64_t now = now_ms();
+	size_t i;
 	int r;
 
 	/* By name: what was added or removed since moves nothing. */
-	strlcpy(key.name, cl->name, sizeof(key.name));
-	if ((e = RB_NFIND(entries, &st->entries, &key)) != NULL &&
-	    strcmp(e->name, key.name) == 0)
-		e = RB_NEXT(entries, &st->entries, e);
-	for (; e != NULL && b.len < LISTFRAME;
-	    e = RB_NEXT(entries, &st->entries, e)) {
+	i = entry_at(st, cl->name);
+	if (i < st->nentries && strcmp(st->ent[i]->name, cl->name) == 0)
+		i++;
+	for (; i < st->nentries && b.len < LISTFRAME; i++) {
+		e = st->ent[i];
 		entry_put(&b, e, now);
 		strlcpy(cl->name, e->name, sizeof(cl->name));
 	}
-	if (e == NULL)
+	if (i == st->nentries)
 		cl->fill = FILL_NONE;
 	if (b.oom) {
 		perr_set(pe, PE_SYS, "out of memory");
 		r = -1;
 	} else
-		r = outq_frame(&cl->q, F_ENTRIES, e != NULL ? FF_MORE : 0,
+		r = outq_frame(&cl->q, F_ENTRIES,
+		    i < st->nentries ? FF_MORE : 0,
 		    b.p, b.len, NULL, 0, pe);
 	wb_free(&b);
 	return r;
@@ -838,12 +867,12 @@ handoff_send(struct store *st)
 	struct entry *e;
 	struct perr pe;
 	int64_t now = now_ms(), left;
-	size_t j, total = 1;
+	size_t i, j, total = 1;
 
 	memset(&h, 0, sizeof(h));
 	h.fds[h.nfds++] = c->ep.lfd;
-	for (e = RB_MIN(entries, &st->entries); e != NULL;
-	    e = RB_NEXT(entries, &st->entries, e)) {
+	for (i = 0; i < st->nentries; i++) {
+		e = st->ent[i];
 		/* A record rides with its entry's first fd. */
 		if (h.nfds == PROTO_MAXFDS && hframe_flush(st, &h, 1, &pe) == -1)
 			goto fail;
@@ -967,10 +996,11 @@ fail:
 static void
 store_clear(struct store *st)
 {
-	struct entry *e;
-
-	while ((e = RB_MIN(entries, &st->entries)) != NULL)
-		entry_remove(st, e);
+	while (st->nentries > 0)
+		entry_remove(st, st->ent[st->nentries - 1]);
+	free(st->ent);
+	st->ent = NULL;
+	st->capentries = 0;
 }
 
 /*
@@ -1085,7 +1115,6 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 	int i, n, pi_l, timeout;
 
 	st.ctl = c;
-	RB_INIT(&st.entries);
 	st.maxentries = maxentries;
 	st.maxfds = maxfds;
 	signal(SIGPIPE, SIG_IGN);

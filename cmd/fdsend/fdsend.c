@@ -215,6 +215,9 @@ main(int argc, char *argv[])
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
+	if (pid != 0 && !pidfd_can())
+		errx(EXIT_USAGE, "-p: taking another process's fd needs "
+		    "pidfd_getfd(2): Linux only");
 	deadline_set(&dl, tflag);
 	if (dflag) {
 		for (i = 1; i < argc; i++)

@@ -34,7 +34,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctl_init(&c, &a, HOLD_STORE, rights, "1");
 	memset(&st, 0, sizeof(st));
 	st.ctl = &c;
-	RB_INIT(&st.entries);
 	st.maxentries = 8;
 	st.maxfds = 16;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
