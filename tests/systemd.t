@@ -625,6 +625,120 @@ runbook_store_oneshot() {
 	[ "$(wc -l <starts)" = 1 ] || fail "started $(wc -l <starts) times"
 }
 
+# counts N FILE: "L lines, M missing, R repeated" of 1..N in FILE (lines
+# that are not a number of 1..N count in L only).
+counts() {
+	local total distinct
+	total=$(wc -l <"$2")
+	distinct=$(sort -n -u "$2" | awk -v n="$1" \
+	    '/^[0-9]+$/ && $1 >= 1 && $1 <= n { d++ } END { print d + 0 }')
+	echo "$total lines, $(($1 - distinct)) missing," \
+	    "$((total - distinct)) repeated"
+}
+
+# out_stream KIND: fdholder -S under systemd, its standard output
+#   append: StandardOutput=append:FILE;
+#   file: StandardOutput=file:FILE (no O_APPEND, offset 0 at each start);
+#   fifo: StandardOutput=file:FIFO, a reader in the test copying it into
+#       FILE;
+# through SIGKILLs (systemctl kill) and restarts (systemctl restart), one
+# after the other, each with the stream flowing: the server sends its
+# next part once the test has counted the event in ./events.  Every line
+# once, in order; the server saw one connection; the store holds the
+# connection and the pipe (3) while the holder runs, and nothing once the
+# connection has ended.
+out_stream() {
+	local kind=$1 n=2000000 steps=9 want out=out pid i kills=0 restarts=0
+	local output last=0
+	want=$(seq 1 "$n" | wc -c)
+	: >events
+	serve "$n" -g events -s "$steps"
+	case $kind in
+	append) output=append:$PWD/out ;;
+	file)
+		output=file:$PWD/out
+		# What file: does: open at offset 0, without truncating.
+		echo "written before the start" >probe.out
+		unit probe.service <<-EOF
+		[Unit]
+		DefaultDependencies=no
+		[Service]
+		Type=oneshot
+		StandardOutput=file:$PWD/probe.out
+		ExecStart=/bin/echo new
+		EOF
+		;;
+	fifo)
+		mkfifo fifo
+		: >out
+		# Open for writing too: no end of file when a holder dies.
+		bg sh -c 'exec cat <>fifo >out'
+		output=file:$PWD/fifo
+		;;
+	esac
+	unit out.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	StartLimitIntervalSec=0
+
+	[Service]
+	Type=notify
+	NotifyAccess=main
+	FileDescriptorStoreMax=3
+	Restart=always
+	TimeoutStartSec=5
+	StandardOutput=$output
+	StandardError=append:$PWD/out.err
+	ExecStart=$BIN/fdholder -S -s $PWD/out.ctl 127.0.0.1 $PORT
+	EOF
+	sd_start
+	if [ "$kind" = file ]; then
+		sdctl start probe.service
+		printf 'new\nten before the start\n' | diff -u - probe.out
+		t_note "file: a start writes over the file from offset 0:" \
+		    "$(head -n 2 probe.out | paste -s -d '|')"
+	fi
+	sdctl start out.service
+	for i in $(seq 1 $((steps - 1))); do
+		pid=$(prop out.service MainPID)
+		[ "$(prop out.service NFileDescriptorStore)" = 3 ] ||
+		    fail "store: $(prop out.service NFileDescriptorStore)"
+		# The holder started at the last event has written.
+		wait_for 10 grows out "$last"
+		last=$(stat -c %s out)
+		if [ $((i % 2)) = 1 ]; then
+			sdctl kill -s KILL out.service
+			kills=$((kills + 1))
+		else
+			sdctl restart --no-block out.service
+			restarts=$((restarts + 1))
+		fi
+		wait_for 10 restarted out.service "$pid"
+		echo "$i" >>events
+	done
+	[ "$(stat -c %s out)" -lt "$want" ] || fail "stream ended too soon"
+	[ "$(prop out.service NFileDescriptorStore)" = 3 ] ||
+	    fail "store: $(prop out.service NFileDescriptorStore)"
+	wait_for 30 grows out $((want - 1))
+	t_note "$kind: $kills kills, $restarts restarts, $(counts "$n" out)"
+	seq 1 "$n" | cmp - out
+	server_done
+	wait_for 10 prop_is out.service NFileDescriptorStore 0
+	sdctl stop out.service
+}
+
+out_append() {
+	out_stream append
+}
+
+out_file() {
+	out_stream file
+}
+
+out_fifo() {
+	out_stream fifo
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -664,4 +778,7 @@ sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once fo
 sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
 sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
 sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, then exec fdrecv -L upstream, under systemd" store_relay_page
+sd_case "fdholder -S, StandardOutput=append: through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_append
+sd_case "fdholder -S, StandardOutput=file: (offset 0 at each start) through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_file
+sd_case "fdholder -S, StandardOutput=file:FIFO through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_fifo
 t_done

@@ -763,6 +763,23 @@ sd_forget(struct relay *rl)
 	}
 }
 
+/*
+ * -S, after a holder that died: systemd's StandardOutput=file: opens the
+ * file anew at each start, at offset 0 and without O_APPEND.  Go on at
+ * its end, where the dead holder stopped, rather than write over it.
+ */
+static void
+out_resume(struct relay *rl)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(rl->out, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (fl = fcntl(rl->out, F_GETFL)) != -1 && !(fl & O_APPEND) &&
+	    lseek(rl->out, 0, SEEK_END) == -1)
+		err(EXIT_SYS, "standard output");
+}
+
 static int
 take(void *arg, int s)
 {
@@ -782,8 +799,10 @@ start(struct relay *rl, int *fresh)
 		return;
 	}
 	*fresh = 1;
-	if (rl->Sflag && sd_take(rl))
+	if (rl->Sflag && sd_take(rl)) {
+		out_resume(rl);
 		return;
+	}
 	deadline_set(&dl, c->tflag);
 	rl->conn = tcp_connect(rl, &dl);
 }
