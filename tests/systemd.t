@@ -739,6 +739,79 @@ out_fifo() {
 	out_stream fifo
 }
 
+# refused VARIANT: a unit whose fd store takes nothing from the holder,
+# its output appended to ./out (Restart=on-failure: the holder that
+# follows a kill finds the stream server closing every connection after
+# the first, and ends with 0):
+#   child: NotifyAccess=main, the holder a child of the main process (sh
+#       runs it and stays); systemd ignores its notifications, FDSTORE=1
+#       and READY=1 alike;
+#   max0: FileDescriptorStoreMax=0 (the default), the holder the main
+#       process.
+# The holder goes on unawares (a notification is a datagram, unanswered),
+# the store stays empty, and a SIGKILL loses the connection: the server
+# sees a second one.
+refused() {
+	local variant=$1 pid
+	serve 3000000 -B 4000000
+	{
+		printf '[Unit]\nDefaultDependencies=no\n[Service]\n'
+		printf 'Restart=on-failure\nNotifyAccess=main\n'
+		printf 'StandardError=append:%s\n' "$PWD/out.err"
+		case $variant in
+		child)
+			printf 'FileDescriptorStoreMax=3\n'
+			printf '%s\n' "ExecStart=/bin/sh -c '$BIN/fdholder -S \
+-s $PWD/out.ctl 127.0.0.1 $PORT >>$PWD/out; :'"
+			;;
+		max0)
+			printf 'Type=notify\nTimeoutStartSec=5\n'
+			printf '%s\n' "ExecStart=/bin/sh -c 'exec $BIN/fdholder -S \
+-s $PWD/out.ctl 127.0.0.1 $PORT >>$PWD/out'"
+			;;
+		esac
+	} | unit out.service
+	sd_start
+	sdctl start out.service
+	wait_for 10 grows out 0
+	pid=$(prop out.service MainPID)
+	[ "$(prop out.service NFileDescriptorStore)" = 0 ] ||
+	    fail "store: $(prop out.service NFileDescriptorStore)"
+	case $variant in
+	child)
+		wait_for 10 grep -q "out.service: Got notification message \
+from PID [0-9]*, but reception only permitted for main PID $pid" console
+		[ -z "$(prop out.service StatusText)" ] ||
+		    fail "StatusText: $(prop out.service StatusText)"
+		;;
+	max0)
+		wait_for 10 grep -q "out.service: Cannot store more fds than \
+FileDescriptorStoreMax=0, closing remaining" console
+		;;
+	esac
+	t_note "$variant: the console: $(grep -m 1 \
+	    'out.service: \(Got notification message from PID [0-9]*, but\|Cannot store\)' \
+	    console); StatusText \"$(prop out.service StatusText)\""
+	sdctl kill -s KILL out.service
+	wait_for 10 prop_is out.service NRestarts 1
+	wait_for 10 prop_is out.service ActiveState inactive
+	server_done 2
+	if [ "$variant" = child ]; then
+		expect_err out.err "fdholder: -S: not the service's main process"
+		t_note "child: the holder said: $(head -n 1 out.err)"
+	else
+		[ ! -s out.err ] || fail "the holder said: $(cat out.err)"
+	fi
+}
+
+refused_child() {
+	refused child
+}
+
+refused_max0() {
+	refused max0
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -781,4 +854,6 @@ sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, then exec fdrecv 
 sd_case "fdholder -S, StandardOutput=append: through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_append
 sd_case "fdholder -S, StandardOutput=file: (offset 0 at each start) through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_file
 sd_case "fdholder -S, StandardOutput=file:FIFO through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_fifo
+sd_case "refused store, the holder a child of the main process (NotifyAccess=main): a SIGKILL loses the connection" refused_child
+sd_case "refused store, FileDescriptorStoreMax=0: a SIGKILL loses the connection" refused_max0
 t_done

@@ -17,6 +17,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -724,6 +725,24 @@ sd_take(struct relay *rl)
 	return 1;
 }
 
+/*
+ * systemd takes fds only from the service's main process unless
+ * NotifyAccess=all, and answers nothing: say so where it can be seen.
+ */
+static void
+sd_check_main(void)
+{
+	const char *e, *errstr;
+	long long pid;
+
+	if ((e = getenv("SYSTEMD_EXEC_PID")) == NULL)
+		return;
+	pid = strtonum(e, 1, INT_MAX, &errstr);
+	if (errstr == NULL && pid != getpid())
+		warnx("-S: not the service's main process (pid %s): unless "
+		    "NotifyAccess=all, the service manager keeps nothing", e);
+}
+
 /* -S: hand the service manager a copy of the connection and the pipe. */
 static void
 sd_store(struct relay *rl)
@@ -734,6 +753,7 @@ sd_store(struct relay *rl)
 	deadline_set(&dl, rl->ctl->tflag);
 	if ((rl->sd = notify_open(&pe)) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
+	sd_check_main();
 	if (notify_send(rl->sd, "FDSTORE=1\nFDNAME=connection", &rl->conn, 1,
 	    &dl, &pe) == -1 || (rl->pr != -1 && (notify_send(rl->sd,
 	    "FDSTORE=1\nFDNAME=pipe-r", &rl->pr, 1, &dl, &pe) == -1 ||
