@@ -9,6 +9,7 @@
 TESTS=$(cd "$(dirname "$0")" && pwd)
 STREAM="python3 $TESTS/stream.py"
 SYSTEMD=${SYSTEMD:-/lib/systemd/systemd}
+PROXYD=${PROXYD:-/lib/systemd/systemd-socket-proxyd}
 # Units the user manager would start, or that could reach outside the test.
 MASKED="systemd-tmpfiles-setup.service systemd-tmpfiles-clean.service
 systemd-tmpfiles-clean.timer dbus.socket dbus.service gpg-agent.socket
@@ -812,6 +813,57 @@ refused_max0() {
 	refused max0
 }
 
+# proxyd_taken: systemd-socket-proxyd, a LISTEN_FDS consumer nobody here
+# wrote, runs on a listening socket taken from a running process: a server
+# (first.py) listens on a port of loopback and never accepts; fdsend -p
+# takes its listening descriptor and hands it to "fdrecv SOCK
+# systemd-socket-proxyd 127.0.0.1:PORT2", which proxies each connection
+# made to the first port to a second server (second.py, which greets and
+# echoes a line); still so once the first server is gone.  No manager:
+# fdrecv sets LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES itself.
+proxyd_taken() {
+	local first port2 i
+	cat >first.py <<-'EOT'
+	import os, socket, time
+	l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(8)
+	with open("first.tmp", "w") as f:
+	    print(l.getsockname()[1], l.fileno(), file=f)
+	os.rename("first.tmp", "first")
+	time.sleep(60)
+	EOT
+	cat >second.py <<-'EOT'
+	import os, socket
+	l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(8)
+	with open("second.tmp", "w") as f:
+	    print(l.getsockname()[1], file=f)
+	os.rename("second.tmp", "second")
+	while True:
+	    c, _ = l.accept()
+	    c.sendall(b"second here\n")
+	    c.sendall(c.makefile("rb").readline())
+	    c.close()
+	EOT
+	bg python3 first.py
+	first=$!
+	bg python3 second.py
+	wait_for 5 test -s first
+	wait_for 5 test -s second
+	read -r PORT LFD <first
+	port2=$(cat second)
+	bg fdrecv -t 10 "$PWD/hand.sock" "$PROXYD" "127.0.0.1:$port2"
+	fdsend -p "$first" -t 10 "$PWD/hand.sock" "$LFD=web"
+	for i in 1 2; do
+		[ "$i" = 1 ] || { kill "$first"; wait_exit 5 "$first"; }
+		timeout 10 python3 -c 'import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"hello %s\n" % sys.argv[2].encode())
+sys.stdout.write(c.makefile().read())' "$PORT" "$i" >out
+		printf 'second here\nhello %s\n' "$i" | diff -u - out
+	done
+	t_note "a client of port $PORT reached port $port2 through" \
+	    "systemd-socket-proxyd, before and after the first server ended"
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -856,4 +908,9 @@ sd_case "fdholder -S, StandardOutput=file: (offset 0 at each start) through SIGK
 sd_case "fdholder -S, StandardOutput=file:FIFO through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_fifo
 sd_case "refused store, the holder a child of the main process (NotifyAccess=main): a SIGKILL loses the connection" refused_child
 sd_case "refused store, FileDescriptorStoreMax=0: a SIGKILL loses the connection" refused_max0
+if [ ! -x "$PROXYD" ]; then
+	t_skip "systemd-socket-proxyd on a listening socket taken with fdsend -p (no manager)" "no $PROXYD"
+else
+	t_case "systemd-socket-proxyd on a listening socket taken with fdsend -p (no manager): a client of the first port reaches the second server" proxyd_taken
+fi
 t_done
