@@ -649,7 +649,7 @@ counts() {
 # connection and the pipe (3) while the holder runs, and nothing once the
 # connection has ended.
 out_stream() {
-	local kind=$1 n=2000000 steps=9 want out=out pid i kills=0 restarts=0
+	local kind=$1 n=2000000 steps=9 want pid i kills=0 restarts=0
 	local output last=0
 	want=$(seq 1 "$n" | wc -c)
 	: >events
