@@ -227,11 +227,11 @@ chat_killed() {
 	[ "$(prop chat.service ActiveState)/$(prop chat.service SubState)" = \
 	    active/running ] || fail "after start: $(sdctl status chat.service)"
 	[ "$(prop chat.service StatusText)" = "holding a connection to \
-127.0.0.1 port $PORT, kept in the fd store too" ] ||
+127.0.0.1 port $PORT, its fds sent to the fd store" ] ||
 	    fail "StatusText: $(prop chat.service StatusText)"
 	sdctl status chat.service >status || true
 	expect_err status \
-	    "Status: \"holding a connection to 127.0.0.1 port $PORT, kept in"
+	    "Status: \"holding a connection to 127.0.0.1 port $PORT, its fds sent"
 	[ "$(prop chat.service NFileDescriptorStore)" = 3 ] ||
 	    fail "store: $(prop chat.service NFileDescriptorStore)"
 	t0=$(date +%s.%N)

@@ -871,7 +871,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	if (Sflag)
 		sd_store(&rl);
 	notify_ready("holding a connection to %s port %s%s", host, port,
-	    Sflag ? ", kept in the fd store too" : "");
+	    Sflag ? ", its fds sent to the fd store" : "");
 	if (iflag && !rl.shut && !rl.eof)
 		rl.in = STDIN_FILENO;
 	exit_rl = &rl;
