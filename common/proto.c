@@ -134,7 +134,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
 			msg.msg_iov = iov;
 			msg.msg_iovlen = 1;
 		}
-		if (done == 0 && nfds > 0)
+		if (done == 0 && nfds > 0 && fds != NULL)
 			rights_put(&msg, &ctl, fds, nfds);
 		if ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) >= 0) {
 			done += n;
