@@ -625,6 +625,114 @@ runbook_store_oneshot() {
 	[ "$(wc -l <starts)" = 1 ] || fail "started $(wc -l <starts) times"
 }
 
+# store_service [FDMAX] [EXEC]: fdholder(1)'s example store unit, the
+# store of named fds kept in the fd store too (-S), FDMAX entries.
+store_service() {
+	unit store.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	StartLimitIntervalSec=0
+	[Service]
+	Type=notify
+	NotifyAccess=${3:-main}
+	FileDescriptorStoreMax=${1:-16}
+	Restart=always
+	TimeoutStartSec=5
+	StandardError=append:$PWD/store.err
+	ExecStart=${2:-$BIN/fdholder -S -l ${1:-16} -s $PWD/fds.ctl}
+	EOF
+}
+
+# listing: fdholder -L without the age and the ttl left (name, uid, kinds).
+listing() {
+	fdholder -L -s "$PWD/fds.ctl" | cut -f 1,2,5
+}
+
+# field NAME N: field N of entry NAME in fdholder -L.
+field() {
+	fdholder -L -s "$PWD/fds.ctl" | awk -v n="$1" -v f="$2" -F '\t' \
+	    '$1 == n { sub(/s$/, "", $f); print $f }'
+}
+
+# store_kill HOW: kill the store (KILL) or restart it, and wait for the
+# next one to listen.
+store_kill() {
+	local pid
+	pid=$(prop store.service MainPID)
+	if [ "$1" = KILL ]; then
+		sdctl kill -s KILL store.service
+	else
+		sdctl restart store.service
+	fi
+	wait_for 10 restarted store.service "$pid"
+	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+}
+
+# The store survives its own crash (issue 13, item 7): entries stored with
+# fdsend -n (three fds; a pipe with data in it; one with an expiry) come
+# back after each SIGKILL of the store and after systemctl restart, with
+# the same name, owner and fds, the pipe's data still in it, their age
+# growing and their expiry counting on; a delete and a take done between
+# crashes stay done; the fd store holds one fd per entry.
+store_survives() {
+	local i age0 left0 kinds
+	store_service 16
+	sd_start
+	sdctl start store.service
+	[ "$(prop store.service StatusText)" = "store of named fds: 0 \
+entries, 0 fds, kept in the fd store too" ] ||
+	    fail "StatusText: $(prop store.service StatusText)"
+	echo hello >f
+	mkfifo fifo
+	exec 5<>fifo
+	seq 1 100 >&5
+	fdsend -n multi "$PWD/fds.ctl" 0 3=file 4=sock 3<f 4<>/dev/null \
+	    </dev/null
+	fdsend -n pipe "$PWD/fds.ctl" 5=data
+	exec 5>&-
+	fdsend -n short -e 60 "$PWD/fds.ctl" 0 </dev/null
+	fdsend -n gone "$PWD/fds.ctl" 0 </dev/null
+	fdsend -n taken "$PWD/fds.ctl" 3 3<f
+	listing >want
+	[ "$(prop store.service NFileDescriptorStore)" = 5 ] ||
+	    fail "fd store: $(prop store.service NFileDescriptorStore)"
+	age0=$(field multi 3)
+	left0=$(field short 4)
+	sleep 2.2
+	for i in 1 2 3; do
+		store_kill KILL
+		listing >got
+		diff -u want got || fail "after kill $i: $(cat store.err)"
+	done
+	[ "$(field multi 3)" -ge $((age0 + 2)) ] ||
+	    fail "age $age0, then $(field multi 3)"
+	[ "$(field short 4)" -le $((left0 - 2)) ] ||
+	    fail "ttl left $left0, then $(field short 4)"
+	# A delete and a take between crashes stay done.
+	fdholder -D -s "$PWD/fds.ctl" gone
+	[ "$(fdrecv -n taken -D "$PWD/fds.ctl" sh -c 'cat <&3')" = hello ]
+	grep -v '^gone	\|^taken	' want >want2
+	store_kill KILL
+	listing >got
+	diff -u want2 got || fail "after a delete and a take, a kill"
+	store_kill restart
+	listing >got
+	diff -u want2 got || fail "after systemctl restart"
+	[ "$(prop store.service NFileDescriptorStore)" = 3 ] ||
+	    fail "fd store: $(prop store.service NFileDescriptorStore)"
+	# The fds are the same: the file, the pipe with its data.
+	fdrecv -n multi "$PWD/fds.ctl" sh -c 'echo "$LISTEN_FDS $LISTEN_FDNAMES"
+	    cat <&4' >out
+	printf '3 unknown:file:sock\nhello\n' | diff -u - out
+	fdrecv -n pipe -D "$PWD/fds.ctl" sh -c 'head -n 100 <&3' >out
+	seq 1 100 | diff -u - out
+	[ "$(prop store.service NFileDescriptorStore)" = 2 ] ||
+	    fail "fd store: $(prop store.service NFileDescriptorStore)"
+	t_note "4 SIGKILLs and a systemctl restart; after them:" \
+	    "$(fdholder -L -s "$PWD/fds.ctl" | tr '\t\n' ' ;')"
+	[ ! -s store.err ] || fail "store said: $(cat store.err)"
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -663,6 +771,7 @@ sd_case "fdsend(1)'s runbook: a socket-activated fdsend is started again on the 
 sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once for 3 connections" runbook_oneshot
 sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
 sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
+sd_case "fdholder -S: the store's entries survive SIGKILL and systemctl restart, in the fd store" store_survives
 T_TODO="-m 0,1 needs two fds, -L upstream takes one" \
     sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, exec fdrecv -L upstream -m 0,1 relay" store_relay_page
 t_done
