@@ -733,6 +733,74 @@ entries, 0 fds, kept in the fd store too" ] ||
 	[ ! -s store.err ] || fail "store said: $(cat store.err)"
 }
 
+# FileDescriptorStoreMax= reached: the store sees that systemd did not
+# keep the entry (the socket's other end hangs up after a barrier), refuses
+# the store request and keeps nothing; what is in the fd store comes back.
+store_fdmax() {
+	store_service 2 "$BIN/fdholder -S -l 16 -s $PWD/fds.ctl"
+	sd_start
+	sdctl start store.service
+	fdsend -n a "$PWD/fds.ctl" 0 </dev/null
+	fdsend -n b "$PWD/fds.ctl" 0 </dev/null
+	! fdsend -n c "$PWD/fds.ctl" 0 </dev/null 2>err
+	expect_err err "fdsend: $PWD/fds.ctl: the service manager did not keep the entry in its fd store (FileDescriptorStoreMax= reached?)"
+	printf 'a\nb\n' >want
+	fdholder -L -s "$PWD/fds.ctl" | cut -f 1 | diff -u want -
+	store_kill KILL
+	fdholder -L -s "$PWD/fds.ctl" | cut -f 1 | diff -u want -
+	grep -q "store.service: Hit fd store limit" console ||
+	    t_note "no 'Hit fd store limit' line in the console"
+}
+
+# inject_unit: a store unit that runs under strace when ./inject says N,
+# killed (SIGKILL) at the entry of its N-th sendmsg; plainly otherwise.
+inject_unit() {
+	cat >store.sh <<-EOF
+	if [ -e $PWD/inject ]; then
+		n=\$(cat $PWD/inject); rm $PWD/inject
+		exec strace -f -qq -o /dev/null \\
+		    -e inject=sendmsg:signal=KILL:when=\$n \\
+		    $BIN/fdholder -S -s $PWD/fds.ctl
+	fi
+	exec $BIN/fdholder -S -s $PWD/fds.ctl
+	EOF
+	store_service 16 "/bin/sh $PWD/store.sh" all
+}
+
+# A store killed in the middle of a store request, at each of its steps:
+# sendmsg 1 is READY=1, 2 and 3 write the entry into its socket, 4 hands
+# that to systemd (FDSTORE=1), 5 is the barrier, 6 the client's F_ACK.
+# Killed on entering 2, 3 or 4: the client is told nothing good, and nothing is kept
+# anywhere (the socket died with the store).  Killed at 5 or 6: systemd
+# holds the entry, the client saw no acknowledgement; after the restart the
+# entry is there (a client that sees no acknowledgement lists the store).
+store_crash_mid_store() {
+	local n pid got nfd
+	have_strace || { t_note "no strace"; return 0; }
+	inject_unit
+	sd_start
+	for n in 2 3 4 5 6; do
+		echo "$n" >inject
+		sdctl start store.service
+		pid=$(prop store.service MainPID)
+		! fdsend -n x "$PWD/fds.ctl" 0 </dev/null 2>err ||
+		    fail "$n: acknowledged"
+		wait_for 10 restarted store.service "$pid"
+		wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+		got=$(fdholder -L -s "$PWD/fds.ctl" | cut -f 1)
+		nfd=$(prop store.service NFileDescriptorStore)
+		echo "killed at sendmsg $n: client: $(tr '\n' ' ' <err)" \
+		    "; after restart: entries [$got], fd store $nfd" >>report
+		if [ "$n" -le 4 ]; then
+			[ -z "$got" ] && [ "$nfd" = 0 ] || fail "$n: [$got] $nfd"
+		else
+			[ "$got" = x ] && [ "$nfd" = 1 ] || fail "$n: [$got] $nfd"
+		fi
+		sdctl stop store.service
+	done
+	t_note "$(cat report)"
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -772,6 +840,8 @@ sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once fo
 sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
 sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
 sd_case "fdholder -S: the store's entries survive SIGKILL and systemctl restart, in the fd store" store_survives
+sd_case "fdholder -S: FileDescriptorStoreMax= reached: the store request is refused, nothing kept" store_fdmax
+sd_case "fdholder -S: killed at each step of a store request, it keeps nothing unacknowledged half-way" store_crash_mid_store
 T_TODO="-m 0,1 needs two fds, -L upstream takes one" \
     sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, exec fdrecv -L upstream -m 0,1 relay" store_relay_page
 t_done
