@@ -68,6 +68,10 @@ static const int unlink_[] = {
 	SCMP_SYS(lstat), SCMP_SYS(statx),
 };
 
+static const int fdstore[] = {
+	SCMP_SYS(socketpair), SCMP_SYS(pipe), SCMP_SYS(pipe2),
+};
+
 static const int netlink[] = {
 	SCMP_SYS(bind), SCMP_SYS(getsockname), SCMP_SYS(sendto),
 	SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
@@ -138,6 +142,8 @@ sandbox(unsigned what)
 	if ((what & SB_SPLICE) && ALLOW(ctx, splice_) == -1)
 		goto out;
 	if ((what & SB_UNLINK) && ALLOW(ctx, unlink_) == -1)
+		goto out;
+	if ((what & SB_FDSTORE) && ALLOW(ctx, fdstore) == -1)
 		goto out;
 	if ((what & SB_NETLINK) && (ALLOW(ctx, netlink) == -1 ||
 	    allow_socket(ctx) == -1))

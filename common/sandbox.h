@@ -17,6 +17,8 @@
 #define SB_UNLINK	0x04	/* stat and remove a path (its own socket) */
 #define SB_NETLINK	0x08	/* open and bind netlink sockets, name
 				   interfaces (if_indextoname) */
+#define SB_FDSTORE	0x10	/* socketpair and pipe: fdholder -S keeps
+				   entries in systemd's fd store */
 
 int	no_new_privs(void);
 int	sandbox(unsigned);

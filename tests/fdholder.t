@@ -675,7 +675,7 @@ usage() {
 	must_fail 100 fdholder -u nosuchop:root -s ctl host 1
 	expect_err err "fdholder: unknown operation nosuchop: nosuchop:root"
 	must_fail 100 fdholder -i -s ctl
-	expect_err err "fdholder: -i, -N and -S need a connection: host port"
+	expect_err err "fdholder: -i and -N need a connection: host port"
 	must_fail 100 fdholder -s "$(printf '%0200d' 0)" host 1
 	expect_err err "File name too long"
 }

@@ -241,7 +241,10 @@ rights() {
 
 usage_store() {
 	must_fail 100 fdholder -i -s ctl
-	expect_err err "fdholder: -i, -N and -S need a connection: host port"
+	expect_err err "fdholder: -i and -N need a connection: host port"
+	# -S for the store: only where a service manager keeps fds for us.
+	NOTIFY_SOCKET= must_fail 100 fdholder -S -s ctl
+	expect_err err "fdholder: -S: NOTIFY_SOCKET is not set"
 	must_fail 100 fdholder -f 5 -s ctl host 1
 	expect_err err "-f and -l limit the store, not a connection"
 	must_fail 100 fdholder -L -s ctl extra

@@ -864,6 +864,182 @@ sys.stdout.write(c.makefile().read())' "$PORT" "$i" >out
 	    "systemd-socket-proxyd, before and after the first server ended"
 }
 
+# store_service [FDMAX] [EXEC]: fdholder(1)'s example store unit, the
+# store of named fds kept in the fd store too (-S), FDMAX entries.
+store_service() {
+	unit store.service <<-EOF
+	[Unit]
+	DefaultDependencies=no
+	StartLimitIntervalSec=0
+	[Service]
+	Type=notify
+	NotifyAccess=${3:-main}
+	FileDescriptorStoreMax=${1:-16}
+	Restart=always
+	TimeoutStartSec=5
+	StandardError=append:$PWD/store.err
+	ExecStart=${2:-$BIN/fdholder -S -l ${1:-16} -s $PWD/fds.ctl}
+	EOF
+}
+
+# listing: fdholder -L without the age and the ttl left (name, uid, kinds).
+listing() {
+	fdholder -L -s "$PWD/fds.ctl" | cut -f 1,2,5
+}
+
+# field NAME N: field N of entry NAME in fdholder -L.
+field() {
+	fdholder -L -s "$PWD/fds.ctl" | awk -v n="$1" -v f="$2" -F '\t' \
+	    '$1 == n { sub(/s$/, "", $f); print $f }'
+}
+
+# store_kill HOW: kill the store (KILL) or restart it, and wait for the
+# next one to listen.
+store_kill() {
+	local pid
+	pid=$(prop store.service MainPID)
+	if [ "$1" = KILL ]; then
+		sdctl kill -s KILL store.service
+	else
+		sdctl restart store.service
+	fi
+	wait_for 10 restarted store.service "$pid"
+	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+}
+
+# The store survives its own crash (issue 13, item 7): entries stored with
+# fdsend -n (three fds; a pipe with data in it; one with an expiry) come
+# back after each SIGKILL of the store and after systemctl restart, with
+# the same name, owner and fds, the pipe's data still in it, their age
+# growing and their expiry counting on; a delete and a take done between
+# crashes stay done; the fd store holds one fd per entry.
+store_survives() {
+	local i age0 left0 kinds
+	store_service 16
+	sd_start
+	sdctl start store.service
+	[ "$(prop store.service StatusText)" = "store of named fds: 0 \
+entries, 0 fds, kept in the fd store too" ] ||
+	    fail "StatusText: $(prop store.service StatusText)"
+	echo hello >f
+	mkfifo fifo
+	exec 5<>fifo
+	seq 1 100 >&5
+	fdsend -n multi "$PWD/fds.ctl" 0 3=file 4=sock 3<f 4<>/dev/null \
+	    </dev/null
+	fdsend -n pipe "$PWD/fds.ctl" 5=data
+	exec 5>&-
+	fdsend -n short -e 60 "$PWD/fds.ctl" 0 </dev/null
+	fdsend -n gone "$PWD/fds.ctl" 0 </dev/null
+	fdsend -n taken "$PWD/fds.ctl" 3 3<f
+	listing >want
+	[ "$(prop store.service NFileDescriptorStore)" = 5 ] ||
+	    fail "fd store: $(prop store.service NFileDescriptorStore)"
+	age0=$(field multi 3)
+	left0=$(field short 4)
+	sleep 2.2
+	for i in 1 2 3; do
+		store_kill KILL
+		listing >got
+		diff -u want got || fail "after kill $i: $(cat store.err)"
+	done
+	[ "$(field multi 3)" -ge $((age0 + 2)) ] ||
+	    fail "age $age0, then $(field multi 3)"
+	[ "$(field short 4)" -le $((left0 - 2)) ] ||
+	    fail "ttl left $left0, then $(field short 4)"
+	# A delete and a take between crashes stay done.
+	fdholder -D -s "$PWD/fds.ctl" gone
+	[ "$(fdrecv -n taken -D "$PWD/fds.ctl" sh -c 'cat <&3')" = hello ]
+	grep -v '^gone	\|^taken	' want >want2
+	store_kill KILL
+	listing >got
+	diff -u want2 got || fail "after a delete and a take, a kill"
+	store_kill restart
+	listing >got
+	diff -u want2 got || fail "after systemctl restart"
+	[ "$(prop store.service NFileDescriptorStore)" = 3 ] ||
+	    fail "fd store: $(prop store.service NFileDescriptorStore)"
+	# The fds are the same: the file, the pipe with its data.
+	fdrecv -n multi "$PWD/fds.ctl" sh -c 'echo "$LISTEN_FDS $LISTEN_FDNAMES"
+	    cat <&4' >out
+	printf '3 unknown:file:sock\nhello\n' | diff -u - out
+	fdrecv -n pipe -D "$PWD/fds.ctl" sh -c 'head -n 100 <&3' >out
+	seq 1 100 | diff -u - out
+	[ "$(prop store.service NFileDescriptorStore)" = 2 ] ||
+	    fail "fd store: $(prop store.service NFileDescriptorStore)"
+	t_note "4 SIGKILLs and a systemctl restart; after them:" \
+	    "$(fdholder -L -s "$PWD/fds.ctl" | tr '\t\n' ' ;')"
+	[ ! -s store.err ] || fail "store said: $(cat store.err)"
+}
+
+# FileDescriptorStoreMax= reached: the store sees that systemd did not
+# keep the entry (the socket's other end hangs up after a barrier), refuses
+# the store request and keeps nothing; what is in the fd store comes back.
+store_fdmax() {
+	store_service 2 "$BIN/fdholder -S -l 16 -s $PWD/fds.ctl"
+	sd_start
+	sdctl start store.service
+	fdsend -n a "$PWD/fds.ctl" 0 </dev/null
+	fdsend -n b "$PWD/fds.ctl" 0 </dev/null
+	! fdsend -n c "$PWD/fds.ctl" 0 </dev/null 2>err
+	expect_err err "fdsend: $PWD/fds.ctl: the service manager did not keep the entry in its fd store (FileDescriptorStoreMax= reached?)"
+	printf 'a\nb\n' >want
+	fdholder -L -s "$PWD/fds.ctl" | cut -f 1 | diff -u want -
+	store_kill KILL
+	fdholder -L -s "$PWD/fds.ctl" | cut -f 1 | diff -u want -
+	grep -q "store.service: Hit fd store limit" console ||
+	    t_note "no 'Hit fd store limit' line in the console"
+}
+
+# inject_unit: a store unit that runs under strace when ./inject says N,
+# killed (SIGKILL) at the entry of its N-th sendmsg; plainly otherwise.
+inject_unit() {
+	cat >store.sh <<-EOF
+	if [ -e $PWD/inject ]; then
+		n=\$(cat $PWD/inject); rm $PWD/inject
+		exec strace -f -qq -o /dev/null \\
+		    -e inject=sendmsg:signal=KILL:when=\$n \\
+		    $BIN/fdholder -S -s $PWD/fds.ctl
+	fi
+	exec $BIN/fdholder -S -s $PWD/fds.ctl
+	EOF
+	store_service 16 "/bin/sh $PWD/store.sh" all
+}
+
+# A store killed in the middle of a store request, at each of its steps:
+# sendmsg 1 is READY=1, 2 and 3 write the entry into its socket, 4 hands
+# that to systemd (FDSTORE=1), 5 is the barrier, 6 the client's F_ACK.
+# Killed on entering 2, 3 or 4: the client is told nothing good, and nothing is kept
+# anywhere (the socket died with the store).  Killed at 5 or 6: systemd
+# holds the entry, the client saw no acknowledgement; after the restart the
+# entry is there (a client that sees no acknowledgement lists the store).
+store_crash_mid_store() {
+	local n pid got nfd
+	have_strace || { t_note "no strace"; return 0; }
+	inject_unit
+	sd_start
+	for n in 2 3 4 5 6; do
+		echo "$n" >inject
+		sdctl start store.service
+		pid=$(prop store.service MainPID)
+		! fdsend -n x "$PWD/fds.ctl" 0 </dev/null 2>err ||
+		    fail "$n: acknowledged"
+		wait_for 10 restarted store.service "$pid"
+		wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+		got=$(fdholder -L -s "$PWD/fds.ctl" | cut -f 1)
+		nfd=$(prop store.service NFileDescriptorStore)
+		echo "killed at sendmsg $n: client: $(tr '\n' ' ' <err)" \
+		    "; after restart: entries [$got], fd store $nfd" >>report
+		if [ "$n" -le 4 ]; then
+			[ -z "$got" ] && [ "$nfd" = 0 ] || fail "$n: [$got] $nfd"
+		else
+			[ "$got" = x ] && [ "$nfd" = 1 ] || fail "$n: [$got] $nfd"
+		fi
+		sdctl stop store.service
+	done
+	t_note "$(cat report)"
+}
+
 # sd_why: why no user manager can run the cases here, or nothing.
 sd_why() {
 	local t
@@ -913,4 +1089,7 @@ if [ ! -x "$PROXYD" ]; then
 else
 	t_case "systemd-socket-proxyd on a listening socket taken with fdsend -p (no manager): a client of the first port reaches the second server" proxyd_taken
 fi
+sd_case "fdholder -S: the store's entries survive SIGKILL and systemctl restart, in the fd store" store_survives
+sd_case "fdholder -S: FileDescriptorStoreMax= reached: the store request is refused, nothing kept" store_fdmax
+sd_case "fdholder -S: killed at each step of a store request, it keeps nothing unacknowledged half-way" store_crash_mid_store
 t_done

@@ -28,7 +28,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-iNS] [-g [op:]group] [-t seconds] "
 	    "[-u [op:]user] -s ctlsock host port\n"
-	    "       %s [-f maxfds] [-g [op:]group] [-l maxentries] "
+	    "       %s [-S] [-f maxfds] [-g [op:]group] [-l maxentries] "
 	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
 	    "       %s -L [-t seconds] -s ctlsock\n"
 	    "       %s -D [-t seconds] -s ctlsock name ...\n",
@@ -206,8 +206,8 @@ main(int argc, char *argv[])
 		usage();
 	if (argc == 2 && (maxfds != 0 || maxentries != 0))
 		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");
-	if (argc == 0 && (iflag || Nflag || Sflag))
-		errx(EXIT_USAGE, "-i, -N and -S need a connection: host port");
+	if (argc == 0 && (iflag || Nflag))
+		errx(EXIT_USAGE, "-i and -N need a connection: host port");
 	addr_must(&addr, sflag);
 	deadline_set(&dl, tflag);	/* refuse a bad -t before anything */
 
@@ -217,5 +217,5 @@ main(int argc, char *argv[])
 	}
 	ctl_init(&ctl, &addr, HOLD_STORE, rights, tflag);
 	store_run(&ctl, maxentries ? maxentries : MAXENTRIES,
-	    maxfds ? maxfds : MAXFDS);
+	    maxfds ? maxfds : MAXFDS, Sflag);
 }

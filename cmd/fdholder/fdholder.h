@@ -83,7 +83,7 @@ int	poll_ms(int, int);
 
 void	relay_run(struct ctl *, const char *host, const char *port,
 	    int iflag, int Nflag, int Sflag) __attribute__((__noreturn__));
-void	store_run(struct ctl *, size_t maxentries, size_t maxfds)
+void	store_run(struct ctl *, size_t maxentries, size_t maxfds, int Sflag)
 	    __attribute__((__noreturn__));
 
 #endif

@@ -39,6 +39,7 @@
 #include "hold.h"
 #include "notify.h"
 #include "sandbox.h"
+#include "sdstore.h"
 #include "util.h"
 
 #define MAXCLIENTS	32		/* served at once; the rest wait */
@@ -57,6 +58,7 @@ struct entry {
 	uint64_t	 gen;		/* tells a replaced entry apart */
 	int		 taken;		/* reserved by a fetch with removal */
 	struct fdset	 set;
+	char		 sd[SDS_NAMEMAX];	/* its name in the fd store */
 };
 
 enum {
@@ -186,6 +188,7 @@ entry_remove(struct store *st, struct entry *e)
 	    (st->nentries - i - 1) * sizeof(*st->ent));
 	st->nentries--;
 	st->nfds -= e->set.n;
+	sds_remove(e->sd);
 	fdset_close(&e->set);
 	free(e);
 }
@@ -222,6 +225,44 @@ entry_add(struct store *st, const char *name, const struct peer *p,
 	st->nentries++;
 	st->nfds += e->set.n;
 	return e;
+}
+
+/* -S: keep the entry in the service manager's fd store too (sdstore.c). */
+static int
+entry_keep(struct entry *e, struct perr *pe)
+{
+	struct sdmeta m;
+
+	if (!sds_on())
+		return 0;
+	memset(&m, 0, sizeof(m));
+	strlcpy(m.name, e->name, sizeof(m.name));
+	m.uid = e->uid;
+	m.gid = e->gid;
+	m.since = e->since;
+	m.stored = now_ms();
+	m.ttl = e->ttl;
+	if (sds_add(&m, &e->set, pe) == -1)
+		return -1;
+	strlcpy(e->sd, m.sdname, sizeof(e->sd));
+	return 0;
+}
+
+/* -S: an entry the fd store kept for us, taken back after a restart. */
+static int
+entry_restored(void *arg, const struct sdmeta *m, struct fdset *set)
+{
+	struct store *st = arg;
+	struct entry *e;
+	struct peer p;
+
+	memset(&p, 0, sizeof(p));
+	p.uid = m->uid;
+	p.gid = m->gid;
+	if ((e = entry_add(st, m->name, &p, m->since, m->ttl, set)) == NULL)
+		return -1;
+	strlcpy(e->sd, m->sdname, sizeof(e->sd));
+	return 0;
 }
 
 /* Close what has expired; returns the ms until the next expiry, or -1. */
@@ -521,6 +562,11 @@ offer(struct store *st, int i, struct frame *f, struct perr *pe)
 	if ((e = entry_add(st, cl->name, &cl->peer, now_ms(), cl->ttl,
 	    &cl->set)) == NULL) {
 		perr_sys(pe, "malloc");
+		return -1;
+	}
+	/* Acknowledged once it is where a crash does not lose it. */
+	if (entry_keep(e, pe) == -1) {
+		entry_remove(st, e);
 		return -1;
 	}
 	if (outq_ack(&cl->q, e->set.n, pe) == -1)
@@ -1016,7 +1062,7 @@ takeover(struct store *st, int s)
 	struct frame f;
 	struct perr pe;
 	uint64_t dev = 0, ino = 0, d, n;
-	size_t want = 0, total = 0;
+	size_t want = 0, total = 0, k;
 	int r, first = 1, more;
 
 	deadline_set(&dl, c->tflag);
@@ -1062,6 +1108,15 @@ takeover(struct store *st, int s)
 		    "%zu fds", want);
 		goto fail;
 	}
+	/* -S: in our fd store before we confirm; what it held goes. */
+	if (sds_on()) {
+		sds_restore(NULL, NULL);
+		for (k = 0; k < st->nentries; k++)
+			if (entry_keep(st->ent[k], &pe) == -1) {
+				frame_error(s, &pe, NULL);
+				goto fail;
+			}
+	}
 	if (ctl_confirm(c, s, total) == -1) {
 		/* It kept everything: ours are copies, let them go. */
 		store_clear(st);
@@ -1090,7 +1145,8 @@ take(void *arg, int s)
 static void
 start(struct store *st)
 {
-	ctl_start(st->ctl, take, st);
+	if (ctl_start(st->ctl, take, st) == 0 && sds_on())
+		sds_restore(entry_restored, st);
 }
 
 /* Room for what we may hold: every fd, every client, a margin. */
@@ -1107,11 +1163,12 @@ fd_room(size_t want)
 }
 
 void
-store_run(struct ctl *c, size_t maxentries, size_t maxfds)
+store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 {
 	static struct store st;
 	struct pollfd pfd[MAXCLIENTS + 2];
 	struct client *cl;
+	struct perr pe;
 	int i, n, pi_l, timeout;
 
 	st.ctl = c;
@@ -1121,12 +1178,14 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds)
 	/* The fds, the clients, one frame of copies (outq_keep) each. */
 	fd_room(maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS + 64);
 
+	if (Sflag && sds_open(c->tflag, &pe) == -1)
+		errx(EXIT_USAGE, "-S: %s", pe.msg);
 	start(&st);
 	ctl_unlink_at_exit(c);
-	notify_ready("store of named fds: %zu entries, %zu fds", st.nentries,
-	    st.nfds);
+	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
+	    st.nfds, Sflag ? ", kept in the fd store too" : "");
 	fd_nonblock(c->ep.lfd, 1);
-	if (sandbox(SB_SOCKETS | SB_UNLINK) == -1)
+	if (sandbox(SB_SOCKETS | SB_UNLINK | (Sflag ? SB_FDSTORE : 0)) == -1)
 		err(EXIT_SYS, "sandbox");
 
 	for (;;) {

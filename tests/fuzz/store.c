@@ -9,6 +9,7 @@
  */
 #include "../../cmd/fdholder/ctl.c"
 #include "../../cmd/fdholder/store.c"
+#include "../../cmd/fdholder/sdstore.c"
 
 #include "fuzz.h"
 
