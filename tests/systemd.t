@@ -1015,7 +1015,6 @@ inject_unit() {
 # entry is there (a client that sees no acknowledgement lists the store).
 store_crash_mid_store() {
 	local n pid got nfd
-	have_strace || { t_note "no strace"; return 0; }
 	inject_unit
 	sd_start
 	for n in 2 3 4 5 6; do
@@ -1030,11 +1029,17 @@ store_crash_mid_store() {
 		nfd=$(prop store.service NFileDescriptorStore)
 		echo "killed at sendmsg $n: client: $(tr '\n' ' ' <err)" \
 		    "; after restart: entries [$got], fd store $nfd" >>report
-		if [ "$n" -le 4 ]; then
-			[ -z "$got" ] && [ "$nfd" = 0 ] || fail "$n: [$got] $nfd"
-		else
-			[ "$got" = x ] && [ "$nfd" = 1 ] || fail "$n: [$got] $nfd"
-		fi
+		# Before FDSTORE=1 (2-4): nothing.  Killed at the barrier
+		# (5), after FDSTORE=1 left: systemd may or may not have
+		# taken it from a process that is gone (it attributes a
+		# notification by its sender), but never half of it.  After
+		# the barrier (6): kept, the client merely never told.
+		case $n in
+		[234])	[ -z "$got" ] && [ "$nfd" = 0 ] ;;
+		5)	{ [ -z "$got" ] && [ "$nfd" = 0 ]; } ||
+			    { [ "$got" = x ] && [ "$nfd" = 1 ]; } ;;
+		*)	[ "$got" = x ] && [ "$nfd" = 1 ] ;;
+		esac || fail "$n: [$got] $nfd"
 		sdctl stop store.service
 	done
 	t_note "$(cat report)"
@@ -1091,5 +1096,9 @@ else
 fi
 sd_case "fdholder -S: the store's entries survive SIGKILL and systemctl restart, in the fd store" store_survives
 sd_case "fdholder -S: FileDescriptorStoreMax= reached: the store request is refused, nothing kept" store_fdmax
-sd_case "fdholder -S: killed at each step of a store request, it keeps nothing unacknowledged half-way" store_crash_mid_store
+if have_strace; then
+	sd_case "fdholder -S: killed at each step of a store request, it keeps nothing unacknowledged half-way" store_crash_mid_store
+else
+	t_skip store_crash_mid_store "strace cannot trace here"
+fi
 t_done
