@@ -21,7 +21,7 @@ t_diff() {
 
 if ip netns add "effifdiff-$$-probe" 2>/dev/null; then
 	ip netns del "effifdiff-$$-probe"
-	T_TODO="issue 15: scan, -m and nexthop objects" t_case \
+	t_case \
 	    "random routing setups: effif answers as the kernel routes" t_diff
 else
 	t_skip "random routing setups" "cannot create network namespaces (root needed)"
