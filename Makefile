@@ -147,6 +147,11 @@ fuzz: fuzz-build
 		    -artifact_prefix=$(FZ)/$$f- tests/fuzz/corpus/$$f || exit 1; \
 	done
 
+# The differential test with more seeds: make effifdiff SEEDS=400.
+SEEDS	?= 400
+effifdiff: all
+	BIN=$(abspath $(B)) EFFIFDIFF_SEEDS=$(SEEDS) prove -v -e bash tests/effifdiff.t
+
 lint:
 	mandoc -Tlint -W warning $(MANS)
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
@@ -178,4 +183,4 @@ clean:
 # The results of a target that failed are not kept.
 .DELETE_ON_ERROR:
 
-.PHONY: zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean
+.PHONY: effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean

@@ -384,6 +384,137 @@ t_memcheck() {
 	:
 }
 
+# Issue 15, 1: a goto jumps to the rule of exactly that preference, over
+# an unreachable rule between; a goto to no rule is a no-op.
+t_goto() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	ip -n "$NS" rule add pref 80 goto 5000
+	ip -n "$NS" rule add pref 88 iif lo unreachable
+	ip -n "$NS" rule add pref 5000 table main
+	ip -n "$NS" route get 192.0.2.1 | grep -q 'dev up1'
+	is up1 ef -4 tun0
+	is up1 ef -4 --method scan tun0
+	ip -n "$NS" rule del pref 5000
+	! ip -n "$NS" route get 192.0.2.1 2>/dev/null
+	must_fail 2 ef -4 tun0
+	expect_err err "effif: tun0: no underlay route (rule 88)"
+}
+
+# Issue 15, 2: suppress_ifgroup takes a route away only when its device
+# is in the group.
+t_suppress_ifgroup() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 table 100
+	ip -n "$NS" rule add pref 100 table 100 suppress_ifgroup 5
+	ip -n "$NS" route get 192.0.2.1 | grep -q 'dev up2'
+	is up2 ef -4 tun0
+	ip -n "$NS" link set up2 group 5
+	ip -n "$NS" route get 192.0.2.1 | grep -q 'dev up1'
+	is up1 ef -4 tun0
+}
+
+# Issue 15, 3: a stacked device carries the same packets as its lower
+# one: -m and -p hold for it.
+t_stacked_mark() {
+	ns
+	uplink up1 1 100
+	uplink up2 2 200
+	ip netns exec "$NS" ip tuntap add mode tap name tap0
+	ip -n "$NS" link set tap0 up
+	ip -n "$NS" link add mvt link tap0 type macvlan mode bridge
+	ip -n "$NS" -6 rule add pref 100 fwmark 0x80000 prohibit
+	must_fail 2 ef -6 -m 0x80000 tap0
+	must_fail 2 ef -6 -m 0x80000 mvt
+	expect_err err "effif: mvt: no underlay route beyond tap0 with mark 0x80000"
+	ip netns exec "$NS" ip tuntap add mode tap name tap1
+	ip -n "$NS" link add brt type bridge
+	ip -n "$NS" link set tap1 master brt
+	ip -n "$NS" -6 route add 2001:db8:77::1 via 2001:db8:2::1 dev up2
+	is up2 ef -6 -p 2001:db8:77::1 tap1
+	is up2 ef -6 -p 2001:db8:77::1 brt
+	ef -v -6 -p 2001:db8:77::1 brt >out
+	[ "$(field chain)" = "brt (link) -> tap1 (peer) -> up2" ] ||
+	    fail "chain $(field chain)"
+}
+
+# Issue 15, 4: routes by nexthop object, which the kernel sends by id
+# alone with nexthop_compat_mode=0.
+t_nhid() {
+	ns
+	ip netns exec "$NS" sysctl -qw net.ipv4.nexthop_compat_mode=0
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	ip -n "$NS" nexthop add id 1 via 10.1.0.1 dev up1
+	ip -n "$NS" nexthop add id 2 via 10.2.0.1 dev up2
+	ip -n "$NS" nexthop add id 3 group 1/2
+	ip -n "$NS" route add default nhid 2
+	ip -n "$NS" route show default | grep -q 'nhid 2'
+	is up2 ef -4 tun0
+	ip -n "$NS" route add default nhid 1 table 7
+	ip -n "$NS" rule add pref 100 fwmark 0x80000 table 7
+	ip -n "$NS" route add default dev tun0 table 8
+	ip -n "$NS" rule add pref 200 table 8
+	is up1 ef -4 -m 0x80000 tun0
+	is up1 ef -4 tun0
+	ip -n "$NS" route replace default nhid 3 table 7
+	must_fail 3 ef -4 -m 0x80000 tun0
+	ip -n "$NS" route replace default nhid 3
+	ip -n "$NS" rule del pref 100
+	must_fail 3 ef -4 tun0
+	expect_err err "effif: tun0: ambiguous: multipath default route in table 254"
+}
+
+# Issue 15, 5: names that are not UTF-8 make valid JSON; marks read as
+# ip-rule reads them; "this method does not apply" exits 2 for any method.
+t_output() {
+	local name
+	tailscale
+	name=$(printf 'x\377y')
+	ip -n "$NS" link add "$name" link up1 type macvlan
+	ef -j "$name" >out
+	python3 - out <<'EOF'
+import json, sys
+o = json.loads(open(sys.argv[1], "rb").read().decode("ascii"))
+assert o["interface"].encode("latin-1") == b"x\xffy", o["interface"]
+assert o["effective"] == "up1", o
+EOF
+	ef -v -4 -m 02000000 utun5 >out
+	[ "$(field mark)" = 0x80000 ] || fail "octal mark $(field mark)"
+	ef -v -4 -m 0x000080000 utun5 >out
+	[ "$(field mark)" = 0x80000 ] || fail "hex mark $(field mark)"
+	must_fail 100 ef -m 08 utun5
+	expect_err err "effif: mark invalid: 08"
+	must_fail 2 ef --method peer "$name"
+	expect_err err "no underlay route by method peer"
+	must_fail 2 ef --method link utun5
+	expect_err err "no underlay route by method link"
+	must_fail 1 ef --method peer up1
+}
+
+# Watch mode with both families: each line says which family changed.
+t_watch46() {
+	local pid
+	tailscale
+	ip -n "$NS" -6 rule add pref 5210 fwmark 0x80000/0xff0000 lookup main
+	bg ip netns exec "$NS" "$BIN/effif" -w -46 -m 0x80000 utun5 >wout \
+	    2>werr
+	pid=$!
+	wait_for 5 lines wout 2
+	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
+	wait_for 5 lines wout 3
+	kill -TERM "$pid"
+	wait_exit 5 "$pid"
+	printf 'inet\tup1\ninet6\tup1\ninet6\tup2\n' | diff -u - wout
+}
+
 # run NAME FUNCTION: t_case, or t_skip where namespaces cannot be made.
 run() {
 	if [ -n "$NO_NETNS" ] && [ "$2" != t_usage ]; then
@@ -417,6 +548,12 @@ run "-j: one JSON object per interface, every field" t_json
 run "-v: Apple's first line, then how" t_verbose
 run "several interfaces, -n, -46, -a" t_several
 run "-a -w: devices that come and go" t_all_watch
+run "scan: goto jumps over an unreachable rule, as the kernel does" t_goto
+run "scan: suppress_ifgroup suppresses only devices of its group" t_suppress_ifgroup
+run "-m and -p hold below a stacked device" t_stacked_mark
+run "nexthop objects with nexthop_compat_mode=0" t_nhid
+run "output: JSON of any name, marks as ip-rule reads them, one status" t_output
+run "-w -46: each line names its family" t_watch46
 if [ -z "${SAN:-}" ]; then
 	run "valgrind memcheck: no errors, leaks or open fds" t_memcheck
 else

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -74,27 +75,21 @@ usage(void)
 }
 
 /*
- * A mark as ip-rule(8) writes it: decimal, or hexadecimal after 0x, which
- * strtonum does not read.
+ * A mark as ip-rule(8) reads it: strtoul in base 0 (decimal, 0x hex, 0
+ * octal), 32 bits.  Not strtonum, which reads decimal only.
  */
 static uint32_t
 parse_mark(const char *arg)
 {
-	const char *errstr = NULL;
-	unsigned long long v = 0;
-	const char *p;
+	unsigned long v;
+	char *end;
 
-	if (arg[0] == '0' && (arg[1] == 'x' || arg[1] == 'X')) {
-		p = arg + 2;
-		if (*p == '\0' || strspn(p, "0123456789abcdefABCDEF") !=
-		    strlen(p) || strlen(p) > 8)
-			errstr = "invalid";
-		else
-			v = strtoull(p, NULL, 16);
-	} else
-		v = strtonum(arg, 0, UINT32_MAX, &errstr);
-	if (errstr != NULL)
-		errx(EXIT_USAGE, "mark %s: %s", errstr, arg);
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	if (end == arg || *end != '\0')
+		errx(EXIT_USAGE, "mark invalid: %s", arg);
+	if ((v == ULONG_MAX && errno == ERANGE) || v > UINT32_MAX)
+		errx(EXIT_USAGE, "mark too large: %s", arg);
 	return (uint32_t)v;
 }
 
@@ -135,6 +130,11 @@ family_name(int family)
 	return NULL;
 }
 
+/*
+ * A device name is bytes, not UTF-8: every byte above 0x7f is written as
+ * \u00XX, so that the output is JSON and the string's code points are the
+ * name's bytes (Python: name.encode("latin-1")).
+ */
 static void
 json_str(FILE *f, const char *s)
 {
@@ -148,7 +148,7 @@ json_str(FILE *f, const char *s)
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
+		else if (*p < 0x20 || *p >= 0x7f)
 			fprintf(f, "\\u%04x", *p);
 		else
 			putc(*p, f);
@@ -270,7 +270,8 @@ put_verbose(FILE *f, const struct answer *a, const char *name, int several)
  * answer, so that every change is a line.
  */
 static char *
-render(const struct answer *a, const char *name, const struct opts *o)
+render(const struct answer *a, const char *name, int pass,
+    const struct opts *o)
 {
 	const struct hop *last = answer_last(a);
 	char *text = NULL;
@@ -288,6 +289,9 @@ render(const struct answer *a, const char *name, const struct opts *o)
 	else {
 		if (o->several)
 			fprintf(f, "%s\t", name);
+		/* Only changes print: say which family changed. */
+		if (o->wflag && o->npass > 1)
+			fprintf(f, "%s\t", family_name(o->pass[pass]));
 		if (last == NULL)
 			fputs(o->nflag ? "0" : "", f);
 		else if (o->nflag)
@@ -354,7 +358,7 @@ report(const struct answer *a, const char *name, int pass,
 	const struct entry *old;
 	char *text;
 
-	text = render(a, name, o);
+	text = render(a, name, pass, o);
 	old = entry_find(prev, name, pass);
 	if (!o->wflag || old == NULL || strcmp(old->text, text) != 0) {
 		fputs(text, stdout);

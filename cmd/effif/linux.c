@@ -18,6 +18,7 @@
 #include <linux/if_link.h>
 #include <linux/if_tunnel.h>
 #include <linux/netlink.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 
 #include <err.h>
@@ -39,6 +40,7 @@
 #define BUFSZ		65536	/* a dump's messages come in up to 32k */
 #define NH_MAX		16
 #define TABLES_MAX	64
+#define RULE_STEPS	4096	/* rules a scan visits, gotos included */
 #define DUMP_TRIES	5
 
 /* Bypass marks that VPN clients put on their own packets. */
@@ -111,6 +113,7 @@ struct link {
 	unsigned short		 type;		/* ARPHRD_* */
 	unsigned int		 flags;		/* IFF_* */
 	unsigned int		 master;
+	uint32_t		 group;		/* IFLA_GROUP */
 	unsigned int		 lower;		/* by IFLA_LINK or the kind's */
 	const struct kind	*kind;
 	struct ipaddr		 remote;
@@ -123,7 +126,11 @@ struct rule {
 	uint32_t	table;
 	uint8_t		action;
 	int		invert;
-	int		suppress;	/* takes no default route */
+	uint32_t	target;		/* of a goto */
+	int		unresolved;	/* a goto to no rule: a no-op */
+	int		spl;		/* suppress_prefixlength, or -1 */
+	int		hasgroup;	/* suppress_ifgroup */
+	uint32_t	group;
 	int		hasmark;
 	uint32_t	mark;
 	uint32_t	mask;
@@ -144,8 +151,18 @@ struct route {
 	uint8_t		type;
 	uint32_t	table;
 	uint32_t	metric;
+	uint32_t	nhid;		/* a nexthop object, not yet resolved */
 	int		nnh;
 	struct nexthop	nh[NH_MAX];
+};
+
+/* A nexthop object (ip nexthop): one nexthop, or a group of others. */
+struct nhobj {
+	uint32_t	id;
+	int		blackhole;
+	struct nexthop	nh;
+	int		ngroup;
+	uint32_t	group[NH_MAX];
 };
 
 struct vec {
@@ -168,6 +185,8 @@ struct sys {
 	struct vec		 rules[2];
 	int			 have_routes[2];
 	struct vec		 routes[2];
+	int			 have_nhobjs;
+	struct vec		 nhobjs;
 };
 
 /* A parse in progress: the attributes of one level. */
@@ -195,7 +214,8 @@ struct ctx {
 	struct sys		*s;
 	const struct query	*q;
 	struct answer		*ans;
-	int			 hasmark;	/* -m, for the device asked */
+	int			 stacked;	/* only link steps so far */
+	int			 hasmark;	/* -m, down a stack of devices */
 	uint32_t		 mark;
 	char			 why[200];
 };
@@ -424,6 +444,7 @@ link_cb(const struct nlmsghdr *nlh, void *arg)
 	l->type = ifi->ifi_type;
 	l->flags = ifi->ifi_flags;
 	attr_u32(at.tb[IFLA_MASTER], &l->master);
+	attr_u32(at.tb[IFLA_GROUP], &l->group);
 	if (at.tb[IFLA_LINKINFO] != NULL)
 		link_info(at.tb[IFLA_LINKINFO], l);
 	if (l->kind != NULL && l->kind->uselink && l->lower == 0 &&
@@ -525,20 +546,38 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 	r->mask = 0xffffffff;
 	r->hasmark = attr_u32(at.tb[FRA_FWMARK], &r->mark);
 	r->hasmark |= attr_u32(at.tb[FRA_FWMASK], &r->mask);
-	if ((attr_u32(at.tb[FRA_SUPPRESS_PREFIXLEN], &v) && v != UINT32_MAX) ||
-	    (attr_u32(at.tb[FRA_SUPPRESS_IFGROUP], &v) && v != UINT32_MAX))
-		r->suppress = 1;
-	/* Local packets have no source address yet, and iif lo. */
-	if (frh->src_len != 0)
+	attr_u32(at.tb[FRA_GOTO], &r->target);
+	r->unresolved = (frh->flags & FIB_RULE_UNRESOLVED) != 0;
+	r->spl = -1;
+	if (attr_u32(at.tb[FRA_SUPPRESS_PREFIXLEN], &v) && v <= 128)
+		r->spl = v;
+	if (attr_u32(at.tb[FRA_SUPPRESS_IFGROUP], &v) && v != UINT32_MAX) {
+		r->hasgroup = 1;
+		r->group = v;
+	}
+	/*
+	 * Local packets have no source address yet, iif lo, no oif and
+	 * tos 0.
+	 */
+	if (frh->src_len != 0 || frh->tos != 0 || at.tb[FRA_OIFNAME] != NULL)
 		r->nomatch = 1;
 	if (at.tb[FRA_IIFNAME] != NULL &&
 	    (!attr_str(at.tb[FRA_IIFNAME], iif, sizeof(iif)) ||
 	    strcmp(iif, "lo") != 0))
 		r->nomatch = 1;
-	if (frh->dst_len != 0 || frh->tos != 0 || at.unknown ||
-	    at.tb[FRA_OIFNAME] != NULL || at.tb[FRA_UID_RANGE] != NULL ||
-	    at.tb[FRA_IP_PROTO] != NULL || at.tb[FRA_SPORT_RANGE] != NULL ||
-	    at.tb[FRA_DPORT_RANGE] != NULL || at.tb[FRA_TUN_ID] != NULL ||
+	/*
+	 * And as `ip route get` asks: the kernel takes such a lookup as
+	 * UDP in IPv4 and as no protocol in IPv6, from and to port 0.
+	 */
+	if (at.tb[FRA_IP_PROTO] != NULL &&
+	    (mnl_attr_get_payload_len(at.tb[FRA_IP_PROTO]) < 1 ||
+	    mnl_attr_get_u8(at.tb[FRA_IP_PROTO]) !=
+	    (frh->family == AF_INET ? IPPROTO_UDP : 0)))
+		r->nomatch = 1;
+	if (at.tb[FRA_SPORT_RANGE] != NULL || at.tb[FRA_DPORT_RANGE] != NULL)
+		r->nomatch = 1;
+	if (frh->dst_len != 0 || at.unknown || at.tb[FRA_UID_RANGE] != NULL ||
+	    at.tb[FRA_TUN_ID] != NULL ||
 	    (at.tb[FRA_L3MDEV] != NULL && mnl_attr_get_payload_len(
 	    at.tb[FRA_L3MDEV]) >= 1 && mnl_attr_get_u8(at.tb[FRA_L3MDEV])))
 		r->unknown = 1;
@@ -646,6 +685,7 @@ route_parse(const struct nlmsghdr *nlh, struct route *rt)
 	rt->table = rtm->rtm_table;
 	attr_u32(at.tb[RTA_TABLE], &rt->table);
 	attr_u32(at.tb[RTA_PRIORITY], &rt->metric);
+	attr_u32(at.tb[RTA_NH_ID], &rt->nhid);
 	if (at.tb[RTA_MULTIPATH] != NULL) {
 		nexthops_parse(at.tb[RTA_MULTIPATH], rt);
 		return 0;
@@ -677,12 +717,116 @@ route_cb(const struct nlmsghdr *nlh, void *arg)
 		s->intr = 1;
 	if (nlh->nlmsg_type != RTM_NEWROUTE || route_parse(nlh, &rt) == -1)
 		return MNL_CB_OK;
-	if (rt.dst_len != 0 || rt.src_len != 0 || rt.type != RTN_UNICAST ||
+	if (rt.dst_len != 0 || rt.src_len != 0 ||
 	    (rt.family != AF_INET && rt.family != AF_INET6))
 		return MNL_CB_OK;
+	/* A throw or reject default decides a lookup as a unicast one does. */
+	switch (rt.type) {
+	case RTN_UNICAST:
+	case RTN_UNREACHABLE:
+	case RTN_PROHIBIT:
+	case RTN_BLACKHOLE:
+	case RTN_THROW:
+		break;
+	default:
+		return MNL_CB_OK;
+	}
 	p = vec_add(&s->routes[famidx(rt.family)]);
 	*p = rt;
 	return MNL_CB_OK;
+}
+
+static int
+nhobj_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct sys *s = arg;
+	const struct nhmsg *nhm;
+	const struct nexthop_grp *g;
+	struct attrs at = { .max = NHA_MAX };
+	struct nhobj *o;
+	size_t i, n;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		s->intr = 1;
+	if (nlh->nlmsg_type != RTM_NEWNEXTHOP ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nhm))
+		return MNL_CB_OK;
+	nhm = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*nhm), attrs_cb, &at);
+	o = vec_add(&s->nhobjs);
+	if (!attr_u32(at.tb[NHA_ID], &o->id)) {
+		s->nhobjs.n--;
+		return MNL_CB_OK;
+	}
+	o->blackhole = at.tb[NHA_BLACKHOLE] != NULL;
+	o->nh.flags = nhm->nh_flags;
+	attr_u32(at.tb[NHA_OIF], &o->nh.oif);
+	attr_addr(at.tb[NHA_GATEWAY], &o->nh.gw);
+	if (at.tb[NHA_GROUP] != NULL) {
+		g = mnl_attr_get_payload(at.tb[NHA_GROUP]);
+		n = mnl_attr_get_payload_len(at.tb[NHA_GROUP]) / sizeof(*g);
+		for (i = 0; i < n && i < NH_MAX; i++)
+			o->group[o->ngroup++] = g[i].id;
+	}
+	return MNL_CB_OK;
+}
+
+/* The nexthop objects (ip nexthop), once a route names one. */
+static void
+nhobjs_load(struct sys *s)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+	struct nhmsg *nhm;
+
+	if (s->have_nhobjs)
+		return;
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETNEXTHOP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
+	nhm->nh_family = AF_UNSPEC;
+	nl_dump(s, nlh, nhobj_cb, &s->nhobjs, "nexthops");
+	s->have_nhobjs = 1;
+}
+
+static const struct nhobj *
+nhobj_find(struct sys *s, uint32_t id)
+{
+	const struct nhobj *o = s->nhobjs.v;
+	size_t i;
+
+	for (i = 0; i < s->nhobjs.n; i++)
+		if (o[i].id == id)
+			return &o[i];
+	return NULL;
+}
+
+/*
+ * A route by nexthop object (with net.ipv4.nexthop_compat_mode=0 the
+ * kernel sends only its id): its nexthops, from the objects.
+ */
+static void
+route_nhobj(struct sys *s, struct route *rt)
+{
+	const struct nhobj *o, *m;
+	int i;
+
+	if (rt->nhid == 0 || rt->nnh != 0)
+		return;
+	nhobjs_load(s);
+	if ((o = nhobj_find(s, rt->nhid)) == NULL)
+		return;
+	if (o->blackhole)
+		rt->type = RTN_BLACKHOLE;
+	else if (o->ngroup == 0)
+		rt->nh[rt->nnh++] = o->nh;
+	for (i = 0; i < o->ngroup && rt->nnh < NH_MAX; i++)
+		if ((m = nhobj_find(s, o->group[i])) != NULL && !m->blackhole)
+			rt->nh[rt->nnh++] = m->nh;
 }
 
 /* The default routes of a family, of every table. */
@@ -695,6 +839,8 @@ routes_load(struct sys *s, int family)
 	} req;
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
+	struct route *rt;
+	size_t j;
 	int i = famidx(family);
 
 	if (s->have_routes[i])
@@ -705,6 +851,9 @@ routes_load(struct sys *s, int family)
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = family;
 	nl_dump(s, nlh, route_cb, &s->routes[i], "routes");
+	rt = s->routes[i].v;
+	for (j = 0; j < s->routes[i].n; j++)
+		route_nhobj(s, &rt[j]);
 	s->have_routes[i] = 1;
 }
 
@@ -750,6 +899,7 @@ getroute(struct sys *s, const struct ipaddr *dst, int hasmark, uint32_t mark,
 	rt->type = RTN_UNSPEC;
 	if (nl_talk(s, nlh, getroute_cb, rt) == -1)
 		return errno;
+	route_nhobj(s, rt);
 	return 0;
 }
 
@@ -852,7 +1002,8 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 	size_t i, n = 0;
 	int e, hasmark[4];
 
-	if (depth == 0 && q->peer.family != 0)
+	(void)depth;
+	if (c->stacked && q->peer.family != 0)
 		peer = &q->peer;
 	if (peer->family == 0 ||
 	    (q->family != AF_UNSPEC && q->family != peer->family))
@@ -888,66 +1039,89 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 	return R_NONE;
 }
 
-/* The device the kernel picks among a multipath route's nexthops. */
-static const struct nexthop *
-mark_pick(struct ctx *c, const struct ipaddr *probe, uint32_t mark,
-    struct route *rt)
+/*
+ * The nexthops of a route that leave through another device than the
+ * chain's: R_FOUND (*nhp), R_AMBIG when they leave through several, or
+ * R_NONE when the route leads back into the chain.
+ */
+static int
+route_pick(struct ctx *c, const struct route *rt, const struct nexthop **nhp)
 {
 	const struct nexthop *nh;
-	struct route one;
 	int i;
 
 	if ((nh = route_leaves(c, rt)) == NULL)
-		return NULL;
+		return R_NONE;
 	for (i = 0; i < rt->nnh; i++)
-		if (rt->nh[i].oif != nh->oif)
-			break;
-	if (i == rt->nnh)
-		return nh;
-	if (getroute(c->s, probe, 1, mark, 0, &one) != 0 || one.nnh != 1 ||
-	    in_chain(c, one.nh[0].oif))
-		return NULL;
-	rt->nh[0] = one.nh[0];
-	return &rt->nh[0];
+		if (!(rt->nh[i].flags & RTNH_F_DEAD) &&
+		    !in_chain(c, rt->nh[i].oif) && rt->nh[i].oif != nh->oif)
+			return R_AMBIG;
+	*nhp = nh;
+	return R_FOUND;
 }
 
-/* 3: the default route that packets with a bypass mark take. */
+/*
+ * The kernel's route of the probe with a mark.  With -m (given) any answer
+ * is the answer: none, or back into the tunnel, is no underlay route.  A
+ * well-known mark answers only by a default route out of the tunnel.
+ */
+static int
+mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
+    struct step *st)
+{
+	const struct nexthop *nh = NULL;
+	struct ipaddr probe = { .family = family };
+	struct route rt;
+	int e, res;
+
+	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
+	e = getroute(c->s, &probe, 1, mark, RTM_F_FIB_MATCH, &rt);
+	if (e != 0 && !unreachable(e))
+		errc(EXIT_SYS, e, "route with mark 0x%x", mark);
+	if (e == 0 && rt.type == RTN_UNICAST && (given || rt.dst_len == 0))
+		res = route_pick(c, &rt, &nh);
+	else
+		res = R_NONE;
+	if (res == R_AMBIG) {
+		snprintf(c->why, sizeof(c->why), "multipath route with mark "
+		    "0x%x in table %u", mark, rt.table);
+		return R_AMBIG;
+	}
+	if (res == R_FOUND) {
+		step_route(st, m, nh, family, rt.table, 1, mark);
+		return R_FOUND;
+	}
+	if (!given)
+		return R_NONE;
+	snprintf(c->why, sizeof(c->why), " with mark 0x%x%s", mark,
+	    e == 0 && rt.type == RTN_UNICAST ? ": routed back into the tunnel" :
+	    "");
+	return R_NOROUTE;
+}
+
+/* 3: the route that packets with -m, or a bypass mark, take. */
 static int
 by_mark(struct ctx *c, int family, struct step *st)
 {
-	const struct nexthop *nh;
-	struct ipaddr probe = { .family = family };
-	struct route rt;
-	uint32_t marks[2];
-	size_t i, n = 0;
-	int e;
+	size_t i;
+	int res;
 
 	if (c->hasmark)
-		marks[n++] = c->mark;
-	else
-		for (i = 0; i < 2; i++)
-			if (mark_in_use(c->s, family, wellknown_marks[i]))
-				marks[n++] = wellknown_marks[i];
-	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
-	for (i = 0; i < n; i++) {
-		e = getroute(c->s, &probe, 1, marks[i], RTM_F_FIB_MATCH, &rt);
-		if (e != 0 && !unreachable(e))
-			errc(EXIT_SYS, e, "route with mark 0x%x", marks[i]);
-		if (e != 0 && c->hasmark) {
-			snprintf(c->why, sizeof(c->why), " with mark 0x%x",
-			    marks[i]);
-			return R_NOROUTE;
-		}
-		if (e != 0 || rt.type != RTN_UNICAST || rt.dst_len != 0 ||
-		    (nh = mark_pick(c, &probe, marks[i], &rt)) == NULL)
-			continue;
-		step_route(st, M_MARK, nh, family, rt.table, 1, marks[i]);
-		return R_FOUND;
-	}
+		return mark_ask(c, family, c->mark, 1, M_MARK, st);
+	for (i = 0; i < 2; i++)
+		if (mark_in_use(c->s, family, wellknown_marks[i]) &&
+		    (res = mark_ask(c, family, wellknown_marks[i], 0, M_MARK,
+		    st)) != R_NONE)
+			return res;
 	return R_NONE;
 }
 
-/* The lowest metric default of a table, other than through a tunnel. */
+/*
+ * The route a table gives a default-routed packet, the tunnels left out:
+ * its lowest metric default.  R_FOUND, R_AMBIG (over several devices),
+ * R_NOROUTE (an unreachable, prohibit or blackhole default ends the
+ * lookup), R_NONE (none, or throw: on to the next rule).
+ */
 static int
 table_default(struct ctx *c, int family, uint32_t table,
     const struct route **best, const struct nexthop **bestnh)
@@ -959,6 +1133,7 @@ table_default(struct ctx *c, int family, uint32_t table,
 	int j, several, ambiguous = 0;
 
 	*best = NULL;
+	*bestnh = NULL;
 	for (i = 0; i < c->s->routes[famidx(family)].n; i++) {
 		if (rt[i].table != table ||
 		    (*best != NULL && rt[i].metric >= (*best)->metric))
@@ -974,57 +1149,103 @@ table_default(struct ctx *c, int family, uint32_t table,
 			else if (nh->oif != l->index)
 				several = 1;
 		}
-		if (nh == NULL)
+		if (nh == NULL && rt[i].type == RTN_UNICAST)
 			continue;
 		*best = &rt[i];
 		*bestnh = nh;
 		ambiguous = several;
 	}
-	if (*best == NULL)
+	if (*best == NULL || (*best)->type == RTN_THROW)
 		return R_NONE;
+	if ((*best)->type != RTN_UNICAST)
+		return R_NOROUTE;
 	return ambiguous ? R_AMBIG : R_FOUND;
 }
 
-/* 4: default routes in the order the rules consult their tables. */
+/* A rule's suppressor takes the route it found away. */
+static int
+suppressed(struct ctx *c, const struct rule *r, const struct nexthop *nh)
+{
+	const struct link *l;
+
+	if (r->spl >= 0)
+		return 1;	/* a default route's prefix is 0 long */
+	return r->hasgroup && nh != NULL &&
+	    (l = link_byindex(c->s, nh->oif)) != NULL &&
+	    l->group == r->group;
+}
+
+/* The first rule of that preference, where a goto lands, or n. */
+static size_t
+rule_target(const struct rule *r, size_t n, uint32_t pref)
+{
+	size_t i;
+
+	for (i = 0; i < n && r[i].prio != pref; i++)
+		;
+	return i;
+}
+
+/*
+ * 4: "as if the tunnel were not there", which the kernel cannot be asked:
+ * the rules walked as the kernel walks them for a local packet with no
+ * source address yet and no mark, a table's route through a tunnel left
+ * out.  With a mark there is no need: the kernel answers.
+ */
 static int
 by_scan(struct ctx *c, int family, struct step *st)
 {
 	const struct rule *r;
 	const struct route *rt;
-	const struct nexthop *nh;
-	uint32_t seen[TABLES_MAX], mark = c->hasmark ? c->mark : 0;
-	size_t i, j, nseen = 0;
+	const struct nexthop *nh = NULL;
+	size_t i, n, steps;
 	int res;
 
+	if (c->hasmark)
+		return mark_ask(c, family, c->mark, 1, M_SCAN, st);
 	rules_load(c->s, family);
 	routes_load(c->s, family);
 	r = c->s->rules[famidx(family)].v;
-	for (i = 0; i < c->s->rules[famidx(family)].n; i++) {
-		if (!rule_matches(&r[i], mark))
+	n = c->s->rules[famidx(family)].n;
+	for (i = 0, steps = 0; i < n && steps < RULE_STEPS; i++, steps++) {
+		if (!rule_matches(&r[i], 0))
 			continue;
-		if (r[i].action == FR_ACT_BLACKHOLE ||
-		    r[i].action == FR_ACT_UNREACHABLE ||
-		    r[i].action == FR_ACT_PROHIBIT)
+		switch (r[i].action) {
+		case FR_ACT_GOTO:
+			/* The kernel refuses a goto backwards. */
+			if (!r[i].unresolved &&
+			    rule_target(r, n, r[i].target) > i)
+				i = rule_target(r, n, r[i].target) - 1;
+			continue;
+		case FR_ACT_BLACKHOLE:
+		case FR_ACT_UNREACHABLE:
+		case FR_ACT_PROHIBIT:
+			snprintf(c->why, sizeof(c->why), " (rule %u)",
+			    r[i].prio);
+			return R_NOROUTE;
+		case FR_ACT_TO_TBL:
 			break;
-		if (r[i].action != FR_ACT_TO_TBL || r[i].suppress)
+		default:
 			continue;
-		for (j = 0; j < nseen && seen[j] != r[i].table; j++)
-			;
-		if (j < nseen)
-			continue;
-		if (nseen < TABLES_MAX)
-			seen[nseen++] = r[i].table;
+		}
 		res = table_default(c, family, r[i].table, &rt, &nh);
+		if (res == R_NONE || (res != R_NOROUTE &&
+		    suppressed(c, &r[i], nh)))
+			continue;
+		if (res == R_NOROUTE) {
+			snprintf(c->why, sizeof(c->why), " (%s default route "
+			    "in table %u)", rt->type == RTN_BLACKHOLE ?
+			    "blackhole" : rt->type == RTN_PROHIBIT ?
+			    "prohibit" : "unreachable", rt->table);
+			return R_NOROUTE;
+		}
 		if (res == R_AMBIG) {
 			snprintf(c->why, sizeof(c->why), "multipath default "
 			    "route in table %u", rt->table);
 			return R_AMBIG;
 		}
-		if (res == R_FOUND) {
-			step_route(st, M_SCAN, nh, family, rt->table,
-			    c->hasmark, c->mark);
-			return R_FOUND;
-		}
+		step_route(st, M_SCAN, nh, family, rt->table, 0, 0);
+		return R_FOUND;
 	}
 	return R_NOROUTE;
 }
@@ -1044,18 +1265,26 @@ step(struct ctx *c, const struct link *l, int depth, struct step *st)
 
 	memset(st, 0, sizeof(*st));
 	st->table = -1;
-	c->hasmark = depth == 0 && q->hasmark;
+	/* Stacked devices carry the same packets: -m and -p hold for them. */
+	c->hasmark = c->stacked && q->hasmark;
 	c->mark = c->hasmark ? q->mark : 0;
-	if (allowed(q, depth, M_LINK) && (res = by_link(c, l, st)) != R_NONE)
+	res = by_link(c, l, st);
+	if (allowed(q, depth, M_LINK) && res != R_NONE)
 		return res;
-	if (!link_tunnel(l))
+	/* A stacked device is no leaf, though --method does not apply. */
+	if (!link_tunnel(l) && res == R_NONE)
 		return R_LEAF;
+	c->why[0] = '\0';
+	memset(st, 0, sizeof(*st));
+	st->table = -1;
+	if (!link_tunnel(l))
+		return R_NONE;
 	if (allowed(q, depth, M_PEER) &&
 	    (res = by_peer(c, l, depth, st)) != R_NONE)
 		return res;
 	if (q->family != AF_UNSPEC)
 		fams[n++] = q->family;
-	else if (depth == 0 && q->peer.family != 0)
+	else if (c->stacked && q->peer.family != 0)
 		fams[n++] = q->peer.family;
 	else if (l->remote.family != 0)
 		fams[n++] = l->remote.family;
@@ -1131,6 +1360,8 @@ resolve(struct ctx *c, const struct link *l)
 			return;
 		}
 		a->chain[a->nchain - 1].method = st.method;
+		if (st.method != M_LINK)
+			c->stacked = 0;
 		if (st.routed) {
 			a->family = st.family;
 			a->gateway = st.gw;
@@ -1162,6 +1393,7 @@ sys_open(void)
 	s->links.size = sizeof(struct link);
 	s->rules[0].size = s->rules[1].size = sizeof(struct rule);
 	s->routes[0].size = s->routes[1].size = sizeof(struct route);
+	s->nhobjs.size = sizeof(struct nhobj);
 	if ((s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL)
 		err(EXIT_SYS, "netlink socket");
 	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) == -1)
@@ -1183,6 +1415,7 @@ sys_close(struct sys *s)
 		free(s->rules[i].v);
 		free(s->routes[i].v);
 	}
+	free(s->nhobjs.v);
 	free(s->buf);
 	free(s);
 }
@@ -1199,12 +1432,13 @@ sys_refresh(struct sys *s)
 	s->have_links = 0;
 	s->have_rules[0] = s->have_rules[1] = 0;
 	s->have_routes[0] = s->have_routes[1] = 0;
+	s->have_nhobjs = 0;
 }
 
 void
 sys_resolve(struct sys *s, const struct query *q, struct answer *a)
 {
-	struct ctx c = { .s = s, .q = q, .ans = a };
+	struct ctx c = { .s = s, .q = q, .ans = a, .stacked = 1 };
 	const struct link *l;
 
 	memset(a, 0, sizeof(*a));
