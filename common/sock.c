@@ -169,8 +169,12 @@ claim_lock(const struct addr *a, const struct deadline *dl)
 	    sizeof(path))
 		return why(ENAMETOOLONG, a->sun.sun_path, ".lock", NULL);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600)) == -1)
+	    0600)) == -1) {
+		/* No directory for it: say so of the path asked for. */
+		if (errno == ENOENT || errno == ENOTDIR)
+			return why(errno, a->str, "", NULL);
 		return why(errno, path, "", NULL);
+	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;

@@ -198,6 +198,9 @@ not_a_socket() {
 	must_fail 111 fdholder -s dir
 	expect_err err "dir: a directory, not a socket"
 	[ "$(cat file)" = keep ] || fail "file changed"
+	# No directory for it: said of the path asked for, not of the lock.
+	must_fail 111 fdholder -s "$PWD/nodir/ctl"
+	expect_err err "listen $PWD/nodir/ctl: No such file or directory"
 }
 
 # fd:N must be a UNIX-domain socket: a TCP connection or a listening TCP
@@ -319,7 +322,7 @@ if command -v s6-fdholder-daemon >/dev/null; then
 else
 	t_skip foreign_socket "s6-fdholder-daemon not installed (Debian's s6)"
 fi
-t_case "a regular file or directory as the socket: not a socket, left alone" not_a_socket
+t_case "a regular file or directory as the socket: not a socket, left alone; no directory: said so" not_a_socket
 t_case "fd:N a TCP socket: usage error, the network peer receives nothing" fd_tcp
 t_case "SIGINT ignored at start stays ignored; caught otherwise" sigint_ignored
 t_done
