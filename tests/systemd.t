@@ -752,6 +752,11 @@ out_fifo() {
 # The holder goes on unawares (a notification is a datagram, unanswered),
 # the store stays empty, and a SIGKILL loses the connection: the server
 # sees a second one.
+# no_holder CTL: no fdholder runs on CTL.
+no_holder() {
+	! pgrep -f "fdholder -S -s $1 " >/dev/null
+}
+
 refused() {
 	local variant=$1 pid
 	serve 3000000 -B 4000000
@@ -794,8 +799,11 @@ FileDescriptorStoreMax=0, closing remaining" console
 	    'out.service: \(Got notification message from PID [0-9]*, but\|Cannot store\)' \
 	    console); StatusText \"$(prop out.service StatusText)\""
 	sdctl kill -s KILL out.service
-	wait_for 10 prop_is out.service NRestarts 1
-	wait_for 10 prop_is out.service ActiveState inactive
+	# The unit's properties go once it is inactive and collected: read
+	# the restart from the console, then wait for its holder to end.
+	wait_for 10 grep -q "out.service: Scheduled restart job, restart \
+counter is at 1" console
+	wait_for 10 no_holder "$PWD/out.ctl"
 	server_done 2
 	if [ "$variant" = child ]; then
 		expect_err out.err "fdholder: -S: not the service's main process"
