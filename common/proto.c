@@ -157,7 +157,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
  * what arrived is closed.  Returns the count, or -1.
  */
 static int
-take_fds(struct msghdr *msg, int *fds, int room, int *lost, struct perr *pe)
+take_fds(struct msghdr *msg, int *fds, int room, struct perr *pe)
 {
 	struct cmsghdr *c;
 	char *end = (char *)msg->msg_control + msg->msg_controllen;
@@ -192,7 +192,6 @@ take_fds(struct msghdr *msg, int *fds, int room, int *lost, struct perr *pe)
 	}
 	if (bad) {
 		close_fds(fds, n);
-		*lost = 0;
 		perr_set(pe, PE_PROTO, "unexpected control message");
 		return -1;
 	}
@@ -213,7 +212,7 @@ recv_exact(int s, void *buf, size_t len, int first, struct frame *f,
 	struct iovec iov;
 	size_t got = 0;
 	ssize_t n;
-	int k, lost;
+	int k;
 
 	while (got < len) {
 		memset(&msg, 0, sizeof(msg));
@@ -233,7 +232,7 @@ recv_exact(int s, void *buf, size_t len, int first, struct frame *f,
 			return -1;
 		}
 		k = take_fds(&msg, f->fds + f->nfds, PROTO_MAXFDS - f->nfds,
-		    &lost, pe);
+		    pe);
 		if (k < 0)
 			return -1;
 		if (k > 0 && !(first && got == 0)) {
@@ -888,7 +887,7 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 	struct msghdr msg;
 	struct iovec iov;
 	char buf[4096];
-	int fds[CTL_FDS], k, i, lost;
+	int fds[CTL_FDS], k, i;
 	ssize_t n;
 
 	for (;;) {
@@ -908,7 +907,7 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 			perr_sys(pe, "receive");
 			goto fail;
 		}
-		if ((k = take_fds(&msg, fds, CTL_FDS, &lost, pe)) < 0)
+		if ((k = take_fds(&msg, fds, CTL_FDS, pe)) < 0)
 			goto fail;
 		for (i = 0; i < k; i++)
 			if (fdset_add(set, fds[i], "") == -1) {
