@@ -9,6 +9,8 @@ struct deadline {
 	int		never;
 };
 
+int	timeout_parse(const char *seconds, const char **errstr);
+void	deadline_in(struct deadline *, int ms);
 void	deadline_set(struct deadline *, const char *seconds);
 int	deadline_ms(const struct deadline *);
 int	deadline_poll(int fd, short events, const struct deadline *);

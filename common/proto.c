@@ -646,7 +646,7 @@ perr_why(int s, struct perr *pe)
 
 	if (pe->remote || (pe->errnum != EPIPE && pe->errnum != ECONNRESET))
 		return;
-	deadline_set(&dl, "0.1");
+	deadline_in(&dl, 100);
 	if (frame_recv(s, &f, &dl, &why) != 1)
 		return;
 	if (f.type == F_ERROR && f.nfds == 0 && perr_remote(&why, &f) == 0)

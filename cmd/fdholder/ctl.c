@@ -62,13 +62,13 @@ poll_ms(int a, int b)
 
 void
 ctl_init(struct ctl *c, const struct addr *a, int kind, struct trust *rights,
-    const char *tflag)
+    int tms)
 {
 	memset(c, 0, sizeof(*c));
 	c->ep.addr = *a;
 	c->ep.lfd = c->ep.cfd = -1;
 	c->rights = rights;
-	c->tflag = tflag;
+	c->tms = tms;
 	c->kind = kind;
 	c->succ = -1;
 	c->pi_l = c->pi_s = -1;
@@ -87,7 +87,7 @@ ctl_listen(struct ctl *c)
 
 	for (op = 0; op < OP_N; op++)
 		shared |= trust_widened(&c->rights[op]);
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	if (ep_listen(&c->ep, &a, shared, &dl) == -1)
 		return -1;
 	if (c->ep.lfd == -1) {
@@ -204,7 +204,7 @@ ctl_ask(struct ctl *c)
 	unsigned char kind = c->kind;
 	int s;
 
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	if (a->kind == ADDR_FD)
 		return -1;
 	if ((s = unix_connect(a, &dl)) == -1) {
@@ -308,7 +308,7 @@ ctl_refuse(int s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pe.msg, sizeof(pe.msg), fmt, ap);
 	va_end(ap);
-	deadline_set(&dl, "1");
+	deadline_in(&dl, 1000);
 	frame_error(s, &pe, &dl);
 	close(s);
 }
@@ -388,7 +388,7 @@ ctl_begin(struct ctl *c, int s, const struct peer *p)
 	c->succ = s;
 	c->peer = *p;
 	c->state = CS_ASKING;
-	deadline_set(&c->until, c->tflag);
+	deadline_in(&c->until, c->tms);
 	return 0;
 }
 
@@ -400,7 +400,7 @@ ctl_sent(struct ctl *c, size_t nfds)
 	/* Killed now, we must leave the path to the successor. */
 	c->created = c->ep.created;
 	c->ep.created = 0;
-	deadline_set(&c->until, c->tflag);
+	deadline_in(&c->until, c->tms);
 }
 
 /* The successor is gone, or we give up on it: go on as if it never came. */
@@ -410,7 +410,7 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 	struct deadline dl;
 
 	if (pe != NULL) {
-		deadline_set(&dl, "1");
+		deadline_in(&dl, 1000);
 		frame_error(c->succ, pe, &dl);
 	}
 	close(c->succ);

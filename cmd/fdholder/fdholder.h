@@ -25,7 +25,7 @@ enum op {
 struct ctl {
 	struct endpoint	 ep;
 	struct trust	*rights;	/* OP_N of them */
-	const char	*tflag;		/* -t: the bound of each step */
+	int		 tms;		/* -t: the bound of each step, ms */
 	int		 kind;		/* HOLD_CONN or HOLD_STORE */
 	int		 succ;		/* the successor's connection, or -1 */
 	int		 state;		/* CS_* */
@@ -59,7 +59,7 @@ const char	*op_name(int);
 int		 op_parse(const char *);
 
 void	ctl_init(struct ctl *, const struct addr *, int kind,
-	    struct trust *, const char *tflag);
+	    struct trust *, int tms);
 int	ctl_listen(struct ctl *);
 int	ctl_start(struct ctl *, int (*)(void *, int), void *);
 void	ctl_foreign(struct ctl *, const struct perr *)

@@ -47,7 +47,7 @@
 #define PARTIAL_MS	10		/* how often to look at part of a frame */
 #define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
 #define TURN		4		/* frames made for a client per turn */
-#define FAREWELL	"1"		/* seconds for a last error to go out */
+#define FAREWELL_MS	1000		/* for a last error to go out */
 
 struct entry {
 	char		 name[PROTO_NAMEMAX + 1];
@@ -324,7 +324,7 @@ static void
 client_next(struct store *st, struct client *cl)
 {
 	cl->state = CL_REQ;
-	deadline_set(&cl->until, st->ctl->tflag);
+	deadline_in(&cl->until, st->ctl->tms);
 }
 
 /* Reply from the client's queue, filled by fill; then go on to then. */
@@ -334,7 +334,7 @@ client_send(struct store *st, struct client *cl, int fill, int then)
 	cl->state = CL_SEND;
 	cl->fill = fill;
 	cl->then = then;
-	deadline_set(&cl->until, st->ctl->tflag);
+	deadline_in(&cl->until, st->ctl->tms);
 }
 
 /* One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds. */
@@ -444,7 +444,7 @@ client_push(struct store *st, int i)
 		client_close(st, i);
 	else if (cl->then == CL_CONFIRM) {
 		cl->state = CL_CONFIRM;
-		deadline_set(&cl->until, st->ctl->tflag);
+		deadline_in(&cl->until, st->ctl->tms);
 	} else
 		client_next(st, cl);
 }
@@ -461,7 +461,7 @@ client_fail(struct store *st, int i, const struct perr *pe)
 		return;
 	}
 	client_send(st, cl, FILL_NONE, CL_GONE);
-	deadline_set(&cl->until, FAREWELL);
+	deadline_in(&cl->until, FAREWELL_MS);
 	client_push(st, i);
 }
 
@@ -636,7 +636,7 @@ confirm(struct store *st, int i, struct frame *f, struct perr *pe)
 		return -1;
 	}
 	cl->state = CL_OUTCOME;
-	deadline_set(&cl->until, st->ctl->tflag);
+	deadline_in(&cl->until, st->ctl->tms);
 	return 0;
 }
 
@@ -1065,7 +1065,7 @@ takeover(struct store *st, int s)
 	size_t want = 0, total = 0, k;
 	int r, first = 1, more;
 
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	do {
 		if ((r = frame_recv(s, &f, &dl, &pe)) == 0 ||
 		    (r == -1 && pe.errnum == ECONNRESET)) {
@@ -1178,7 +1178,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	/* The fds, the clients, one frame of copies (outq_keep) each. */
 	fd_room(maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS + 64);
 
-	if (Sflag && sds_open(c->tflag, &pe) == -1)
+	if (Sflag && sds_open(c->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
 	start(&st);
 	ctl_unlink_at_exit(c);

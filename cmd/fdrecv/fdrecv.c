@@ -334,7 +334,7 @@ enum verb { RECEIVE, FETCH, LISTEN_FDS };
 
 /* Options that the form picked does not take: named, as nc does. */
 static void
-conflicts(enum verb verb, int cflag, int Dflag, int rflag, int tflag,
+conflicts(enum verb verb, int cflag, int Dflag, int rflag, int tset,
     int widened)
 {
 	if (verb == LISTEN_FDS) {
@@ -342,7 +342,7 @@ conflicts(enum verb verb, int cflag, int Dflag, int rflag, int tflag,
 			errx(EXIT_USAGE, "cannot use -c with -L");
 		if (rflag)
 			errx(EXIT_USAGE, "cannot use -r with -L");
-		if (tflag)
+		if (tset)
 			errx(EXIT_USAGE, "cannot use -t with -L");
 		if (widened)
 			errx(EXIT_USAGE, "cannot use -u or -g with -L");
@@ -362,9 +362,9 @@ main(int argc, char *argv[])
 	struct deadline dl;
 	struct rlimit nofile;
 	struct addr addr;
-	const char *Lflag = NULL, *nflag = NULL, *tflag = NULL;
+	const char *errstr, *Lflag = NULL, *nflag = NULL;
 	enum verb verb = RECEIVE;
-	int *map = NULL, ch, cflag = 0, Dflag = 0, rflag = 0;
+	int *map = NULL, ch, cflag = 0, Dflag = 0, rflag = 0, tms = -1;
 	size_t nmap = 0;
 
 	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:L:m:n:rt:u:")) != -1) {
@@ -399,7 +399,10 @@ main(int argc, char *argv[])
 			rflag = 1;
 			break;
 		case 't':
-			tflag = optarg;
+			tms = timeout_parse(optarg, &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "timeout %s: %s", errstr,
+				    optarg);
 			break;
 		case 'u':
 			trust_add(&trust, optarg, 0);
@@ -410,7 +413,7 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	conflicts(verb, cflag, Dflag, rflag, tflag != NULL,
+	conflicts(verb, cflag, Dflag, rflag, tms != -1,
 	    trust_widened(&trust));
 	if (verb == LISTEN_FDS) {
 		/* No socket operand: the program starts at argv[0]. */
@@ -426,7 +429,7 @@ main(int argc, char *argv[])
 	if (nmap > 0 && argc < 2)
 		errx(EXIT_USAGE, "-m needs a program to run");
 	addr_must(&addr, argv[0]);
-	deadline_set(&dl, tflag);
+	deadline_in(&dl, tms);
 	nofile_raise(&nofile);
 
 	switch (verb) {

@@ -334,10 +334,10 @@ main(int argc, char *argv[])
 	struct fdset set = { 0 };
 	struct deadline dl;
 	struct addr addr;
-	const char *errstr, *nflag = NULL, *tflag = NULL;
+	const char *errstr, *nflag = NULL;
 	enum verb verb = SEND;
 	uint32_t ttl = HOLD_FOREVER;
-	int ch, i, r, dflag = 0, lflag = 0, rflag = 0;
+	int ch, i, r, dflag = 0, lflag = 0, rflag = 0, tms = -1;
 	pid_t pid = 0;
 
 	/* It runs no program: it need never gain privileges. */
@@ -379,7 +379,10 @@ main(int argc, char *argv[])
 			rflag = 1;
 			break;
 		case 't':
-			tflag = optarg;
+			tms = timeout_parse(optarg, &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "timeout %s: %s", errstr,
+				    optarg);
 			break;
 		case 'u':
 			trust_add(&trust, optarg, 0);
@@ -404,7 +407,7 @@ main(int argc, char *argv[])
 	if (pid != 0 && !pidfd_can())
 		errx(EXIT_USAGE, "-p: taking another process's fd needs "
 		    "pidfd_getfd(2): Linux only");
-	deadline_set(&dl, tflag);
+	deadline_in(&dl, tms);
 
 	switch (verb) {
 	case NOTIFY_REMOVE:
