@@ -687,18 +687,19 @@ static void	handoff_send(struct store *);
  * when the client is no longer ours to serve.
  */
 static int
-req_take(struct store *st, int i, struct frame *f, struct perr *pe)
+req_take(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
 	struct ctl *c = st->ctl;
 	struct client *cl = &st->cl[i];
 	struct peer p = cl->peer;
-	int s = cl->fd;
+	int kind, s = cl->fd;
 
-	if (f->len != 1) {
+	kind = rb_u8(r);
+	if (r->bad || r->off != r->len) {
 		perr_set(pe, PE_PROTO, "malformed take-over request");
 		return -1;
 	}
-	if (f->data[0] != HOLD_STORE) {
+	if (kind != HOLD_STORE) {
 		perr_set(pe, PE_KIND, "holds named fds, not a connection");
 		return -1;
 	}
@@ -731,6 +732,48 @@ outcome(struct store *st, int i, int rc, const struct frame *f)
 		client_close(st, i);
 }
 
+/*
+ * The requests a client may open with: the right each needs (OP_N: none
+ * here, ctl_begin judges a take-over) and what serves it.  A server
+ * returns 0 to go on, -1 with pe set, 1 when the client is no longer ours.
+ */
+static const struct request {
+	uint8_t	 type;
+	int	 op;
+	int	(*serve)(struct store *, int, struct rbuf *, struct perr *);
+} requests[] = {
+	{ F_TAKE,	OP_N,		req_take },
+	{ F_STORE,	OP_STORE,	req_store },
+	{ F_FETCH,	OP_RETRIEVE,	req_fetch },
+	{ F_LIST,	OP_LIST,	req_list },
+	{ F_DELETE,	OP_DELETE,	req_delete },
+};
+#define NREQUESTS	(sizeof(requests) / sizeof(requests[0]))
+
+/* Serve the request f from client i. */
+static int
+request(struct store *st, int i, const struct frame *f, struct perr *pe)
+{
+	const struct request *rq;
+	struct rbuf r;
+
+	if (f->nfds > 0) {
+		perr_set(pe, PE_PROTO, "fds on a request");
+		return -1;
+	}
+	for (rq = requests; rq < requests + NREQUESTS; rq++)
+		if (rq->type == f->type)
+			break;
+	if (rq == requests + NREQUESTS) {
+		perr_set(pe, PE_PROTO, "unexpected frame type %u", f->type);
+		return -1;
+	}
+	if (rq->op != OP_N && !allowed(st, i, rq->op, pe))
+		return -1;
+	rb_init(&r, f->data, f->len);
+	return rq->serve(st, i, &r, pe);
+}
+
 /* A whole frame from client i is queued: serve it. */
 static void
 client_frame(struct store *st, int i)
@@ -738,8 +781,7 @@ client_frame(struct store *st, int i)
 	struct client *cl = &st->cl[i];
 	struct frame f;
 	struct perr pe;
-	struct rbuf r;
-	int rc, op;
+	int rc;
 
 	rc = frame_recv(cl->fd, &f, &cl->until, &pe);
 	if (cl->state == CL_OUTCOME) {
@@ -759,46 +801,16 @@ client_frame(struct store *st, int i)
 	pe.msg[0] = '\0';
 	if (cl->state == CL_OFFER)
 		rc = offer(st, i, &f, &pe);
-	else if (cl->state == CL_CONFIRM)
-		rc = f.nfds > 0 ? (perr_set(&pe, PE_PROTO, "fds on a "
-		    "confirmation"), -1) : confirm(st, i, &f, &pe);
-	else if (f.nfds > 0) {
-		perr_set(&pe, PE_PROTO, "fds on a request");
+	else if (cl->state == CL_CONFIRM && f.nfds > 0) {
+		perr_set(&pe, PE_PROTO, "fds on a confirmation");
 		rc = -1;
-	} else {
-		rb_init(&r, f.data, f.len);
-		switch (f.type) {
-		case F_TAKE:
-			if ((rc = req_take(st, i, &f, &pe)) == 1) {
-				frame_free(&f);
-				return;
-			}
-			break;
-		case F_STORE:
-		case F_FETCH:
-		case F_LIST:
-		case F_DELETE:
-			op = f.type == F_STORE ? OP_STORE :
-			    f.type == F_FETCH ? OP_RETRIEVE :
-			    f.type == F_LIST ? OP_LIST : OP_DELETE;
-			if (!allowed(st, i, op, &pe))
-				rc = -1;
-			else if (f.type == F_STORE)
-				rc = req_store(st, i, &r, &pe);
-			else if (f.type == F_FETCH)
-				rc = req_fetch(st, i, &r, &pe);
-			else if (f.type == F_LIST)
-				rc = req_list(st, i, &r, &pe);
-			else
-				rc = req_delete(st, i, &r, &pe);
-			break;
-		default:
-			perr_set(&pe, PE_PROTO, "unexpected frame type %u",
-			    f.type);
-			rc = -1;
-		}
-	}
+	} else if (cl->state == CL_CONFIRM)
+		rc = confirm(st, i, &f, &pe);
+	else
+		rc = request(st, i, &f, &pe);
 	frame_free(&f);
+	if (rc == 1)
+		return;
 	if (rc == 0) {
 		if (cl->state == CL_SEND)
 			client_push(st, i);
