@@ -69,7 +69,7 @@ deadline_in(struct deadline *dl, int ms)
  * cmd/effif, which has not moved to timeout_parse yet.
  */
 void
-deadline_set(struct deadline *dl, const char *seconds)
+edeadline_set(struct deadline *dl, const char *seconds)
 {
 	const char *errstr;
 	int ms;

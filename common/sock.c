@@ -494,7 +494,7 @@ ep_unlink_on_signal(struct endpoint *ep)
 
 /* Add a comma-separated list of users or groups, names or numbers. */
 void
-trust_add(struct trust *t, const char *list, int groups)
+etrust_add(struct trust *t, const char *list, int groups)
 {
 	char *copy, *s, *tok;
 	const char *errstr;

@@ -44,7 +44,7 @@ int	ep_next(struct endpoint *, const struct deadline *);
 void	ep_close(struct endpoint *);
 void	ep_unlink_on_signal(struct endpoint *);
 
-void	trust_add(struct trust *, const char *list, int groups);
+void	etrust_add(struct trust *, const char *list, int groups);
 int	trust_widened(const struct trust *);
 void	trust_free(struct trust *);
 int	peer_get(int, struct peer *);

@@ -56,11 +56,11 @@ rights_add(struct trust *rights, const char *arg, int groups)
 		op[n] = '\0';
 		if ((i = op_parse(op)) == -1)
 			errx(EXIT_USAGE, "unknown operation %s: %s", op, arg);
-		trust_add(&rights[i], colon + 1, groups);
+		etrust_add(&rights[i], colon + 1, groups);
 		return;
 	}
 	for (i = 0; i < OP_N; i++)
-		trust_add(&rights[i], arg, groups);
+		etrust_add(&rights[i], arg, groups);
 }
 
 static size_t
@@ -200,7 +200,7 @@ main(int argc, char *argv[])
 		    Nflag || Sflag || widened || maxfds != 0 ||
 		    maxentries != 0)
 			usage();
-		addr_must(&addr, sflag);
+		eaddr_parse(&addr, sflag);
 		return Lflag ? client_list(&addr, tms) :
 		    client_delete(&addr, argv, argc, tms);
 	}
@@ -210,7 +210,7 @@ main(int argc, char *argv[])
 		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");
 	if (argc == 0 && (iflag || Nflag))
 		errx(EXIT_USAGE, "-i and -N need a connection: host port");
-	addr_must(&addr, sflag);
+	eaddr_parse(&addr, sflag);
 
 	if (argc == 2) {
 		ctl_init(&ctl, &addr, HOLD_CONN, rights, tms);

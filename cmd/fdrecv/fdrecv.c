@@ -388,7 +388,7 @@ main(int argc, char *argv[])
 			cflag = 1;
 			break;
 		case 'g':
-			trust_add(&trust, optarg, 1);
+			etrust_add(&trust, optarg, 1);
 			break;
 		case 'm':
 			free(map);
@@ -405,7 +405,7 @@ main(int argc, char *argv[])
 				    optarg);
 			break;
 		case 'u':
-			trust_add(&trust, optarg, 0);
+			etrust_add(&trust, optarg, 0);
 			break;
 		default:
 			usage();
@@ -428,7 +428,7 @@ main(int argc, char *argv[])
 		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
 	if (nmap > 0 && argc < 2)
 		errx(EXIT_USAGE, "-m needs a program to run");
-	addr_must(&addr, argv[0]);
+	eaddr_parse(&addr, argv[0]);
 	deadline_in(&dl, tms);
 	nofile_raise(&nofile);
 

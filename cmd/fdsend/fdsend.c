@@ -370,7 +370,7 @@ main(int argc, char *argv[])
 				errx(EXIT_USAGE, "pid %s: %s", errstr, optarg);
 			break;
 		case 'g':
-			trust_add(&trust, optarg, 1);
+			etrust_add(&trust, optarg, 1);
 			break;
 		case 'l':
 			lflag = 1;
@@ -385,7 +385,7 @@ main(int argc, char *argv[])
 				    optarg);
 			break;
 		case 'u':
-			trust_add(&trust, optarg, 0);
+			etrust_add(&trust, optarg, 0);
 			break;
 		default:
 			usage();
@@ -424,13 +424,13 @@ main(int argc, char *argv[])
 		return EXIT_OK;
 	case STORE:
 		operands_set(&set, argv + 1, argc - 1, pid, 0);
-		addr_must(&addr, argv[0]);
+		eaddr_parse(&addr, argv[0]);
 		r = store_named(&addr, nflag, ttl, &set, &trust, &dl);
 		break;
 	case SEND:
 	default:
 		operands_set(&set, argv + 1, argc - 1, pid, rflag);
-		addr_must(&addr, argv[0]);
+		eaddr_parse(&addr, argv[0]);
 		r = send_fds(&addr, &set, &trust, lflag, rflag, &dl);
 		break;
 	}
