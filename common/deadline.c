@@ -141,3 +141,14 @@ deadline_usleep(long us, const struct deadline *dl)
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
+
+/* The smaller of two poll(2) timeouts, -1 meaning none. */
+int
+poll_ms(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}

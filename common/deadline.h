@@ -18,5 +18,6 @@ int	deadline_ms(const struct deadline *);
 int	deadline_poll(int fd, short events, const struct deadline *);
 void	deadline_sleep(int ms, const struct deadline *);
 void	deadline_usleep(long us, const struct deadline *);
+int	poll_ms(int, int);
 
 #endif

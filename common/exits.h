@@ -21,4 +21,7 @@
 #define EXIT_NOEXEC	126	/* the program was found but not executed */
 #define EXIT_NOTFOUND	127	/* the program was not found */
 
+struct perr;
+int	exit_for(const struct perr *);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "hold.h"
 #include "sock.h"
+#include "trust.h"
 
 static void
 wb_grow(struct wbuf *b, size_t n)

@@ -1,4 +1,5 @@
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -926,4 +927,28 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 fail:
 	fdset_close(set);
 	return -1;
+}
+
+/*
+ * Is a whole frame queued on s, so that frame_recv will not wait?  Also 1
+ * at end of file or with a header frame_recv will refuse: it says so.
+ */
+int
+frame_ready(int s)
+{
+	unsigned char hdr[PROTO_HDRLEN];
+	uint32_t len;
+	ssize_t n;
+	int avail;
+
+	if (ioctl(s, FIONREAD, &avail) == -1 || avail == 0)
+		return 1;
+	if (avail < PROTO_HDRLEN)
+		return 0;
+	n = recv(s, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
+	if (n < PROTO_HDRLEN)
+		return 1;
+	memcpy(&len, hdr + 8, 4);
+	len = ntohl(len);
+	return len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= len;
 }

@@ -10,7 +10,6 @@
  *	EOF: owns all		(F_ERROR instead: it resumed; we close ours)
  */
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -27,38 +26,6 @@
 #include "fdholder.h"
 #include "hold.h"
 #include "util.h"
-
-static const char *op_names[OP_N] = {
-	"take", "store", "retrieve", "list", "delete"
-};
-
-const char *
-op_name(int op)
-{
-	return op >= 0 && op < OP_N ? op_names[op] : "?";
-}
-
-int
-op_parse(const char *s)
-{
-	int op;
-
-	for (op = 0; op < OP_N; op++)
-		if (strcmp(s, op_names[op]) == 0)
-			return op;
-	return -1;
-}
-
-/* The smaller of two poll(2) timeouts, -1 meaning none. */
-int
-poll_ms(int a, int b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
 
 void
 ctl_init(struct ctl *c, const struct addr *a, int kind, struct trust *rights,
@@ -311,30 +278,6 @@ ctl_refuse(int s, int code, const char *fmt, ...)
 	deadline_in(&dl, 1000);
 	frame_error(s, &pe, &dl);
 	close(s);
-}
-
-/*
- * Is a whole frame queued on s, so that frame_recv will not wait?  Also 1
- * at end of file or with a header frame_recv will refuse: it says so.
- */
-int
-frame_ready(int s)
-{
-	unsigned char hdr[PROTO_HDRLEN];
-	uint32_t len;
-	ssize_t n;
-	int avail;
-
-	if (ioctl(s, FIONREAD, &avail) == -1 || avail == 0)
-		return 1;
-	if (avail < PROTO_HDRLEN)
-		return 0;
-	n = recv(s, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
-	if (n < PROTO_HDRLEN)
-		return 1;
-	memcpy(&len, hdr + 8, 4);
-	len = ntohl(len);
-	return len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= len;
 }
 
 /* The next peer on the control socket, or -1 when none is waiting. */

@@ -7,6 +7,7 @@
 #include "deadline.h"
 #include "proto.h"
 #include "sock.h"
+#include "trust.h"
 
 /* What a peer may ask of us; -u and -g grant them by uid and gid. */
 enum op {
@@ -78,8 +79,6 @@ void	ctl_commit(struct ctl *);
 int	ctl_accept(struct ctl *, struct peer *);
 void	ctl_refuse(int, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-int	frame_ready(int);
-int	poll_ms(int, int);
 
 void	relay_run(struct ctl *, const char *host, const char *port,
 	    int iflag, int Nflag, int Sflag) __attribute__((__noreturn__));

@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "proto.h"
 #include "sock.h"
+#include "trust.h"
 #include "util.h"
 
 static void __dead2

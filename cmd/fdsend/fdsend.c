@@ -22,6 +22,7 @@
 #include "proto.h"
 #include "sandbox.h"
 #include "sock.h"
+#include "trust.h"
 #include "util.h"
 
 static void __dead2

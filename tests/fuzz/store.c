@@ -8,6 +8,7 @@
  * is closed, and no reservation is left behind.
  */
 #include "../../cmd/fdholder/ctl.c"
+#include "../../cmd/fdholder/ops.c"
 #include "../../cmd/fdholder/store.c"
 #include "../../cmd/fdholder/sdstore.c"
 
