@@ -445,7 +445,7 @@ usage() {
 	expect_err err "fdrecv: cannot use -c with -L"
 	must_fail 100 fdrecv -n x -L y s
 	expect_err err "fdrecv: cannot use -L with -n"
-	must_fail 100 fdrecv -D s
+	must_fail 100 fdrecv -D -t 1 s
 	expect_err err "fdrecv: cannot use -D without -n"
 	must_fail 100 fdrecv -n x -r s
 	expect_err err "fdrecv: cannot use -r with -n"
