@@ -64,12 +64,9 @@ deadline_in(struct deadline *dl, int ms)
 	}
 }
 
-/*
- * timeout_parse, then deadline_in; a bad argument exits.  Only for
- * cmd/effif, which has not moved to timeout_parse yet.
- */
-void
-edeadline_set(struct deadline *dl, const char *seconds)
+/* The argument of -t in milliseconds, or exit with a usage error. */
+int
+etimeout_parse(const char *seconds)
 {
 	const char *errstr;
 	int ms;
@@ -77,7 +74,14 @@ edeadline_set(struct deadline *dl, const char *seconds)
 	ms = timeout_parse(seconds, &errstr);
 	if (errstr != NULL)
 		errx(EXIT_USAGE, "timeout %s: %s", errstr, seconds);
-	deadline_in(dl, ms);
+	return ms;
+}
+
+/* etimeout_parse, then deadline_in.  Only for cmd/effif, until it moves. */
+void
+edeadline_set(struct deadline *dl, const char *seconds)
+{
+	deadline_in(dl, etimeout_parse(seconds));
 }
 
 /* Milliseconds left, rounded up; -1 for no bound. */

@@ -10,6 +10,7 @@ struct deadline {
 };
 
 int	timeout_parse(const char *seconds, const char **errstr);
+int	etimeout_parse(const char *seconds);
 void	deadline_in(struct deadline *, int ms);
 void	edeadline_set(struct deadline *, const char *seconds);
 /* cmd/effif's name for it, until effif calls timeout_parse at its edge. */

@@ -139,7 +139,7 @@ main(int argc, char *argv[])
 	struct trust rights[OP_N];
 	struct addr addr;
 	struct ctl ctl;
-	const char *errstr, *sflag = NULL;
+	const char *sflag = NULL;
 	size_t maxentries = 0, maxfds = 0;
 	int ch, iflag = 0, Dflag = 0, Lflag = 0, Nflag = 0, Sflag = 0;
 	int tms = 10000, widened = 0;
@@ -178,10 +178,7 @@ main(int argc, char *argv[])
 			sflag = optarg;
 			break;
 		case 't':
-			tms = timeout_parse(optarg, &errstr);
-			if (errstr != NULL)
-				errx(EXIT_USAGE, "timeout %s: %s", errstr,
-				    optarg);
+			tms = etimeout_parse(optarg);
 			break;
 		case 'u':
 			rights_add(rights, optarg, 0);

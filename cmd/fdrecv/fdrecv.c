@@ -363,7 +363,7 @@ main(int argc, char *argv[])
 	struct deadline dl;
 	struct rlimit nofile;
 	struct addr addr;
-	const char *errstr, *Lflag = NULL, *nflag = NULL;
+	const char *Lflag = NULL, *nflag = NULL;
 	enum verb verb = RECEIVE;
 	int *map = NULL, ch, cflag = 0, Dflag = 0, rflag = 0, tms = -1;
 	size_t nmap = 0;
@@ -400,10 +400,7 @@ main(int argc, char *argv[])
 			rflag = 1;
 			break;
 		case 't':
-			tms = timeout_parse(optarg, &errstr);
-			if (errstr != NULL)
-				errx(EXIT_USAGE, "timeout %s: %s", errstr,
-				    optarg);
+			tms = etimeout_parse(optarg);
 			break;
 		case 'u':
 			etrust_add(&trust, optarg, 0);

@@ -380,10 +380,7 @@ main(int argc, char *argv[])
 			rflag = 1;
 			break;
 		case 't':
-			tms = timeout_parse(optarg, &errstr);
-			if (errstr != NULL)
-				errx(EXIT_USAGE, "timeout %s: %s", errstr,
-				    optarg);
+			tms = etimeout_parse(optarg);
 			break;
 		case 'u':
 			etrust_add(&trust, optarg, 0);
