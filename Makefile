@@ -131,7 +131,8 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 	    -c -o $@ $<
 
 $(FZ)/netlink: cmd/effif/linux.c cmd/effif/effif.h
-$(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/fdholder.h
+$(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/ops.c \
+    cmd/fdholder/fdholder.h
 $(FZ)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FZOBJ)
 	$(FUZZCC) $(CPPFLAGS) -Icmd/effif -Icmd/fdholder -std=c11 $(FZFLAGS) \
 	    -fsanitize=fuzzer -o $@ $< $(FZOBJ) $(LDLIBS) \

@@ -15,7 +15,7 @@
 
 /* addr_parse, or exit with a usage error naming the address. */
 void
-addr_must(struct addr *a, const char *s)
+eaddr_parse(struct addr *a, const char *s)
 {
 	if (*s == '\0')
 		errx(EXIT_USAGE, "empty socket address");

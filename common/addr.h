@@ -19,6 +19,6 @@ struct addr {
 };
 
 int	addr_parse(struct addr *, const char *);
-void	addr_must(struct addr *, const char *);
+void	eaddr_parse(struct addr *, const char *);
 
 #endif

@@ -43,8 +43,11 @@ copy_splice(int in, int out, int *side)
 			return -1;
 		}
 		/* Which side is not ready?  Wait for both in turn. */
-		if (wait_ready(in, POLLIN) == -1 ||
-		    wait_ready(out, POLLOUT) == -1)
+		*side = 0;
+		if (wait_ready(in, POLLIN) == -1)
+			return -1;
+		*side = 1;
+		if (wait_ready(out, POLLOUT) == -1)
 			return -1;
 	}
 }

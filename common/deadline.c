@@ -11,42 +11,77 @@
 
 /*
  * Parse the argument of -t: seconds, with an optional fraction of up to
- * nanoseconds ("2", "0.25").  NULL means no bound.
+ * nanoseconds ("2", "0.25"), into milliseconds, rounded up.  NULL means no
+ * bound: -1.  As strtonum(3): 0 with *errstr set when seconds is no good.
  */
-void
-deadline_set(struct deadline *dl, const char *seconds)
+int
+timeout_parse(const char *seconds, const char **errstr)
 {
-	const char *errstr;
 	char buf[32], *dot;
-	long long sec, nsec = 0;
+	long long sec, nsec = 0, ms;
 	size_t i, n;
 
-	memset(dl, 0, sizeof(*dl));
-	if (seconds == NULL) {
-		dl->never = 1;
-		return;
+	*errstr = NULL;
+	if (seconds == NULL)
+		return -1;
+	if (strlcpy(buf, seconds, sizeof(buf)) >= sizeof(buf)) {
+		*errstr = "too long";
+		return 0;
 	}
-	if (strlcpy(buf, seconds, sizeof(buf)) >= sizeof(buf))
-		errx(EXIT_USAGE, "timeout too long: %s", seconds);
 	if ((dot = strchr(buf, '.')) != NULL) {
 		*dot++ = '\0';
 		n = strlen(dot);
-		if (n == 0 || n > 9 || strspn(dot, "0123456789") != n)
-			errx(EXIT_USAGE, "timeout invalid: %s", seconds);
-		nsec = strtonum(dot, 0, 999999999, &errstr);
+		if (n == 0 || n > 9 || strspn(dot, "0123456789") != n) {
+			*errstr = "invalid";
+			return 0;
+		}
+		nsec = strtonum(dot, 0, 999999999, errstr);
 		for (i = n; i < 9; i++)
 			nsec *= 10;
 	}
-	sec = strtonum(buf, 0, INT_MAX / 1000, &errstr);
-	if (errstr != NULL)
-		errx(EXIT_USAGE, "timeout %s: %s", errstr, seconds);
+	sec = strtonum(buf, 0, INT_MAX / 1000, errstr);
+	if (*errstr != NULL)
+		return 0;
+	ms = sec * 1000 + (nsec + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* The deadline ms milliseconds from now; never for ms < 0. */
+void
+deadline_in(struct deadline *dl, int ms)
+{
+	memset(dl, 0, sizeof(*dl));
+	if (ms < 0) {
+		dl->never = 1;
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &dl->end);
-	dl->end.tv_sec += sec;
-	dl->end.tv_nsec += nsec;
+	dl->end.tv_sec += ms / 1000;
+	dl->end.tv_nsec += (long)(ms % 1000) * 1000000;
 	if (dl->end.tv_nsec >= 1000000000) {
 		dl->end.tv_sec++;
 		dl->end.tv_nsec -= 1000000000;
 	}
+}
+
+/* The argument of -t in milliseconds, or exit with a usage error. */
+int
+etimeout_parse(const char *seconds)
+{
+	const char *errstr;
+	int ms;
+
+	ms = timeout_parse(seconds, &errstr);
+	if (errstr != NULL)
+		errx(EXIT_USAGE, "timeout %s: %s", errstr, seconds);
+	return ms;
+}
+
+/* etimeout_parse, then deadline_in.  Only for cmd/effif, until it moves. */
+void
+edeadline_set(struct deadline *dl, const char *seconds)
+{
+	deadline_in(dl, etimeout_parse(seconds));
 }
 
 /* Milliseconds left, rounded up; -1 for no bound. */
@@ -109,4 +144,15 @@ deadline_usleep(long us, const struct deadline *dl)
 	ts.tv_nsec = us % 1000000 * 1000;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+/* The smaller of two poll(2) timeouts, -1 meaning none. */
+int
+poll_ms(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
 }

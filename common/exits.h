@@ -2,6 +2,11 @@
  * The exit statuses of every tool, in one table.  The man pages' EXIT STATUS
  * sections list the same numbers.  100 and 111 follow skarnet's tools; 126
  * and 127 follow the shell for a program that could not be executed.
+ *
+ * common/ reports failure by returning -1 (errno, or a struct perr); the
+ * few functions that exit instead, for the tools' argument parsing, say so
+ * by an e prefix as sbase's do: eaddr_parse, etrust_add,
+ * etimeout_parse, edeadline_set.
  */
 #ifndef EXITS_H
 #define EXITS_H
@@ -16,5 +21,8 @@
 #define EXIT_SYS	111	/* a system call failed, or the peer broke */
 #define EXIT_NOEXEC	126	/* the program was found but not executed */
 #define EXIT_NOTFOUND	127	/* the program was not found */
+
+struct perr;
+int	exit_for(const struct perr *);
 
 #endif

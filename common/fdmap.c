@@ -100,8 +100,7 @@ fd_place(const int *src, const int *dst, size_t n)
 	for (i = 0; i < n; i++) {
 		if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, high + 1)) == -1)
 			goto fail;
-		if (src[i] != tmp[i])
-			close(src[i]);
+		close(src[i]);
 	}
 	for (i = 0; i < n; i++) {
 		if (dup2(tmp[i], dst[i]) == -1 || fd_cloexec(dst[i], 0) == -1)

@@ -10,6 +10,7 @@
 
 #include "hold.h"
 #include "sock.h"
+#include "trust.h"
 
 static void
 wb_grow(struct wbuf *b, size_t n)
@@ -421,7 +422,7 @@ hold_list(int s, FILE *fp, const struct deadline *dl, struct perr *pe)
 	return 0;
 }
 
-/* Close the entry name in the store.  Returns its count of fds, or -1. */
+/* Close the entry name in the store.  Returns 0, or -1. */
 int
 hold_delete(int s, const char *name, const struct deadline *dl,
     struct perr *pe)

@@ -78,7 +78,7 @@ notify_ready(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(state + n, sizeof(state) - n, fmt, ap);
 	va_end(ap);
-	deadline_set(&dl, "1");
+	deadline_in(&dl, 1000);
 	if ((s = notify_open(&pe)) == -1 ||
 	    notify_send(s, state, NULL, 0, &dl, &pe) == -1)
 		warnx("READY=1: %s", pe.msg);

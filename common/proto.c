@@ -1,4 +1,5 @@
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -157,7 +158,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
  * what arrived is closed.  Returns the count, or -1.
  */
 static int
-take_fds(struct msghdr *msg, int *fds, int room, int *lost, struct perr *pe)
+take_fds(struct msghdr *msg, int *fds, int room, struct perr *pe)
 {
 	struct cmsghdr *c;
 	char *end = (char *)msg->msg_control + msg->msg_controllen;
@@ -192,7 +193,6 @@ take_fds(struct msghdr *msg, int *fds, int room, int *lost, struct perr *pe)
 	}
 	if (bad) {
 		close_fds(fds, n);
-		*lost = 0;
 		perr_set(pe, PE_PROTO, "unexpected control message");
 		return -1;
 	}
@@ -213,7 +213,7 @@ recv_exact(int s, void *buf, size_t len, int first, struct frame *f,
 	struct iovec iov;
 	size_t got = 0;
 	ssize_t n;
-	int k, lost;
+	int k;
 
 	while (got < len) {
 		memset(&msg, 0, sizeof(msg));
@@ -233,7 +233,7 @@ recv_exact(int s, void *buf, size_t len, int first, struct frame *f,
 			return -1;
 		}
 		k = take_fds(&msg, f->fds + f->nfds, PROTO_MAXFDS - f->nfds,
-		    &lost, pe);
+		    pe);
 		if (k < 0)
 			return -1;
 		if (k > 0 && !(first && got == 0)) {
@@ -647,7 +647,7 @@ perr_why(int s, struct perr *pe)
 
 	if (pe->remote || (pe->errnum != EPIPE && pe->errnum != ECONNRESET))
 		return;
-	deadline_set(&dl, "0.1");
+	deadline_in(&dl, 100);
 	if (frame_recv(s, &f, &dl, &why) != 1)
 		return;
 	if (f.type == F_ERROR && f.nfds == 0 && perr_remote(&why, &f) == 0)
@@ -888,7 +888,7 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 	struct msghdr msg;
 	struct iovec iov;
 	char buf[4096];
-	int fds[CTL_FDS], k, i, lost;
+	int fds[CTL_FDS], k, i;
 	ssize_t n;
 
 	for (;;) {
@@ -908,7 +908,7 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 			perr_sys(pe, "receive");
 			goto fail;
 		}
-		if ((k = take_fds(&msg, fds, CTL_FDS, &lost, pe)) < 0)
+		if ((k = take_fds(&msg, fds, CTL_FDS, pe)) < 0)
 			goto fail;
 		for (i = 0; i < k; i++)
 			if (fdset_add(set, fds[i], "") == -1) {
@@ -927,4 +927,28 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 fail:
 	fdset_close(set);
 	return -1;
+}
+
+/*
+ * Is a whole frame queued on s, so that frame_recv will not wait?  Also 1
+ * at end of file or with a header frame_recv will refuse: it says so.
+ */
+int
+frame_ready(int s)
+{
+	unsigned char hdr[PROTO_HDRLEN];
+	uint32_t len;
+	ssize_t n;
+	int avail;
+
+	if (ioctl(s, FIONREAD, &avail) == -1 || avail == 0)
+		return 1;
+	if (avail < PROTO_HDRLEN)
+		return 0;
+	n = recv(s, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
+	if (n < PROTO_HDRLEN)
+		return 1;
+	memcpy(&len, hdr + 8, 4);
+	len = ntohl(len);
+	return len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= len;
 }

@@ -100,6 +100,7 @@ struct outq {
 
 int	frame_send(int, int type, int flags, const void *, size_t,
 	    const int *fds, int nfds, const struct deadline *, struct perr *);
+int	frame_ready(int);
 int	frame_recv(int, struct frame *, const struct deadline *,
 	    struct perr *);
 void	frame_free(struct frame *);

@@ -8,12 +8,8 @@
 #include <stddef.h>
 
 #ifdef __linux__
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <seccomp.h>
-#endif
-#if defined(__FreeBSD__)
-#include <sys/procctl.h>
 #endif
 
 #include "sandbox.h"

@@ -19,20 +19,6 @@ struct endpoint {
 	ino_t		ino;
 };
 
-/* Who may talk to us: our uid and root always, and these. */
-struct trust {
-	uid_t		*uids;
-	size_t		 nuids;
-	gid_t		*gids;
-	size_t		 ngids;
-};
-
-struct peer {
-	uid_t		uid;
-	gid_t		gid;
-	pid_t		pid;		/* -1 where the system does not say */
-};
-
 int	ep_listen(struct endpoint *, const struct addr *, int shared,
 	    const struct deadline *);
 const char *ep_error(void);
@@ -43,13 +29,6 @@ int	ep_connect_now(struct endpoint *, const struct addr *,
 int	ep_next(struct endpoint *, const struct deadline *);
 void	ep_close(struct endpoint *);
 void	ep_unlink_on_signal(struct endpoint *);
-
-void	trust_add(struct trust *, const char *list, int groups);
-int	trust_widened(const struct trust *);
-void	trust_free(struct trust *);
-int	peer_get(int, struct peer *);
-int	peer_trusted(const struct peer *, const struct trust *);
-const char *peer_str(const struct peer *);
 
 int	sock_open(int, int, int);
 int	sock_accept(int);

@@ -8,18 +8,6 @@
 #include "proto.h"
 #include "util.h"
 
-/* The exit status that says what went wrong to a script. */
-int
-exit_for(const struct perr *pe)
-{
-	if (pe->code == PE_SYS)
-		return pe->errnum == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS;
-	if (pe->code == PE_PROTO || pe->code == PE_VERSION ||
-	    pe->code == PE_TRUNC)
-		return EXIT_SYS;
-	return EXIT_REFUSED;
-}
-
 /*
  * Catch sig with fn, unless it was ignored when we started: a shell starts
  * the background jobs of a script with SIGINT and SIGQUIT ignored, and

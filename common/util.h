@@ -26,7 +26,6 @@ void	*array_realloc(void *, size_t nmemb, size_t size);
 #define reallocarray	array_realloc
 #endif
 
-int	exit_for(const struct perr *);
 int	sig_catch(int, void (*)(int));
 
 #endif

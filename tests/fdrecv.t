@@ -441,6 +441,14 @@ usage() {
 	expect_err err "fdrecv: timeout too small: -1"
 	must_fail 100 fdrecv fd:99 cat
 	expect_err err "fdrecv: fd:99: Bad file descriptor"
+	must_fail 100 fdrecv -L x -c true
+	expect_err err "fdrecv: cannot use -c with -L"
+	must_fail 100 fdrecv -n x -L y s
+	expect_err err "fdrecv: cannot use -L with -n"
+	must_fail 100 fdrecv -D -t 1 s
+	expect_err err "fdrecv: cannot use -D without -n"
+	must_fail 100 fdrecv -n x -r s
+	expect_err err "fdrecv: cannot use -r with -n"
 }
 
 t_case "seq | fdsend S 0 and fdrecv -m 0 S wc -l" pipeline_m0

@@ -267,6 +267,16 @@ usage() {
 	expect_err err "fdsend: empty socket address"
 	must_fail 100 fdsend -u no-such-user-here s 0
 	expect_err err "fdsend: unknown user: no-such-user-here"
+	must_fail 100 fdsend -N -l 0
+	expect_err err "fdsend: cannot use -l with -N"
+	must_fail 100 fdsend -n x -N s 0
+	expect_err err "fdsend: cannot use -N with -n"
+	must_fail 100 fdsend -d s 0
+	expect_err err "fdsend: cannot use -d without -N"
+	must_fail 100 fdsend -e 5 s 0
+	expect_err err "fdsend: cannot use -e without -n"
+	must_fail 100 fdsend -N -d -p 1 x
+	expect_err err "fdsend: cannot use -p with -d"
 }
 
 # Both tools under valgrind's memcheck: no invalid access, no leak, and no

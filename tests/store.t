@@ -150,7 +150,6 @@ restarts() {
 	done
 	[ "$(entries)" = keep ] || fail "$(entries)"
 	held 1
-	rm ctl.x 2>/dev/null || true
 	kill -TERM "$STORE"
 	reap 10 "$STORE"
 	[ ! -e ctl ] || fail "control socket left behind"

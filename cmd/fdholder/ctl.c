@@ -10,7 +10,6 @@
  *	EOF: owns all		(F_ERROR instead: it resumed; we close ours)
  */
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -28,47 +27,15 @@
 #include "hold.h"
 #include "util.h"
 
-static const char *op_names[OP_N] = {
-	"take", "store", "retrieve", "list", "delete"
-};
-
-const char *
-op_name(int op)
-{
-	return op >= 0 && op < OP_N ? op_names[op] : "?";
-}
-
-int
-op_parse(const char *s)
-{
-	int op;
-
-	for (op = 0; op < OP_N; op++)
-		if (strcmp(s, op_names[op]) == 0)
-			return op;
-	return -1;
-}
-
-/* The smaller of two poll(2) timeouts, -1 meaning none. */
-int
-poll_ms(int a, int b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 void
 ctl_init(struct ctl *c, const struct addr *a, int kind, struct trust *rights,
-    const char *tflag)
+    int tms)
 {
 	memset(c, 0, sizeof(*c));
 	c->ep.addr = *a;
 	c->ep.lfd = c->ep.cfd = -1;
 	c->rights = rights;
-	c->tflag = tflag;
+	c->tms = tms;
 	c->kind = kind;
 	c->succ = -1;
 	c->pi_l = c->pi_s = -1;
@@ -87,7 +54,7 @@ ctl_listen(struct ctl *c)
 
 	for (op = 0; op < OP_N; op++)
 		shared |= trust_widened(&c->rights[op]);
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	if (ep_listen(&c->ep, &a, shared, &dl) == -1)
 		return -1;
 	if (c->ep.lfd == -1) {
@@ -204,7 +171,7 @@ ctl_ask(struct ctl *c)
 	unsigned char kind = c->kind;
 	int s;
 
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	if (a->kind == ADDR_FD)
 		return -1;
 	if ((s = unix_connect(a, &dl)) == -1) {
@@ -308,33 +275,9 @@ ctl_refuse(int s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pe.msg, sizeof(pe.msg), fmt, ap);
 	va_end(ap);
-	deadline_set(&dl, "1");
+	deadline_in(&dl, 1000);
 	frame_error(s, &pe, &dl);
 	close(s);
-}
-
-/*
- * Is a whole frame queued on s, so that frame_recv will not wait?  Also 1
- * at end of file or with a header frame_recv will refuse: it says so.
- */
-int
-frame_ready(int s)
-{
-	unsigned char hdr[PROTO_HDRLEN];
-	uint32_t len;
-	ssize_t n;
-	int avail;
-
-	if (ioctl(s, FIONREAD, &avail) == -1 || avail == 0)
-		return 1;
-	if (avail < PROTO_HDRLEN)
-		return 0;
-	n = recv(s, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
-	if (n < PROTO_HDRLEN)
-		return 1;
-	memcpy(&len, hdr + 8, 4);
-	len = ntohl(len);
-	return len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= len;
 }
 
 /* The next peer on the control socket, or -1 when none is waiting. */
@@ -388,7 +331,7 @@ ctl_begin(struct ctl *c, int s, const struct peer *p)
 	c->succ = s;
 	c->peer = *p;
 	c->state = CS_ASKING;
-	deadline_set(&c->until, c->tflag);
+	deadline_in(&c->until, c->tms);
 	return 0;
 }
 
@@ -400,7 +343,7 @@ ctl_sent(struct ctl *c, size_t nfds)
 	/* Killed now, we must leave the path to the successor. */
 	c->created = c->ep.created;
 	c->ep.created = 0;
-	deadline_set(&c->until, c->tflag);
+	deadline_in(&c->until, c->tms);
 }
 
 /* The successor is gone, or we give up on it: go on as if it never came. */
@@ -410,7 +353,7 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 	struct deadline dl;
 
 	if (pe != NULL) {
-		deadline_set(&dl, "1");
+		deadline_in(&dl, 1000);
 		frame_error(c->succ, pe, &dl);
 	}
 	close(c->succ);

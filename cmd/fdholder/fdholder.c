@@ -56,11 +56,11 @@ rights_add(struct trust *rights, const char *arg, int groups)
 		op[n] = '\0';
 		if ((i = op_parse(op)) == -1)
 			errx(EXIT_USAGE, "unknown operation %s: %s", op, arg);
-		trust_add(&rights[i], colon + 1, groups);
+		etrust_add(&rights[i], colon + 1, groups);
 		return;
 	}
 	for (i = 0; i < OP_N; i++)
-		trust_add(&rights[i], arg, groups);
+		etrust_add(&rights[i], arg, groups);
 }
 
 static size_t
@@ -90,13 +90,13 @@ client_connect(const struct addr *a, const struct deadline *dl)
 
 /* -L: print what the store holds. */
 static int
-client_list(const struct addr *a, const char *tflag)
+client_list(const struct addr *a, int tms)
 {
 	struct deadline dl;
 	struct perr pe;
 	int s;
 
-	deadline_set(&dl, tflag);
+	deadline_in(&dl, tms);
 	s = client_connect(a, &dl);
 	if (hold_list(s, stdout, &dl, &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
@@ -109,7 +109,7 @@ client_list(const struct addr *a, const char *tflag)
 /* -D: delete entries, each on its own; exit 1 if any was not there. */
 static int
 client_delete(const struct addr *a, char *names[], int n,
-    const char *tflag)
+    int tms)
 {
 	struct deadline dl;
 	struct perr pe;
@@ -119,7 +119,7 @@ client_delete(const struct addr *a, char *names[], int n,
 		if (!name_valid(names[i], strlen(names[i])) ||
 		    *names[i] == '\0')
 			errx(EXIT_USAGE, "invalid name: %s", names[i]);
-	deadline_set(&dl, tflag);
+	deadline_in(&dl, tms);
 	for (i = 0; i < n; i++) {
 		s = client_connect(a, &dl);
 		if (hold_delete(s, names[i], &dl, &pe) == -1) {
@@ -137,13 +137,12 @@ int
 main(int argc, char *argv[])
 {
 	struct trust rights[OP_N];
-	struct deadline dl;
 	struct addr addr;
 	struct ctl ctl;
-	const char *sflag = NULL, *tflag = "10";
+	const char *sflag = NULL;
 	size_t maxentries = 0, maxfds = 0;
 	int ch, iflag = 0, Dflag = 0, Lflag = 0, Nflag = 0, Sflag = 0;
-	int widened = 0;
+	int tms = 10000, widened = 0;
 
 	memset(rights, 0, sizeof(rights));
 	/* It runs no program: it need never gain privileges. */
@@ -179,7 +178,7 @@ main(int argc, char *argv[])
 			sflag = optarg;
 			break;
 		case 't':
-			tflag = optarg;
+			tms = etimeout_parse(optarg);
 			break;
 		case 'u':
 			rights_add(rights, optarg, 0);
@@ -198,9 +197,9 @@ main(int argc, char *argv[])
 		    Nflag || Sflag || widened || maxfds != 0 ||
 		    maxentries != 0)
 			usage();
-		addr_must(&addr, sflag);
-		return Lflag ? client_list(&addr, tflag) :
-		    client_delete(&addr, argv, argc, tflag);
+		eaddr_parse(&addr, sflag);
+		return Lflag ? client_list(&addr, tms) :
+		    client_delete(&addr, argv, argc, tms);
 	}
 	if (argc != 0 && argc != 2)
 		usage();
@@ -208,14 +207,13 @@ main(int argc, char *argv[])
 		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");
 	if (argc == 0 && (iflag || Nflag))
 		errx(EXIT_USAGE, "-i and -N need a connection: host port");
-	addr_must(&addr, sflag);
-	deadline_set(&dl, tflag);	/* refuse a bad -t before anything */
+	eaddr_parse(&addr, sflag);
 
 	if (argc == 2) {
-		ctl_init(&ctl, &addr, HOLD_CONN, rights, tflag);
+		ctl_init(&ctl, &addr, HOLD_CONN, rights, tms);
 		relay_run(&ctl, argv[0], argv[1], iflag, Nflag, Sflag);
 	}
-	ctl_init(&ctl, &addr, HOLD_STORE, rights, tflag);
+	ctl_init(&ctl, &addr, HOLD_STORE, rights, tms);
 	store_run(&ctl, maxentries ? maxentries : MAXENTRIES,
 	    maxfds ? maxfds : MAXFDS, Sflag);
 }

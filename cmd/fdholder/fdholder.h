@@ -7,6 +7,7 @@
 #include "deadline.h"
 #include "proto.h"
 #include "sock.h"
+#include "trust.h"
 
 /* What a peer may ask of us; -u and -g grant them by uid and gid. */
 enum op {
@@ -25,7 +26,7 @@ enum op {
 struct ctl {
 	struct endpoint	 ep;
 	struct trust	*rights;	/* OP_N of them */
-	const char	*tflag;		/* -t: the bound of each step */
+	int		 tms;		/* -t: the bound of each step, ms */
 	int		 kind;		/* HOLD_CONN or HOLD_STORE */
 	int		 succ;		/* the successor's connection, or -1 */
 	int		 state;		/* CS_* */
@@ -59,7 +60,7 @@ const char	*op_name(int);
 int		 op_parse(const char *);
 
 void	ctl_init(struct ctl *, const struct addr *, int kind,
-	    struct trust *, const char *tflag);
+	    struct trust *, int tms);
 int	ctl_listen(struct ctl *);
 int	ctl_start(struct ctl *, int (*)(void *, int), void *);
 void	ctl_foreign(struct ctl *, const struct perr *)
@@ -78,8 +79,6 @@ void	ctl_commit(struct ctl *);
 int	ctl_accept(struct ctl *, struct peer *);
 void	ctl_refuse(int, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-int	frame_ready(int);
-int	poll_ms(int, int);
 
 void	relay_run(struct ctl *, const char *host, const char *port,
 	    int iflag, int Nflag, int Sflag) __attribute__((__noreturn__));

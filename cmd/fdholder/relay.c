@@ -635,7 +635,7 @@ takeover_check(struct relay *rl, int s)
 	perr_set(&pe, PE_REFUSED, "holds a connection to %s, not %s%s%s:%s",
 	    peer, strchr(rl->host, ':') != NULL ? "[" : "", rl->host,
 	    strchr(rl->host, ':') != NULL ? "]" : "", rl->port);
-	deadline_set(&dl, "1");
+	deadline_in(&dl, 1000);
 	frame_error(s, &pe, &dl);
 	close(s);
 	warnx("%s: %s", rl->ctl->ep.addr.str, pe.msg);
@@ -656,7 +656,7 @@ takeover(struct relay *rl, int s)
 	uint64_t dev, ino;
 	int r;
 
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	if ((r = frame_recv(s, &f, &dl, &pe)) == 0 ||
 	    (r == -1 && pe.errnum == ECONNRESET)) {
 		close(s);
@@ -750,7 +750,7 @@ sd_store(struct relay *rl)
 	struct deadline dl;
 	struct perr pe;
 
-	deadline_set(&dl, rl->ctl->tflag);
+	deadline_in(&dl, rl->ctl->tms);
 	if ((rl->sd = notify_open(&pe)) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
 	sd_check_main();
@@ -774,7 +774,7 @@ sd_forget(struct relay *rl)
 
 	if (rl->sd == -1)
 		return;
-	deadline_set(&dl, "1");
+	deadline_in(&dl, 1000);
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s",
 		    names[i]);
@@ -823,7 +823,7 @@ start(struct relay *rl, int *fresh)
 		out_resume(rl);
 		return;
 	}
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	rl->conn = tcp_connect(rl, &dl);
 }
 

@@ -51,10 +51,10 @@
 static int	 sd = -1;		/* NOTIFY_SOCKET */
 static char	 prefix[17];		/* ours: names never meet another's */
 static uint64_t	 seq;
-static const char *tflag;
+static int	 tms;			/* -t */
 
 int
-sds_open(const char *t, struct perr *pe)
+sds_open(int t, struct perr *pe)
 {
 	uint64_t r;
 
@@ -62,7 +62,7 @@ sds_open(const char *t, struct perr *pe)
 		return -1;
 	arc4random_buf(&r, sizeof(r));
 	snprintf(prefix, sizeof(prefix), "%016llx", (unsigned long long)r);
-	tflag = t;
+	tms = t;
 	return 0;
 }
 
@@ -164,7 +164,7 @@ say(const char *what, const char *name, const int *fds, size_t n,
 	struct deadline dl;
 	char state[128];
 
-	deadline_set(&dl, tflag);
+	deadline_in(&dl, tms);
 	snprintf(state, sizeof(state), "%s\nFDNAME=%s", what, name);
 	return notify_send(sd, state, fds, n, &dl, pe);
 }
@@ -194,7 +194,7 @@ sds_add(struct sdmeta *m, const struct fdset *set, struct perr *pe)
 		goto fail;
 	}
 	close(p[0]);
-	deadline_set(&dl, tflag);
+	deadline_in(&dl, tms);
 	if (notify_barrier(sd, &dl, pe) == -1) {
 		close(p[1]);
 		/* It may yet come: take it out again. */
@@ -435,7 +435,7 @@ out:
 }
 #else
 int
-sds_open(const char *t, struct perr *pe)
+sds_open(int t, struct perr *pe)
 {
 	(void)t;
 	perr_set(pe, PE_SYS, "-S: the service manager's fd store is "

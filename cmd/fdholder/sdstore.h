@@ -19,7 +19,7 @@ struct sdmeta {
 	char		 sdname[SDS_NAMEMAX];	/* its FDNAME= */
 };
 
-int	sds_open(const char *tflag, struct perr *);
+int	sds_open(int tms, struct perr *);
 int	sds_on(void);
 int	sds_add(struct sdmeta *, const struct fdset *, struct perr *);
 void	sds_remove(const char *sdname);

@@ -47,7 +47,7 @@
 #define PARTIAL_MS	10		/* how often to look at part of a frame */
 #define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
 #define TURN		4		/* frames made for a client per turn */
-#define FAREWELL	"1"		/* seconds for a last error to go out */
+#define FAREWELL_MS	1000		/* for a last error to go out */
 
 struct entry {
 	char		 name[PROTO_NAMEMAX + 1];
@@ -324,7 +324,7 @@ static void
 client_next(struct store *st, struct client *cl)
 {
 	cl->state = CL_REQ;
-	deadline_set(&cl->until, st->ctl->tflag);
+	deadline_in(&cl->until, st->ctl->tms);
 }
 
 /* Reply from the client's queue, filled by fill; then go on to then. */
@@ -334,7 +334,7 @@ client_send(struct store *st, struct client *cl, int fill, int then)
 	cl->state = CL_SEND;
 	cl->fill = fill;
 	cl->then = then;
-	deadline_set(&cl->until, st->ctl->tflag);
+	deadline_in(&cl->until, st->ctl->tms);
 }
 
 /* One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds. */
@@ -444,7 +444,7 @@ client_push(struct store *st, int i)
 		client_close(st, i);
 	else if (cl->then == CL_CONFIRM) {
 		cl->state = CL_CONFIRM;
-		deadline_set(&cl->until, st->ctl->tflag);
+		deadline_in(&cl->until, st->ctl->tms);
 	} else
 		client_next(st, cl);
 }
@@ -461,7 +461,7 @@ client_fail(struct store *st, int i, const struct perr *pe)
 		return;
 	}
 	client_send(st, cl, FILL_NONE, CL_GONE);
-	deadline_set(&cl->until, FAREWELL);
+	deadline_in(&cl->until, FAREWELL_MS);
 	client_push(st, i);
 }
 
@@ -636,7 +636,7 @@ confirm(struct store *st, int i, struct frame *f, struct perr *pe)
 		return -1;
 	}
 	cl->state = CL_OUTCOME;
-	deadline_set(&cl->until, st->ctl->tflag);
+	deadline_in(&cl->until, st->ctl->tms);
 	return 0;
 }
 
@@ -687,18 +687,19 @@ static void	handoff_send(struct store *);
  * when the client is no longer ours to serve.
  */
 static int
-req_take(struct store *st, int i, struct frame *f, struct perr *pe)
+req_take(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
 	struct ctl *c = st->ctl;
 	struct client *cl = &st->cl[i];
 	struct peer p = cl->peer;
-	int s = cl->fd;
+	int kind, s = cl->fd;
 
-	if (f->len != 1) {
+	kind = rb_u8(r);
+	if (r->bad || r->off != r->len) {
 		perr_set(pe, PE_PROTO, "malformed take-over request");
 		return -1;
 	}
-	if (f->data[0] != HOLD_STORE) {
+	if (kind != HOLD_STORE) {
 		perr_set(pe, PE_KIND, "holds named fds, not a connection");
 		return -1;
 	}
@@ -731,6 +732,48 @@ outcome(struct store *st, int i, int rc, const struct frame *f)
 		client_close(st, i);
 }
 
+/*
+ * The requests a client may open with: the right each needs (OP_N: none
+ * here, ctl_begin judges a take-over) and what serves it.  A server
+ * returns 0 to go on, -1 with pe set, 1 when the client is no longer ours.
+ */
+static const struct request {
+	uint8_t	 type;
+	int	 op;
+	int	(*serve)(struct store *, int, struct rbuf *, struct perr *);
+} requests[] = {
+	{ F_TAKE,	OP_N,		req_take },
+	{ F_STORE,	OP_STORE,	req_store },
+	{ F_FETCH,	OP_RETRIEVE,	req_fetch },
+	{ F_LIST,	OP_LIST,	req_list },
+	{ F_DELETE,	OP_DELETE,	req_delete },
+};
+#define NREQUESTS	(sizeof(requests) / sizeof(requests[0]))
+
+/* Serve the request f from client i. */
+static int
+request(struct store *st, int i, const struct frame *f, struct perr *pe)
+{
+	const struct request *rq;
+	struct rbuf r;
+
+	if (f->nfds > 0) {
+		perr_set(pe, PE_PROTO, "fds on a request");
+		return -1;
+	}
+	for (rq = requests; rq < requests + NREQUESTS; rq++)
+		if (rq->type == f->type)
+			break;
+	if (rq == requests + NREQUESTS) {
+		perr_set(pe, PE_PROTO, "unexpected frame type %u", f->type);
+		return -1;
+	}
+	if (rq->op != OP_N && !allowed(st, i, rq->op, pe))
+		return -1;
+	rb_init(&r, f->data, f->len);
+	return rq->serve(st, i, &r, pe);
+}
+
 /* A whole frame from client i is queued: serve it. */
 static void
 client_frame(struct store *st, int i)
@@ -738,8 +781,7 @@ client_frame(struct store *st, int i)
 	struct client *cl = &st->cl[i];
 	struct frame f;
 	struct perr pe;
-	struct rbuf r;
-	int rc, op;
+	int rc;
 
 	rc = frame_recv(cl->fd, &f, &cl->until, &pe);
 	if (cl->state == CL_OUTCOME) {
@@ -759,46 +801,16 @@ client_frame(struct store *st, int i)
 	pe.msg[0] = '\0';
 	if (cl->state == CL_OFFER)
 		rc = offer(st, i, &f, &pe);
-	else if (cl->state == CL_CONFIRM)
-		rc = f.nfds > 0 ? (perr_set(&pe, PE_PROTO, "fds on a "
-		    "confirmation"), -1) : confirm(st, i, &f, &pe);
-	else if (f.nfds > 0) {
-		perr_set(&pe, PE_PROTO, "fds on a request");
+	else if (cl->state == CL_CONFIRM && f.nfds > 0) {
+		perr_set(&pe, PE_PROTO, "fds on a confirmation");
 		rc = -1;
-	} else {
-		rb_init(&r, f.data, f.len);
-		switch (f.type) {
-		case F_TAKE:
-			if ((rc = req_take(st, i, &f, &pe)) == 1) {
-				frame_free(&f);
-				return;
-			}
-			break;
-		case F_STORE:
-		case F_FETCH:
-		case F_LIST:
-		case F_DELETE:
-			op = f.type == F_STORE ? OP_STORE :
-			    f.type == F_FETCH ? OP_RETRIEVE :
-			    f.type == F_LIST ? OP_LIST : OP_DELETE;
-			if (!allowed(st, i, op, &pe))
-				rc = -1;
-			else if (f.type == F_STORE)
-				rc = req_store(st, i, &r, &pe);
-			else if (f.type == F_FETCH)
-				rc = req_fetch(st, i, &r, &pe);
-			else if (f.type == F_LIST)
-				rc = req_list(st, i, &r, &pe);
-			else
-				rc = req_delete(st, i, &r, &pe);
-			break;
-		default:
-			perr_set(&pe, PE_PROTO, "unexpected frame type %u",
-			    f.type);
-			rc = -1;
-		}
-	}
+	} else if (cl->state == CL_CONFIRM)
+		rc = confirm(st, i, &f, &pe);
+	else
+		rc = request(st, i, &f, &pe);
 	frame_free(&f);
+	if (rc == 1)
+		return;
 	if (rc == 0) {
 		if (cl->state == CL_SEND)
 			client_push(st, i);
@@ -1065,7 +1077,7 @@ takeover(struct store *st, int s)
 	size_t want = 0, total = 0, k;
 	int r, first = 1, more;
 
-	deadline_set(&dl, c->tflag);
+	deadline_in(&dl, c->tms);
 	do {
 		if ((r = frame_recv(s, &f, &dl, &pe)) == 0 ||
 		    (r == -1 && pe.errnum == ECONNRESET)) {
@@ -1178,7 +1190,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	/* The fds, the clients, one frame of copies (outq_keep) each. */
 	fd_room(maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS + 64);
 
-	if (Sflag && sds_open(c->tflag, &pe) == -1)
+	if (Sflag && sds_open(c->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
 	start(&st);
 	ctl_unlink_at_exit(c);

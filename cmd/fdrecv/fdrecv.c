@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "proto.h"
 #include "sock.h"
+#include "trust.h"
 #include "util.h"
 
 static void __dead2
@@ -220,126 +221,75 @@ retrieve(const struct addr *a, const char *name, int Dflag,
 	return deliver(argv, &set, map, nmap, nofile, s, dl);
 }
 
-int
-main(int argc, char *argv[])
+/* -L: the fds the service manager passed us, by name. */
+static int
+listen_fds(const char *names, char *argv[], int *map, size_t nmap)
 {
-	struct trust trust = { 0 };
+	struct fdset set = { 0 };
+	struct rlimit nofile;
+	struct perr pe;
+
+	nofile_raise(&nofile);
+	if (listen_take(names, &set, &pe) == -1)
+		errx(exit_for(&pe), "%s", pe.msg);
+	if (!set_fits(&set, argv[0] != NULL, nmap, &pe))
+		errx(EXIT_USAGE, "-L %s: %s", names, pe.msg);
+	return deliver(argv, &set, map, nmap, &nofile, -1, NULL);
+}
+
+/*
+ * The first form: take a set from a sender, listening at a or connected
+ * to it (-c), and deliver it.
+ */
+static int
+receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
+    char *argv[], int *map, size_t nmap, const struct deadline *dl,
+    const struct rlimit *nofile)
+{
 	struct fdset set = { 0 };
 	struct endpoint ep;
-	struct deadline dl;
-	struct rlimit nofile;
-	struct addr addr;
 	struct peer peer;
 	struct perr pe;
-	const char *Lflag = NULL, *nflag = NULL, *tflag = NULL;
-	int *map = NULL, ch, r, s, cflag = 0, Dflag = 0, rflag = 0;
-	size_t nmap = 0;
+	int r, s;
 
-	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:L:m:n:rt:u:")) != -1) {
-		switch (ch) {
-		case 'D':
-			Dflag = 1;
-			break;
-		case 'n':
-			nflag = optarg;
-			break;
-		case 'L':
-			Lflag = optarg;
-			break;
-		case 'c':
-			cflag = 1;
-			break;
-		case 'g':
-			trust_add(&trust, optarg, 1);
-			break;
-		case 'm':
-			free(map);
-			if (fdlist_parse(optarg, &map, &nmap) == -1)
-				errx(EXIT_USAGE, "invalid fd list: %s", optarg);
-			break;
-		case 'r':
-			rflag = 1;
-			break;
-		case 't':
-			tflag = optarg;
-			break;
-		case 'u':
-			trust_add(&trust, optarg, 0);
-			break;
-		default:
-			usage();
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (Lflag != NULL) {
-		/* No socket operand: the program starts at argv[0]. */
-		argc++;
-		argv--;
-		if (cflag || rflag || tflag || trust_widened(&trust))
-			usage();
-	}
-	if (argc < 1 || (Dflag && nflag == NULL) ||
-	    (nflag != NULL && (Lflag != NULL || cflag || rflag)))
-		usage();
-	if (nflag != NULL && (*nflag == '\0' ||
-	    !name_valid(nflag, strlen(nflag))))
-		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
-	if (nmap > 0 && argc < 2)
-		errx(EXIT_USAGE, "-m needs a program to run");
-	if (Lflag != NULL) {
-		nofile_raise(&nofile);
-		if (listen_take(Lflag, &set, &pe) == -1)
-			errx(exit_for(&pe), "%s", pe.msg);
-		if (!set_fits(&set, argc > 1, nmap, &pe))
-			errx(EXIT_USAGE, "-L %s: %s", Lflag, pe.msg);
-		return deliver(argv + 1, &set, map, nmap, &nofile, -1, NULL);
-	}
-	addr_must(&addr, argv[0]);
-	deadline_set(&dl, tflag);
-	nofile_raise(&nofile);
-
-	if (nflag != NULL)
-		return retrieve(&addr, nflag, Dflag, &trust, argv + 1, map,
-		    nmap, &dl, &nofile);
-	if (cflag && addr.kind != ADDR_FD) {
-		if (ep_connect(&ep, &addr, &dl) == -1) {
+	if (cflag && a->kind != ADDR_FD) {
+		if (ep_connect(&ep, a, dl) == -1) {
 			if (errno == ETIMEDOUT)
 				errx(EXIT_TIMEOUT, "connect %s: timed out",
-				    addr.str);
-			err(EXIT_SYS, "connect %s", addr.str);
+				    a->str);
+			err(EXIT_SYS, "connect %s", a->str);
 		}
 	} else {
 		ep_unlink_on_signal(&ep);
-		if (ep_listen(&ep, &addr, trust_widened(&trust), &dl) == -1)
+		if (ep_listen(&ep, a, trust_widened(trust), dl) == -1)
 			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
 			    "listen %s", ep_error());
 	}
 
 	for (;;) {
-		if ((s = ep_next(&ep, &dl)) == -1) {
+		if ((s = ep_next(&ep, dl)) == -1) {
 			ep_close(&ep);
 			if (errno == ETIMEDOUT)
 				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
-				    "a sender", addr.str);
-			err(EXIT_SYS, "accept %s", addr.str);
+				    "a sender", a->str);
+			err(EXIT_SYS, "accept %s", a->str);
 		}
 		if (peer_get(s, &peer) == -1) {
 			ep_close(&ep);
-			err(EXIT_SYS, "%s: peer credentials", addr.str);
+			err(EXIT_SYS, "%s: peer credentials", a->str);
 		}
-		if (!peer_trusted(&peer, &trust)) {
+		if (!peer_trusted(&peer, trust)) {
 			perr_set(&pe, PE_REFUSED, "uid %u not allowed by the "
 			    "receiver", (unsigned)peer.uid);
-			warnx("%s: refused sender %s", addr.str,
+			warnx("%s: refused sender %s", a->str,
 			    peer_str(&peer));
-		} else if ((r = rflag ? raw_recv(s, &set, &dl, &pe) :
-		    fdset_recv(s, &set, &dl, &pe)) == 1) {
-			if (set_fits(&set, argc > 1, nmap, &pe) &&
-			    (argc < 2 || prog_check(argv[1], &pe) == 0))
+		} else if ((r = rflag ? raw_recv(s, &set, dl, &pe) :
+		    fdset_recv(s, &set, dl, &pe)) == 1) {
+			if (set_fits(&set, argv[0] != NULL, nmap, &pe) &&
+			    (argv[0] == NULL || prog_check(argv[0], &pe) == 0))
 				break;
 			fdset_close(&set);
-			warnx("%s: sender %s: %s", addr.str, peer_str(&peer),
+			warnx("%s: sender %s: %s", a->str, peer_str(&peer),
 			    pe.msg);
 		} else if (r == 0) {
 			/* Closed before a byte: a probe for a live socket. */
@@ -348,14 +298,14 @@ main(int argc, char *argv[])
 				continue;
 			ep_close(&ep);
 			errx(EXIT_SYS, "%s: sender closed before sending",
-			    addr.str);
+			    a->str);
 		} else if (pe.remote)
-			warnx("%s: refused by sender: %s", addr.str, pe.msg);
+			warnx("%s: refused by sender: %s", a->str, pe.msg);
 		else
-			warnx("%s: sender %s: %s", addr.str, peer_str(&peer),
+			warnx("%s: sender %s: %s", a->str, peer_str(&peer),
 			    pe.msg);
 		if (!rflag && !pe.remote)
-			frame_error(s, &pe, &dl);
+			frame_error(s, &pe, dl);
 		close(s);
 		if (pe.code == PE_EXEC && !pe.remote) {
 			ep_close(&ep);
@@ -368,8 +318,8 @@ main(int argc, char *argv[])
 	}
 
 	/* The sender waits for the exec: keep s open until then. */
-	if (!rflag && ack_send(s, set.n, &dl, &pe) == -1) {
-		warnx("%s: sender %s: %s", addr.str, peer_str(&peer), pe.msg);
+	if (!rflag && ack_send(s, set.n, dl, &pe) == -1) {
+		warnx("%s: sender %s: %s", a->str, peer_str(&peer), pe.msg);
 		close(s);
 		s = -1;
 	} else if (rflag) {
@@ -377,6 +327,116 @@ main(int argc, char *argv[])
 		s = -1;
 	}
 	ep_close(&ep);
-	trust_free(&trust);
-	return deliver(argv + 1, &set, map, nmap, &nofile, s, &dl);
+	trust_free(trust);
+	return deliver(argv, &set, map, nmap, nofile, s, dl);
+}
+
+enum verb { RECEIVE, FETCH, LISTEN_FDS };
+
+/* Options that the form picked does not take: named, as nc does. */
+static void
+conflicts(enum verb verb, int cflag, int Dflag, int rflag, int tset,
+    int widened)
+{
+	if (verb == LISTEN_FDS) {
+		if (cflag)
+			errx(EXIT_USAGE, "cannot use -c with -L");
+		if (rflag)
+			errx(EXIT_USAGE, "cannot use -r with -L");
+		if (tset)
+			errx(EXIT_USAGE, "cannot use -t with -L");
+		if (widened)
+			errx(EXIT_USAGE, "cannot use -u or -g with -L");
+	}
+	if (verb == FETCH && cflag)
+		errx(EXIT_USAGE, "cannot use -c with -n");
+	if (verb == FETCH && rflag)
+		errx(EXIT_USAGE, "cannot use -r with -n");
+	if (verb != FETCH && Dflag)
+		errx(EXIT_USAGE, "cannot use -D without -n");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct trust trust = { 0 };
+	struct deadline dl;
+	struct rlimit nofile;
+	struct addr addr;
+	const char *Lflag = NULL, *nflag = NULL;
+	enum verb verb = RECEIVE;
+	int *map = NULL, ch, cflag = 0, Dflag = 0, rflag = 0, tms = -1;
+	size_t nmap = 0;
+
+	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:L:m:n:rt:u:")) != -1) {
+		switch (ch) {
+		case 'D':
+			Dflag = 1;
+			break;
+		case 'n':
+			if (verb == LISTEN_FDS)
+				errx(EXIT_USAGE, "cannot use -n with -L");
+			verb = FETCH;
+			nflag = optarg;
+			break;
+		case 'L':
+			if (verb == FETCH)
+				errx(EXIT_USAGE, "cannot use -L with -n");
+			verb = LISTEN_FDS;
+			Lflag = optarg;
+			break;
+		case 'c':
+			cflag = 1;
+			break;
+		case 'g':
+			etrust_add(&trust, optarg, 1);
+			break;
+		case 'm':
+			free(map);
+			if (fdlist_parse(optarg, &map, &nmap) == -1)
+				errx(EXIT_USAGE, "invalid fd list: %s", optarg);
+			break;
+		case 'r':
+			rflag = 1;
+			break;
+		case 't':
+			tms = etimeout_parse(optarg);
+			break;
+		case 'u':
+			etrust_add(&trust, optarg, 0);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	conflicts(verb, cflag, Dflag, rflag, tms != -1,
+	    trust_widened(&trust));
+	if (verb == LISTEN_FDS) {
+		/* No socket operand: the program starts at argv[0]. */
+		if (nmap > 0 && argc < 1)
+			errx(EXIT_USAGE, "-m needs a program to run");
+		return listen_fds(Lflag, argv, map, nmap);
+	}
+	if (argc < 1)
+		usage();
+	if (nflag != NULL && (*nflag == '\0' ||
+	    !name_valid(nflag, strlen(nflag))))
+		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
+	if (nmap > 0 && argc < 2)
+		errx(EXIT_USAGE, "-m needs a program to run");
+	eaddr_parse(&addr, argv[0]);
+	deadline_in(&dl, tms);
+	nofile_raise(&nofile);
+
+	switch (verb) {
+	case FETCH:
+		return retrieve(&addr, nflag, Dflag, &trust, argv + 1, map,
+		    nmap, &dl, &nofile);
+	case RECEIVE:
+	default:
+		return receive(&addr, cflag, rflag, &trust, argv + 1, map,
+		    nmap, &dl, &nofile);
+	}
 }

@@ -22,6 +22,7 @@
 #include "proto.h"
 #include "sandbox.h"
 #include "sock.h"
+#include "trust.h"
 #include "util.h"
 
 static void __dead2
@@ -63,29 +64,43 @@ source_fd(int fd, pid_t pid, int *pidfd)
 	err(EXIT_SYS, "pid %ld: fd %d", (long)pid, fd);
 }
 
+/* -N: the service manager's fd store, opened or exited. */
+static int
+notify_or_exit(void)
+{
+	struct perr pe;
+	int s;
+
+	if ((s = notify_open(&pe)) == -1)
+		errx(EXIT_USAGE, "%s", pe.msg);
+	return s;
+}
+
+/* Wait on a barrier until the service manager has taken it all. */
+static void
+notify_done(int s, const struct deadline *dl)
+{
+	struct perr pe;
+
+	if (notify_barrier(s, dl, &pe) == -1)
+		errx(exit_for(&pe), "%s", pe.msg);
+	close(s);
+}
+
 /*
  * -N: store the set in the service manager's fd store, the fds of one name
- * in messages of at most PROTO_MAXFDS, then wait on a barrier until it has
- * taken them all.  With dflag, the operands are names to remove instead.
+ * in messages of at most PROTO_MAXFDS.
  */
 static void
-notify_store(const struct fdset *set, char **names, int n, int dflag,
-    const struct deadline *dl)
+notify_store(const struct fdset *set, const struct deadline *dl)
 {
 	char state[64 + PROTO_NAMEMAX];
 	struct perr pe;
 	size_t i, k;
 	int s;
 
-	if ((s = notify_open(&pe)) == -1)
-		errx(EXIT_USAGE, "%s", pe.msg);
-	for (i = 0; dflag && i < (size_t)n; i++) {
-		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s",
-		    names[i]);
-		if (notify_send(s, state, NULL, 0, dl, &pe) == -1)
-			errx(exit_for(&pe), "%s", pe.msg);
-	}
-	for (i = 0; !dflag && i < set->n; i += k) {
+	s = notify_or_exit();
+	for (i = 0; i < set->n; i += k) {
 		for (k = 1; i + k < set->n && k < PROTO_MAXFDS &&
 		    strcmp(set->names[i], set->names[i + k]) == 0; k++)
 			;
@@ -97,9 +112,25 @@ notify_store(const struct fdset *set, char **names, int n, int dflag,
 		if (notify_send(s, state, set->fds + i, k, dl, &pe) == -1)
 			errx(exit_for(&pe), "%s", pe.msg);
 	}
-	if (notify_barrier(s, dl, &pe) == -1)
-		errx(exit_for(&pe), "%s", pe.msg);
-	close(s);
+	notify_done(s, dl);
+}
+
+/* -N -d: remove the fds of each name from the service manager's store. */
+static void
+notify_remove(char **names, int n, const struct deadline *dl)
+{
+	char state[64 + PROTO_NAMEMAX];
+	struct perr pe;
+	int i, s;
+
+	s = notify_or_exit();
+	for (i = 0; i < n; i++) {
+		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s",
+		    names[i]);
+		if (notify_send(s, state, NULL, 0, dl, &pe) == -1)
+			errx(exit_for(&pe), "%s", pe.msg);
+	}
+	notify_done(s, dl);
 }
 
 /*
@@ -141,20 +172,173 @@ wait_exec(int s, const struct addr *a, const struct deadline *dl)
 	errx(exit_for(&pe), "%s: after confirming: %s", a->str, pe.msg);
 }
 
+/*
+ * The receiver at a: the next trusted peer.  A refused one is told why;
+ * when we listen, the next one is served instead, otherwise we exit.
+ */
+static int
+receiver(struct endpoint *ep, const struct addr *a, const struct trust *trust,
+    int rflag, struct peer *peer, const struct deadline *dl)
+{
+	struct perr pe;
+	int s;
+
+	for (;;) {
+		if ((s = ep_next(ep, dl)) == -1) {
+			ep_close(ep);
+			if (errno == ETIMEDOUT)
+				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
+				    "a receiver", a->str);
+			err(EXIT_SYS, "accept %s", a->str);
+		}
+		if (peer_get(s, peer) == -1) {
+			ep_close(ep);
+			err(EXIT_SYS, "%s: peer credentials", a->str);
+		}
+		if (peer_trusted(peer, trust))
+			return s;
+		perr_set(&pe, PE_REFUSED, "uid %u not allowed by the sender",
+		    (unsigned)peer->uid);
+		if (!rflag)
+			frame_error(s, &pe, dl);
+		close(s);
+		warnx("%s: refused receiver %s", a->str, peer_str(peer));
+		if (ep->lfd == -1) {
+			ep_close(ep);
+			exit(EXIT_REFUSED);
+		}
+	}
+}
+
+static void
+connect_or_exit(struct endpoint *ep, const struct addr *a, int now,
+    const struct deadline *dl)
+{
+	if ((now ? ep_connect_now(ep, a, dl) : ep_connect(ep, a, dl)) == 0)
+		return;
+	if (errno == ETIMEDOUT)
+		errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+	err(EXIT_SYS, "connect %s", a->str);
+}
+
+/* The first form: offer the set to a receiver, at a or listening at a. */
+static int
+send_fds(const struct addr *a, const struct fdset *set, const struct trust *trust,
+    int lflag, int rflag, const struct deadline *dl)
+{
+	struct endpoint ep;
+	struct peer peer;
+	struct perr pe;
+	int s;
+
+	if (lflag) {
+		ep_unlink_on_signal(&ep);
+		if (ep_listen(&ep, a, trust_widened(trust), dl) == -1)
+			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
+			    "listen %s", ep_error());
+	} else
+		connect_or_exit(&ep, a, 0, dl);
+	for (;;) {
+		s = receiver(&ep, a, trust, rflag, &peer, dl);
+		if (offer(s, set, rflag, dl, &pe) == 0)
+			break;
+		close(s);
+		if (ep.lfd != -1 && pe.errnum != 0 && pe.errnum != ETIMEDOUT) {
+			warnx("%s: receiver %s went away: %s", a->str,
+			    peer_str(&peer), pe.msg);
+			continue;
+		}
+		ep_close(&ep);
+		if (pe.remote)
+			errx(exit_for(&pe), "%s: refused by receiver: %s",
+			    a->str, pe.msg);
+		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
+	}
+	ep_close(&ep);
+	if (!rflag)
+		wait_exec(s, a, dl);
+	close(s);
+	return EXIT_OK;
+}
+
+/* -n: store the set in the fdholder store at a as the entry name. */
+static int
+store_named(const struct addr *a, const char *name, uint32_t ttl,
+    const struct fdset *set, const struct trust *trust,
+    const struct deadline *dl)
+{
+	struct endpoint ep;
+	struct peer peer;
+	struct perr pe;
+	int s;
+
+	connect_or_exit(&ep, a, 1, dl);
+	s = receiver(&ep, a, trust, 0, &peer, dl);
+	if (hold_store(s, name, ttl, set, dl, &pe) == -1) {
+		ep_close(&ep);
+		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
+	}
+	ep_close(&ep);
+	close(s);
+	return EXIT_OK;
+}
+
+/* The set named by the operands fd[=name], ours or process pid's. */
+static void
+operands_set(struct fdset *set, char **argv, int argc, pid_t pid, int rflag)
+{
+	const char *name;
+	int fd, i, pidfd = -1;
+
+	for (i = 0; i < argc; i++) {
+		if (fdspec_parse(argv[i], &fd, &name) == -1)
+			errx(EXIT_USAGE, "invalid fd[=name]: %s", argv[i]);
+		if (rflag && *name != '\0')
+			errx(EXIT_USAGE, "raw mode sends no names: %s",
+			    argv[i]);
+		if (fdset_add(set, source_fd(fd, pid, &pidfd), name) == -1)
+			err(EXIT_SYS, "malloc");
+	}
+	if (pidfd != -1)
+		close(pidfd);
+}
+
+enum verb { SEND, STORE, NOTIFY_STORE, NOTIFY_REMOVE };
+
+/* Options that the form picked does not take: named, as nc does. */
+static void
+conflicts(enum verb verb, int lflag, int rflag, pid_t pid, int widened,
+    uint32_t ttl)
+{
+	if (verb == NOTIFY_STORE || verb == NOTIFY_REMOVE) {
+		if (lflag)
+			errx(EXIT_USAGE, "cannot use -l with -N");
+		if (rflag)
+			errx(EXIT_USAGE, "cannot use -r with -N");
+		if (widened)
+			errx(EXIT_USAGE, "cannot use -u or -g with -N");
+	}
+	if (verb == NOTIFY_REMOVE && pid != 0)
+		errx(EXIT_USAGE, "cannot use -p with -d");
+	if (verb == STORE && lflag)
+		errx(EXIT_USAGE, "cannot use -l with -n");
+	if (verb == STORE && rflag)
+		errx(EXIT_USAGE, "cannot use -r with -n");
+	if (verb != STORE && ttl != HOLD_FOREVER)
+		errx(EXIT_USAGE, "cannot use -e without -n");
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct trust trust = { 0 };
 	struct fdset set = { 0 };
-	struct endpoint ep;
 	struct deadline dl;
 	struct addr addr;
-	struct peer peer;
-	struct perr pe;
-	const char *errstr, *name, *nflag = NULL, *tflag = NULL;
+	const char *errstr, *nflag = NULL;
+	enum verb verb = SEND;
 	uint32_t ttl = HOLD_FOREVER;
-	int ch, fd, i, s, dflag = 0, lflag = 0, Nflag = 0, rflag = 0;
-	int pidfd = -1;
+	int ch, i, r, dflag = 0, lflag = 0, rflag = 0, tms = -1;
 	pid_t pid = 0;
 
 	/* It runs no program: it need never gain privileges. */
@@ -168,13 +352,18 @@ main(int argc, char *argv[])
 				    optarg);
 			break;
 		case 'n':
+			if (verb == NOTIFY_STORE)
+				errx(EXIT_USAGE, "cannot use -n with -N");
+			verb = STORE;
 			nflag = optarg;
 			break;
 		case 'd':
 			dflag = 1;
 			break;
 		case 'N':
-			Nflag = 1;
+			if (verb == STORE)
+				errx(EXIT_USAGE, "cannot use -N with -n");
+			verb = NOTIFY_STORE;
 			break;
 		case 'p':
 			pid = strtonum(optarg, 1, INT_MAX, &errstr);
@@ -182,7 +371,7 @@ main(int argc, char *argv[])
 				errx(EXIT_USAGE, "pid %s: %s", errstr, optarg);
 			break;
 		case 'g':
-			trust_add(&trust, optarg, 1);
+			etrust_add(&trust, optarg, 1);
 			break;
 		case 'l':
 			lflag = 1;
@@ -191,10 +380,10 @@ main(int argc, char *argv[])
 			rflag = 1;
 			break;
 		case 't':
-			tflag = optarg;
+			tms = etimeout_parse(optarg);
 			break;
 		case 'u':
-			trust_add(&trust, optarg, 0);
+			etrust_add(&trust, optarg, 0);
 			break;
 		default:
 			usage();
@@ -202,15 +391,13 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (Nflag) {
-		/* No socket operand: the operands start at argv[0]. */
-		argc++;
-		argv--;
-	}
-	if (argc < 2 || (dflag && (!Nflag || pid != 0)) ||
-	    (Nflag && (lflag || rflag || trust_widened(&trust))) ||
-	    (nflag != NULL && (Nflag || lflag || rflag)) ||
-	    (ttl != HOLD_FOREVER && nflag == NULL))
+	if (dflag && verb != NOTIFY_STORE)
+		errx(EXIT_USAGE, "cannot use -d without -N");
+	if (dflag)
+		verb = NOTIFY_REMOVE;
+	conflicts(verb, lflag, rflag, pid, trust_widened(&trust), ttl);
+	/* The forms with a socket operand want an fd after it. */
+	if (argc < ((verb == SEND || verb == STORE) ? 2 : 1))
 		usage();
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
@@ -218,96 +405,34 @@ main(int argc, char *argv[])
 	if (pid != 0 && !pidfd_can())
 		errx(EXIT_USAGE, "-p: taking another process's fd needs "
 		    "pidfd_getfd(2): Linux only");
-	deadline_set(&dl, tflag);
-	if (dflag) {
-		for (i = 1; i < argc; i++)
+	deadline_in(&dl, tms);
+
+	switch (verb) {
+	case NOTIFY_REMOVE:
+		for (i = 0; i < argc; i++)
 			if (*argv[i] == '\0' || !name_valid(argv[i],
 			    strlen(argv[i])))
 				errx(EXIT_USAGE, "invalid name: %s", argv[i]);
-		notify_store(&set, argv + 1, argc - 1, 1, &dl);
+		notify_remove(argv, argc, &dl);
 		return EXIT_OK;
-	}
-
-	for (i = 1; i < argc; i++) {
-		if (fdspec_parse(argv[i], &fd, &name) == -1)
-			errx(EXIT_USAGE, "invalid fd[=name]: %s", argv[i]);
-		if (rflag && *name != '\0')
-			errx(EXIT_USAGE, "raw mode sends no names: %s",
-			    argv[i]);
-		if (fdset_add(&set, source_fd(fd, pid, &pidfd), name) == -1)
-			err(EXIT_SYS, "malloc");
-	}
-	if (pidfd != -1)
-		close(pidfd);
-	if (Nflag) {
-		notify_store(&set, NULL, 0, 0, &dl);
+	case NOTIFY_STORE:
+		operands_set(&set, argv, argc, pid, 0);
+		notify_store(&set, &dl);
 		fdset_free(&set);
 		return EXIT_OK;
+	case STORE:
+		operands_set(&set, argv + 1, argc - 1, pid, 0);
+		eaddr_parse(&addr, argv[0]);
+		r = store_named(&addr, nflag, ttl, &set, &trust, &dl);
+		break;
+	case SEND:
+	default:
+		operands_set(&set, argv + 1, argc - 1, pid, rflag);
+		eaddr_parse(&addr, argv[0]);
+		r = send_fds(&addr, &set, &trust, lflag, rflag, &dl);
+		break;
 	}
-	addr_must(&addr, argv[0]);
-
-	if (lflag) {
-		ep_unlink_on_signal(&ep);
-		if (ep_listen(&ep, &addr, trust_widened(&trust), &dl) == -1)
-			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
-			    "listen %s", ep_error());
-	} else if ((nflag != NULL ? ep_connect_now(&ep, &addr, &dl) :
-	    ep_connect(&ep, &addr, &dl)) == -1) {
-		if (errno == ETIMEDOUT)
-			errx(EXIT_TIMEOUT, "connect %s: timed out", addr.str);
-		err(EXIT_SYS, "connect %s", addr.str);
-	}
-
-	for (;;) {
-		if ((s = ep_next(&ep, &dl)) == -1) {
-			ep_close(&ep);
-			if (errno == ETIMEDOUT)
-				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
-				    "a receiver", addr.str);
-			err(EXIT_SYS, "accept %s", addr.str);
-		}
-		if (peer_get(s, &peer) == -1) {
-			ep_close(&ep);
-			err(EXIT_SYS, "%s: peer credentials", addr.str);
-		}
-		if (!peer_trusted(&peer, &trust)) {
-			perr_set(&pe, PE_REFUSED, "uid %u not allowed by the "
-			    "sender", (unsigned)peer.uid);
-			if (!rflag)
-				frame_error(s, &pe, &dl);
-			close(s);
-			warnx("%s: refused receiver %s", addr.str,
-			    peer_str(&peer));
-			if (ep.lfd != -1)
-				continue;
-			ep_close(&ep);
-			return EXIT_REFUSED;
-		}
-		if (nflag != NULL) {
-			if (hold_store(s, nflag, ttl, &set, &dl, &pe) == 0)
-				break;
-			ep_close(&ep);
-			errx(exit_for(&pe), "%s: %s", addr.str, pe.msg);
-		}
-		if (offer(s, &set, rflag, &dl, &pe) == 0)
-			break;
-		close(s);
-		if (ep.lfd != -1 && pe.errnum != 0 && pe.errnum != ETIMEDOUT) {
-			warnx("%s: receiver %s went away: %s", addr.str,
-			    peer_str(&peer), pe.msg);
-			continue;
-		}
-		ep_close(&ep);
-		if (pe.remote)
-			errx(exit_for(&pe), "%s: refused by receiver: %s",
-			    addr.str, pe.msg);
-		errx(exit_for(&pe), "%s: %s", addr.str, pe.msg);
-	}
-	ep_close(&ep);
-	if (nflag == NULL && !rflag)
-		wait_exec(s, &addr, &dl);
-	close(s);
 	fdset_free(&set);
 	trust_free(&trust);
-	return EXIT_OK;
+	return r;
 }

@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	send_with_fds(sv[0], data + 1, size - 1, nfds);
 	close(sv[0]);		/* the reader sees the end: no waiting */
-	deadline_set(&dl, "1");
+	deadline_in(&dl, 1000);
 	memset(&set, 0, sizeof(set));
 	switch (how) {
 	case 0:

@@ -8,6 +8,7 @@
  * is closed, and no reservation is left behind.
  */
 #include "../../cmd/fdholder/ctl.c"
+#include "../../cmd/fdholder/ops.c"
 #include "../../cmd/fdholder/store.c"
 #include "../../cmd/fdholder/sdstore.c"
 
@@ -32,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	before = lowest_free();
 	if (addr_parse(&a, "@fdtools-fuzz-store") == -1)
 		abort();
-	ctl_init(&c, &a, HOLD_STORE, rights, "1");
+	ctl_init(&c, &a, HOLD_STORE, rights, 1000);
 	memset(&st, 0, sizeof(st));
 	st.ctl = &c;
 	st.maxentries = 8;
