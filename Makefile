@@ -1,3 +1,4 @@
+# ISC license: see LICENSE.
 # fdtools: move open file descriptors between processes.
 #
 # Every cmd/NAME/ directory is one binary built from its *.c files and

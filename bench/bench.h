@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /* What the C programs of bench/ share: a clock, and qsort's comparison. */
 #ifndef BENCH_H
 #define BENCH_H

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /* manyfds N prog [arg ...]: run prog with N more fds open (on /dev/null), 3 up. */
 #include <fcntl.h>
 #include <stdio.h>

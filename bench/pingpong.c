@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * pingpong ROUNDS: the floor of a handoff: two running processes, one
  * passes an fd and a byte over a UNIX socket, the other takes it, closes

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * rawsend N ROUNDS: the limit of this machine for passing N fds: one
  * process sends them over a socketpair in messages of 253 to a child that

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ISC license: see LICENSE.
 """bench/report.py RES: bench/RESULTS.md from the lines bench/run wrote,
 FIGURE|LABEL|MEDIAN|LOW|HIGH|UNIT|REF each."""
 import datetime

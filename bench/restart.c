@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * restart N OUT STALLDIR prog [arg ...]: start prog (stdout appended to
  * OUT), then N times start another and wait for the one before to exit,

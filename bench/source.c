@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * source BYTES PORTFILE: listen on 127.0.0.1 (a free port, written to
  * PORTFILE), accept one client, write BYTES bytes (0: without end) as fast

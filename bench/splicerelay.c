@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * splicerelay HOST PORT: the limit of a relay: connect, then splice the
  * socket into a pipe and the pipe into standard output until end of file.

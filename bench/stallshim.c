@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * LD_PRELOAD=stallshim.so, STALLDIR=dir: record in dir/PID the start of
  * the process and the first and last time a read of a TCP socket (read,

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef ADDR_H
 #define ADDR_H
 

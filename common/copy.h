@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef COPY_H
 #define COPY_H
 

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef DEADLINE_H
 #define DEADLINE_H
 

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #include <errno.h>
 
 #include "exits.h"

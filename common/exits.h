@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * The exit statuses of every tool, in one table.  The man pages' EXIT STATUS
  * sections list the same numbers.  100 and 111 follow skarnet's tools; 126

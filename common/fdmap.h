@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef FDMAP_H
 #define FDMAP_H
 

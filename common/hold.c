@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>

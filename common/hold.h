@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef HOLD_H
 #define HOLD_H
 

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * no_new_privs(), apart from sandbox.c so that a tool that wants only this
  * does not link libseccomp.

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * systemd's side of fd passing, spoken directly (sd_notify(3)'s documented
  * datagram protocol), so that the tools need no libsystemd: storing fds in

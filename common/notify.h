@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef NOTIFY_H
 #define NOTIFY_H
 

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * Duplicate an fd of another process (pidfd_getfd(2), Linux 5.6), with the
  * rights of ptrace(2) over it.  Elsewhere every call fails with ENOSYS.

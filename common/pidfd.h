@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef PIDFD_H
 #define PIDFD_H
 

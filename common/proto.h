@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef PROTO_H
 #define PROTO_H
 

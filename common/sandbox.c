@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * sandbox(): see sandbox.h.  On Linux the filter is built with
  * libseccomp; elsewhere sandbox() is no_new_privs() (nnp.c) alone.

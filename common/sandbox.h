@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef SANDBOX_H
 #define SANDBOX_H
 

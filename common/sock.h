@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef SOCK_H
 #define SOCK_H
 

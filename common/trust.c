@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * Who may talk to us: trust lists from -u and -g, and the credentials of
  * the peer on a UNIX socket, as DESIGN's "Trust" says.

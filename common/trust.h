@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef TRUST_H
 #define TRUST_H
 

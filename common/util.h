@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef UTIL_H
 #define UTIL_H
 

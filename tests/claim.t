@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # Claiming a socket path against every other claimant, and what a tool
 # finds there: one owner at every moment (DESIGN's "same rule holds between
 # processes that start at the same moment"), errors that say what was

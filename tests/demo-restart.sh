@@ -1,4 +1,5 @@
 #!/bin/sh
+# ISC license: see LICENSE.
 # make demo: the chat client that restarts without dropping its connection.
 # A server on loopback streams the numbers 1..N; fdholder copies them to a
 # file and is restarted again and again from a shell loop while they flow.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# ISC license: see LICENSE.
 # make demo: a pipeline handed from one shell to another.  A producer's
 # pipe goes through fdsend and fdrecv to a consumer that reads it directly.
 set -eu

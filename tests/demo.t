@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # The demonstrations of make demo and make demo-pipe, run as a user would.
 . "$(dirname "$0")/lib.sh"
 TESTS=$(cd "$(dirname "$0")" && pwd)

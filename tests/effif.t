@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # effif: the effective interface of a tunnel.  Every case builds its own
 # network namespaces (tun, veth, macvlan, vxlan and bridge devices work
 # here) and removes them when it ends; no packet is ever sent.

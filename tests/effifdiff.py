@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ISC license: see LICENSE.
 # effif against the kernel: seeded random routing setups, each in its own
 # network namespace, each question effif answers compared with what the
 # kernel says to `ip route get` (with the same mark), and, for the scan

@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # effif against the kernel: EFFIFDIFF_SEEDS (30) seeded random routing
 # setups, from EFFIFDIFF_FIRST (1), by tests/effifdiff.py; every answer is
 # compared with the kernel's and the counts are printed (prove -v).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ISC license: see LICENSE.
 """A service manager with an fd store, as systemd's sd_notify(3) and
 sd_listen_fds(3) describe it, for one service:
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # fdholder: holding a TCP connection across restarts, and what goes wrong.
 . "$(dirname "$0")/lib.sh"
 TESTS=$(cd "$(dirname "$0")" && pwd)

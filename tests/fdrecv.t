@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # fdrecv: receiving, placing, copying, and what bad senders get.
 . "$(dirname "$0")/lib.sh"
 PEER="python3 $(cd "$(dirname "$0")" && pwd)/peer.py"

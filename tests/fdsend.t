@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # fdsend: what it sends, when it waits, and when it gives up.
 . "$(dirname "$0")/lib.sh"
 PEER="python3 $(cd "$(dirname "$0")" && pwd)/peer.py"

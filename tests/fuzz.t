@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # The fuzz harnesses (tests/fuzz/*.c): every input of the committed corpus,
 # among them the inputs of the bugs fuzzing found, replays clean, and a
 # bounded run of each finds nothing.  `make fuzz` runs them longer.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ISC license: see LICENSE.
 """Scripted peers of fdholder's handoff, fdproto(7), that stop at a step
 so that the tests can kill them there with SIGKILL.
 

@@ -1,3 +1,4 @@
+# ISC license: see LICENSE.
 # Shared helpers of the test scripts, which prove runs (prove -e bash).
 # Each script defines cases as functions and calls t_case for each, then
 # t_done.  A case runs in its own subshell, in its own directory, with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # The four tools built for macOS (arm64 and x86_64) by zig 0.11 from npm,
 # with our warnings and -Werror (`make macos`), and the layout facts that
 # effif relies on asserted against Apple's headers at compile time.  What

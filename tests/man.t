@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # The manual pages: clean under mandoc -Tlint, and each tool's usage
 # message is its page's SYNOPSIS, character for character.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ISC license: see LICENSE.
 """Peers for the tests: well-behaved ones that use Python's own SCM_RIGHTS
 calls (socket.send_fds, socket.recv_fds), and hostile ones that send what
 the protocol forbids.  Usage: peer.py ACTION SOCKET [ARG ...]"""

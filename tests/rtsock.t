@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # effif's macOS routing-socket code (cmd/effif/rtsock.c), run here: the
 # messages are built to xnu's layouts by tests/rtsockcheck.c.
 . "$(dirname "$0")/lib.sh"

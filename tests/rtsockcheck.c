@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * effif's routing-socket messages (cmd/effif/rtsock.c), tested on any
  * system: messages are built here byte by byte to xnu's layouts

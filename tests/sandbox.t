@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # Least privilege: no new privileges, and a seccomp filter in the
 # long-running modes (fdholder, effif -w).  The whole suite runs with them
 # on; these cases prove that they are on, and that the filter refuses.

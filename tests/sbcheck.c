@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * sbcheck: prove that sandbox() of common/ confines a process.  It
  * sandboxes itself as fdholder does, then makes calls the filter must

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * A real consumer of socket activation for the tests: asks libsystemd's
  * sd_listen_fds_with_names(3) what it was given and prints it, a line per

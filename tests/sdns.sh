@@ -1,4 +1,5 @@
 #!/bin/sh
+# ISC license: see LICENSE.
 # The namespace side of a systemd user manager for tests/systemd.t, run as
 #
 #   unshare --mount --propagation private sh sdns.sh DIR PTY CGROUP ... \

@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # fdholder's store: fdsend -n stores, fdrecv -n retrieves, fdholder -L
 # lists and -D deletes; the store survives its own restart whole, and no
 # client, careless or hostile, makes it lose or leak an fd.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # fdholder's store under load and at its limits: 50 clients at once with
 # hostile ones mixed in, a store and a successor out of descriptors.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ISC license: see LICENSE.
 """A client of fdholder's store written from fdproto(7) alone: a second
 implementation of the protocol, polite or abusive as the test asks.
 

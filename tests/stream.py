@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ISC license: see LICENSE.
 """A TCP server on loopback for the fdholder tests, demo and benchmark.
 
 stream.py [-6] [-e] [-B BYTES] [-g FILE -s STEPS] [-r LINES] [-t] PORTFILE N

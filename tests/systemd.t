@@ -1,4 +1,5 @@
 #!/bin/bash
+# ISC license: see LICENSE.
 # The service-manager paths under a real systemd user manager, not the one
 # tests/fakesd.py imitates: fdholder -S, fdsend -N, fdrecv -L, socket
 # activation, and the runbooks of the man pages, each case with a manager

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * effif on macOS: the delegate that the kernel keeps for a tunnel, read
  * as ifconfig -v reads it, else the route.  Compiled and linked for macOS

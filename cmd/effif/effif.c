@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * effif: the effective interface of a tunnel, the physical device that
  * really carries its packets, as ifconfig -v prints it on macOS.

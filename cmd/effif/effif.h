@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * effif: what main asks of the system part (linux.c, darwin.c).
  */

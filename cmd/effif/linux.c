@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * effif on Linux: the answer from rtnetlink, through libmnl.
  *

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * effif on macOS: routing socket messages in and out, as route(8) and
  * xnu's rtsock.c lay them out (rtsock.h).  Nothing here includes an Apple

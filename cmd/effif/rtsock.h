@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * effif on macOS: the messages of a routing socket (PF_ROUTE), built and
  * read here with xnu's layouts written down as facts, so that this part

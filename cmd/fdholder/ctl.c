@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * The control socket of fdholder: taking over from a live holder, and
  * handing over to a successor, as DESIGN's "Handoff across restarts" and

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * fdholder: hold a TCP connection, or named fds, and hand them over to a
  * successor, so that restarting the holder loses nothing.

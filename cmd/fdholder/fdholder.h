@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef FDHOLDER_H
 #define FDHOLDER_H
 

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * The store's operations by name, as -u and -g name them (op:user) and as
  * a refusal names them.

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * fdholder host port: hold a TCP connection and copy it to standard output
  * (and, with -i, standard input to it), handing it over to a successor.

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * fdholder -S for the store of named fds: every entry is kept in the
  * service manager's fd store too, so that a crash, SIGKILL, the OOM

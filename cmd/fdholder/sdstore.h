@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 #ifndef SDSTORE_H
 #define SDSTORE_H
 

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * The store: named entries of fds that clients (fdsend -n, fdrecv -n)
  * store, retrieve, list and delete, as fdproto(7) says, handed whole to a

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * fdrecv: receive fds over a UNIX socket, then exec a program on them or
  * copy the one received to standard output.

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * fdsend: send open fds of ours to a receiver over a UNIX socket.
  */

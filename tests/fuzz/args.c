@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * Fuzz what the tools parse from their command lines: socket addresses
  * (PATH, @abstract, fd:N), fd[=name] operands and -m lists.  The first

@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * Fuzz the frame decoder of fdproto(7): the input arrives on a UNIX
  * socket as one message, with 0 to 3 fds riding on it, as recvmsg would

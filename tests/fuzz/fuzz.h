@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * What the harnesses share: the lowest free fd (to see a leak), and
  * sending bytes with 0 to 3 fds (on /dev/null) riding on them.

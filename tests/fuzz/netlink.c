@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * Fuzz effif's parsers of rtnetlink replies: raw netlink buffers, as the
  * kernel (or something pretending to be it) would answer a dump of links,

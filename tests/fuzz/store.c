@@ -1,3 +1,4 @@
+/* ISC license: see LICENSE. */
 /*
  * Fuzz the store's request handling (cmd/fdholder/store.c, included whole
  * with the control socket's ctl.c): what one client sends, as segments of
