@@ -92,13 +92,9 @@ int
 notify_send(int s, const char *state, const int *fds, size_t n,
     const struct deadline *dl, struct perr *pe)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(PROTO_MAXFDS * sizeof(int))];
-	} ctl;
+	union ctlbuf ctl;
 	struct msghdr msg;
 	struct iovec iov;
-	struct cmsghdr *c;
 
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = (void *)state;
@@ -107,16 +103,7 @@ notify_send(int s, const char *state, const int *fds, size_t n,
 	msg.msg_namelen = notify_addr.len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (n > 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(n * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-	}
+	rights_put(&msg, &ctl, fds, (int)n);
 	for (;;) {
 		if (sendmsg(s, &msg, MSG_NOSIGNAL) >= 0)
 			return 0;

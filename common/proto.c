@@ -27,21 +27,6 @@
 #define RECV_FLAGS	0
 #endif
 
-/*
- * Room for the largest control message a peer may send.  Linux caps a
- * message at SCM_MAX_FD fds; the BSDs and macOS neither cap it as low nor
- * shrink cmsg_len on truncation, so reserve more there.
- */
-#ifdef __linux__
-#define CTL_FDS		PROTO_MAXFDS
-#else
-#define CTL_FDS		1024
-#endif
-
-union ctlbuf {
-	struct cmsghdr	hdr;
-	char		buf[CMSG_SPACE(CTL_FDS * sizeof(int))];
-};
 
 void
 perr_set(struct perr *pe, int code, const char *fmt, ...)
@@ -92,11 +77,14 @@ frame_header(unsigned char hdr[PROTO_HDRLEN], int type, int flags,
 	memcpy(hdr + 8, &v32, 4);
 }
 
-/* One SCM_RIGHTS control message of nfds fds in ctl, for msg. */
-static void
+/* One SCM_RIGHTS control message of nfds fds in ctl, for msg; none for 0. */
+void
 rights_put(struct msghdr *msg, union ctlbuf *ctl, const int *fds, int nfds)
 {
 	struct cmsghdr *c;
+
+	if (nfds <= 0 || fds == NULL)
+		return;		/* no control message at all */
 
 	memset(ctl, 0, sizeof(*ctl));
 	msg->msg_control = ctl->buf;
@@ -136,7 +124,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
 			msg.msg_iov = iov;
 			msg.msg_iovlen = 1;
 		}
-		if (done == 0 && nfds > 0 && fds != NULL)
+		if (done == 0)
 			rights_put(&msg, &ctl, fds, nfds);
 		if ((n = sendmsg(s, &msg, MSG_NOSIGNAL)) >= 0) {
 			done += n;
@@ -158,7 +146,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
  * any other control message, or more fds than fit are protocol errors:
  * what arrived is closed.  Returns the count, or -1.
  */
-static int
+int
 take_fds(struct msghdr *msg, int *fds, int room, struct perr *pe)
 {
 	struct cmsghdr *c;

@@ -2,6 +2,8 @@
 #ifndef PROTO_H
 #define PROTO_H
 
+#include <sys/socket.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,5 +142,24 @@ int	outq_empty(const struct outq *);
 void	outq_free(struct outq *);
 
 int	name_valid(const char *, size_t);
+
+/*
+ * Room for the largest control message a peer may send.  Linux caps a
+ * message at SCM_MAX_FD fds; the BSDs and macOS neither cap it as low nor
+ * shrink cmsg_len on truncation, so reserve more there.
+ */
+#ifdef __linux__
+#define CTL_FDS		PROTO_MAXFDS
+#else
+#define CTL_FDS		1024
+#endif
+
+union ctlbuf {
+	struct cmsghdr	hdr;
+	char		buf[CMSG_SPACE(CTL_FDS * sizeof(int))];
+};
+
+void	rights_put(struct msghdr *, union ctlbuf *, const int *, int);
+int	take_fds(struct msghdr *, int *, int, struct perr *);
 
 #endif

@@ -7,18 +7,6 @@
 # stays ignored.
 . "$(dirname "$0")/lib.sh"
 TESTS=$(cd "$(dirname "$0")" && pwd)
-STREAM="python3 $TESTS/stream.py"
-
-# serve N [OPTION ...]: the stream server of 1..N (stream.py); its port in
-# $PORT, its pid in $SERVER, "accepted K" in ./acc once it ends.
-serve() {
-	local n=$1
-	shift
-	bg $STREAM "$@" port "$n" >acc
-	SERVER=$!
-	wait_for 10 test -s port
-	PORT=$(cat port)
-}
 
 # accepted: how many connections the server saw (it says so as it ends).
 accepted() {

@@ -3,27 +3,7 @@
 # fdholder: holding a TCP connection across restarts, and what goes wrong.
 . "$(dirname "$0")/lib.sh"
 TESTS=$(cd "$(dirname "$0")" && pwd)
-STREAM="python3 $TESTS/stream.py"
 FAKE="python3 $TESTS/holder.py"
-
-# serve N [OPTION ...]: the stream server of 1..N; its port in $PORT, its
-# pid in $SERVER, and "accepted K" in ./acc once it ends.
-serve() {
-	local n=$1
-	shift
-	bg $STREAM "$@" port "$n" >acc
-	SERVER=$!
-	wait_for 10 test -s port
-	PORT=$(cat port)
-}
-
-# server_done: stop the server (the holder sees the end of the
-# connection) and check that it accepted one connection only.
-server_done() {
-	kill -TERM "$SERVER"
-	reap 10 "$SERVER"
-	[ "$(cat acc)" = "accepted ${1:-1}" ] || fail "server: $(cat acc)"
-}
 
 # reap SECONDS PID: wait for a child to exit, its status in $RC; fail if
 # it is still running after SECONDS (it is killed then).
@@ -522,9 +502,6 @@ s.recv(4096)' "$PWD/ctl"
 # from LISTEN_FDS.  One connection, every byte once; the store emptied at
 # the end.  The stream comes in six parts, each once the one before was
 # written and the service killed again (./restarted): paced by progress.
-grows() {
-	[ "$(stat -c %s data)" -gt "$1" ]
-}
 systemd_store() {
 	local i n=3000000 want size pid
 	want=$(seq 1 "$n" | wc -c)
@@ -535,7 +512,7 @@ systemd_store() {
 	SD=$!
 	size=0
 	for i in 1 2 3 4 5; do
-		wait_for 20 grows "$size"
+		wait_for 20 grows data "$size"
 		pid=$(pgrep -P "$SD")
 		kill -USR1 "$SD"
 		# One signal at a time: fakesd restarts once for several.
@@ -544,7 +521,7 @@ systemd_store() {
 		[ "$size" -lt "$want" ] || fail "stream ended too soon"
 		echo "$i" >>restarted
 	done
-	wait_for 30 grows $((want - 1))
+	wait_for 30 grows data $((want - 1))
 	seq 1 "$n" | cmp - data
 	server_done
 	wait_exit 10 "$SD"

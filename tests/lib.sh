@@ -76,6 +76,33 @@ have_strace() {
 	command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null
 }
 
+# The stream server of the tests (stream.py), and what its users share.
+STREAM="python3 $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stream.py"
+
+# serve N [OPTION ...]: the stream server of 1..N in the background; its
+# port in $PORT, its pid in $SERVER, and "accepted K" in ./acc once it ends.
+serve() {
+	local n=$1
+	shift
+	bg $STREAM "$@" port "$n" >acc
+	SERVER=$!
+	wait_for 10 test -s port
+	PORT=$(cat port)
+}
+
+# server_done [K]: stop the server (a holder sees the end of its
+# connection) and check that it accepted K connections, 1 by default.
+server_done() {
+	kill -TERM "$SERVER"
+	wait_exit 10 "$SERVER"
+	[ "$(cat acc)" = "accepted ${1:-1}" ] || fail "server: $(cat acc)"
+}
+
+# grows FILE SIZE: FILE is larger than SIZE bytes.
+grows() {
+	[ "$(stat -c %s "$1")" -gt "$2" ]
+}
+
 # nfds PID: how many fds the process has open.
 nfds() {
 	ls "/proc/$1/fd" | wc -l

@@ -8,7 +8,6 @@
 # every case is skipped with the reason.
 . "$(dirname "$0")/lib.sh"
 TESTS=$(cd "$(dirname "$0")" && pwd)
-STREAM="python3 $TESTS/stream.py"
 SYSTEMD=${SYSTEMD:-/lib/systemd/systemd}
 PROXYD=${PROXYD:-/lib/systemd/systemd-socket-proxyd}
 # Units the user manager would start, or that could reach outside the test.
@@ -153,30 +152,6 @@ sd_stop() {
 		grep -v "^\s*/\|Bus \|sd-bus\|object implementation\|Got message\|exit\.target\|systemd-exit\|generator\|[oO][oO][mM]" \
 		    "$T_DIR/console" | grep "${SD_SHOW:-.}" | tail -n 15
 	fi
-}
-
-# serve N [OPTION ...]: the stream server of 1..N; its port in $PORT, its
-# pid in $SERVER, and "accepted K" in ./acc once it ends.
-serve() {
-	local n=$1
-	shift
-	bg $STREAM "$@" port "$n" >acc
-	SERVER=$!
-	wait_for 10 test -s port
-	PORT=$(cat port)
-}
-
-# server_done [K]: stop the server and check that it accepted K
-# connections (1 by default).
-server_done() {
-	kill -TERM "$SERVER"
-	wait_exit 10 "$SERVER"
-	[ "$(cat acc)" = "accepted ${1:-1}" ] || fail "server: $(cat acc)"
-}
-
-# grows FILE SIZE: FILE is larger than SIZE bytes.
-grows() {
-	[ "$(stat -c %s "$1")" -gt "$2" ]
 }
 
 # restarted UNIT PID: the unit runs again, under another main pid than PID.

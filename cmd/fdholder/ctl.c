@@ -66,6 +66,8 @@ ctl_listen(struct ctl *c)
 	return 0;
 }
 
+static void	ctl_unlink_at_exit(struct ctl *);
+
 /*
  * Become the holder on the control socket: take over from the live holder
  * there (take returns 1 once it did, 0 when the holder closed without
@@ -123,7 +125,7 @@ ctl_atexit(void)
 }
 
 /* Remove the control socket's path when we exit, unless it was handed on. */
-void
+static void
 ctl_unlink_at_exit(struct ctl *c)
 {
 	if (exit_ctl == NULL)

@@ -69,7 +69,6 @@ void	ctl_foreign(struct ctl *, const struct perr *)
 int	ctl_ask(struct ctl *);
 int	ctl_confirm(struct ctl *, int, size_t);
 void	ctl_adopt(struct ctl *, int lfd, uint64_t dev, uint64_t ino);
-void	ctl_unlink_at_exit(struct ctl *);
 int	ctl_pollfds(struct ctl *, struct pollfd *, int n, int listening);
 int	ctl_timeout(const struct ctl *);
 int	ctl_events(struct ctl *, const struct pollfd *);

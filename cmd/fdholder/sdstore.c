@@ -78,30 +78,17 @@ static int
 part_send(int s, const void *p, size_t len, const int *fds, size_t n,
     struct perr *pe)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(PROTO_MAXFDS * sizeof(int))];
-	} ctl;
+	union ctlbuf ctl;
 	struct msghdr msg;
 	struct iovec iov;
-	struct cmsghdr *c;
 	ssize_t w;
 
 	memset(&msg, 0, sizeof(msg));
-	memset(&ctl, 0, sizeof(ctl));
 	iov.iov_base = (void *)p;
 	iov.iov_len = len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (n > 0) {
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(n * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-	}
+	rights_put(&msg, &ctl, fds, (int)n);
 	while ((w = sendmsg(s, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)) == -1 &&
 	    errno == EINTR)
 		;
@@ -236,16 +223,12 @@ static int
 peek(int s, unsigned char *buf, size_t len, struct fdset *fds,
     struct perr *pe)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(PROTO_MAXFDS * sizeof(int))];
-	} ctl;
+	union ctlbuf ctl;
 	struct msghdr msg;
 	struct iovec iov;
-	struct cmsghdr *c;
-	size_t got = 0, k, j;
+	int got_fds[CTL_FDS], k, j;
+	size_t got = 0;
 	ssize_t n;
-	int fd, bad;
 
 	while (got < len) {
 		memset(&msg, 0, sizeof(msg));
@@ -263,22 +246,16 @@ peek(int s, unsigned char *buf, size_t len, struct fdset *fds,
 			perr_sys(pe, "recvmsg");
 			return -1;
 		}
-		bad = 0;
-		for (c = CMSG_FIRSTHDR(&msg); c != NULL;
-		    c = CMSG_NXTHDR(&msg, c)) {
-			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (j = 0; j < k; j++) {
-				memcpy(&fd, CMSG_DATA(c) + j * sizeof(int),
-				    sizeof(int));
-				if (c->cmsg_level != SOL_SOCKET ||
-				    c->cmsg_type != SCM_RIGHTS || bad ||
-				    fdset_add(fds, fd, "") == -1) {
-					close(fd);
-					bad = 1;
-				}
+		if ((k = take_fds(&msg, got_fds, CTL_FDS, pe)) < 0)
+			return -1;
+		for (j = 0; j < k; j++)
+			if (fdset_add(fds, got_fds[j], "") == -1) {
+				while (j < k)
+					close(got_fds[j++]);
+				perr_sys(pe, "malloc");
+				return -1;
 			}
-		}
-		if (bad || (msg.msg_flags & MSG_CTRUNC)) {
+		if (msg.msg_flags & MSG_CTRUNC) {
 			perr_set(pe, PE_TRUNC, "fds lost");
 			return -1;
 		}

@@ -1194,7 +1194,6 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	if (Sflag && sds_open(c->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
 	start(&st);
-	ctl_unlink_at_exit(c);
 	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
 	    st.nfds, Sflag ? ", kept in the fd store too" : "");
 	fd_nonblock(c->ep.lfd, 1);
