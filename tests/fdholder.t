@@ -351,6 +351,10 @@ stdin_copied() {
 	bg fdholder -i -N -s "$PWD/ctl" 127.0.0.1 "$PORT" <in >>data \
 	    2>>errs 8>&-
 	cur=$!
+	# The first holder owns the control socket before anyone restarts
+	# it: started at once, the second could claim it first, and the
+	# first would then take over from it and live on.
+	wait_for 10 test -S ctl
 	# 30 batches, each once the loop counted one more restart.
 	bg gated "$n" 1000 restarted >&8
 	while [ "$(wc -l <data)" -lt "$n" ] && [ "$restarts" -lt 500 ]; do
