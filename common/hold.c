@@ -13,153 +13,6 @@
 #include "sock.h"
 #include "trust.h"
 
-static void
-wb_grow(struct wbuf *b, size_t n)
-{
-	unsigned char *p;
-	size_t cap;
-
-	if (b->oom || b->cap - b->len >= n)
-		return;
-	for (cap = b->cap ? b->cap : 256; cap - b->len < n; cap *= 2)
-		;
-	if ((p = realloc(b->p, cap)) == NULL) {
-		b->oom = 1;
-		return;
-	}
-	b->p = p;
-	b->cap = cap;
-}
-
-void
-wb_bytes(struct wbuf *b, const void *data, size_t n)
-{
-	wb_grow(b, n);
-	if (b->oom || n == 0)
-		return;
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-void
-wb_u8(struct wbuf *b, unsigned v)
-{
-	unsigned char c = v;
-
-	wb_bytes(b, &c, 1);
-}
-
-void
-wb_u16(struct wbuf *b, unsigned v)
-{
-	unsigned char c[2] = { v >> 8, v };
-
-	wb_bytes(b, c, 2);
-}
-
-void
-wb_u32(struct wbuf *b, uint32_t v)
-{
-	wb_u16(b, v >> 16);
-	wb_u16(b, v & 0xffff);
-}
-
-void
-wb_u64(struct wbuf *b, uint64_t v)
-{
-	wb_u32(b, v >> 32);
-	wb_u32(b, v & 0xffffffff);
-}
-
-/* A name: its length in one byte, then its bytes. */
-void
-wb_name(struct wbuf *b, const char *name)
-{
-	size_t n = strlen(name);
-
-	wb_u8(b, n);
-	wb_bytes(b, name, n);
-}
-
-void
-wb_free(struct wbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-void
-rb_init(struct rbuf *r, const void *p, size_t len)
-{
-	r->p = p;
-	r->len = len;
-	r->off = 0;
-	r->bad = 0;
-}
-
-const void *
-rb_bytes(struct rbuf *r, size_t n)
-{
-	const void *p;
-
-	if (r->bad || r->len - r->off < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	p = r->p + r->off;
-	r->off += n;
-	return p;
-}
-
-unsigned
-rb_u8(struct rbuf *r)
-{
-	const unsigned char *p = rb_bytes(r, 1);
-
-	return p ? p[0] : 0;
-}
-
-unsigned
-rb_u16(struct rbuf *r)
-{
-	const unsigned char *p = rb_bytes(r, 2);
-
-	return p ? (unsigned)p[0] << 8 | p[1] : 0;
-}
-
-uint32_t
-rb_u32(struct rbuf *r)
-{
-	uint32_t hi = rb_u16(r);
-
-	return hi << 16 | rb_u16(r);
-}
-
-uint64_t
-rb_u64(struct rbuf *r)
-{
-	uint64_t hi = rb_u32(r);
-
-	return hi << 32 | rb_u32(r);
-}
-
-/* A name as wb_name wrote it; 0 and bad set if it is not a valid one. */
-int
-rb_name(struct rbuf *r, char name[PROTO_NAMEMAX + 1])
-{
-	size_t n = rb_u8(r);
-	const char *p = rb_bytes(r, n);
-
-	if (p == NULL || !name_valid(p, n)) {
-		r->bad = 1;
-		name[0] = '\0';
-		return 0;
-	}
-	memcpy(name, p, n);
-	name[n] = '\0';
-	return 1;
-}
-
 /* What kind of fd this is, for a listing. */
 int
 fd_kind(int fd)
@@ -271,6 +124,7 @@ verdict_recv(int s, const struct deadline *dl, struct perr *pe)
 {
 	struct frame f;
 	long long n = -1;
+	uint32_t count;
 	int r;
 
 	if ((r = frame_recv(s, &f, dl, pe)) <= 0) {
@@ -282,12 +136,11 @@ verdict_recv(int s, const struct deadline *dl, struct perr *pe)
 	}
 	if (f.type == F_ERROR)
 		perr_remote(pe, &f);
-	else if (f.type != F_ACK || f.len != 4 || f.nfds > 0)
+	else if (f.nfds > 0 || ack_get(&f, &count) == -1)
 		perr_set(pe, PE_PROTO, "expected a confirmation, got frame "
 		    "type %u", f.type);
 	else
-		n = (long long)f.data[0] << 24 | f.data[1] << 16 |
-		    f.data[2] << 8 | f.data[3];
+		n = count;
 	frame_free(&f);
 	return n;
 }
@@ -300,8 +153,7 @@ hold_store(int s, const char *name, uint32_t ttl, const struct fdset *set,
 	struct wbuf b = { 0 };
 	long long n;
 
-	wb_name(&b, name);
-	wb_u32(&b, ttl);
+	store_put(&b, name, ttl);
 	if (request_send(s, F_STORE, &b, dl, pe) == -1)
 		return -1;
 	if (fdset_send(s, set, dl, pe) == -1) {
@@ -333,8 +185,7 @@ hold_fetch(int s, const char *name, int flags, struct fdset *set,
 	struct wbuf b = { 0 };
 	int r;
 
-	wb_u8(&b, flags);
-	wb_name(&b, name);
+	fetch_put(&b, flags, name);
 	if (request_send(s, F_FETCH, &b, dl, pe) == -1)
 		return -1;
 	if ((r = fdset_recv(s, set, dl, pe)) == 0) {
@@ -353,29 +204,21 @@ hold_confirm(int s, size_t n, const struct deadline *dl, struct perr *pe)
 static int
 entries_print(FILE *fp, struct rbuf *r)
 {
-	char name[PROTO_NAMEMAX + 1];
-	uint32_t age, ttl, uid;
-	unsigned n, i;
+	struct wentry e;
+	unsigned i;
 
 	while (r->off < r->len) {
-		rb_name(r, name);
-		uid = rb_u32(r);
-		age = rb_u32(r);
-		ttl = rb_u32(r);
-		n = rb_u16(r);
-		if (r->bad)
+		if (entry_get(r, &e) == -1)
 			return -1;
-		fprintf(fp, "%s\t%lu\t%lus\t", name, (unsigned long)uid,
-		    (unsigned long)age);
-		if (ttl == HOLD_FOREVER)
+		fprintf(fp, "%s\t%lu\t%lus\t", e.name, (unsigned long)e.uid,
+		    (unsigned long)e.age);
+		if (e.ttl == HOLD_FOREVER)
 			fprintf(fp, "never\t");
 		else
-			fprintf(fp, "%lus\t", (unsigned long)ttl);
-		for (i = 0; i < n; i++)
+			fprintf(fp, "%lus\t", (unsigned long)e.ttl);
+		for (i = 0; i < e.nfds; i++)
 			fprintf(fp, "%s%s", i ? "," : "",
-			    fd_kind_str(rb_u8(r)));
-		if (r->bad)
-			return -1;
+			    fd_kind_str(e.kinds[i]));
 		fputc('\n', fp);
 	}
 	return 0;
@@ -430,7 +273,7 @@ hold_delete(int s, const char *name, const struct deadline *dl,
 {
 	struct wbuf b = { 0 };
 
-	wb_name(&b, name);
+	delete_put(&b, name);
 	if (request_send(s, F_DELETE, &b, dl, pe) == -1)
 		return -1;
 	return verdict_recv(s, dl, pe) < 0 ? -1 : 0;

@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +16,7 @@
 #include "proto.h"
 #include "sock.h"
 #include "util.h"
+#include "wire.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL	0	/* SO_NOSIGPIPE is set on the socket instead */
@@ -57,26 +57,6 @@ close_fds(const int *fds, int n)
 		close(fds[n]);
 }
 
-/* The header of a frame, as fdproto(7) lays it out. */
-static void
-frame_header(unsigned char hdr[PROTO_HDRLEN], int type, int flags,
-    size_t len, int nfds)
-{
-	uint16_t v16;
-	uint32_t v32;
-
-	hdr[0] = 'F';
-	hdr[1] = 'D';
-	hdr[2] = PROTO_VERSION;
-	hdr[3] = type;
-	v16 = htons(nfds);
-	memcpy(hdr + 4, &v16, 2);
-	v16 = htons(flags);
-	memcpy(hdr + 6, &v16, 2);
-	v32 = htonl(len);
-	memcpy(hdr + 8, &v32, 4);
-}
-
 /* One SCM_RIGHTS control message of nfds fds in ctl, for msg; none for 0. */
 void
 rights_put(struct msghdr *msg, union ctlbuf *ctl, const int *fds, int nfds)
@@ -108,7 +88,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
 	size_t done = 0, total = PROTO_HDRLEN + len;
 	ssize_t n;
 
-	frame_header(hdr, type, flags, len, nfds);
+	hdr_put(hdr, type, flags, len, nfds);
 	while (done < total) {
 		memset(&msg, 0, sizeof(msg));
 		if (done < PROTO_HDRLEN) {
@@ -254,8 +234,7 @@ frame_recv(int s, struct frame *f, const struct deadline *dl,
     struct perr *pe)
 {
 	unsigned char hdr[PROTO_HDRLEN];
-	uint16_t v16;
-	uint32_t v32;
+	struct hdr h;
 	int r, ctrunc = 0, want;
 
 	memset(f, 0, offsetof(struct frame, fds));
@@ -264,15 +243,13 @@ frame_recv(int s, struct frame *f, const struct deadline *dl,
 		frame_free(f);
 		return r;
 	}
-	f->version = hdr[2];
-	f->type = hdr[3];
-	memcpy(&v16, hdr + 4, 2);
-	want = ntohs(v16);
-	memcpy(&v16, hdr + 6, 2);
-	f->flags = ntohs(v16);
-	memcpy(&v32, hdr + 8, 4);
-	f->len = ntohl(v32);
-	if (hdr[0] != 'F' || hdr[1] != 'D')
+	hdr_get(hdr, &h);
+	f->version = h.version;
+	f->type = h.type;
+	want = h.nfds;
+	f->flags = h.flags;
+	f->len = h.len;
+	if (!h.magic)
 		perr_set(pe, PE_PROTO, "not a frame (bad magic 0x%02x%02x)",
 		    hdr[0], hdr[1]);
 	else if (f->version != PROTO_VERSION)
@@ -325,25 +302,13 @@ frame_free(struct frame *f)
 	f->data = NULL;
 }
 
-/* The payload of F_ERROR: the code, the text.  Returns its length. */
-static size_t
-error_payload(unsigned char *buf, const struct perr *pe)
-{
-	uint16_t code = htons(pe->code);
-	size_t n = strlen(pe->msg);
-
-	memcpy(buf, &code, 2);
-	memcpy(buf + 2, pe->msg, n);
-	return 2 + n;
-}
-
 /* Tell the peer what went wrong; it may be gone already. */
 void
 frame_error(int s, const struct perr *pe, const struct deadline *dl)
 {
 	unsigned char buf[2 + sizeof(pe->msg)];
 	struct perr ignored;
-	size_t n = error_payload(buf, pe);
+	size_t n = error_put(buf, pe->code, pe->msg);
 
 	frame_send(s, F_ERROR, 0, buf, n, NULL, 0, dl, &ignored);
 }
@@ -352,16 +317,14 @@ frame_error(int s, const struct perr *pe, const struct deadline *dl)
 int
 perr_remote(struct perr *pe, const struct frame *f)
 {
-	uint16_t code;
-	int n;
+	const char *msg;
+	int code, n;
 
-	if (f->type != F_ERROR || f->len < 2) {
+	if (error_get(f, &code, &msg, &n) == -1) {
 		perr_set(pe, PE_PROTO, "unexpected frame type %u", f->type);
 		return -1;
 	}
-	memcpy(&code, f->data, 2);
-	n = (int)f->len - 2;
-	perr_set(pe, ntohs(code), "%.*s", n, (const char *)f->data + 2);
+	perr_set(pe, code, "%.*s", n, msg);
 	pe->remote = 1;
 	return 0;
 }
@@ -561,9 +524,10 @@ fail:
 int
 ack_send(int s, uint32_t count, const struct deadline *dl, struct perr *pe)
 {
-	uint32_t v = htonl(count);
+	unsigned char b[ACK_LEN];
 
-	return frame_send(s, F_ACK, 0, &v, sizeof(v), NULL, 0, dl, pe);
+	ack_put(b, count);
+	return frame_send(s, F_ACK, 0, b, sizeof(b), NULL, 0, dl, pe);
 }
 
 /* Wait for the peer's F_ACK of count fds; its F_ERROR becomes pe. */
@@ -586,12 +550,12 @@ ack_recv(int s, uint32_t count, const struct deadline *dl, struct perr *pe)
 		perr_set(pe, PE_PROTO, "fds on a confirmation");
 	else if (f.type == F_ERROR)
 		perr_remote(pe, &f);
-	else if (f.type != F_ACK || f.len != 4)
+	else if (ack_get(&f, &v) == -1)
 		perr_set(pe, PE_PROTO, "expected a confirmation, got frame "
 		    "type %u", f.type);
-	else if (memcpy(&v, f.data, 4), ntohl(v) != count)
+	else if (v != count)
 		perr_set(pe, PE_PROTO, "peer confirmed %lu fds of %lu",
-		    (unsigned long)ntohl(v), (unsigned long)count);
+		    (unsigned long)v, (unsigned long)count);
 	else
 		r = 0;
 	frame_free(&f);
@@ -694,7 +658,7 @@ outq_frame(struct outq *q, int type, int flags, const void *data,
 		q->owned = 0;
 		q->fdat = q->len;
 	}
-	frame_header(q->p + q->len, type, flags, len, nfds);
+	hdr_put(q->p + q->len, type, flags, len, nfds);
 	if (len > 0)
 		memcpy(q->p + q->len + PROTO_HDRLEN, data, len);
 	q->len += PROTO_HDRLEN + len;
@@ -704,9 +668,10 @@ outq_frame(struct outq *q, int type, int flags, const void *data,
 int
 outq_ack(struct outq *q, uint32_t count, struct perr *pe)
 {
-	uint32_t v = htonl(count);
+	unsigned char b[ACK_LEN];
 
-	return outq_frame(q, F_ACK, 0, &v, sizeof(v), NULL, 0, pe);
+	ack_put(b, count);
+	return outq_frame(q, F_ACK, 0, b, sizeof(b), NULL, 0, pe);
 }
 
 int
@@ -714,7 +679,7 @@ outq_error(struct outq *q, const struct perr *pe)
 {
 	unsigned char buf[2 + sizeof(pe->msg)];
 	struct perr ignored;
-	size_t n = error_payload(buf, pe);
+	size_t n = error_put(buf, pe->code, pe->msg);
 
 	return outq_frame(q, F_ERROR, 0, buf, n, NULL, 0, &ignored);
 }
@@ -926,7 +891,7 @@ int
 frame_ready(int s)
 {
 	unsigned char hdr[PROTO_HDRLEN];
-	uint32_t len;
+	struct hdr h;
 	ssize_t n;
 	int avail;
 
@@ -937,7 +902,6 @@ frame_ready(int s)
 	n = recv(s, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
 	if (n < PROTO_HDRLEN)
 		return 1;
-	memcpy(&len, hdr + 8, 4);
-	len = ntohl(len);
-	return len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= len;
+	hdr_get(hdr, &h);
+	return h.len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= h.len;
 }

@@ -11,7 +11,9 @@
 
 /*
  * The wire protocol, fdproto(7): frames of a 12-byte header and a payload,
- * the fds of a frame riding on its first byte.
+ * the fds of a frame riding on its first byte.  Their bytes are written
+ * and read in wire.c, the names of F_OFFER in proto.c (fdset_send,
+ * fdset_take); here, how frames go over a socket.
  *
  *	0	'F' 'D'		magic
  *	2	version		PROTO_VERSION
@@ -30,7 +32,7 @@ enum frame_type {
 	F_OFFER = 1,		/* fds and their names */
 	F_ACK = 2,		/* the fds are held: u32 count */
 	F_ERROR = 3,		/* u16 code, then text */
-	/* fdholder, fdproto(7); encoded in hold.c */
+	/* fdholder, fdproto(7) */
 	F_TAKE = 16,		/* successor to holder: hand me what you hold */
 	F_HANDOFF = 17,		/* holder to successor: its state and fds */
 	F_STORE = 18,		/* client to store: keep the offer that follows */

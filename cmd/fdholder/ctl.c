@@ -13,7 +13,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
@@ -171,7 +170,7 @@ ctl_ask(struct ctl *c)
 	struct deadline dl;
 	struct peer p;
 	struct perr pe;
-	unsigned char kind = c->kind;
+	struct wbuf b = { 0 };
 	int s;
 
 	deadline_in(&dl, c->tms);
@@ -190,7 +189,10 @@ ctl_ask(struct ctl *c)
 		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
 		    peer_str(&p));
 	/* If this fails, the holder's F_ERROR or end of file says why. */
-	frame_send(s, F_TAKE, 0, &kind, 1, NULL, 0, &dl, &pe);
+	take_put(&b, c->kind);
+	if (!b.oom)
+		frame_send(s, F_TAKE, 0, b.p, b.len, NULL, 0, &dl, &pe);
+	wb_free(&b);
 	return s;
 }
 
@@ -383,11 +385,14 @@ static int
 asking(struct ctl *c, struct frame *f)
 {
 	struct perr pe;
+	struct rbuf r;
+	int kind = -1, ok;
 
-	if (f->type == F_TAKE && f->len == 1 && f->nfds == 0 &&
-	    f->data[0] == c->kind)
+	rb_init(&r, f->data, f->len);
+	ok = f->type == F_TAKE && f->nfds == 0 && take_get(&r, &kind) == 0;
+	if (ok && kind == c->kind)
 		return CTL_TAKE;
-	if (f->type == F_TAKE && f->len == 1 && f->nfds == 0)
+	if (ok)
 		perr_set(&pe, PE_KIND, "holds %s, not %s", c->kind ==
 		    HOLD_CONN ? "a connection" : "named fds", c->kind ==
 		    HOLD_CONN ? "named fds" : "a connection");
@@ -407,11 +412,8 @@ confirming(struct ctl *c, struct frame *f)
 	struct perr pe;
 	uint32_t n;
 
-	if (f->type == F_ACK && f->len == 4 && f->nfds == 0) {
-		memcpy(&n, f->data, 4);
-		if (ntohl(n) == c->nsent)
-			return CTL_COMMIT;
-	}
+	if (f->nfds == 0 && ack_get(f, &n) == 0 && n == c->nsent)
+		return CTL_COMMIT;
 	if (f->type == F_ERROR)
 		perr_set(&pe, PE_NONE, "resumed");
 	else

@@ -484,24 +484,23 @@ handoff_send(struct relay *rl)
 {
 	struct ctl *c = rl->ctl;
 	struct wbuf b = { 0 };
+	struct handoff h = { .kind = HOLD_CONN };
 	struct perr pe;
-	int fds[4], nfds = 0, flags = 0;
+	int fds[4], nfds = 0;
 
 	if (rl->eof)
-		flags |= HF_EOF;
+		h.flags |= HF_EOF;
 	if (rl->shut)
-		flags |= HF_SHUT;
+		h.flags |= HF_SHUT;
 	if (rl->pr != -1)
-		flags |= HF_PIPE;
-	wb_u8(&b, HOLD_CONN);
-	wb_u8(&b, flags);
-	wb_u16(&b, 0);
-	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.dev : 0);
-	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.ino : 0);
-	wb_u32(&b, rl->ob.len);
-	wb_u32(&b, rl->ib.len);
-	wb_bytes(&b, rl->ob.p + rl->ob.off, rl->ob.len);
-	wb_bytes(&b, rl->ib.p + rl->ib.off, rl->ib.len);
+		h.flags |= HF_PIPE;
+	h.dev = c->ep.created ? (uint64_t)c->ep.dev : 0;
+	h.ino = c->ep.created ? (uint64_t)c->ep.ino : 0;
+	h.ob = rl->ob.p + rl->ob.off;
+	h.olen = rl->ob.len;
+	h.ib = rl->ib.p + rl->ib.off;
+	h.ilen = rl->ib.len;
+	handoff_put(&b, &h);
 	fds[nfds++] = rl->conn;
 	fds[nfds++] = c->ep.lfd;
 	if (rl->pr != -1) {
@@ -545,23 +544,14 @@ static int
 handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
     struct perr *pe)
 {
+	struct handoff h;
 	struct rbuf r;
-	const void *ob, *ib;
-	uint32_t olen, ilen;
-	int kind, flags, avail, want;
+	int avail, want;
 
 	rb_init(&r, f->data, f->len);
-	kind = rb_u8(&r);
-	flags = rb_u8(&r);
-	rb_u16(&r);
-	*dev = rb_u64(&r);
-	*ino = rb_u64(&r);
-	olen = rb_u32(&r);
-	ilen = rb_u32(&r);
-	ob = rb_bytes(&r, olen);
-	ib = rb_bytes(&r, ilen);
-	want = flags & HF_PIPE ? 4 : 2;
-	if (r.bad || r.off != r.len || kind != HOLD_CONN || f->nfds != want ||
+	handoff_get(&r, &h);
+	want = h.flags & HF_PIPE ? 4 : 2;
+	if (rb_end(&r) == -1 || h.kind != HOLD_CONN || f->nfds != want ||
 	    !is_stream(f->fds[0], 0) || !is_stream(f->fds[1], 1) ||
 	    (want == 4 && (!is_fifo(f->fds[2]) || !is_fifo(f->fds[3])))) {
 		perr_set(pe, PE_PROTO, "malformed handoff");
@@ -579,10 +569,12 @@ handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
 #endif
 	}
 	f->nfds = 0;
-	buf_set(&rl->ob, ob, olen);
-	buf_set(&rl->ib, ib, ilen);
-	rl->eof = (flags & HF_EOF) != 0;
-	rl->shut = (flags & HF_SHUT) != 0;
+	*dev = h.dev;
+	*ino = h.ino;
+	buf_set(&rl->ob, h.ob, h.olen);
+	buf_set(&rl->ib, h.ib, h.ilen);
+	rl->eof = (h.flags & HF_EOF) != 0;
+	rl->shut = (h.flags & HF_SHUT) != 0;
 	return 0;
 }
 

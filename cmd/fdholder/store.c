@@ -338,20 +338,19 @@ client_send(struct store *st, struct client *cl, int fill, int then)
 	deadline_in(&cl->until, st->ctl->tms);
 }
 
-/* One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds. */
-static void
-entry_put(struct wbuf *b, const struct entry *e, int64_t now)
+/* An entry's age and time left, as F_ENTRIES and F_HANDOFF say them. */
+static uint32_t
+entry_age(const struct entry *e, int64_t now)
+{
+	return (uint32_t)((now - e->since) / 1000);
+}
+
+static uint32_t
+entry_ttl(const struct entry *e, int64_t now)
 {
 	int64_t left = entry_left(e, now);
-	size_t j;
 
-	wb_name(b, e->name);
-	wb_u32(b, e->uid);
-	wb_u32(b, (uint32_t)((now - e->since) / 1000));
-	wb_u32(b, left < 0 ? HOLD_FOREVER : (uint32_t)((left + 999) / 1000));
-	wb_u16(b, e->set.n);
-	for (j = 0; j < e->set.n; j++)
-		wb_u8(b, fd_kind(e->set.fds[j]));
+	return left < 0 ? HOLD_FOREVER : (uint32_t)((left + 999) / 1000);
 }
 
 /* The next F_ENTRIES of a list: the entries after the last one sent. */
@@ -370,7 +369,8 @@ fill_list(struct store *st, struct client *cl, struct perr *pe)
 		i++;
 	for (; i < st->nentries && b.len < LISTFRAME; i++) {
 		e = st->ent[i];
-		entry_put(&b, e, now);
+		entry_put(&b, e->name, e->uid, entry_age(e, now),
+		    entry_ttl(e, now), e->set.fds, e->set.n);
 		strlcpy(cl->name, e->name, sizeof(cl->name));
 	}
 	if (i == st->nentries)
@@ -502,9 +502,7 @@ req_store(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
 	struct client *cl = &st->cl[i];
 
-	rb_name(r, cl->name);
-	cl->ttl = rb_u32(r);
-	if (r->bad || r->off != r->len || cl->name[0] == '\0' ||
+	if (store_get(r, cl->name, &cl->ttl) == -1 || cl->name[0] == '\0' ||
 	    cl->ttl == 0) {
 		perr_set(pe, PE_PROTO, "malformed store request");
 		return -1;
@@ -587,9 +585,8 @@ req_fetch(struct store *st, int i, struct rbuf *r, struct perr *pe)
 	struct entry *e;
 	int flags;
 
-	flags = rb_u8(r);
-	rb_name(r, cl->name);
-	if (r->bad || r->off != r->len || (flags & ~FETCH_REMOVE) != 0) {
+	if (fetch_get(r, &flags, cl->name) == -1 ||
+	    (flags & ~FETCH_REMOVE) != 0) {
 		perr_set(pe, PE_PROTO, "malformed fetch request");
 		return -1;
 	}
@@ -623,14 +620,12 @@ confirm(struct store *st, int i, struct frame *f, struct perr *pe)
 	struct client *cl = &st->cl[i];
 	uint32_t n;
 
-	if (f->type != F_ACK || f->len != 4) {
+	if (ack_get(f, &n) == -1) {
 		if (f->type != F_ERROR)
 			perr_set(pe, PE_PROTO, "expected a confirmation, got "
 			    "frame type %u", f->type);
 		return -1;
 	}
-	n = (uint32_t)f->data[0] << 24 | f->data[1] << 16 | f->data[2] << 8 |
-	    f->data[3];
 	if (n != cl->nsent) {
 		perr_set(pe, PE_COUNT, "confirmed %lu fds of %zu; entry kept",
 		    (unsigned long)n, cl->nsent);
@@ -646,7 +641,7 @@ req_list(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
 	struct client *cl = &st->cl[i];
 
-	if (r->len != 0) {
+	if (list_get(r) == -1) {
 		perr_set(pe, PE_PROTO, "malformed list request");
 		return -1;
 	}
@@ -663,8 +658,7 @@ req_delete(struct store *st, int i, struct rbuf *r, struct perr *pe)
 	struct entry *e;
 	size_t n;
 
-	rb_name(r, cl->name);
-	if (r->bad || r->off != r->len) {
+	if (delete_get(r, cl->name) == -1) {
 		perr_set(pe, PE_PROTO, "malformed delete request");
 		return -1;
 	}
@@ -695,8 +689,7 @@ req_take(struct store *st, int i, struct rbuf *r, struct perr *pe)
 	struct peer p = cl->peer;
 	int kind, s = cl->fd;
 
-	kind = rb_u8(r);
-	if (r->bad || r->off != r->len) {
+	if (take_get(r, &kind) == -1) {
 		perr_set(pe, PE_PROTO, "malformed take-over request");
 		return -1;
 	}
@@ -895,14 +888,12 @@ hframe_flush(struct store *st, struct hframe *h, int more, struct perr *pe)
 {
 	struct ctl *c = st->ctl;
 	struct wbuf b = { 0 };
+	struct handoff hd = { .kind = HOLD_STORE, .nrecs = h->nrecs };
 	int r;
 
-	wb_u8(&b, HOLD_STORE);
-	wb_u8(&b, 0);
-	wb_u16(&b, 0);
-	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.dev : 0);
-	wb_u64(&b, c->ep.created ? (uint64_t)c->ep.ino : 0);
-	wb_u16(&b, h->nrecs);
+	hd.dev = c->ep.created ? (uint64_t)c->ep.dev : 0;
+	hd.ino = c->ep.created ? (uint64_t)c->ep.ino : 0;
+	handoff_put(&b, &hd);
 	wb_bytes(&b, h->recs.p, h->recs.len);
 	wb_bytes(&b, h->names.p, h->names.len);
 	if (b.oom || h->recs.oom || h->names.oom) {
@@ -925,7 +916,8 @@ handoff_send(struct store *st)
 	struct hframe h;
 	struct entry *e;
 	struct perr pe;
-	int64_t now = now_ms(), left;
+	struct hrec rec;
+	int64_t now = now_ms();
 	size_t i, j, total = 1;
 
 	memset(&h, 0, sizeof(h));
@@ -935,14 +927,13 @@ handoff_send(struct store *st)
 		/* A record rides with its entry's first fd. */
 		if (h.nfds == PROTO_MAXFDS && hframe_flush(st, &h, 1, &pe) == -1)
 			goto fail;
-		left = entry_left(e, now);
-		wb_name(&h.recs, e->name);
-		wb_u32(&h.recs, e->uid);
-		wb_u32(&h.recs, e->gid);
-		wb_u32(&h.recs, (uint32_t)((now - e->since) / 1000));
-		wb_u32(&h.recs, left < 0 ? HOLD_FOREVER :
-		    (uint32_t)((left + 999) / 1000));
-		wb_u32(&h.recs, e->set.n);
+		strlcpy(rec.name, e->name, sizeof(rec.name));
+		rec.uid = e->uid;
+		rec.gid = e->gid;
+		rec.age = entry_age(e, now);
+		rec.ttl = entry_ttl(e, now);
+		rec.nfds = e->set.n;
+		hrec_put(&h.recs, &rec);
 		h.nrecs++;
 		for (j = 0; j < e->set.n; j++) {
 			if (h.nfds == PROTO_MAXFDS &&
@@ -978,40 +969,36 @@ hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
 	char name[PROTO_NAMEMAX + 1];
 	struct fdset empty = { 0 };
 	struct entry **recs = NULL;
+	struct handoff hd;
+	struct hrec rec;
 	struct peer p;
 	struct rbuf r;
 	unsigned nrecs, k;
-	uint32_t age, ttl;
 	size_t *wants = NULL;
-	int i, kind;
+	int i;
 
 	rb_init(&r, f->data, f->len);
-	kind = rb_u8(&r);
-	rb_u8(&r);
-	rb_u16(&r);
-	*dev = rb_u64(&r);
-	*ino = rb_u64(&r);
-	nrecs = rb_u16(&r);
-	if (r.bad || kind != HOLD_STORE || f->nfds < first ||
-	    nrecs > (unsigned)f->nfds)
+	if (handoff_get(&r, &hd) == -1 || hd.kind != HOLD_STORE ||
+	    f->nfds < first || hd.nrecs > (unsigned)f->nfds)
 		goto bad;
+	*dev = hd.dev;
+	*ino = hd.ino;
+	nrecs = hd.nrecs;
 	if (nrecs > 0 && ((recs = calloc(nrecs, sizeof(*recs))) == NULL ||
 	    (wants = calloc(nrecs, sizeof(*wants))) == NULL)) {
 		perr_sys(pe, "malloc");
 		goto fail;
 	}
 	for (k = 0; k < nrecs; k++) {
-		rb_name(&r, name);
-		p.uid = rb_u32(&r);
-		p.gid = rb_u32(&r);
-		age = rb_u32(&r);
-		ttl = rb_u32(&r);
-		wants[k] = rb_u32(&r);
-		if (r.bad || ttl == 0 || wants[k] == 0 ||
-		    wants[k] > ENTRYMAXFDS || entry_find(st, name) != NULL)
+		if (hrec_get(&r, &rec) == -1 || rec.ttl == 0 ||
+		    rec.nfds == 0 || rec.nfds > ENTRYMAXFDS ||
+		    entry_find(st, rec.name) != NULL)
 			goto bad;
-		if ((recs[k] = entry_add(st, name, &p, now_ms() -
-		    (int64_t)age * 1000, ttl, &empty)) == NULL) {
+		wants[k] = rec.nfds;
+		p.uid = rec.uid;
+		p.gid = rec.gid;
+		if ((recs[k] = entry_add(st, rec.name, &p, now_ms() -
+		    (int64_t)rec.age * 1000, rec.ttl, &empty)) == NULL) {
 			perr_sys(pe, "malloc");
 			goto fail;
 		}
