@@ -13,42 +13,6 @@
 #include "sock.h"
 #include "trust.h"
 
-/* What kind of fd this is, for a listing. */
-int
-fd_kind(int fd)
-{
-	struct stat st;
-	socklen_t len;
-	int type, on;
-
-	if (fstat(fd, &st) == -1)
-		return FK_OTHER;
-	if (S_ISFIFO(st.st_mode))
-		return FK_FIFO;
-	if (S_ISREG(st.st_mode))
-		return FK_FILE;
-	if (S_ISCHR(st.st_mode))
-		return FK_CHAR;
-	if (S_ISDIR(st.st_mode))
-		return FK_DIR;
-	if (S_ISBLK(st.st_mode))
-		return FK_BLOCK;
-	if (!S_ISSOCK(st.st_mode))
-		return FK_OTHER;
-	len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-		return FK_OTHER;
-	if (type == SOCK_DGRAM)
-		return FK_DGRAM;
-	if (type == SOCK_SEQPACKET)
-		return FK_SEQPACKET;
-	len = sizeof(on);
-	if (type == SOCK_STREAM &&
-	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
-		return FK_LISTEN;
-	return type == SOCK_STREAM ? FK_STREAM : FK_OTHER;
-}
-
 const char *
 fd_kind_str(int kind)
 {

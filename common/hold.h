@@ -17,21 +17,6 @@
  * clients (F_STORE, F_FETCH, F_LIST, F_DELETE).
  */
 
-/* The kinds of fd that F_ENTRIES names. */
-enum fd_kind {
-	FK_OTHER = 0,
-	FK_STREAM = 1,		/* a connected or unconnected stream socket */
-	FK_LISTEN = 2,		/* a listening socket */
-	FK_DGRAM = 3,
-	FK_SEQPACKET = 4,
-	FK_FIFO = 5,
-	FK_FILE = 6,
-	FK_CHAR = 7,
-	FK_DIR = 8,
-	FK_BLOCK = 9
-};
-
-int		 fd_kind(int);
 const char	*fd_kind_str(int);
 
 struct trust;

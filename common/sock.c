@@ -76,32 +76,90 @@ sock_open(int domain, int type, int protocol)
 #endif
 }
 
+/* A peer that gave up before we accepted it, or a signal, is retried. */
 int
 sock_accept(int lfd)
 {
+	int fd;
+
+	do {
 #ifdef SOCK_CLOEXEC
-	return sock_setup(accept4(lfd, NULL, NULL,
-	    SOCK_CLOEXEC | SOCK_NONBLOCK));
+		fd = sock_setup(accept4(lfd, NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK));
 #else
-	return sock_setup(accept(lfd, NULL, NULL));
+		fd = sock_setup(accept(lfd, NULL, NULL));
 #endif
+	} while (fd == -1 && (errno == EINTR || errno == ECONNABORTED));
+	return fd;
 }
+
+/*
+ * connect(2) on a non-blocking socket of sock_open, waiting up to dl for
+ * a connection in progress.  Returns 0, or -1 with errno set.
+ */
+int
+sock_connect(int fd, const struct sockaddr *sa, socklen_t len,
+    const struct deadline *dl)
+{
+	socklen_t elen = sizeof(int);
+	int e = 0;
+
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -1;
+	if (deadline_poll(fd, POLLOUT, dl) == -1)
+		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
+		return -1;
+	if (e != 0) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* What kind of fd this is: the one probe of an fd's kind. */
+int
+fd_kind(int fd)
+{
+	struct stat st;
+	socklen_t len;
+	int type, on;
+
+	if (fstat(fd, &st) == -1)
+		return FK_OTHER;
+	if (S_ISFIFO(st.st_mode))
+		return FK_FIFO;
+	if (S_ISREG(st.st_mode))
+		return FK_FILE;
+	if (S_ISCHR(st.st_mode))
+		return FK_CHAR;
+	if (S_ISDIR(st.st_mode))
+		return FK_DIR;
+	if (S_ISBLK(st.st_mode))
+		return FK_BLOCK;
+	if (!S_ISSOCK(st.st_mode))
+		return FK_OTHER;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+		return FK_OTHER;
+	if (type == SOCK_DGRAM)
+		return FK_DGRAM;
+	if (type == SOCK_SEQPACKET)
+		return FK_SEQPACKET;
+	len = sizeof(on);
+	if (type == SOCK_STREAM &&
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
+		return FK_LISTEN;
+	return type == SOCK_STREAM ? FK_STREAM : FK_OTHER;
+}
+
 
 static int
 unix_socket(void)
 {
 	return sock_open(AF_UNIX, SOCK_STREAM, 0);
-}
-
-static int
-is_listening(int fd)
-{
-	int on = 0;
-	socklen_t len = sizeof(on);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == -1)
-		return 0;
-	return on;
 }
 
 /*
@@ -262,7 +320,7 @@ ep_listen(struct endpoint *ep, const struct addr *a, int shared,
 	ep->addr = *a;
 	ep->lfd = ep->cfd = -1;
 	if (a->kind == ADDR_FD) {
-		if (is_listening(a->fd))
+		if (fd_kind(a->fd) == FK_LISTEN)
 			ep->lfd = a->fd;
 		else
 			ep->cfd = a->fd;
@@ -313,21 +371,13 @@ fail:
 static int
 connect_once(const struct addr *a, const struct deadline *dl)
 {
-	socklen_t len = sizeof(int);
-	int fd, e = 0;
+	int fd, e;
 
 	if ((fd = unix_socket()) == -1)
 		return -1;
-	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0)
+	if (sock_connect(fd, (const struct sockaddr *)&a->sun, a->len,
+	    dl) == 0)
 		return fd;
-	if (errno == EINPROGRESS) {
-		if (deadline_poll(fd, POLLOUT, dl) == 0 &&
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 &&
-		    e == 0)
-			return fd;
-		if (e != 0)
-			errno = e;
-	}
 	e = errno;
 	close(fd);
 	errno = e;
@@ -430,11 +480,8 @@ ep_next(struct endpoint *ep, const struct deadline *dl)
 		return -1;
 	}
 	for (;;) {
-		fd = sock_accept(ep->lfd);
-		if (fd != -1)
+		if ((fd = sock_accept(ep->lfd)) != -1)
 			break;
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 		if (deadline_poll(ep->lfd, POLLIN, dl) == -1)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hold.h"
+#include "sock.h"
 #include "wire.h"
 
 /* The only places a big endian number is written and read. */

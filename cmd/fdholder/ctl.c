@@ -133,31 +133,6 @@ ctl_unlink_at_exit(struct ctl *c)
 	ep_unlink_on_signal(&c->ep);
 }
 
-static int
-unix_connect(const struct addr *a, const struct deadline *dl)
-{
-	int fd, e;
-
-	if ((fd = sock_open(AF_UNIX, SOCK_STREAM, 0)) == -1)
-		return -1;
-	/* A full backlog says EAGAIN: the holder is live, wait for it. */
-	while (connect(fd, (const struct sockaddr *)&a->sun, a->len) == -1) {
-		e = errno;
-		if (e == EINTR)
-			continue;
-		if (e == EAGAIN && deadline_ms(dl) != 0) {
-			deadline_sleep(5, dl);
-			continue;
-		}
-		if (e == EAGAIN)
-			e = ETIMEDOUT;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 /*
  * Ask a live holder on the control socket to hand over what it holds.
  * Returns the connection, F_TAKE sent, or -1 when no holder listens there.
@@ -167,6 +142,7 @@ int
 ctl_ask(struct ctl *c)
 {
 	const struct addr *a = &c->ep.addr;
+	struct endpoint ep;
 	struct deadline dl;
 	struct peer p;
 	struct perr pe;
@@ -176,8 +152,12 @@ ctl_ask(struct ctl *c)
 	deadline_in(&dl, c->tms);
 	if (a->kind == ADDR_FD)
 		return -1;
-	if ((s = unix_connect(a, &dl)) == -1) {
-		if (errno == ENOENT || errno == ECONNREFUSED)
+	/* A full backlog is a live holder: ep_connect_now waits for it. */
+	if (ep_connect_now(&ep, a, &dl) == -1 ||
+	    (s = ep_next(&ep, &dl)) == -1) {
+		/* No holder; ctl_listen says what else is there. */
+		if (errno == ENOENT || errno == ECONNREFUSED ||
+		    errno == ENOTSOCK)
 			return -1;
 		if (errno == ETIMEDOUT)
 			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
@@ -291,16 +271,12 @@ ctl_accept(struct ctl *c, struct peer *p)
 {
 	int s;
 
-	for (;;) {
-		s = sock_accept(c->ep.lfd);
-		if (s == -1 && (errno == EINTR || errno == ECONNABORTED))
-			continue;
-		if (s == -1)
-			return -1;
+	while ((s = sock_accept(c->ep.lfd)) != -1) {
 		if (peer_get(s, p) == 0)
 			return s;
 		close(s);
 	}
+	return -1;
 }
 
 /*

@@ -198,8 +198,7 @@ tcp_connect(const struct relay *rl, const struct deadline *dl)
 {
 	const struct addrinfo *ai;
 	const char *host = rl->host, *port = rl->port;
-	socklen_t len;
-	int s = -1, e = 0, so;
+	int s = -1, e = 0;
 
 	for (ai = eresolved(rl); ai != NULL; ai = ai->ai_next) {
 		if ((s = sock_open(ai->ai_family, ai->ai_socktype,
@@ -207,13 +206,7 @@ tcp_connect(const struct relay *rl, const struct deadline *dl)
 			e = errno;
 			continue;
 		}
-		so = 0;
-		len = sizeof(so);
-		if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS &&
-		    deadline_poll(s, POLLOUT, dl) == 0 &&
-		    getsockopt(s, SOL_SOCKET, SO_ERROR, &so, &len) == 0 &&
-		    (errno = so) == 0))
+		if (sock_connect(s, ai->ai_addr, ai->ai_addrlen, dl) == 0)
 			break;
 		e = errno;
 		close(s);
@@ -517,28 +510,6 @@ handoff_send(struct relay *rl)
 	wb_free(&b);
 }
 
-static int
-is_stream(int fd, int listening)
-{
-	socklen_t len = sizeof(int);
-	int type, on = 0;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
-	    type != SOCK_STREAM)
-		return 0;
-	len = sizeof(int);
-	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len);
-	return on == listening;
-}
-
-static int
-is_fifo(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
-}
-
 /* Take the state of an F_HANDOFF frame; its fds are ours once it returns. */
 static int
 handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
@@ -552,8 +523,9 @@ handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
 	handoff_get(&r, &h);
 	want = h.flags & HF_PIPE ? 4 : 2;
 	if (rb_end(&r) == -1 || h.kind != HOLD_CONN || f->nfds != want ||
-	    !is_stream(f->fds[0], 0) || !is_stream(f->fds[1], 1) ||
-	    (want == 4 && (!is_fifo(f->fds[2]) || !is_fifo(f->fds[3])))) {
+	    fd_kind(f->fds[0]) != FK_STREAM || fd_kind(f->fds[1]) != FK_LISTEN ||
+	    (want == 4 && (fd_kind(f->fds[2]) != FK_FIFO ||
+	    fd_kind(f->fds[3]) != FK_FIFO))) {
 		perr_set(pe, PE_PROTO, "malformed handoff");
 		return -1;
 	}
@@ -693,14 +665,15 @@ sd_take(struct relay *rl)
 	if (getenv("LISTEN_FDS") == NULL ||
 	    listen_take("connection", &set, &pe) == -1)
 		return 0;
-	if (!is_stream(set.fds[0], 0))
+	if (fd_kind(set.fds[0]) != FK_STREAM)
 		errx(EXIT_SYS, "LISTEN_FDS: connection is not a connected "
 		    "stream socket");
 	rl->conn = set.fds[0];
 	fd_nonblock(rl->conn, 1);
 	fdset_free(&set);
 	if (listen_take("pipe-r,pipe-w", &set, &pe) == 0) {
-		if (!is_fifo(set.fds[0]) || !is_fifo(set.fds[1]))
+		if (fd_kind(set.fds[0]) != FK_FIFO ||
+		    fd_kind(set.fds[1]) != FK_FIFO)
 			errx(EXIT_SYS, "LISTEN_FDS: pipe-r, pipe-w: not a "
 			    "pipe");
 		rl->pr = set.fds[0];
