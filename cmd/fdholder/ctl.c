@@ -42,6 +42,16 @@ ctl_init(struct ctl *c, const struct addr *a, int kind, struct trust *rights,
 }
 
 /*
+ * The control socket's path, from its creation to its removal, is handled
+ * here and nowhere else: ctl_listen binds it (ep_listen), or ctl_adopt
+ * takes it over with the listening socket a holder handed us; ctl_start
+ * has it removed when we exit or are killed (ctl_atexit,
+ * ep_unlink_on_signal) while it is ours.  From our F_HANDOFF on it may be
+ * the successor's already: we lend it (PATH_LEND), and take it back if the
+ * successor drops (PATH_BACK) or give it up once it commits (PATH_GIVE).
+ */
+
+/*
  * Listen on the control socket, claimed atomically against every other
  * claimant (ep_listen): -1 with EADDRINUSE if a holder is live.
  */
@@ -65,7 +75,63 @@ ctl_listen(struct ctl *c)
 	return 0;
 }
 
-static void	ctl_unlink_at_exit(struct ctl *);
+/* The control socket the holder handed us becomes ours, its path too. */
+void
+ctl_adopt(struct ctl *c, int lfd, uint64_t dev, uint64_t ino)
+{
+	c->ep.lfd = lfd;
+	c->ep.created = c->ep.addr.kind == ADDR_PATH && (dev != 0 || ino != 0);
+	c->ep.dev = dev;
+	c->ep.ino = ino;
+	fd_nonblock(lfd, 1);
+}
+
+enum { PATH_LEND, PATH_BACK, PATH_GIVE };
+
+static void
+path_set(struct ctl *c, int how)
+{
+	switch (how) {
+	case PATH_LEND:
+		/* Killed now, we must leave the path to the successor. */
+		c->created = c->ep.created;
+		c->ep.created = 0;
+		break;
+	case PATH_BACK:
+		c->ep.created = c->created;
+		break;
+	case PATH_GIVE:
+		c->ep.created = 0;
+		break;
+	}
+}
+
+/* The path's dev and ino for our F_HANDOFF: 0 0 if it is not ours. */
+void
+ctl_path_id(const struct ctl *c, uint64_t *dev, uint64_t *ino)
+{
+	*dev = c->ep.created ? (uint64_t)c->ep.dev : 0;
+	*ino = c->ep.created ? (uint64_t)c->ep.ino : 0;
+}
+
+static struct ctl *exit_ctl;
+
+static void
+ctl_atexit(void)
+{
+	if (exit_ctl != NULL)
+		ep_close(&exit_ctl->ep);
+}
+
+/* Remove the control socket's path when we exit, unless it was handed on. */
+static void
+ctl_unlink_at_exit(struct ctl *c)
+{
+	if (exit_ctl == NULL)
+		atexit(ctl_atexit);
+	exit_ctl = c;
+	ep_unlink_on_signal(&c->ep);
+}
 
 /*
  * Become the holder on the control socket: take over from the live holder
@@ -112,25 +178,6 @@ ctl_foreign(struct ctl *c, const struct perr *pe)
 		errx(EXIT_SYS, "%s: a live socket that does not speak fdproto "
 		    "(%s)", c->ep.addr.str, pe->msg);
 	errx(exit_for(pe), "%s: %s", c->ep.addr.str, pe->msg);
-}
-
-static struct ctl *exit_ctl;
-
-static void
-ctl_atexit(void)
-{
-	if (exit_ctl != NULL)
-		ep_close(&exit_ctl->ep);
-}
-
-/* Remove the control socket's path when we exit, unless it was handed on. */
-static void
-ctl_unlink_at_exit(struct ctl *c)
-{
-	if (exit_ctl == NULL)
-		atexit(ctl_atexit);
-	exit_ctl = c;
-	ep_unlink_on_signal(&c->ep);
 }
 
 /*
@@ -205,17 +252,6 @@ ctl_confirm(struct ctl *c, int s, size_t nfds)
 		return 0;
 	warnx("%s: holder kept what it holds: %s", c->ep.addr.str, pe.msg);
 	return -1;
-}
-
-/* The control socket the holder handed us becomes ours. */
-void
-ctl_adopt(struct ctl *c, int lfd, uint64_t dev, uint64_t ino)
-{
-	c->ep.lfd = lfd;
-	c->ep.created = c->ep.addr.kind == ADDR_PATH && (dev != 0 || ino != 0);
-	c->ep.dev = dev;
-	c->ep.ino = ino;
-	fd_nonblock(lfd, 1);
 }
 
 int
@@ -321,9 +357,7 @@ ctl_sent(struct ctl *c, size_t nfds)
 {
 	c->state = CS_SENT;
 	c->nsent = nfds;
-	/* Killed now, we must leave the path to the successor. */
-	c->created = c->ep.created;
-	c->ep.created = 0;
+	path_set(c, PATH_LEND);
 	deadline_in(&c->until, c->tms);
 }
 
@@ -341,7 +375,7 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 	c->succ = -1;
 	c->partial = 0;
 	if (c->state == CS_SENT)
-		c->ep.created = c->created;
+		path_set(c, PATH_BACK);
 	c->state = CS_IDLE;
 }
 
@@ -349,7 +383,7 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 void
 ctl_commit(struct ctl *c)
 {
-	c->ep.created = 0;
+	path_set(c, PATH_GIVE);
 	if (c->ep.lfd != -1)
 		close(c->ep.lfd);
 	c->ep.lfd = -1;

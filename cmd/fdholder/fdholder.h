@@ -69,6 +69,7 @@ void	ctl_foreign(struct ctl *, const struct perr *)
 int	ctl_ask(struct ctl *);
 int	ctl_confirm(struct ctl *, int, size_t);
 void	ctl_adopt(struct ctl *, int lfd, uint64_t dev, uint64_t ino);
+void	ctl_path_id(const struct ctl *, uint64_t *dev, uint64_t *ino);
 int	ctl_pollfds(struct ctl *, struct pollfd *, int n, int listening);
 int	ctl_timeout(const struct ctl *);
 int	ctl_events(struct ctl *, const struct pollfd *);

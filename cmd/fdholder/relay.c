@@ -487,8 +487,7 @@ handoff_send(struct relay *rl)
 		h.flags |= HF_SHUT;
 	if (rl->pr != -1)
 		h.flags |= HF_PIPE;
-	h.dev = c->ep.created ? (uint64_t)c->ep.dev : 0;
-	h.ino = c->ep.created ? (uint64_t)c->ep.ino : 0;
+	ctl_path_id(c, &h.dev, &h.ino);
 	h.ob = rl->ob.p + rl->ob.off;
 	h.olen = rl->ob.len;
 	h.ib = rl->ib.p + rl->ib.off;

@@ -891,8 +891,7 @@ hframe_flush(struct store *st, struct hframe *h, int more, struct perr *pe)
 	struct handoff hd = { .kind = HOLD_STORE, .nrecs = h->nrecs };
 	int r;
 
-	hd.dev = c->ep.created ? (uint64_t)c->ep.dev : 0;
-	hd.ino = c->ep.created ? (uint64_t)c->ep.ino : 0;
+	ctl_path_id(c, &hd.dev, &hd.ino);
 	handoff_put(&b, &hd);
 	wb_bytes(&b, h->recs.p, h->recs.len);
 	wb_bytes(&b, h->names.p, h->names.len);
