@@ -5,23 +5,6 @@
 TESTS=$(cd "$(dirname "$0")" && pwd)
 FAKE="python3 $TESTS/holder.py"
 
-# reap SECONDS PID: wait for a child to exit, its status in $RC; fail if
-# it is still running after SECONDS (it is killed then).
-reap() {
-	local limit=$1 pid=$2 dog
-	( sleep "$limit" && { ps -o pid,stat,wchan:20,args -C fdholder;
-	    kill -KILL "$pid"; } ) >>diag 2>&1 &
-	dog=$!
-	RC=0
-	wait "$pid" || RC=$?
-	pkill -P "$dog" sleep 2>/dev/null || true
-	wait "$dog" 2>/dev/null || true
-	if [ "$RC" = 137 ]; then
-		cat diag >&2
-		fail "pid $pid killed: still running after ${limit}s"
-	fi
-}
-
 # holders: how many fdholders serve ./ctl.
 holders() {
 	pgrep -c -f "fdholder -s $PWD/ctl " || true

@@ -23,10 +23,12 @@ pipeline_stdout() {
 }
 
 receiver_first() {
-	bg fdrecv -t 10 s cat
+	bg fdrecv -t 10 s sh -c 'cat <&3' >out
 	wait_for 5 listening
 	echo hello | fdsend -t 5 s 0
 	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	[ "$(cat out)" = hello ] || fail "read: $(cat out)"
 }
 
 socket_activation() {

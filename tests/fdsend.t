@@ -20,10 +20,16 @@ sender_first() {
 confirmed_exit() {
 	# fdsend ends 0 only once fdrecv holds the fd: here fdrecv is slow to
 	# start its program, and fdsend has already ended when it runs.
-	bg fdrecv -t 10 -m 0 s sh -c 'sleep 0.2; cat'
+	bg fdrecv -t 10 -m 0 s sh -c 'sleep 0.2; cat' >held
 	wait_for 5 listening
 	echo held | fdsend -t 5 s 0
 	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$RC" = 0 ] && [ "$(cat held)" = held ] || fail "fdrecv: $RC $(cat held)"
+	# Not before: a receiver that takes the offer and hangs up unconfirmed.
+	bg $PEER noack s2 close
+	wait_for 5 test -S s2
+	must_fail 111 fdsend -t 5 s2 0
+	expect_err err "fdsend: s2: peer closed without confirming"
 }
 
 not_open() {

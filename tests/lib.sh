@@ -44,14 +44,23 @@ wait_for() {
 	done
 }
 
+# hung PID: show what of PID's kind runs, and kill it.
+hung() {
+	ps -o pid,stat,wchan:20,args -C "$(ps -o comm= -p "$1")" >&2 || :
+	kill -KILL "$1"
+	wait "$1" 2>/dev/null || :
+}
+
 # wait_exit SECONDS PID: wait for a child to exit; its status is in $RC.
 wait_exit() {
 	local limit=$1 pid=$2 i=0
 	while kill -0 "$pid" 2>/dev/null; do
 		if ! ps -o stat= -p "$pid" | grep -q Z; then
 			i=$((i + 1))
-			[ "$i" -le $((limit * 50)) ] ||
-			    fail "pid $pid still running after ${limit}s"
+			[ "$i" -le $((limit * 50)) ] || {
+				[ -z "${3-}" ] || hung "$pid"
+				fail "pid $pid still running after ${limit}s"
+			}
 		else
 			break
 		fi
@@ -59,6 +68,12 @@ wait_exit() {
 	done
 	RC=0
 	wait "$pid" || RC=$?
+}
+
+# reap SECONDS PID: wait_exit, but a child still running after SECONDS is
+# killed, and what of its kind ran then shown, before the case fails.
+reap() {
+	wait_exit "$1" "$2" kill
 }
 
 # slow_exec US CMD ...: run CMD with each execve it makes (fdrecv's

@@ -99,14 +99,19 @@ def main():
         time.sleep(0.2)
         os.kill(os.getpid(), 9)
     elif action == "noack":
-        # Listen, take the offer, never confirm.
+        # Listen, take the offer, never confirm; with "close", hang up
+        # once the whole offer is in.
         l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         l.bind(path)
         l.listen(1)
         print("ready", flush=True)
         c, _ = l.accept()
-        c.recv(65536)
-        time.sleep(30)
+        if args[:1] == ["close"]:
+            reply(c)
+            c.close()
+        else:
+            c.recv(65536)
+            time.sleep(30)
     elif action == "send_fds":
         # socket.send_fds of a pipe whose other end carries ARG.
         s = connect(path)

@@ -18,11 +18,6 @@ store() {
 	: "${BASE:=$(nfds "$STORE")}"
 }
 
-# reap SECONDS PID: wait for a child, its status in $RC.
-reap() {
-	wait_exit "$@"
-}
-
 # entries: the names held, one a line.
 entries() {
 	fdholder -L -s ctl | cut -f1
