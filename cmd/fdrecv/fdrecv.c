@@ -238,9 +238,106 @@ listen_fds(const char *names, char *argv[], int *map, size_t nmap)
 	return deliver(argv, &set, map, nmap, &nofile, -1, NULL);
 }
 
+/* Where the first form meets its senders: listening at a, or -c. */
+static void
+senders_open(struct endpoint *ep, const struct addr *a, int cflag,
+    const struct trust *trust, const struct deadline *dl)
+{
+	if (cflag && a->kind != ADDR_FD) {
+		if (ep_connect(ep, a, dl) == 0)
+			return;
+		if (errno == ETIMEDOUT)
+			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+		err(EXIT_SYS, "connect %s", a->str);
+	}
+	ep_unlink_on_signal(ep);
+	if (ep_listen(ep, a, trust_widened(trust), dl) == -1)
+		errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS, "listen %s",
+		    ep_error());
+}
+
+/* The next sender and its credentials; failing that, we exit. */
+static int
+sender_next(struct endpoint *ep, const struct addr *a, struct peer *peer,
+    const struct deadline *dl)
+{
+	int s;
+
+	if ((s = ep_next(ep, dl)) == -1) {
+		ep_close(ep);
+		if (errno == ETIMEDOUT)
+			errx(EXIT_TIMEOUT, "%s: timed out waiting for a sender",
+			    a->str);
+		err(EXIT_SYS, "accept %s", a->str);
+	}
+	if (peer_get(s, peer) == -1) {
+		ep_close(ep);
+		err(EXIT_SYS, "%s: peer credentials", a->str);
+	}
+	return s;
+}
+
+/*
+ * What the sender on s offers, into set, if we can deliver it: 1.  0 when
+ * it closed before a byte (a probe for a live socket); -1 with pe set and
+ * said, when it was refused, failed, or sent what we cannot deliver.
+ */
+static int
+sender_take(int s, const struct addr *a, const struct peer *peer, int rflag,
+    const struct trust *trust, char *argv[], size_t nmap,
+    struct fdset *set, const struct deadline *dl, struct perr *pe)
+{
+	int r;
+
+	if (!peer_trusted(peer, trust)) {
+		perr_set(pe, PE_REFUSED, "uid %u not allowed by the receiver",
+		    (unsigned)peer->uid);
+		warnx("%s: refused sender %s", a->str, peer_str(peer));
+		return -1;
+	}
+	r = rflag ? raw_recv(s, set, dl, pe) : fdset_recv(s, set, dl, pe);
+	if (r == 1) {
+		if (set_fits(set, argv[0] != NULL, nmap, pe) &&
+		    (argv[0] == NULL || prog_check(argv[0], pe) == 0))
+			return 1;
+		fdset_close(set);
+	}
+	if (r == 0)
+		return 0;
+	if (pe->remote)
+		warnx("%s: refused by sender: %s", a->str, pe->msg);
+	else
+		warnx("%s: sender %s: %s", a->str, peer_str(peer), pe->msg);
+	return -1;
+}
+
+/*
+ * Confirm the set to its sender, which waits for the exec: keep s open
+ * until then.  Returns s, or -1 once it is closed (raw mode, or the
+ * sender is gone: the set is ours all the same).
+ */
+static int
+sender_confirm(int s, const struct addr *a, const struct peer *peer,
+    int rflag, const struct fdset *set, const struct deadline *dl)
+{
+	struct perr pe;
+
+	if (rflag) {
+		close(s);
+		return -1;
+	}
+	if (ack_send(s, set->n, dl, &pe) == -1) {
+		warnx("%s: sender %s: %s", a->str, peer_str(peer), pe.msg);
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
 /*
  * The first form: take a set from a sender, listening at a or connected
- * to it (-c), and deliver it.
+ * to it (-c), and deliver it.  A listener serves the next sender after one
+ * that failed.
  */
 static int
 receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
@@ -253,61 +350,23 @@ receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
 	struct perr pe;
 	int r, s;
 
-	if (cflag && a->kind != ADDR_FD) {
-		if (ep_connect(&ep, a, dl) == -1) {
-			if (errno == ETIMEDOUT)
-				errx(EXIT_TIMEOUT, "connect %s: timed out",
-				    a->str);
-			err(EXIT_SYS, "connect %s", a->str);
-		}
-	} else {
-		ep_unlink_on_signal(&ep);
-		if (ep_listen(&ep, a, trust_widened(trust), dl) == -1)
-			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
-			    "listen %s", ep_error());
-	}
-
+	senders_open(&ep, a, cflag, trust, dl);
 	for (;;) {
-		if ((s = ep_next(&ep, dl)) == -1) {
-			ep_close(&ep);
-			if (errno == ETIMEDOUT)
-				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
-				    "a sender", a->str);
-			err(EXIT_SYS, "accept %s", a->str);
-		}
-		if (peer_get(s, &peer) == -1) {
-			ep_close(&ep);
-			err(EXIT_SYS, "%s: peer credentials", a->str);
-		}
-		if (!peer_trusted(&peer, trust)) {
-			perr_set(&pe, PE_REFUSED, "uid %u not allowed by the "
-			    "receiver", (unsigned)peer.uid);
-			warnx("%s: refused sender %s", a->str,
-			    peer_str(&peer));
-		} else if ((r = rflag ? raw_recv(s, &set, dl, &pe) :
-		    fdset_recv(s, &set, dl, &pe)) == 1) {
-			if (set_fits(&set, argv[0] != NULL, nmap, &pe) &&
-			    (argv[0] == NULL || prog_check(argv[0], &pe) == 0))
-				break;
-			fdset_close(&set);
-			warnx("%s: sender %s: %s", a->str, peer_str(&peer),
-			    pe.msg);
-		} else if (r == 0) {
-			/* Closed before a byte: a probe for a live socket. */
-			close(s);
-			if (ep.lfd != -1)
-				continue;
+		s = sender_next(&ep, a, &peer, dl);
+		r = sender_take(s, a, &peer, rflag, trust, argv, nmap, &set,
+		    dl, &pe);
+		if (r == 1)
+			break;
+		if (r == -1 && !rflag && !pe.remote)
+			frame_error(s, &pe, dl);
+		close(s);
+		if (r == 0 && ep.lfd != -1)
+			continue;
+		if (r == 0) {
 			ep_close(&ep);
 			errx(EXIT_SYS, "%s: sender closed before sending",
 			    a->str);
-		} else if (pe.remote)
-			warnx("%s: refused by sender: %s", a->str, pe.msg);
-		else
-			warnx("%s: sender %s: %s", a->str, peer_str(&peer),
-			    pe.msg);
-		if (!rflag && !pe.remote)
-			frame_error(s, &pe, dl);
-		close(s);
+		}
 		if (pe.code == PE_EXEC && !pe.remote) {
 			ep_close(&ep);
 			return pe.errnum == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
@@ -317,16 +376,7 @@ receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
 			return exit_for(&pe);
 		}
 	}
-
-	/* The sender waits for the exec: keep s open until then. */
-	if (!rflag && ack_send(s, set.n, dl, &pe) == -1) {
-		warnx("%s: sender %s: %s", a->str, peer_str(&peer), pe.msg);
-		close(s);
-		s = -1;
-	} else if (rflag) {
-		close(s);
-		s = -1;
-	}
+	s = sender_confirm(s, a, &peer, rflag, &set, dl);
 	ep_close(&ep);
 	trust_free(trust);
 	return deliver(argv, &set, map, nmap, nofile, s, dl);
