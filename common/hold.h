@@ -24,6 +24,9 @@
 #define HF_EOF		0x01	/* the connection's peer closed it */
 #define HF_SHUT		0x02	/* its writing side is shut down */
 #define HF_PIPE		0x04	/* two more fds: a pipe's read and write end */
+#define HF_CUT		0x08	/* a late F_ACK is cut off, never lost: the
+				   successor owns everything once its F_ACK
+				   is sent (ctl_can_cut) */
 
 /* The flags byte of F_FETCH. */
 #define FETCH_REMOVE	0x01	/* remove the entry once the client has it */

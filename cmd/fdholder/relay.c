@@ -64,6 +64,7 @@ struct relay {
 	struct buf	 ib;		/* from standard input, for conn */
 	int		 eof;		/* conn's peer closed it */
 	int		 shut;		/* conn's writing side is shut down */
+	int		 cut;		/* our holder sent HF_CUT */
 	int		 Nflag;
 	int		 Sflag;
 	int		 sd;		/* -S: $NOTIFY_SOCKET, or -1 */
@@ -493,6 +494,8 @@ handoff_send(struct relay *rl)
 		flags |= HF_SHUT;
 	if (rl->pr != -1)
 		flags |= HF_PIPE;
+	if (ctl_can_cut())
+		flags |= HF_CUT;
 	wb_u8(&b, HOLD_CONN);
 	wb_u8(&b, flags);
 	wb_u16(&b, 0);
@@ -583,6 +586,7 @@ handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
 	buf_set(&rl->ib, ib, ilen);
 	rl->eof = (flags & HF_EOF) != 0;
 	rl->shut = (flags & HF_SHUT) != 0;
+	rl->cut = (flags & HF_CUT) != 0;
 	return 0;
 }
 
@@ -680,7 +684,7 @@ takeover(struct relay *rl, int s)
 	frame_free(&f);
 	takeover_check(rl, s);
 	fd_nonblock(rl->conn, 1);
-	if (ctl_confirm(c, s, rl->pr != -1 ? 4 : 2) == -1)
+	if (ctl_confirm(c, s, rl->pr != -1 ? 4 : 2, rl->cut) == -1)
 		takeover_abort(rl);
 	ctl_adopt(c, c->ep.lfd, dev, ino);
 	return 1;

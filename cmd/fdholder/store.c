@@ -1130,7 +1130,7 @@ takeover(struct store *st, int s)
 				goto fail;
 			}
 	}
-	if (ctl_confirm(c, s, total) == -1) {
+	if (ctl_confirm(c, s, total, 0) == -1) {
 		/* It kept everything: ours are copies, let them go. */
 		store_clear(st);
 		close(c->ep.lfd);
