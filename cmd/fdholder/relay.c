@@ -867,6 +867,10 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	buf_init(&rl.ob, BUFSZ);
 	buf_init(&rl.ib, BUFSZ);
 	signal(SIGPIPE, SIG_IGN);
+	/* Built now, installed after the handoff in one call: the stream
+	 * waits for none of libseccomp's work. */
+	if (sandbox_prepare(SB_SOCKETS | SB_SPLICE | SB_UNLINK) == -1)
+		err(EXIT_SYS, "sandbox");
 
 	start(&rl, &fresh);
 	if (rl.res != NULL)
@@ -886,7 +890,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	if (rl.in != -1)
 		rl.infl = nonblock(rl.in, "standard input");
 	/* From here on: the fds we have, and our control socket's path. */
-	if (sandbox(SB_SOCKETS | SB_SPLICE | SB_UNLINK) == -1)
+	if (sandbox_enter() == -1)
 		err(EXIT_SYS, "sandbox");
 
 	for (;;) {

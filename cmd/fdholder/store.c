@@ -1193,11 +1193,14 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 
 	if (Sflag && sds_open(c->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
+	if (sandbox_prepare(SB_SOCKETS | SB_UNLINK |
+	    (Sflag ? SB_FDSTORE : 0)) == -1)
+		err(EXIT_SYS, "sandbox");
 	start(&st);
 	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
 	    st.nfds, Sflag ? ", kept in the fd store too" : "");
 	fd_nonblock(c->ep.lfd, 1);
-	if (sandbox(SB_SOCKETS | SB_UNLINK | (Sflag ? SB_FDSTORE : 0)) == -1)
+	if (sandbox_enter() == -1)
 		err(EXIT_SYS, "sandbox");
 
 	for (;;) {
