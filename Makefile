@@ -16,7 +16,16 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= $(WARNS)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon \
 	   $(shell pkg-config --cflags libbsd-overlay)
-LDLIBS	+= $(shell pkg-config --libs libbsd-overlay)
+# STATIC=1 links fdsend, fdrecv and fdholder statically: binaries to copy
+# onto a broken host, and each exec is spared the dynamic linker (bench/).
+# effif stays dynamic, as Debian ships no libmnl.a.  Names of users, groups
+# and hosts still go through glibc's NSS modules, loaded at run time: on a
+# host of another glibc, give numbers.
+ifeq ($(STATIC),1)
+PCSTATIC = --static
+STATIC_LDFLAGS = -static
+endif
+LDLIBS	+= $(shell pkg-config $(PCSTATIC) --libs libbsd-overlay)
 # The sandbox, common/sandbox.c: libseccomp on Linux, nothing elsewhere.
 LDLIBS	+= $(shell [ "$$(uname -s)" != Linux ] || \
 	   pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
@@ -50,7 +59,8 @@ $(B)/libcommon.a: $(LIBOBJ)
 .SECONDEXPANSION:
 $(BINS): $(B)/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) \
 	    $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $($*_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(if $(filter effif,$*),,$(STATIC_LDFLAGS)) \
+	    -o $@ $^ $($*_LIBS) $(LDLIBS)
 
 # A real consumer of socket activation, for the tests.
 $(B)/tests/sdcheck: tests/sdcheck.c
