@@ -24,13 +24,25 @@ comp() {
 		[[ $spec =~ -F\ ([^ ]+) ]] || exit 4
 		COMP_LINE=$typed$after
 		COMP_POINT=${#typed}
-		# Words as bash makes them: at blanks, and at ":" and "=",
-		# which are words of their own (COMP_WORDBREAKS).
+		# Words as bash makes them, raw: at blanks not escaped by a
+		# backslash, and at ":" and "=", words of their own
+		# (COMP_WORDBREAKS).
 		words() {
-			local w
-			for w in $1; do
-				sed "s/[:=]/\n&\n/g" <<<"$w" | sed "/^$/d"
+			local i c w=
+			for ((i = 0; i < ${#1}; i++)); do
+				c=${1:i:1}
+				case $c in
+				\\) w+=${1:i:2}; ((i++)) ;;
+				" ") [ -z "$w" ] || printf "%s\n" "$w"; w= ;;
+				[:=])
+					[ -z "$w" ] || printf "%s\n" "$w"
+					printf "%s\n" "$c"
+					w=
+					;;
+				*) w+=$c ;;
+				esac
 			done
+			[ -z "$w" ] || printf "%s\n" "$w"
 		}
 		mapfile -t COMP_WORDS < <(words "$typed")
 		[[ $typed == *[" :="] ]] && COMP_WORDS+=("")
@@ -147,6 +159,8 @@ entries() {
 	hasnt web
 	comp fdholder "fdholder -D -s ctl "
 	has db web 'web\ two'
+	comp fdholder "fdholder -D -s ctl web\\ t"
+	[ "$(cat got)" = 'web\ two' ] || fail "web\\ t: $(cat got)"
 	comp fdholder "fdholder -D d" " -s $PWD/ctl"
 	has db
 	hasnt web
