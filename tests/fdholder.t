@@ -649,9 +649,8 @@ not_a_socket() {
 
 usage() {
 	must_fail 100 fdholder
-	expect_err err "usage: fdholder [-iNS]"
+	expect_err err "usage: fdholder [-hiNS]"
 	must_fail 100 fdholder -s ctl host
-	must_fail 100 fdholder -h
 	must_fail 100 fdholder -t x -s ctl host 1
 	expect_err err "fdholder: timeout invalid: x"
 	must_fail 100 fdholder -u nosuchop:root -s ctl host 1

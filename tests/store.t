@@ -101,7 +101,7 @@ expiry() {
 
 # Limits: a clear error to the client that hits them, the store goes on.
 limits() {
-	store -l 2 -f 5
+	store -E 2 -f 5
 	fdsend -n a ctl 0 0 </dev/null
 	must_fail 1 fdsend -n b ctl 0 0 0 0 </dev/null
 	expect_err err "fdsend: ctl: store full: 2 fds held, 4 more offered, the limit is 5"
@@ -246,11 +246,11 @@ usage_store() {
 	NOTIFY_SOCKET= must_fail 100 fdholder -S -s ctl
 	expect_err err "fdholder: -S: NOTIFY_SOCKET is not set"
 	must_fail 100 fdholder -f 5 -s ctl host 1
-	expect_err err "-f and -l limit the store, not a connection"
+	expect_err err "-E and -f limit the store, not a connection"
 	must_fail 100 fdholder -L -s ctl extra
 	must_fail 100 fdholder -D -s ctl
 	must_fail 100 fdholder -D -L -s ctl x
-	must_fail 100 fdholder -l 0 -s ctl
+	must_fail 100 fdholder -E 0 -s ctl
 	expect_err err "fdholder: maxentries too small: 0"
 	must_fail 100 fdsend -n "a:b" ctl 0
 	expect_err err "fdsend: invalid entry name: a:b"

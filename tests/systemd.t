@@ -1,7 +1,7 @@
 #!/bin/bash
 # ISC license: see LICENSE.
 # The service-manager paths under a real systemd user manager, not the one
-# tests/fakesd.py imitates: fdholder -S, fdsend -N, fdrecv -L, socket
+# tests/fakesd.py imitates: fdholder -S, fdsend -S, fdrecv -S, socket
 # activation, and the runbooks of the man pages, each case with a manager
 # of its own (/lib/systemd/systemd --user, started by sd_start in a private
 # mount namespace by sdns.sh; never as PID 1).  Where no manager can start,
@@ -279,7 +279,7 @@ print(s.makefile().readline(), end="")' "$1" "${2:-}"
 }
 
 # systemd's fd store hands the stored fds back newest first: three names
-# stored by one fdsend -N (three messages, a then b then c) come back as
+# stored by one fdsend -S (three messages, a then b then c) come back as
 # c:b:a, each with its own file.  tests/fakesd.py keeps this order too.
 store_order() {
 	echo a >fa
@@ -289,7 +289,7 @@ store_order() {
 	echo "start \${LISTEN_FDS:-0} \${LISTEN_FDNAMES:-}"
 	if [ -z "\${LISTEN_FDS:-}" ]; then
 		exec 3<fa 4<fb 5<fc
-		$BIN/fdsend -N 3=a 4=b 5=c
+		$BIN/fdsend -S 3=a 4=b 5=c
 		exit 1
 	fi
 	cat <&3; cat <&4; cat <&5
@@ -314,10 +314,10 @@ store_order() {
 }
 
 # fdsend(1)'s runbook: a service parks its connection in systemd's fd store
-# (fdsend -N 3=upstream) and crashes; systemd starts it again with the
-# connection in LISTEN_FDS, and "exec fdrecv -L upstream" hands that very
+# (fdsend -S 3=upstream) and crashes; systemd starts it again with the
+# connection in LISTEN_FDS, and "exec fdrecv -S upstream" hands that very
 # connection to the relay (the echo server saw one connection); the relay
-# drops it from the store with fdsend -N -d.
+# drops it from the store with fdsend -S -D.
 store_relay() {
 	serve 0 -e
 	cat >relay.sh <<-EOF
@@ -326,14 +326,14 @@ store_relay() {
 		echo first >&3
 		read -r line <&3
 		echo "\$line" >>out
-		$BIN/fdsend -N 3=upstream
+		$BIN/fdsend -S 3=upstream
 		exit 1
 	fi
 	echo "passed \$LISTEN_FDS \$LISTEN_FDNAMES" >>out
-	exec $BIN/fdrecv -L upstream -m 0 /bin/bash -c 'echo second >&0
+	exec $BIN/fdrecv -S upstream -m 0 /bin/bash -c 'echo second >&0
 	    read -r line; echo "\$line" >>out
 	    echo "stored \$(cat nstore)" >>out
-	    $BIN/fdsend -N -d upstream; echo removed >>out; exec sleep 60'
+	    $BIN/fdsend -S -D upstream; echo removed >>out; exec sleep 60'
 	EOF
 	unit relay.service <<-EOF
 	[Unit]
@@ -371,10 +371,10 @@ relay_done() {
 store_relay_page() {
 	local store take
 	store=$(awk '/shell-script service parks/ { on = 1 }
-	    on && /^\.Dl \$ fdsend -N/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    on && /^\.Dl \$ fdsend -S/ { sub(/^\.Dl \$ /, ""); print; exit }' \
 	    "$TESTS/../man/fdsend.1")
 	take=$(awk '/shell-script service parks/ { on = 1 }
-	    on && /^\.Dl \$ exec fdrecv -L/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    on && /^\.Dl \$ exec fdrecv -S/ { sub(/^\.Dl \$ /, ""); print; exit }' \
 	    "$TESTS/../man/fdsend.1")
 	[ -n "$store" ] && [ -n "$take" ] || fail "no example in fdsend(1)"
 	t_note "fdsend(1): $store; $take"
@@ -430,9 +430,9 @@ socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1"
 }
 
 # Socket activation, systemd's: two .socket units with FileDescriptorName=
-# (web, other) activate one service, which runs "exec fdrecv -L other
+# (web, other) activate one service, which runs "exec fdrecv -S other
 # sdcheck"; a .socket unit without FileDescriptorName= (plain.socket)
-# activates "exec fdrecv -L plain.socket sdcheck": systemd names an fd
+# activates "exec fdrecv -S plain.socket sdcheck": systemd names an fd
 # after its socket unit, never "unknown".  The two named sockets come in
 # either order, Sockets= notwithstanding: picking by name is what works.
 # (RemainAfterExit=yes: sdcheck
@@ -461,7 +461,7 @@ sock_activation() {
 	StandardOutput=append:$PWD/pair.out
 	StandardError=append:$PWD/pair.out
 	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
-	    exec $BIN/fdrecv -L other $BIN/tests/sdcheck'
+	    exec $BIN/fdrecv -S other $BIN/tests/sdcheck'
 	EOF
 	unit plain.socket <<-EOF
 	[Unit]
@@ -478,7 +478,7 @@ sock_activation() {
 	StandardOutput=append:$PWD/plain.out
 	StandardError=append:$PWD/plain.out
 	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
-	    exec $BIN/fdrecv -L plain.socket $BIN/tests/sdcheck'
+	    exec $BIN/fdrecv -S plain.socket $BIN/tests/sdcheck'
 	EOF
 	sd_start
 	sdctl start web.socket other.socket plain.socket
@@ -862,7 +862,7 @@ store_service() {
 	Restart=always
 	TimeoutStartSec=5
 	StandardError=append:$PWD/store.err
-	ExecStart=${2:-$BIN/fdholder -S -l ${1:-16} -s $PWD/fds.ctl}
+	ExecStart=${2:-$BIN/fdholder -S -E ${1:-16} -s $PWD/fds.ctl}
 	EOF
 }
 
@@ -960,7 +960,7 @@ entries, 0 fds, kept in the fd store too" ] ||
 # keep the entry (the socket's other end hangs up after a barrier), refuses
 # the store request and keeps nothing; what is in the fd store comes back.
 store_fdmax() {
-	store_service 2 "$BIN/fdholder -S -l 16 -s $PWD/fds.ctl"
+	store_service 2 "$BIN/fdholder -S -E 16 -s $PWD/fds.ctl"
 	sd_start
 	sdctl start store.service
 	fdsend -n a "$PWD/fds.ctl" 0 </dev/null
@@ -1061,13 +1061,13 @@ SD_WHY=$(sd_why)
 sd_case "fdholder(1)'s chat.service: Type=notify, STATUS=, 7 SIGKILLs in 10 s, every line once" chat_killed
 sd_case "without StartLimitIntervalSec=0 systemd gives up and releases the connection" chat_start_limit
 sd_case "the fd store hands fds back newest first (c:b:a)" store_order
-sd_case "fdsend -N parks a connection, exec fdrecv -L takes it back after a crash, fdsend -N -d drops it" store_relay
-sd_case "socket activation: fdrecv -L picks one of two named sockets, and one named after its .socket unit, for sd_listen_fds_with_names" sock_activation
+sd_case "fdsend -S parks a connection, exec fdrecv -S takes it back after a crash, fdsend -S -D drops it" store_relay
+sd_case "socket activation: fdrecv -S picks one of two named sockets, and one named after its .socket unit, for sd_listen_fds_with_names" sock_activation
 sd_case "fdsend(1)'s runbook: a socket-activated fdsend is started again on the next connection" runbook_simple
 sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once for 3 connections" runbook_oneshot
 sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
 sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
-sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, then exec fdrecv -L upstream, under systemd" store_relay_page
+sd_case "fdsend(1)'s example as written: fdsend -S 3=upstream, then exec fdrecv -S upstream, under systemd" store_relay_page
 sd_case "fdholder -S, StandardOutput=append: through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_append
 sd_case "fdholder -S, StandardOutput=file: (offset 0 at each start) through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_file
 sd_case "fdholder -S, StandardOutput=file:FIFO through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_fifo

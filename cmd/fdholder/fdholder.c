@@ -24,17 +24,18 @@
 #define MAXENTRIES	10000
 #define MAXFDS		10000
 
+/* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-iNS] [-g [op:]group] [-t seconds] "
-	    "[-u [op:]user] -s ctlsock host port\n"
-	    "       %s [-S] [-f maxfds] [-g [op:]group] [-l maxentries] "
+	fprintf(help ? stdout : stderr, "usage: %s [-hiNS] [-g [op:]group] "
+	    "[-t seconds] [-u [op:]user] -s ctlsock host port\n"
+	    "       %s [-S] [-E maxentries] [-f maxfds] [-g [op:]group] "
 	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
 	    "       %s -L [-t seconds] -s ctlsock\n"
 	    "       %s -D [-t seconds] -s ctlsock name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
-	exit(EXIT_USAGE);
+	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
 /*
@@ -148,13 +149,16 @@ main(int argc, char *argv[])
 	memset(rights, 0, sizeof(rights));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
-	while ((ch = getopt(argc, argv, "Df:g:iLl:NSs:t:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "DE:f:g:hiLNSs:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
 			Dflag = 1;
 			break;
 		case 'L':
 			Lflag = 1;
+			break;
+		case 'E':
+			maxentries = limit(optarg, "maxentries");
 			break;
 		case 'f':
 			maxfds = limit(optarg, "maxfds");
@@ -163,11 +167,10 @@ main(int argc, char *argv[])
 			rights_add(rights, optarg, 1);
 			widened = 1;
 			break;
+		case 'h':
+			usage(1);
 		case 'i':
 			iflag = 1;
-			break;
-		case 'l':
-			maxentries = limit(optarg, "maxentries");
 			break;
 		case 'N':
 			Nflag = 1;
@@ -186,26 +189,26 @@ main(int argc, char *argv[])
 			widened = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (sflag == NULL || (Dflag && Lflag))
-		usage();
+		usage(0);
 	if (Dflag || Lflag) {
 		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
 		    Nflag || Sflag || widened || maxfds != 0 ||
 		    maxentries != 0)
-			usage();
+			usage(0);
 		eaddr_parse(&addr, sflag);
 		return Lflag ? client_list(&addr, tms) :
 		    client_delete(&addr, argv, argc, tms);
 	}
 	if (argc != 0 && argc != 2)
-		usage();
+		usage(0);
 	if (argc == 2 && (maxfds != 0 || maxentries != 0))
-		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");
+		errx(EXIT_USAGE, "-E and -f limit the store, not a connection");
 	if (argc == 0 && (iflag || Nflag))
 		errx(EXIT_USAGE, "-i and -N need a connection: host port");
 	eaddr_parse(&addr, sflag);
