@@ -191,8 +191,19 @@ svpid() {
 s6_up() {
 	local p
 	p=$(svpid)
-	[ "$p" != -1 ] && [ "$p" != "$1" ] && echo "$p" >>svpids &&
+	[ "$p" != -1 ] && [ "$p" != "$1" ] &&
 	    fdholder -L -s "$PWD/fds.ctl" >/dev/null
+}
+
+# kill_in DIR: kill (KILL) every process whose working directory is DIR,
+# as s6-supervise runs ./run in the service directory: what a run script
+# that does not exec would leave behind.
+kill_in() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/cwd" 2>/dev/null)" != "$1" ] ||
+		    kill -KILL "${p#/proc/}" 2>/dev/null
+	done
 }
 
 # park: store an entry "pipe" holding a pipe with a line in it, and an
@@ -222,8 +233,7 @@ s6_store() {
 	chmod 755 sv/fdholder/finish
 	mkfifo fifo
 	echo file >fifo.txt
-	: >svpids
-	defer "xargs kill -KILL <$PWD/svpids"
+	defer "kill_in $PWD/sv/fdholder"
 	bg s6-supervise sv/fdholder >sup.log 2>&1
 	sup=$!
 	wait_for 10 s6_up -1
@@ -325,7 +335,7 @@ restart_no_store() {
 	    python3 "$TESTS/webserver.py" "$PWD/port"
 	old=$!
 	wait_for 10 test -s port
-	must_fail 1 sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" \
+	must_fail 1 timeout 10 sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" \
 	    "$PWD/httpd.pid" python3 "$TESTS/webserver.py" "$PWD/port.new"
 	expect_err err "could not park the socket of $old; it runs on"
 	kill -0 "$old" || fail "the old server is gone"
