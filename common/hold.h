@@ -28,6 +28,9 @@
 /* The flags byte of F_FETCH. */
 #define FETCH_REMOVE	0x01	/* remove the entry once the client has it */
 
+/* The state byte of an entry in F_ENTRIES, with FF_STATE. */
+#define ENTRY_RESERVED	0x01	/* a take (FETCH_REMOVE) of it is under way */
+
 /* An entry's lifetime that never ends, in F_STORE and F_ENTRIES. */
 #define HOLD_FOREVER	UINT32_MAX
 
@@ -88,7 +91,8 @@ int	hold_store(int, const char *, uint32_t ttl, const struct fdset *,
 int	hold_fetch(int, const char *, int flags, struct fdset *,
 	    const struct deadline *, struct perr *);
 int	hold_confirm(int, size_t, const struct deadline *, struct perr *);
-int	hold_list(int, FILE *, const struct deadline *, struct perr *);
+int	hold_list(int, FILE *, int json, const struct deadline *,
+	    struct perr *);
 int	hold_delete(int, const char *, const struct deadline *,
 	    struct perr *);
 

@@ -34,7 +34,7 @@ help_fdholder() { help fdholder; }
 # The old letters, each in the place it used to work.
 removed() {
 	NOTIFY_SOCKET=$PWD/n gone fdsend N 0=x
-	NOTIFY_SOCKET=$PWD/n gone fdsend d -N name
+	NOTIFY_SOCKET=$PWD/n gone fdsend d -S name
 	gone fdrecv L name true
 	gone fdholder l 10 -s ctl
 	[ ! -e ctl ] || fail "fdholder -l started a store"

@@ -24,6 +24,7 @@
 #include "deadline.h"
 #include "effif.h"
 #include "exits.h"
+#include "json.h"
 #include "sandbox.h"
 #include "util.h"
 
@@ -129,32 +130,6 @@ family_name(int family)
 	if (family == AF_INET6)
 		return "inet6";
 	return NULL;
-}
-
-/*
- * A device name is bytes, not UTF-8: every byte above 0x7f is written as
- * \u00XX, so that the output is JSON and the string's code points are the
- * name's bytes (Python: name.encode("latin-1")).
- */
-static void
-json_str(FILE *f, const char *s)
-{
-	const unsigned char *p;
-
-	if (s == NULL) {
-		fputs("null", f);
-		return;
-	}
-	putc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
-	}
-	putc('"', f);
 }
 
 static const char *

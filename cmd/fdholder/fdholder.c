@@ -32,7 +32,7 @@ usage(int help)
 	    "[-t seconds] [-u [op:]user] -s ctlsock host port\n"
 	    "       %s [-S] [-E maxentries] [-f maxfds] [-g [op:]group] "
 	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
-	    "       %s -L [-t seconds] -s ctlsock\n"
+	    "       %s -L [-j] [-t seconds] -s ctlsock\n"
 	    "       %s -D [-t seconds] -s ctlsock name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
 	exit(help ? EXIT_OK : EXIT_USAGE);
@@ -90,9 +90,9 @@ client_connect(const struct addr *a, const struct deadline *dl)
 	return s;
 }
 
-/* -L: print what the store holds. */
+/* -L: print what the store holds, with -j as JSON. */
 static int
-client_list(const struct addr *a, int tms)
+client_list(const struct addr *a, int jflag, int tms)
 {
 	struct deadline dl;
 	struct perr pe;
@@ -100,7 +100,7 @@ client_list(const struct addr *a, int tms)
 
 	deadline_in(&dl, tms);
 	s = client_connect(a, &dl);
-	if (hold_list(s, stdout, &dl, &pe) == -1)
+	if (hold_list(s, stdout, jflag, &dl, &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
 	close(s);
 	if (fflush(stdout) == EOF || ferror(stdout))
@@ -143,13 +143,14 @@ main(int argc, char *argv[])
 	struct ctl ctl;
 	const char *sflag = NULL;
 	size_t maxentries = 0, maxfds = 0;
-	int ch, iflag = 0, Dflag = 0, Lflag = 0, Nflag = 0, Sflag = 0;
+	int ch, iflag = 0, jflag = 0, Dflag = 0, Lflag = 0, Nflag = 0;
+	int Sflag = 0;
 	int tms = 10000, widened = 0;
 
 	memset(rights, 0, sizeof(rights));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
-	while ((ch = getopt(argc, argv, "DE:f:g:hiLNSs:t:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "DE:f:g:hijLNSs:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
 			Dflag = 1;
@@ -171,6 +172,9 @@ main(int argc, char *argv[])
 			usage(1);
 		case 'i':
 			iflag = 1;
+			break;
+		case 'j':
+			jflag = 1;
 			break;
 		case 'N':
 			Nflag = 1;
@@ -194,6 +198,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (jflag && !Lflag)
+		errx(EXIT_USAGE, "cannot use -j without -L");
 	if (sflag == NULL || (Dflag && Lflag))
 		usage(0);
 	if (Dflag || Lflag) {
@@ -202,7 +208,7 @@ main(int argc, char *argv[])
 		    maxentries != 0)
 			usage(0);
 		eaddr_parse(&addr, sflag);
-		return Lflag ? client_list(&addr, tms) :
+		return Lflag ? client_list(&addr, jflag, tms) :
 		    client_delete(&addr, argv, argc, tms);
 	}
 	if (argc != 0 && argc != 2)

@@ -84,6 +84,8 @@ struct client {
 	int		 fill;		/* CL_SEND: FILL_* */
 	int		 then;		/* CL_SEND: the state once all is out */
 	int		 reserved;	/* entry name (gen) is ours to take */
+	int		 rflags;	/* of the request being served */
+	int		 liststate;	/* FILL_LIST: with FF_STATE */
 	struct peer	 peer;
 	struct deadline	 until;		/* of the current step */
 	struct outq	 q;		/* what we said and it did not read */
@@ -338,9 +340,12 @@ client_send(struct store *st, struct client *cl, int fill, int then)
 	deadline_in(&cl->until, st->ctl->tms);
 }
 
-/* One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds. */
+/*
+ * One entry's line of F_ENTRIES: name, uid, age, ttl left, fd kinds, and
+ * with state its state byte.
+ */
 static void
-entry_put(struct wbuf *b, const struct entry *e, int64_t now)
+entry_put(struct wbuf *b, const struct entry *e, int64_t now, int state)
 {
 	int64_t left = entry_left(e, now);
 	size_t j;
@@ -352,6 +357,8 @@ entry_put(struct wbuf *b, const struct entry *e, int64_t now)
 	wb_u16(b, e->set.n);
 	for (j = 0; j < e->set.n; j++)
 		wb_u8(b, fd_kind(e->set.fds[j]));
+	if (state)
+		wb_u8(b, e->taken ? ENTRY_RESERVED : 0);
 }
 
 /* The next F_ENTRIES of a list: the entries after the last one sent. */
@@ -370,7 +377,7 @@ fill_list(struct store *st, struct client *cl, struct perr *pe)
 		i++;
 	for (; i < st->nentries && b.len < LISTFRAME; i++) {
 		e = st->ent[i];
-		entry_put(&b, e, now);
+		entry_put(&b, e, now, cl->liststate);
 		strlcpy(cl->name, e->name, sizeof(cl->name));
 	}
 	if (i == st->nentries)
@@ -380,8 +387,8 @@ fill_list(struct store *st, struct client *cl, struct perr *pe)
 		r = -1;
 	} else
 		r = outq_frame(&cl->q, F_ENTRIES,
-		    i < st->nentries ? FF_MORE : 0,
-		    b.p, b.len, NULL, 0, pe);
+		    (i < st->nentries ? FF_MORE : 0) |
+		    (cl->liststate ? FF_STATE : 0), b.p, b.len, NULL, 0, pe);
 	wb_free(&b);
 	return r;
 }
@@ -651,6 +658,7 @@ req_list(struct store *st, int i, struct rbuf *r, struct perr *pe)
 		return -1;
 	}
 	cl->name[0] = '\0';	/* before every name */
+	cl->liststate = (cl->rflags & FF_STATE) != 0;
 	client_send(st, cl, FILL_LIST, CL_REQ);
 	return 0;
 }
@@ -772,6 +780,7 @@ request(struct store *st, int i, const struct frame *f, struct perr *pe)
 	if (rq->op != OP_N && !allowed(st, i, rq->op, pe))
 		return -1;
 	rb_init(&r, f->data, f->len);
+	st->cl[i].rflags = f->flags;
 	return rq->serve(st, i, &r, pe);
 }
 
