@@ -9,6 +9,13 @@ listening() {
 	[ -S s ]
 }
 
+# claimed PID: PID listens on ./s, done with the claim: its lock on
+# s.lock is closed (the socket appears at bind, before that), so its fds
+# are the ones it waits with.
+claimed() {
+	[ -S s ] && ! ls -l "/proc/$1/fd" 2>/dev/null | grep -q '/s\.lock$'
+}
+
 pipeline_m0() {
 	bg sh -c 'seq 1 100000 | fdsend s 0'
 	fdrecv -t 10 -m 0 s wc -l >out
@@ -114,7 +121,7 @@ bad_sender() {
 	local what=$1 want=$2 pid before
 	bg fdrecv -t 20 s cat
 	pid=$!
-	wait_for 5 listening
+	wait_for 5 claimed "$pid"
 	before=$(nfds "$pid")
 	$PEER "$what" s >reply || true
 	grep -qF -- "$want" reply || fail "$what: reply $(cat reply)"
@@ -148,7 +155,7 @@ emfile() {
 	local pid before
 	bg sh -c 'ulimit -n 40; exec fdrecv -t 20 s sdcheck >out 2>rerr'
 	pid=$!
-	wait_for 5 listening
+	wait_for 5 claimed "$pid"
 	before=$(nfds "$pid")
 	must_fail 111 $PEER many s 60 -t 5
 	expect_err err "fds lost in transit (MSG_CTRUNC)"
