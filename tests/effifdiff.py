@@ -370,7 +370,7 @@ class Oracle:
         return (0, leaf)
 
     def marked(self, f, tunnel, mark):
-        """-m: the kernel's route of the probe with the mark."""
+        """-M: the kernel's route of the probe with the mark."""
         rt = self.real.route(f, PROBE[f], mark=mark, fibmatch=True)
         if rt is None:
             return (2, None)
@@ -454,19 +454,19 @@ def questions(s, r):
             qs.append((["-%d" % f, "--method", "scan", t], f, t, "scan",
                        (), ("scan",)))
             for m in sorted(s.marks | {0x4242}):
-                qs.append((["-%d" % f, "-m", "%#x" % m, t], f, t, "mark",
+                qs.append((["-%d" % f, "-M", "%#x" % m, t], f, t, "mark",
                            (), ("mark", m)))
             for p in PEERS[f]:
                 m = r.choice((None, None) + tuple(sorted(s.marks)))
-                a = ["-%d" % f, "--method", "peer", "-p", p]
+                a = ["-%d" % f, "--method", "peer", "-P", p]
                 if m is not None:
-                    a += ["-m", "%#x" % m]
+                    a += ["-M", "%#x" % m]
                 qs.append((a + [t], f, t, "peer", (), ("peer", p, m)))
         for dev, t in s.stacked:
             for m in sorted(s.marks):
-                qs.append((["-%d" % f, "-m", "%#x" % m, dev], f, t, "mark",
+                qs.append((["-%d" % f, "-M", "%#x" % m, dev], f, t, "mark",
                            ("stacked",), ("mark", m)))
-            qs.append((["-%d" % f, "-p", PEERS[f][0], dev], f, t, "peer",
+            qs.append((["-%d" % f, "-P", PEERS[f][0], dev], f, t, "peer",
                        ("stacked",), ("peer-stacked", PEERS[f][0])))
     return qs
 

@@ -216,7 +216,7 @@ struct ctx {
 	const struct query	*q;
 	struct answer		*ans;
 	int			 stacked;	/* only link steps so far */
-	int			 hasmark;	/* -m, down a stack of devices */
+	int			 hasmark;	/* -M, down a stack of devices */
 	uint32_t		 mark;
 	char			 why[200];
 };
@@ -1062,7 +1062,7 @@ route_pick(struct ctx *c, const struct route *rt, const struct nexthop **nhp)
 }
 
 /*
- * The kernel's route of the probe with a mark.  With -m (given) any answer
+ * The kernel's route of the probe with a mark.  With -M (given) any answer
  * is the answer: none, or back into the tunnel, is no underlay route.  A
  * well-known mark answers only by a default route out of the tunnel.
  */
@@ -1100,7 +1100,7 @@ mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
 	return R_NOROUTE;
 }
 
-/* 3: the route that packets with -m, or a bypass mark, take. */
+/* 3: the route that packets with -M, or a bypass mark, take. */
 static int
 by_mark(struct ctx *c, int family, struct step *st)
 {
@@ -1266,7 +1266,7 @@ step(struct ctx *c, const struct link *l, int depth, struct step *st)
 
 	memset(st, 0, sizeof(*st));
 	st->table = -1;
-	/* Stacked devices carry the same packets: -m and -p hold for them. */
+	/* Stacked devices carry the same packets: -M and -P hold for them. */
 	c->hasmark = c->stacked && q->hasmark;
 	c->mark = c->hasmark ? q->mark : 0;
 	res = by_link(c, l, st);
