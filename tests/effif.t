@@ -513,6 +513,36 @@ EOF
 	must_fail 1 ef --method peer up1
 }
 
+# Issue 15, the kernel asked: a full tunnel (wg-quick) over two uplinks,
+# the lower metric second; the scan asks the kernel the route bound to each
+# uplink and reads no table, unless a rule could make the two differ.
+t_scan_kernel() {
+	ns
+	tun wg0
+	uplink up1 1 200
+	uplink up2 2 100
+	for f in -4 -6; do
+		ip -n "$NS" $f route add default dev wg0 table 51820
+		ip -n "$NS" $f rule add not fwmark 51820 table 51820
+		ip -n "$NS" $f rule add table main suppress_prefixlength 0
+	done
+	ip -n "$NS" route get 192.0.2.1 oif up1 fibmatch | grep -q 'dev up1'
+	for f in -4 -6; do
+		ef -v $f --method scan wg0 >out
+		[ "$(field chain)" = "wg0 (scan) -> up2" ] || fail "$(cat out)"
+		[ "$(field table)" = main ] || fail "table $(field table)"
+		! grep -q note: out || fail "$f: $(field note)"
+	done
+	ip -n "$NS" -6 route add blackhole default metric 50
+	must_fail 2 ef -6 --method scan wg0
+	expect_err err "no underlay route (blackhole default route in table 254)"
+	ip -n "$NS" rule add pref 50 table 100 suppress_ifgroup 5
+	ef -v -4 --method scan wg0 >out
+	[ "$(field chain)" = "wg0 (scan) -> up2" ] || fail "$(cat out)"
+	[ "$(field note)" = "scan read the tables: a rule on oif, suppress_ifgroup or a selector the scan passes over" ] ||
+	    fail "note $(field note)"
+}
+
 # Watch mode with both families: each line says which family changed.
 t_watch46() {
 	local pid
@@ -568,6 +598,7 @@ run "-M and -P hold below a stacked device" t_stacked_mark
 run "nexthop objects with nexthop_compat_mode=0" t_nhid
 run "output: JSON of any name, marks as ip-rule reads them, one status" t_output
 run "-w -46: each line names its family" t_watch46
+run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
 if [ -z "${SAN:-}" ]; then
 	run "valgrind memcheck: no errors, leaks or open fds" t_memcheck
 else

@@ -8,7 +8,8 @@
 #
 # usage: effifdiff.py BIN FIRST_SEED COUNT [-v]
 # Prints one line per disagreement (with -v, the setup too), then
-# "setups N answers N agree N skipped N" and "disagree CAUSE N" lines.
+# "setups N answers N agree N skipped N", "disagree CAUSE N" and, for the
+# scan, "how asked the kernel N" / "how read the tables N" (and why) lines.
 import collections
 import json
 import os
@@ -418,10 +419,22 @@ class Oracle:
         return (2, None)
 
 
-def effif(ns, binpath, args):
-    p = subprocess.run(ns.ex + [binpath] + args, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=10)
+def effif(ns, binpath, args, notes=None):
+    """effif's status and answer; with notes (a Counter), asked with -j,
+    whose note says whether a scan asked the kernel or read the tables."""
+    p = subprocess.run(ns.ex + [binpath] + (["-j"] if notes is not None
+                                            else []) + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=10)
     out = p.stdout.decode(errors="replace").strip()
+    if notes is not None:
+        o = json.loads(out)
+        out = o["effective"]
+        note = o["note"] or ""
+        notes["scan read the tables" if note.startswith(
+            "scan read the tables") else "scan asked the kernel"] += 1
+        if note.startswith("scan read the tables: "):
+            notes["  " + note[len("scan read the tables: "):]] += 1
     return (p.returncode, out if p.returncode == 0 else None)
 
 
@@ -477,6 +490,7 @@ def main():
     verbose = "-v" in sys.argv[4:]
     stats = collections.Counter()
     causes = collections.Counter()
+    notes = collections.Counter()
     for seed in range(first, first + count):
         s = Setup(seed)
         base = "effdiff-%d-%d" % (os.getpid(), seed)
@@ -503,7 +517,8 @@ def main():
                 if want[0] == "skip":
                     stats["skipped"] += 1
                     continue
-                got = effif(real, binpath, args)
+                got = effif(real, binpath, args,
+                            notes if key[0] == "scan" else None)
                 stats["answers"] += 1
                 if got == want:
                     stats["agree"] += 1
@@ -522,6 +537,8 @@ def main():
         stats["setups"], stats["answers"], stats["agree"], stats["skipped"]))
     for c, n in sorted(causes.items()):
         print("disagree %s %d" % (c, n))
+    for c, n in sorted(notes.items()):
+        print("how %s %d" % (c, n))
     return 0 if stats["answers"] == stats["agree"] else 1
 
 

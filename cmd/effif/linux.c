@@ -43,6 +43,7 @@
 #define TABLES_MAX	64
 #define RULE_STEPS	4096	/* rules a scan visits, gotos included */
 #define DUMP_TRIES	5
+#define ASK_MAX		16	/* devices a scan asks about, one by one */
 
 /* Bypass marks that VPN clients put on their own packets. */
 static const uint32_t wellknown_marks[] = {
@@ -136,6 +137,7 @@ struct rule {
 	uint32_t	mark;
 	uint32_t	mask;
 	int		nomatch;	/* a selector local packets miss */
+	int		oifsel;		/* an oif selector */
 	int		unknown;	/* a selector effif cannot judge */
 };
 
@@ -166,6 +168,15 @@ struct nhobj {
 	uint32_t	group[NH_MAX];
 };
 
+/* What a lookup asks: the packets of a local socket. */
+struct flow {
+	struct ipaddr	dst;
+	struct ipaddr	src;		/* family 0: not bound */
+	int		hasmark;
+	uint32_t	mark;
+	unsigned int	oif;		/* 0: not bound to a device */
+};
+
 struct vec {
 	void	*v;
 	size_t	 n;
@@ -186,8 +197,9 @@ struct sys {
 	struct vec		 rules[2];
 	int			 have_routes[2];
 	struct vec		 routes[2];
-	int			 have_nhobjs;
-	struct vec		 nhobjs;
+	struct vec		 nhobjs;	/* those asked so far */
+	int			 have_rejects6;
+	struct vec		 rejects6;	/* IPv6 reject and throw defaults */
 };
 
 /* A parse in progress: the attributes of one level. */
@@ -562,6 +574,7 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 	 */
 	if (frh->src_len != 0 || frh->tos != 0 || at.tb[FRA_OIFNAME] != NULL)
 		r->nomatch = 1;
+	r->oifsel = at.tb[FRA_OIFNAME] != NULL;
 	if (at.tb[FRA_IIFNAME] != NULL &&
 	    (!attr_str(at.tb[FRA_IIFNAME], iif, sizeof(iif)) ||
 	    strcmp(iif, "lo") != 0))
@@ -772,34 +785,38 @@ nhobj_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-/* The nexthop objects (ip nexthop), once a route names one. */
-static void
-nhobjs_load(struct sys *s)
+/*
+ * A nexthop object by id, asked of the kernel once per round (RTM_GETNEXTHOP
+ * for that id, not a dump): NULL when there is none.  The pointer lasts
+ * until the next call.
+ */
+static const struct nhobj *
+nhobj_get(struct sys *s, uint32_t id)
 {
 	union {
 		struct nlmsghdr	h;
 		char		b[256];
 	} req;
+	const struct nhobj *o = s->nhobjs.v;
 	struct nlmsghdr *nlh;
 	struct nhmsg *nhm;
-
-	if (s->have_nhobjs)
-		return;
-	nlh = mnl_nlmsg_put_header(req.b);
-	nlh->nlmsg_type = RTM_GETNEXTHOP;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
-	nhm->nh_family = AF_UNSPEC;
-	nl_dump(s, nlh, nhobj_cb, &s->nhobjs, "nexthops");
-	s->have_nhobjs = 1;
-}
-
-static const struct nhobj *
-nhobj_find(struct sys *s, uint32_t id)
-{
-	const struct nhobj *o = s->nhobjs.v;
 	size_t i;
 
+	for (i = 0; i < s->nhobjs.n; i++)
+		if (o[i].id == id)
+			return &o[i];
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETNEXTHOP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
+	nhm->nh_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NHA_ID, id);
+	if (nl_talk(s, nlh, nhobj_cb, s) == -1) {
+		if (errno == ENOENT)
+			return NULL;
+		err(EXIT_SYS, "nexthop %u", id);
+	}
+	o = s->nhobjs.v;
 	for (i = 0; i < s->nhobjs.n; i++)
 		if (o[i].id == id)
 			return &o[i];
@@ -813,20 +830,20 @@ nhobj_find(struct sys *s, uint32_t id)
 static void
 route_nhobj(struct sys *s, struct route *rt)
 {
-	const struct nhobj *o, *m;
+	const struct nhobj *m, *p;
+	struct nhobj o;
 	int i;
 
-	if (rt->nhid == 0 || rt->nnh != 0)
+	if (rt->nhid == 0 || rt->nnh != 0 ||
+	    (p = nhobj_get(s, rt->nhid)) == NULL)
 		return;
-	nhobjs_load(s);
-	if ((o = nhobj_find(s, rt->nhid)) == NULL)
-		return;
-	if (o->blackhole)
+	o = *p;
+	if (o.blackhole)
 		rt->type = RTN_BLACKHOLE;
-	else if (o->ngroup == 0)
-		rt->nh[rt->nnh++] = o->nh;
-	for (i = 0; i < o->ngroup && rt->nnh < NH_MAX; i++)
-		if ((m = nhobj_find(s, o->group[i])) != NULL && !m->blackhole)
+	else if (o.ngroup == 0)
+		rt->nh[rt->nnh++] = o.nh;
+	for (i = 0; i < o.ngroup && rt->nnh < NH_MAX; i++)
+		if ((m = nhobj_get(s, o.group[i])) != NULL && !m->blackhole)
 			rt->nh[rt->nnh++] = m->nh;
 }
 
@@ -871,12 +888,13 @@ getroute_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 /*
- * RTM_GETROUTE for dst, as a local socket with that mark would ask:
- * 0, or the kernel's errno (ENETUNREACH and friends).
+ * RTM_GETROUTE for f's packets, as a local socket with that mark (bound to
+ * that device, from that address) would ask: 0, or the kernel's errno
+ * (ENETUNREACH and friends).
  */
 static int
-getroute(struct sys *s, const struct ipaddr *dst, int hasmark, uint32_t mark,
-    unsigned int flags, struct route *rt)
+getroute(struct sys *s, const struct flow *f, unsigned int flags,
+    struct route *rt)
 {
 	union {
 		struct nlmsghdr	h;
@@ -884,24 +902,40 @@ getroute(struct sys *s, const struct ipaddr *dst, int hasmark, uint32_t mark,
 	} req;
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
-	size_t alen = dst->family == AF_INET ? 4 : 16;
+	size_t alen = f->dst.family == AF_INET ? 4 : 16;
 
 	nlh = mnl_nlmsg_put_header(req.b);
 	nlh->nlmsg_type = RTM_GETROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = dst->family;
+	rtm->rtm_family = f->dst.family;
 	rtm->rtm_dst_len = alen * 8;
 	rtm->rtm_flags = RTM_F_LOOKUP_TABLE | flags;
-	mnl_attr_put(nlh, RTA_DST, alen, dst->a);
-	if (hasmark)
-		mnl_attr_put_u32(nlh, RTA_MARK, mark);
+	mnl_attr_put(nlh, RTA_DST, alen, f->dst.a);
+	if (f->src.family == f->dst.family) {
+		rtm->rtm_src_len = alen * 8;
+		mnl_attr_put(nlh, RTA_SRC, alen, f->src.a);
+	}
+	if (f->hasmark)
+		mnl_attr_put_u32(nlh, RTA_MARK, f->mark);
+	if (f->oif != 0)
+		mnl_attr_put_u32(nlh, RTA_OIF, f->oif);
 	memset(rt, 0, sizeof(*rt));
 	rt->type = RTN_UNSPEC;
 	if (nl_talk(s, nlh, getroute_cb, rt) == -1)
 		return errno;
 	route_nhobj(s, rt);
 	return 0;
+}
+
+/* A flow to dst, with a mark or none. */
+static void
+flow_to(struct flow *f, const struct ipaddr *dst, int hasmark, uint32_t mark)
+{
+	memset(f, 0, sizeof(*f));
+	f->dst = *dst;
+	f->hasmark = hasmark;
+	f->mark = mark;
 }
 
 /*
@@ -998,6 +1032,7 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 	const struct ipaddr *peer = &l->remote;
 	const struct nexthop *nh;
 	struct route rt;
+	struct flow f;
 	uint32_t marks[4];
 	char addr[INET6_ADDRSTRLEN];
 	size_t i, n = 0;
@@ -1017,8 +1052,8 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 			marks[n++] = wellknown_marks[i];
 		}
 	for (i = 0; i < n; i++) {
-		if ((e = getroute(c->s, peer, hasmark[i], marks[i], 0,
-		    &rt)) != 0) {
+		flow_to(&f, peer, hasmark[i], marks[i]);
+		if ((e = getroute(c->s, &f, 0, &rt)) != 0) {
 			if (!unreachable(e))
 				errc(EXIT_SYS, e, "route to %s",
 				    inet_ntop(peer->family, peer->a, addr,
@@ -1073,10 +1108,12 @@ mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
 	const struct nexthop *nh = NULL;
 	struct ipaddr probe = { .family = family };
 	struct route rt;
+	struct flow f;
 	int e, res;
 
 	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
-	e = getroute(c->s, &probe, 1, mark, RTM_F_FIB_MATCH, &rt);
+	flow_to(&f, &probe, 1, mark);
+	e = getroute(c->s, &f, RTM_F_FIB_MATCH, &rt);
 	if (e != 0 && !unreachable(e))
 		errc(EXIT_SYS, e, "route with mark 0x%x", mark);
 	if (e == 0 && rt.type == RTN_UNICAST && (given || rt.dst_len == 0))
@@ -1187,6 +1224,227 @@ rule_target(const struct rule *r, size_t n, uint32_t pref)
 	return i;
 }
 
+static int
+reject6_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct sys *s = arg;
+	struct route rt;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		s->intr = 1;
+	if (nlh->nlmsg_type != RTM_NEWROUTE || route_parse(nlh, &rt) == -1 ||
+	    rt.dst_len != 0 || rt.src_len != 0 || (rt.type != RTN_UNREACHABLE &&
+	    rt.type != RTN_PROHIBIT && rt.type != RTN_BLACKHOLE &&
+	    rt.type != RTN_THROW))
+		return MNL_CB_OK;
+	*(struct route *)vec_add(&s->rejects6) = rt;
+	return MNL_CB_OK;
+}
+
+/*
+ * The IPv6 reject and throw default routes of every table, which IPv6
+ * keeps on lo: a dump the kernel filters by device (strict checking), so
+ * that the other routes, however many, are never sent.
+ */
+static void
+rejects6_load(struct sys *s)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int on = 1, off = 0, fd = mnl_socket_get_fd(s->nl);
+
+	if (s->have_rejects6)
+		return;
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET6;
+	mnl_attr_put_u32(nlh, RTA_OIF, 1);
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on,
+	    sizeof(on)) == -1)
+		err(EXIT_SYS, "netlink strict checking");
+	nl_dump(s, nlh, reject6_cb, &s->rejects6, "IPv6 reject routes");
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &off,
+	    sizeof(off)) == -1)
+		err(EXIT_SYS, "netlink strict checking");
+	s->have_rejects6 = 1;
+}
+
+/*
+ * Whether the kernel's own rule walk for a lookup bound to one device is
+ * the scan's for a lookup bound to none: no rule that selects on the
+ * device or that the scan judges apart, no suppressor by device group.
+ */
+static int
+scan_askable(struct sys *s, int family)
+{
+	const struct rule *r = s->rules[famidx(family)].v;
+	size_t i;
+
+	for (i = 0; i < s->rules[famidx(family)].n; i++)
+		if (r[i].oifsel || r[i].unknown || r[i].hasgroup)
+			return 0;
+	return 1;
+}
+
+/* A device a scan asks about: one that may carry a tunnel's packets. */
+static int
+scan_candidate(struct ctx *c, const struct link *l)
+{
+	return (l->flags & IFF_UP) && !(l->flags & IFF_LOOPBACK) &&
+	    l->master == 0 && !link_tunnel(l) && !in_chain(c, l->index);
+}
+
+/* The same route: a multipath route answers for each of its devices. */
+static int
+route_same(const struct route *a, const struct route *b)
+{
+	return a->table == b->table && a->dst_len == b->dst_len &&
+	    a->metric == b->metric && a->nnh == b->nnh &&
+	    memcmp(a->nh, b->nh, a->nnh * sizeof(a->nh[0])) == 0;
+}
+
+/*
+ * Of the routes the kernel gave the devices asked, the one a table gives
+ * at this rule: the longest prefix, then the lowest metric, as the
+ * table's own lookup.  -1: two such routes tie (the scan decides).
+ */
+static int
+scan_best(const struct route *rt, const int *ok, size_t n,
+    const struct rule *r, const struct route **best)
+{
+	size_t i;
+
+	*best = NULL;
+	for (i = 0; i < n; i++) {
+		if (!ok[i] || rt[i].table != r->table ||
+		    (r->spl >= 0 && rt[i].dst_len <= r->spl))
+			continue;
+		if (*best == NULL || rt[i].dst_len > (*best)->dst_len ||
+		    (rt[i].dst_len == (*best)->dst_len &&
+		    rt[i].metric < (*best)->metric))
+			*best = &rt[i];
+		else if (rt[i].dst_len == (*best)->dst_len &&
+		    rt[i].metric == (*best)->metric &&
+		    !route_same(&rt[i], *best))
+			return -1;
+	}
+	return 0;
+}
+
+/* An IPv6 reject or throw default in that table (the kernel's oif lookup
+ * passes over them, the scan does not). */
+static int
+reject6_in(struct sys *s, uint32_t table)
+{
+	const struct route *rt = s->rejects6.v;
+	size_t i;
+
+	for (i = 0; i < s->rejects6.n; i++)
+		if (rt[i].table == table)
+			return 1;
+	return 0;
+}
+
+/*
+ * The scan, asked of the kernel: for each device that may carry the
+ * tunnel's packets, the route of the probe bound to that device (RTA_OIF,
+ * fibmatch), which passes over every route through another device, the
+ * tunnel's included.  Each answer names its table; the rules, walked
+ * without looking into a table, say which table comes first.  An answer
+ * that is not a default route, a tie, more devices than ASK_MAX, an IPv6
+ * reject or throw default on the way, or no answer at all: -1, and the
+ * scan reads the tables itself (it also names why there is no route).
+ */
+/* The scan could not be asked of the kernel: -v says why. */
+static int
+scan_read(struct ctx *c, const char *why)
+{
+	snprintf(c->ans->note, sizeof(c->ans->note), "scan read the tables: "
+	    "%s", why);
+	return -1;
+}
+
+static int
+scan_ask(struct ctx *c, int family, struct step *st)
+{
+	const struct link *l = c->s->links.v, *x;
+	const struct rule *r = c->s->rules[famidx(family)].v;
+	const struct route *best;
+	const struct nexthop *nh = NULL;
+	struct route rt[ASK_MAX];
+	struct ipaddr probe = { .family = family };
+	struct flow f;
+	size_t i, k, n = 0, nr = c->s->rules[famidx(family)].n, steps;
+	int e, ok[ASK_MAX], several;
+
+	if (!scan_askable(c->s, family))
+		return scan_read(c, "a rule on oif, suppress_ifgroup or a "
+		    "selector the scan passes over");
+	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
+	for (i = 0; i < c->s->links.n; i++) {
+		if (!scan_candidate(c, &l[i]))
+			continue;
+		if (n == ASK_MAX)
+			return scan_read(c, "more than 16 devices");
+		flow_to(&f, &probe, 0, 0);
+		f.oif = l[i].index;
+		e = getroute(c->s, &f, RTM_F_FIB_MATCH, &rt[n]);
+		if (e != 0 && !unreachable(e))
+			errc(EXIT_SYS, e, "route by %s", l[i].name);
+		ok[n] = e == 0 && rt[n].type == RTN_UNICAST;
+		n++;
+	}
+	if (family == AF_INET6)
+		rejects6_load(c->s);
+	for (i = 0, steps = 0; i < nr && steps < RULE_STEPS; i++, steps++) {
+		if (!rule_matches(&r[i], 0))
+			continue;
+		if (r[i].action == FR_ACT_GOTO) {
+			if (!r[i].unresolved &&
+			    rule_target(r, nr, r[i].target) > i)
+				i = rule_target(r, nr, r[i].target) - 1;
+			continue;
+		}
+		if (r[i].action != FR_ACT_TO_TBL)
+			return scan_read(c, "no route before a rejecting rule");
+		if (family == AF_INET6 && reject6_in(c->s, r[i].table))
+			return scan_read(c, "an IPv6 reject or throw default");
+		if (scan_best(rt, ok, n, &r[i], &best) == -1)
+			return scan_read(c, "routes of equal metric");
+		if (best == NULL)
+			continue;
+		if (best->dst_len != 0)
+			return scan_read(c, "a route more specific than default");
+		for (k = 0, several = 0; k < (size_t)best->nnh; k++) {
+			x = link_byindex(c->s, best->nh[k].oif);
+			if (x == NULL || link_tunnel(x) ||
+			    in_chain(c, x->index) ||
+			    (best->nh[k].flags & RTNH_F_DEAD))
+				continue;
+			if (nh == NULL)
+				nh = &best->nh[k];
+			else if (nh->oif != x->index)
+				several = 1;
+		}
+		if (nh == NULL)
+			return scan_read(c, "no device of the route");
+		if (several) {
+			snprintf(c->why, sizeof(c->why), "multipath default "
+			    "route in table %u", best->table);
+			return R_AMBIG;
+		}
+		step_route(st, M_SCAN, nh, family, best->table, 0, 0);
+		return R_FOUND;
+	}
+	return scan_read(c, "no route");
+}
+
 /*
  * 4: "as if the tunnel were not there", which the kernel cannot be asked:
  * the rules walked as the kernel walks them for a local packet with no
@@ -1205,6 +1463,8 @@ by_scan(struct ctx *c, int family, struct step *st)
 	if (c->hasmark)
 		return mark_ask(c, family, c->mark, 1, M_SCAN, st);
 	rules_load(c->s, family);
+	if ((res = scan_ask(c, family, st)) != -1)
+		return res;
 	routes_load(c->s, family);
 	r = c->s->rules[famidx(family)].v;
 	n = c->s->rules[famidx(family)].n;
@@ -1395,6 +1655,7 @@ sys_open(void)
 	s->rules[0].size = s->rules[1].size = sizeof(struct rule);
 	s->routes[0].size = s->routes[1].size = sizeof(struct route);
 	s->nhobjs.size = sizeof(struct nhobj);
+	s->rejects6.size = sizeof(struct route);
 	if ((s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL)
 		err(EXIT_SYS, "netlink socket");
 	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) == -1)
@@ -1417,6 +1678,7 @@ sys_close(struct sys *s)
 		free(s->routes[i].v);
 	}
 	free(s->nhobjs.v);
+	free(s->rejects6.v);
 	free(s->buf);
 	free(s);
 }
@@ -1433,7 +1695,8 @@ sys_refresh(struct sys *s)
 	s->have_links = 0;
 	s->have_rules[0] = s->have_rules[1] = 0;
 	s->have_routes[0] = s->have_routes[1] = 0;
-	s->have_nhobjs = 0;
+	s->nhobjs.n = 0;
+	s->have_rejects6 = 0;
 }
 
 void
