@@ -4,6 +4,7 @@
 # network namespaces (tun, veth, macvlan, vxlan and bridge devices work
 # here) and removes them when it ends; no packet is ever sent.
 . "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
 
 NS_N=0
 
@@ -543,6 +544,100 @@ t_scan_kernel() {
 	    fail "note $(field note)"
 }
 
+# owner ARGS: tests/tunowner.py ARGS in the namespace, a real tun owner
+# with its UDP socket; once it is ready, $OWNER is its pid, $OPORT its port.
+owner() {
+	bg ip netns exec "$NS" python3 "$TESTS/tunowner.py" "$@" >own 2>&1
+	wait_for 10 grep -q '^ready' own
+	read -r _ OWNER OPORT <own
+}
+
+# ssfield PID FIELD: a field of ss's line for the UDP socket of PID.
+ssfield() {
+	ip netns exec "$NS" ss -H -uapne 2>/dev/null | grep "pid=$1," |
+	    tr ' ' '\n' | sed -n "s/^$2//p"
+}
+
+# The socket method: a tunnel owner whose UDP socket has a mark and a
+# device and a peer; effif finds it by its tun fd, and routes exactly that
+# socket's packets, as ss and ip route get see them.
+t_socket() {
+	local dst peerns
+	ns
+	peerns=$NS
+	ip -n "$peerns" addr add 203.0.113.7/32 dev lo
+	ns
+	uplink up1 1 100
+	uplink up2 2 200
+	# The peer across up2's veth, in its own namespace.
+	ip -n "$NS" link set up2p netns "$peerns"
+	ip -n "$peerns" link set up2p up
+	ip -n "$peerns" addr add 10.2.0.1/24 dev up2p
+	owner tun0 -m 0x1234 -d up2 -c 203.0.113.7:51820
+	ip -n "$NS" link set tun0 up
+	ip -n "$NS" route add default dev tun0 metric 10
+	# Without the socket, every other method says up1.
+	is up1 ef -4 --method scan tun0
+	is up2 ef -4 --method socket tun0
+	ef -v -4 tun0 >out
+	[ "$(field method)" = socket ] || fail "method $(field method)"
+	[ "$(field mark)" = 0x1234 ] || fail "mark $(field mark)"
+	[ "$(field gateway)" = 10.2.0.1 ] || fail "gateway $(field gateway)"
+	# What ss says of the same socket: pid, inode, peer, mark, device.
+	dst=$(ip netns exec "$NS" ss -H -uapne | grep "pid=$OWNER," |
+	    awk '{ print $5 }')
+	[ "$dst" = 203.0.113.7:51820 ] || fail "ss peer $dst"
+	[ "$(ssfield "$OWNER" fwmark:)" = 0x1234 ] || fail "ss fwmark"
+	ip netns exec "$NS" ss -H -uapne | grep "pid=$OWNER," |
+	    grep -q "%up2:$OPORT " || fail "ss: not bound to up2"
+	[ "$(field note)" = "pid $OWNER udp socket $(ssfield "$OWNER" ino:) 10.2.0.2:$OPORT -> 203.0.113.7:51820 mark 0x1234 dev up2" ] ||
+	    fail "note $(field note)"
+	# And what ip route get says of exactly that flow.
+	ip -n "$NS" route get 203.0.113.7 mark 0x1234 oif up2 |
+	    grep -q 'via 10.2.0.1 dev up2'
+}
+
+# wireguard-go's way: a socket not connected and not bound, only marked;
+# a rule sends the mark to table 100.  Without the mark's rule, the
+# socket's packets would loop into the tunnel: the next method answers.
+t_socket_mark() {
+	ns
+	uplink up1 1 100
+	uplink up2 2 200
+	owner tun0 -m 0x80000
+	ip -n "$NS" link set tun0 up
+	ip -n "$NS" route add default dev tun0 metric 10
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 table 100
+	ip -n "$NS" rule add pref 100 fwmark 0x80000 lookup 100
+	ip -n "$NS" route get 192.0.2.1 mark 0x80000 | grep -q 'dev up2'
+	is up2 ef -4 --method socket tun0
+	ef -v -4 tun0 >out
+	[ "$(field method)" = socket ] || fail "method $(field method)"
+	field note | grep -q "^pid $OWNER udp .* (not connected)$" ||
+	    fail "note $(field note)"
+	ip -n "$NS" rule del pref 100
+	must_fail 2 ef -4 --method socket tun0
+	expect_err err "tun0: no underlay route by method socket: the sockets of tun0 route into a tunnel"
+	ef -v -4 tun0 >out
+	[ "$(field method)" = scan ] || fail "method $(field method)"
+	# No owner at all: a persistent tun device nobody holds.
+	ip netns exec "$NS" ip tuntap add mode tun name tun9
+	must_fail 2 ef --method socket tun9
+	expect_err err "tun9: no underlay route by method socket: no process holds tun9 open"
+	must_fail 100 ef -w --method socket tun0
+	expect_err err "effif: cannot use --method socket with -w"
+}
+
+# Kernel WireGuard: its fwmark and peers from its netlink family.
+t_socket_wireguard() {
+	ns
+	uplink up1 1 100
+	ip -n "$NS" link add wg0 type wireguard
+	ip -n "$NS" link set wg0 up
+	must_fail 2 ef --method socket wg0
+	expect_err err "wireguard wg0 has no peer endpoint"
+}
+
 # Watch mode with both families: each line says which family changed.
 t_watch46() {
 	local pid
@@ -599,6 +694,19 @@ run "nexthop objects with nexthop_compat_mode=0" t_nhid
 run "output: JSON of any name, marks as ip-rule reads them, one status" t_output
 run "-w -46: each line names its family" t_watch46
 run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
+run "socket: the tun owner's socket, its mark, device and peer" t_socket
+run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
+WG=
+if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
+	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1
+	ip netns del "effif-$$-wg"
+fi
+if [ -n "$WG" ]; then
+	run "socket: kernel WireGuard by its netlink family" t_socket_wireguard
+else
+	t_skip "socket: kernel WireGuard by its netlink family" \
+	    "no wireguard module in this kernel"
+fi
 if [ -z "${SAN:-}" ]; then
 	run "valgrind memcheck: no errors, leaks or open fds" t_memcheck
 else

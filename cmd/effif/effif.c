@@ -56,7 +56,7 @@ struct entries {
 };
 
 static const char *const method_names[M_COUNT] = {
-	"none", "link", "peer", "mark", "scan", "delegate", "route"
+	"none", "link", "peer", "mark", "scan", "delegate", "route", "socket"
 };
 
 static int sigfd[2] = { -1, -1 };
@@ -579,6 +579,8 @@ main(int argc, char *argv[])
 		usage(0);
 	if (!o.aflag && argc == 0)
 		usage(0);
+	if (o.wflag && q.method == M_SOCKET)
+		errx(EXIT_USAGE, "cannot use --method socket with -w");
 	if (q.hasmark && !sys_method(M_MARK))
 		errx(EXIT_USAGE, "marks: not on this system");
 	if (q.peer.family != 0 && fflag4 != fflag6 &&

@@ -33,6 +33,7 @@
 
 #include "effif.h"
 #include "exits.h"
+#include "owner.h"
 
 #ifndef ARPHRD_IP6GRE
 #define ARPHRD_IP6GRE	823	/* in linux/if_arp.h, not in glibc's */
@@ -198,6 +199,7 @@ struct sys {
 	int			 have_routes[2];
 	struct vec		 routes[2];
 	struct vec		 nhobjs;	/* those asked so far */
+	int			 watching;	/* -w: no socket method */
 	int			 have_rejects6;
 	struct vec		 rejects6;	/* IPv6 reject and throw defaults */
 };
@@ -231,6 +233,7 @@ struct ctx {
 	int			 hasmark;	/* -M, down a stack of devices */
 	uint32_t		 mark;
 	char			 why[200];
+	char			 nawhy[160];	/* why a method did not apply */
 };
 
 static void *
@@ -1511,6 +1514,208 @@ by_scan(struct ctx *c, int family, struct step *st)
 	return R_NOROUTE;
 }
 
+/* What the sockets of a tunnel's owner (or kernel WireGuard) say. */
+struct sockagg {
+	int	found;
+	int	several;
+	int	unreach;
+	int	loop;
+	char	names[120];
+};
+
+/*
+ * The route of one socket's packets, as the kernel gives it for exactly
+ * that flow: its remote, source, mark and bound device.  The first that
+ * leaves the chain is the step; others that leave elsewhere make it
+ * ambiguous.
+ */
+static void
+sock_route(struct ctx *c, const struct flow *f, struct step *st,
+    struct sockagg *g, const char *how)
+{
+	const struct nexthop *nh;
+	const struct link *x;
+	struct route rt;
+	size_t len;
+	int e;
+
+	if ((e = getroute(c->s, f, 0, &rt)) != 0) {
+		if (!unreachable(e))
+			errc(EXIT_SYS, e, "route of a socket");
+		g->unreach++;
+		return;
+	}
+	if (rt.type != RTN_UNICAST || (nh = route_leaves(c, &rt)) == NULL ||
+	    (x = link_byindex(c->s, nh->oif)) == NULL ||
+	    (x->flags & IFF_LOOPBACK) || link_tunnel(x)) {
+		g->loop++;
+		return;
+	}
+	if (g->found == 0) {
+		step_route(st, M_SOCKET, nh, f->dst.family, rt.table,
+		    f->hasmark, f->mark);
+		snprintf(c->ans->note, sizeof(c->ans->note), "%s", how);
+		strlcpy(g->names, x->name, sizeof(g->names));
+	} else if (st->next != x->index && strstr(g->names, x->name) ==
+	    NULL) {
+		g->several = 1;
+		len = strlen(g->names);
+		snprintf(g->names + len, sizeof(g->names) - len, " %s",
+		    x->name);
+	}
+	g->found++;
+}
+
+static const char *
+addr_str(const struct ipaddr *ip, char *buf, size_t len)
+{
+	if (ip->family == 0)
+		return "*";
+	return inet_ntop(ip->family, ip->a, buf, len);
+}
+
+/* One socket of the owner: its flow, and what -v says of it. */
+static int
+sock_flow(struct ctx *c, const struct osock *o, struct flow *f, char *how,
+    size_t len)
+{
+	const struct query *q = c->q;
+	const struct link *b;
+	char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], dev[IF_NAMESIZE + 8];
+	char mark[24];
+
+	memset(f, 0, sizeof(*f));
+	if (o->dst.family != 0)
+		f->dst = o->dst;
+	else if (o->proto == IPPROTO_TCP)
+		return 0;	/* a listener sends nothing */
+	else if (c->stacked && q->peer.family != 0)
+		f->dst = q->peer;
+	else {
+		f->dst.family = o->family;
+		inet_pton(o->family, o->family == AF_INET ? probe4 : probe6,
+		    f->dst.a);
+	}
+	if (q->family != AF_UNSPEC && f->dst.family != q->family)
+		return 0;
+	if (o->src.family == f->dst.family)
+		f->src = o->src;
+	f->hasmark = o->hasmark && o->mark != 0;
+	f->mark = o->mark;
+	f->oif = o->oif;
+	dev[0] = '\0';
+	if (o->oif != 0 && (b = link_byindex(c->s, o->oif)) != NULL)
+		snprintf(dev, sizeof(dev), " dev %s", b->name);
+	if (o->hasmark)
+		snprintf(mark, sizeof(mark), " mark 0x%x", o->mark);
+	else
+		snprintf(mark, sizeof(mark), " mark unknown");
+	snprintf(how, len, "pid %ld %s socket %llu %s:%u -> %s:%u%s%s%s",
+	    (long)o->pid, o->proto == IPPROTO_UDP ? "udp" : "tcp", o->inode,
+	    addr_str(&o->src, sa, sizeof(sa)), o->sport,
+	    addr_str(&f->dst, da, sizeof(da)), o->dport, mark, dev,
+	    o->dst.family == 0 ? " (not connected)" : "");
+	return 1;
+}
+
+/* Kernel WireGuard: each peer's endpoint, routed with the fwmark. */
+static int
+by_wireguard(struct ctx *c, const struct link *l, struct step *st,
+    struct sockagg *g)
+{
+	struct wgdev w;
+	struct flow f;
+	char how[256], a[INET6_ADDRSTRLEN];
+	size_t i;
+
+	memset(&w, 0, sizeof(w));
+	if (owner_wireguard(l->index, &w) == -1) {
+		if (errno == ENOENT)
+			snprintf(c->nawhy, sizeof(c->nawhy), "no wireguard "
+			    "netlink family (module not loaded)");
+		else if (errno == EPERM || errno == EACCES)
+			snprintf(c->nawhy, sizeof(c->nawhy), "wireguard "
+			    "netlink needs CAP_NET_ADMIN");
+		else
+			err(EXIT_SYS, "wireguard netlink");
+		return R_NONE;
+	}
+	for (i = 0; i < w.npeers; i++) {
+		if (c->q->family != AF_UNSPEC &&
+		    w.peers[i].family != c->q->family)
+			continue;
+		flow_to(&f, &w.peers[i], w.fwmark != 0, w.fwmark);
+		snprintf(how, sizeof(how), "wireguard port %u fwmark 0x%x "
+		    "peer %s", w.port, w.fwmark,
+		    addr_str(&w.peers[i], a, sizeof(a)));
+		sock_route(c, &f, st, g, how);
+	}
+	if (w.npeers == 0)
+		snprintf(c->nawhy, sizeof(c->nawhy), "wireguard %s has no "
+		    "peer endpoint", l->name);
+	return R_NONE;
+}
+
+/*
+ * 0: the route of the tunnel owner's own sockets, the closest Linux has
+ * to macOS's delegate.  UDP sockets first (the tunnel's packets), TCP ones
+ * (connected) only when there is no UDP one.
+ */
+static int
+by_socket(struct ctx *c, const struct link *l, struct step *st)
+{
+	struct osocks v = { NULL, 0, 0 };
+	struct sockagg g;
+	struct flow f;
+	pid_t pids[8];
+	char how[256];
+	size_t i, np;
+	int pass;
+
+	memset(&g, 0, sizeof(g));
+	if (c->s->watching)
+		return R_NONE;
+	if (l->kind != NULL && strcmp(l->kind->name, "wireguard") == 0)
+		by_wireguard(c, l, st, &g);
+	else if (l->kind == NULL || strcmp(l->kind->name, "tun") != 0) {
+		snprintf(c->nawhy, sizeof(c->nawhy), "not a tun device");
+		return R_NONE;
+	} else if ((np = owner_find(l->name, pids, 8, &v)) == 0) {
+		snprintf(c->nawhy, sizeof(c->nawhy), "no process holds %s "
+		    "open", l->name);
+		return R_NONE;
+	} else {
+		owner_diag(&v);
+		for (pass = 0; pass < 2 && g.found == 0; pass++)
+			for (i = 0; i < v.n; i++)
+				if (v.v[i].proto == (pass == 0 ? IPPROTO_UDP :
+				    IPPROTO_TCP) && sock_flow(c, &v.v[i], &f,
+				    how, sizeof(how)))
+					sock_route(c, &f, st, &g, how);
+		free(v.v);
+		if (g.found + g.unreach + g.loop == 0)
+			snprintf(c->nawhy, sizeof(c->nawhy), "%zu process%s "
+			    "%s open, no socket of %s", np, np > 1 ? "es hold" :
+			    " holds", l->name, c->q->family == AF_INET ? "IPv4" :
+			    c->q->family == AF_INET6 ? "IPv6" : "IP");
+	}
+	if (g.several) {
+		snprintf(c->why, sizeof(c->why), "sockets routed through "
+		    "several devices: %s", g.names);
+		return R_AMBIG;
+	}
+	if (g.found > 0)
+		return R_FOUND;
+	if (g.unreach > 0 && g.loop == 0) {
+		snprintf(c->why, sizeof(c->why), " from the tunnel's sockets");
+		return R_NOROUTE;
+	}
+	if (g.loop > 0)
+		snprintf(c->nawhy, sizeof(c->nawhy), "the sockets of %s route "
+		    "into a tunnel", l->name);
+	return R_NONE;
+}
+
 static int
 allowed(const struct query *q, int depth, enum method m)
 {
@@ -1540,6 +1745,10 @@ step(struct ctx *c, const struct link *l, int depth, struct step *st)
 	st->table = -1;
 	if (!link_tunnel(l))
 		return R_NONE;
+	c->nawhy[0] = '\0';
+	if (allowed(q, depth, M_SOCKET) &&
+	    (res = by_socket(c, l, st)) != R_NONE)
+		return res;
 	if (allowed(q, depth, M_PEER) &&
 	    (res = by_peer(c, l, depth, st)) != R_NONE)
 		return res;
@@ -1614,8 +1823,9 @@ resolve(struct ctx *c, const struct link *l)
 			return;
 		}
 		if (res == R_NONE && depth == 0 && c->q->method != M_NONE)
-			snprintf(c->why, sizeof(c->why), " by method %s",
-			    method_name(c->q->method));
+			snprintf(c->why, sizeof(c->why), " by method %s%s%s",
+			    method_name(c->q->method), c->nawhy[0] != '\0' ?
+			    ": " : "", c->nawhy);
 		if (res != R_FOUND) {
 			fail(c, EXIT_NOROUTE, l);
 			return;
@@ -1686,7 +1896,8 @@ sys_close(struct sys *s)
 int
 sys_method(enum method m)
 {
-	return m == M_LINK || m == M_PEER || m == M_MARK || m == M_SCAN;
+	return m == M_LINK || m == M_PEER || m == M_MARK || m == M_SCAN ||
+	    m == M_SOCKET;
 }
 
 void
@@ -1757,6 +1968,7 @@ sys_watch(struct sys *s)
 	int size = 1 << 20;
 	size_t i;
 
+	s->watching = 1;
 	s->ev = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (s->ev == NULL)
 		err(EXIT_SYS, "netlink socket");
