@@ -122,6 +122,7 @@ struct link {
 	struct ipaddr		 remote;
 	int			 hasmark;
 	uint32_t		 fwmark;
+	long			 tunfds;	/* fds on a tun, -1: not told */
 };
 
 struct rule {
@@ -415,12 +416,21 @@ link_info(const struct nlattr *info, struct link *l)
 	const struct kind *k;
 	struct attrs at, data;
 	char name[32];
+	uint32_t v;
 
 	attrs_nested(info, IFLA_INFO_MAX, &at);
 	if (!attr_str(at.tb[IFLA_INFO_KIND], name, sizeof(name)) ||
 	    (k = kind_find(name)) == NULL)
 		return;
 	l->kind = k;
+	if (strcmp(k->name, "tun") == 0) {
+		attrs_nested(at.tb[IFLA_INFO_DATA], IFLA_TUN_MAX, &data);
+		if (attr_u32(data.tb[IFLA_TUN_NUM_QUEUES], &v))
+			l->tunfds = v;
+		if (l->tunfds >= 0 &&
+		    attr_u32(data.tb[IFLA_TUN_NUM_DISABLED_QUEUES], &v))
+			l->tunfds += v;
+	}
 	if (k->max == 0 || at.tb[IFLA_INFO_DATA] == NULL)
 		return;
 	attrs_nested(at.tb[IFLA_INFO_DATA], k->max, &data);
@@ -457,12 +467,21 @@ link_cb(const struct nlmsghdr *nlh, void *arg)
 		return MNL_CB_OK;
 	}
 	l->index = ifi->ifi_index;
+	l->tunfds = -1;
 	l->type = ifi->ifi_type;
 	l->flags = ifi->ifi_flags;
 	attr_u32(at.tb[IFLA_MASTER], &l->master);
 	attr_u32(at.tb[IFLA_GROUP], &l->group);
 	if (at.tb[IFLA_LINKINFO] != NULL)
 		link_info(at.tb[IFLA_LINKINFO], l);
+	/*
+	 * The kernel counts a tun's fds only when it is multiqueue; a
+	 * single queue has one, and its carrier is on while it is attached
+	 * (unless its owner turned it off, TUNSETCARRIER).
+	 */
+	if (l->kind != NULL && strcmp(l->kind->name, "tun") == 0 &&
+	    l->tunfds == -1 && (l->flags & IFF_UP))
+		l->tunfds = (l->flags & IFF_LOWER_UP) != 0;
 	if (l->kind != NULL && l->kind->uselink && l->lower == 0 &&
 	    attr_u32(at.tb[IFLA_LINK], &lower) && lower != l->index)
 		l->lower = lower;
@@ -1680,7 +1699,8 @@ by_socket(struct ctx *c, const struct link *l, struct step *st)
 	else if (l->kind == NULL || strcmp(l->kind->name, "tun") != 0) {
 		snprintf(c->nawhy, sizeof(c->nawhy), "not a tun device");
 		return R_NONE;
-	} else if ((np = owner_find(l->name, pids, 8, &v)) == 0) {
+	} else if ((np = owner_find(l->name, l->tunfds, pids, 8, &v)) == 0) {
+		free(v.v);
 		snprintf(c->nawhy, sizeof(c->nawhy), "no process holds %s "
 		    "open", l->name);
 		return R_NONE;

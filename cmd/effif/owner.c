@@ -22,6 +22,8 @@
 #include <linux/sock_diag.h>
 #include <linux/wireguard.h>
 
+#include <sys/syscall.h>
+
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -54,110 +56,174 @@ osock_add(struct osocks *v, const struct osock *o)
 	v->v[v->n++] = *o;
 }
 
-/* Whether fd of pid is the tun device dev: its fdinfo's iff: line. */
+/*
+ * A directory's entries, read by getdents64 into buf: no DIR, whose
+ * opendir costs an fstat and an fcntl per directory, and there is one
+ * per process.  Calls f on each name but . and ..; stops when f returns
+ * nonzero, and returns that.
+ */
 static int
-fd_is_tun(int piddir, const char *fd, const char *dev)
+dir_each(int dfd, int (*f)(int, const char *, void *), void *arg)
+{
+	char buf[8192];
+	const struct dirent64 *d;
+	long n, off;
+	int r;
+
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < n; off += d->d_reclen) {
+			d = (const struct dirent64 *)(buf + off);
+			if (d->d_name[0] == '.')
+				continue;
+			if ((r = f(dfd, d->d_name, arg)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+struct scan {
+	const char	*dev;
+	int		 proc;		/* /proc */
+	const char	*pid;
+	pid_t		 npid;
+	struct osocks	*v;
+	int		 tun;		/* this process holds dev */
+};
+
+/* Whether fd (its link already read) is the tun device dev: fdinfo. */
+static int
+fd_is_tun(struct scan *sc, const char *fd)
 {
 	char path[64], buf[1024], want[IF_NAMESIZE + 8], *p;
 	ssize_t n;
 	int f;
 
-	snprintf(path, sizeof(path), "fd/%s", fd);
-	if ((n = readlinkat(piddir, path, buf, sizeof(buf) - 1)) == -1)
-		return 0;
-	buf[n] = '\0';
-	if (strcmp(buf, "/dev/net/tun") != 0)
-		return 0;
-	snprintf(path, sizeof(path), "fdinfo/%s", fd);
-	if ((f = openat(piddir, path, O_RDONLY | O_CLOEXEC)) == -1)
+	snprintf(path, sizeof(path), "%s/fdinfo/%s", sc->pid, fd);
+	if ((f = openat(sc->proc, path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
 	n = read(f, buf, sizeof(buf) - 1);
 	close(f);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	snprintf(want, sizeof(want), "iff:\t%s\n", dev);
+	snprintf(want, sizeof(want), "iff:\t%s\n", sc->dev);
 	return (p = strstr(buf, want)) != NULL && (p == buf || p[-1] == '\n');
 }
 
-/* The socket inodes among pid's fds, each added to v. */
-static void
-pid_sockets(int piddir, pid_t pid, struct osocks *v)
+/* One fd of a process: a socket (kept by inode), or the tun device. */
+static int
+fd_cb(int dfd, const char *name, void *arg)
 {
+	struct scan *sc = arg;
 	struct osock o;
-	struct dirent *d;
-	char buf[64];
 	unsigned long long ino;
+	char buf[64];
 	ssize_t n;
-	DIR *dir;
+
+	if ((n = readlinkat(dfd, name, buf, sizeof(buf) - 1)) == -1)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "socket:[%llu]", &ino) == 1) {
+		memset(&o, 0, sizeof(o));
+		o.pid = sc->npid;
+		o.inode = ino;
+		osock_add(sc->v, &o);
+	} else if (strcmp(buf, "/dev/net/tun") == 0 && fd_is_tun(sc, name))
+		sc->tun++;
+	return 0;
+}
+
+/* Whether a process is in the network namespace whose link is ns. */
+static int
+pid_netns(int proc, const char *pid, const char *ns)
+{
+	char path[64], buf[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/ns/net", pid);
+	if ((n = readlinkat(proc, path, buf, sizeof(buf) - 1)) == -1)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, ns) == 0;
+}
+
+struct procscan {
+	struct scan	 sc;
+	char		 ns[64];
+	long		 want;		/* tun fds to find, -1: all */
+	pid_t		*pids;
+	size_t		 npids;
+	size_t		 n;
+};
+
+/* One process: its fds, if it is in our network namespace. */
+static int
+proc_cb(int proc, const char *name, void *arg)
+{
+	struct procscan *ps = arg;
+	const char *errstr;
+	char path[64];
+	size_t keep;
 	int fd;
 
-	if ((fd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (dir = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		return;
+	ps->sc.npid = strtonum(name, 1, INT_MAX, &errstr);
+	if (errstr != NULL || !pid_netns(proc, name, ps->ns))
+		return 0;
+	snprintf(path, sizeof(path), "%s/fd", name);
+	if ((fd = openat(proc, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return 0;
+	ps->sc.pid = name;
+	ps->sc.tun = 0;
+	keep = ps->sc.v->n;
+	dir_each(fd, fd_cb, &ps->sc);
+	close(fd);
+	if (ps->sc.tun == 0) {
+		ps->sc.v->n = keep;	/* not an owner: its sockets go */
+		return 0;
 	}
-	while ((d = readdir(dir)) != NULL) {
-		if ((n = readlinkat(fd, d->d_name, buf, sizeof(buf) - 1)) == -1)
-			continue;
-		buf[n] = '\0';
-		if (sscanf(buf, "socket:[%llu]", &ino) != 1)
-			continue;
-		memset(&o, 0, sizeof(o));
-		o.pid = pid;
-		o.inode = ino;
-		osock_add(v, &o);
-	}
-	closedir(dir);
+	if (ps->n < ps->npids)
+		ps->pids[ps->n] = ps->sc.npid;
+	ps->n++;
+	if (ps->want > 0)
+		ps->want -= ps->sc.tun;
+	return ps->want == 0;
 }
 
 /*
- * The processes that hold the tun device dev open, and their sockets (by
- * inode only, so far).  Returns how many processes; their pids are in
- * pids (at most npids).  Processes we may not look into are not seen.
+ * The processes of our network namespace that hold the tun device dev
+ * open (want fds of it in all, -1 when the kernel did not say), and
+ * their sockets, by inode only so far.  Returns how many processes;
+ * their pids are in pids (at most npids).  The scan stops once want fds
+ * were found.  Processes we may not look into are not seen.
  */
 size_t
-owner_find(const char *dev, pid_t *pids, size_t npids, struct osocks *v)
+owner_find(const char *dev, long want, pid_t *pids, size_t npids,
+    struct osocks *v)
 {
-	struct dirent *d, *e;
-	DIR *proc, *fds;
-	const char *errstr;
-	size_t n = 0;
-	pid_t pid;
-	int piddir, fd;
+	struct procscan ps;
+	ssize_t n;
+	int proc;
 
-	if ((proc = opendir("/proc")) == NULL)
+	if (want == 0)
+		return 0;
+	memset(&ps, 0, sizeof(ps));
+	ps.sc.dev = dev;
+	ps.sc.v = v;
+	ps.want = want;
+	ps.pids = pids;
+	ps.npids = npids;
+	if ((n = readlink("/proc/self/ns/net", ps.ns, sizeof(ps.ns) - 1)) ==
+	    -1)
+		err(EXIT_SYS, "/proc/self/ns/net");
+	ps.ns[n] = '\0';
+	if ((proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err(EXIT_SYS, "/proc");
-	while ((d = readdir(proc)) != NULL) {
-		pid = strtonum(d->d_name, 1, INT_MAX, &errstr);
-		if (errstr != NULL)
-			continue;
-		if ((piddir = openat(dirfd(proc), d->d_name, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC)) == -1)
-			continue;
-		if ((fd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) == -1 || (fds = fdopendir(fd)) == NULL) {
-			if (fd != -1)
-				close(fd);
-			close(piddir);
-			continue;
-		}
-		while ((e = readdir(fds)) != NULL)
-			if (e->d_name[0] != '.' &&
-			    fd_is_tun(piddir, e->d_name, dev))
-				break;
-		closedir(fds);
-		if (e != NULL) {
-			if (n < npids)
-				pids[n] = pid;
-			n++;
-			pid_sockets(piddir, pid, v);
-		}
-		close(piddir);
-	}
-	closedir(proc);
-	return n;
+	ps.sc.proc = proc;
+	dir_each(proc, proc_cb, &ps);
+	close(proc);
+	return ps.n;
 }
 
 /* An address of sock_diag (4 or 16 bytes in 16); v4-mapped as IPv4. */

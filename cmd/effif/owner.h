@@ -42,7 +42,7 @@ struct wgdev {
 	size_t		npeers;
 };
 
-size_t	owner_find(const char *, pid_t *, size_t, struct osocks *);
+size_t	owner_find(const char *, long, pid_t *, size_t, struct osocks *);
 size_t	owner_diag(struct osocks *);
 int	owner_wireguard(unsigned int, struct wgdev *);
 
