@@ -604,13 +604,19 @@ t_socket_mark() {
 	ns
 	uplink up1 1 100
 	uplink up2 2 200
-	owner tun0 -m 0x80000
+	owner tun0 -m 0x80000 -C "[2001:db8:ff::7]:51820"
 	ip -n "$NS" link set tun0 up
 	ip -n "$NS" route add default dev tun0 metric 10
 	ip -n "$NS" route add default via 10.2.0.1 dev up2 table 100
 	ip -n "$NS" rule add pref 100 fwmark 0x80000 lookup 100
+	ip -n "$NS" -6 route add default via 2001:db8:1::1 dev up1 table 100
+	ip -n "$NS" -6 rule add pref 100 fwmark 0x80000 lookup 100
 	ip -n "$NS" route get 192.0.2.1 mark 0x80000 | grep -q 'dev up2'
 	is up2 ef -4 --method socket tun0
+	# A socket per family, each family its own uplink: -6 asks the IPv6
+	# one; no family, the IPv4 one first, as the other methods do.
+	is up1 ef -6 --method socket tun0
+	is up2 ef --method socket tun0
 	ef -v -4 tun0 >out
 	[ "$(field method)" = socket ] || fail "method $(field method)"
 	field note | grep -q "^pid $OWNER udp .* (not connected)$" ||

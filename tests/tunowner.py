@@ -7,6 +7,9 @@
 # for SIGTERM or SIGINT.  No packet is sent.
 #
 # usage: tunowner.py TUNNAME [-m MARK] [-d DEVICE] [-c PEER:PORT] [-6]
+#                     [-C PEER6:PORT]
+# -C opens a second socket, IPv6, marked and bound the same, connected to
+# PEER6, as wireguard-go keeps one socket per family.
 import argparse
 import fcntl
 import os
@@ -20,6 +23,21 @@ IFF_NO_PI = 0x1000
 SO_MARK = 36
 
 
+def udp(o, six, peer):
+    s = socket.socket(socket.AF_INET6 if six else socket.AF_INET,
+                      socket.SOCK_DGRAM)
+    if o.m is not None:
+        s.setsockopt(socket.SOL_SOCKET, SO_MARK, o.m)
+    if o.d is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
+                     o.d.encode())
+    s.bind(("::" if six else "0.0.0.0", 0))
+    if peer is not None:
+        host, port = peer.rsplit(":", 1)
+        s.connect((host.strip("[]"), int(port)))
+    return s
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("tun")
@@ -27,22 +45,15 @@ def main():
     a.add_argument("-d")
     a.add_argument("-c")
     a.add_argument("-6", dest="six", action="store_true")
+    a.add_argument("-C")
     o = a.parse_args()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     tun = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(tun, TUNSETIFF,
                 struct.pack("16sH", o.tun.encode(), IFF_TUN | IFF_NO_PI))
-    s = socket.socket(socket.AF_INET6 if o.six else socket.AF_INET,
-                      socket.SOCK_DGRAM)
-    if o.m is not None:
-        s.setsockopt(socket.SOL_SOCKET, SO_MARK, o.m)
-    if o.d is not None:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
-                     o.d.encode())
-    s.bind(("::" if o.six else "0.0.0.0", 0))
-    if o.c is not None:
-        host, port = o.c.rsplit(":", 1)
-        s.connect((host.strip("[]"), int(port)))
+    s = udp(o, o.six, o.c)
+    if o.C is not None:
+        s6 = udp(o, True, o.C)
     print("ready %d %d" % (os.getpid(), s.getsockname()[1]), flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 

@@ -1678,7 +1678,8 @@ by_wireguard(struct ctx *c, const struct link *l, struct step *st,
 /*
  * 0: the route of the tunnel owner's own sockets, the closest Linux has
  * to macOS's delegate.  UDP sockets first (the tunnel's packets), TCP ones
- * (connected) only when there is no UDP one.
+ * (connected) only when no UDP one answers; IPv4 before IPv6, as for the
+ * other methods when no family is asked.
  */
 static int
 by_socket(struct ctx *c, const struct link *l, struct step *st)
@@ -1706,11 +1707,12 @@ by_socket(struct ctx *c, const struct link *l, struct step *st)
 		return R_NONE;
 	} else {
 		owner_diag(&v);
-		for (pass = 0; pass < 2 && g.found == 0; pass++)
+		for (pass = 0; pass < 4 && g.found == 0; pass++)
 			for (i = 0; i < v.n; i++)
-				if (v.v[i].proto == (pass == 0 ? IPPROTO_UDP :
+				if (v.v[i].proto == (pass < 2 ? IPPROTO_UDP :
 				    IPPROTO_TCP) && sock_flow(c, &v.v[i], &f,
-				    how, sizeof(how)))
+				    how, sizeof(how)) && f.dst.family ==
+				    (pass % 2 == 0 ? AF_INET : AF_INET6))
 					sock_route(c, &f, st, &g, how);
 		free(v.v);
 		if (g.found + g.unreach + g.loop == 0)
