@@ -1706,14 +1706,18 @@ by_socket(struct ctx *c, const struct link *l, struct step *st)
 		    "open", l->name);
 		return R_NONE;
 	} else {
-		owner_diag(&v);
-		for (pass = 0; pass < 4 && g.found == 0; pass++)
+		/* TCP's table, often the larger, only when UDP says nothing. */
+		for (pass = 0; pass < 4 && g.found == 0; pass++) {
+			if (pass % 2 == 0)
+				owner_diag(&v, pass < 2 ? IPPROTO_UDP :
+				    IPPROTO_TCP);
 			for (i = 0; i < v.n; i++)
 				if (v.v[i].proto == (pass < 2 ? IPPROTO_UDP :
 				    IPPROTO_TCP) && sock_flow(c, &v.v[i], &f,
 				    how, sizeof(how)) && f.dst.family ==
 				    (pass % 2 == 0 ? AF_INET : AF_INET6))
 					sock_route(c, &f, st, &g, how);
+		}
 		free(v.v);
 		if (g.found + g.unreach + g.loop == 0)
 			snprintf(c->nawhy, sizeof(c->nawhy), "%zu process%s "

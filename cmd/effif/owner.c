@@ -297,15 +297,15 @@ diag_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 /*
- * sock_diag's dump of the UDP and TCP sockets of both families, to fill
- * in the sockets of v by inode: addresses, bound device, mark (which the
- * kernel gives only to CAP_NET_ADMIN).  Returns how many were found.
+ * sock_diag's dump of the sockets of one protocol (UDP or TCP), both
+ * families, to fill in the sockets of v by inode: addresses, bound
+ * device, mark (which the kernel gives only to CAP_NET_ADMIN).  Returns
+ * how many were found.
  */
 size_t
-owner_diag(struct osocks *v)
+owner_diag(struct osocks *v, int proto)
 {
 	static const int fams[] = { AF_INET, AF_INET6 };
-	static const int protos[] = { IPPROTO_UDP, IPPROTO_TCP };
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct inet_diag_req_v2 *req;
@@ -325,36 +325,33 @@ owner_diag(struct osocks *v)
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1)
 		err(EXIT_SYS, "sock_diag bind");
 	portid = mnl_socket_get_portid(nl);
+	dc.proto = proto;
 	for (i = 0; i < 2; i++) {
-		for (j = 0; j < 2; j++) {
-			nlh = mnl_nlmsg_put_header(buf);
-			nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-			nlh->nlmsg_seq = ++seq;
-			req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-			req->sdiag_family = fams[i];
-			req->sdiag_protocol = protos[j];
-			req->idiag_states = ~0U;
-			dc.proto = protos[j];
-			if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
-				err(EXIT_SYS, "sock_diag send");
-			do {
-				n = mnl_socket_recvfrom(nl, buf, OWNER_BUFSZ);
-				if (n == -1 && errno == EINTR)
-					continue;
-				if (n == -1)
-					err(EXIT_SYS, "sock_diag receive");
-				ret = mnl_cb_run(buf, n, seq, portid, diag_cb,
-				    &dc);
-			} while (ret > MNL_CB_STOP);
-			if (ret == -1 && errno != ENOENT)
-				err(EXIT_SYS, "sock_diag dump");
-		}
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		nlh->nlmsg_seq = ++seq;
+		req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+		req->sdiag_family = fams[i];
+		req->sdiag_protocol = proto;
+		req->idiag_states = ~0U;
+		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
+			err(EXIT_SYS, "sock_diag send");
+		do {
+			n = mnl_socket_recvfrom(nl, buf, OWNER_BUFSZ);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				err(EXIT_SYS, "sock_diag receive");
+			ret = mnl_cb_run(buf, n, seq, portid, diag_cb, &dc);
+		} while (ret > MNL_CB_STOP);
+		if (ret == -1 && errno != ENOENT)
+			err(EXIT_SYS, "sock_diag dump");
 	}
 	mnl_socket_close(nl);
 	free(buf);
-	for (i = 0; i < v->n; i++)
-		found += v->v[i].proto != 0;
+	for (j = 0; j < v->n; j++)
+		found += v->v[j].proto == proto;
 	return found;
 }
 

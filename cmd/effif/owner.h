@@ -43,7 +43,7 @@ struct wgdev {
 };
 
 size_t	owner_find(const char *, long, pid_t *, size_t, struct osocks *);
-size_t	owner_diag(struct osocks *);
+size_t	owner_diag(struct osocks *, int);
 int	owner_wireguard(unsigned int, struct wgdev *);
 
 #endif
