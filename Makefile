@@ -162,6 +162,11 @@ lint:
 
 bench: all
 	bench/run
+	bench/effif
+
+# effif's methods against ip route get with 20,000 routes (issue 15).
+bench-effif: all
+	bench/effif
 
 demo: all
 	@BIN=$(abspath $(B)) sh tests/demo-restart.sh
@@ -186,4 +191,4 @@ clean:
 # The results of a target that failed are not kept.
 .DELETE_ON_ERROR:
 
-.PHONY: effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean
+.PHONY: bench-effif effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean
