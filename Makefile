@@ -150,7 +150,8 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 	$(FUZZCC) $(CPPFLAGS) -std=c11 $(FZFLAGS) -fsanitize=fuzzer-no-link \
 	    -c -o $@ $<
 
-$(FZ)/netlink: cmd/effif/linux.c cmd/effif/effif.h
+$(FZ)/netlink: cmd/effif/linux.c cmd/effif/owner.c cmd/effif/effif.h \
+    cmd/effif/owner.h
 $(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/ops.c \
     cmd/fdholder/fdholder.h
 $(FZ)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FZOBJ)
@@ -180,6 +181,11 @@ lint:
 
 bench: all
 	bench/run
+	bench/effif
+
+# effif's methods against ip route get with 20,000 routes (issue 15).
+bench-effif: all
+	bench/effif
 
 demo: all
 	@BIN=$(abspath $(B)) sh tests/demo-restart.sh
@@ -243,4 +249,4 @@ clean:
 # The results of a target that failed are not kept.
 .DELETE_ON_ERROR:
 
-.PHONY: effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps tools install uninstall deb clean
+.PHONY: bench-effif effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps tools install uninstall deb clean

@@ -18,7 +18,7 @@ licence_notices() {
 	local f missing=0
 	[ -s "$SRC/LICENSE" ] || fail "no LICENSE"
 	for f in $(cd "$SRC" && git ls-files 2>/dev/null | grep -v '^tests/fuzz/corpus/' |
-	    grep -E '\.(c|h|py|sh|t|[178])$|Makefile$|^bench/run$|^\.ci/|^completions/|^examples/|^debian/' |
+	    grep -E '\.(c|h|py|sh|t|[178])$|Makefile$|^bench/(run|effif)$|^\.ci/|^completions/|^examples/|^debian/' |
 	    grep -v -x 'debian/changelog\|debian/source/format'); do
 		head -n 3 "$SRC/$f" | grep -q 'ISC license' ||
 		    { echo "no notice: $f" >&2; missing=$((missing + 1)); }
