@@ -6,7 +6,10 @@
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
+COMPDIR	?= $(PREFIX)/share/bash-completion/completions
+DOCDIR	?= $(PREFIX)/share/doc/fdtools
 B	?= build
 CC	?= cc
 
@@ -16,7 +19,16 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= $(WARNS)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon \
 	   $(shell pkg-config --cflags libbsd-overlay)
-LDLIBS	+= $(shell pkg-config --libs libbsd-overlay)
+# STATIC=1 links fdsend, fdrecv and fdholder statically: binaries to copy
+# onto a broken host, and each exec is spared the dynamic linker (bench/).
+# effif stays dynamic, as Debian ships no libmnl.a.  Names of users, groups
+# and hosts still go through glibc's NSS modules, loaded at run time: on a
+# host of another glibc, give numbers.
+ifeq ($(STATIC),1)
+PCSTATIC = --static
+STATIC_LDFLAGS = -static
+endif
+LDLIBS	+= $(shell pkg-config $(PCSTATIC) --libs libbsd-overlay)
 # The sandbox, common/sandbox.c: libseccomp on Linux, nothing elsewhere.
 LDLIBS	+= $(shell [ "$$(uname -s)" != Linux ] || \
 	   pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
@@ -35,6 +47,12 @@ BINS	:= $(addprefix $(B)/,$(CMDS))
 LIBSRC	:= $(wildcard common/*.c)
 LIBOBJ	:= $(patsubst %.c,$(B)/%.o,$(LIBSRC))
 MANS	:= $(wildcard man/*.[1-8])
+# What make install installs besides the tools and the pages: the bash
+# completions there are, the examples (each mode kept: 755 or 644).
+COMPS	:= $(wildcard completions/*)
+EXAMPLES := $(shell find examples -type f 2>/dev/null | LC_ALL=C sort)
+# effif's page is in section 8: the tool goes to sbin.
+SBINS	:= $(filter $(B)/effif,$(BINS))
 TESTS	:= $(sort $(wildcard tests/*.t))
 
 all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck $(B)/tests/rtsockcheck
@@ -50,7 +68,8 @@ $(B)/libcommon.a: $(LIBOBJ)
 .SECONDEXPANSION:
 $(BINS): $(B)/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard cmd/$$*/*.c))) \
 	    $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $($*_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(if $(filter effif,$*),,$(STATIC_LDFLAGS)) \
+	    -o $@ $^ $($*_LIBS) $(LDLIBS)
 
 # A real consumer of socket activation, for the tests.
 $(B)/tests/sdcheck: tests/sdcheck.c
@@ -131,7 +150,8 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 	$(FUZZCC) $(CPPFLAGS) -std=c11 $(FZFLAGS) -fsanitize=fuzzer-no-link \
 	    -c -o $@ $<
 
-$(FZ)/netlink: cmd/effif/linux.c cmd/effif/effif.h
+$(FZ)/netlink: cmd/effif/linux.c cmd/effif/owner.c cmd/effif/effif.h \
+    cmd/effif/owner.h
 $(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/ops.c \
     cmd/fdholder/fdholder.h
 $(FZ)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FZOBJ)
@@ -161,6 +181,11 @@ lint:
 
 bench: all
 	bench/run
+	bench/effif
+
+# effif's methods against ip route get with 20,000 routes (issue 15).
+bench-effif: all
+	bench/effif
 
 demo: all
 	@BIN=$(abspath $(B)) sh tests/demo-restart.sh
@@ -171,13 +196,52 @@ demo-pipe: all
 deps:
 	sh .ci/deps
 
-install: all
+tools: $(BINS)
+
+install: tools
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 755 $(filter-out $(SBINS),$(BINS)) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 755 $(SBINS) $(DESTDIR)$(SBINDIR)
 	for m in $(MANS); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
-		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s || exit 1; \
 	done
+	for c in $(COMPS); do \
+		install -d $(DESTDIR)$(COMPDIR); \
+		install -m 644 $$c $(DESTDIR)$(COMPDIR) || exit 1; \
+	done
+	for e in $(EXAMPLES); do \
+		d=$(DESTDIR)$(DOCDIR)/$$(dirname $$e); install -d $$d; \
+		if [ -x $$e ]; then m=755; else m=644; fi; \
+		install -m $$m $$e $$d || exit 1; \
+	done
+
+# Removes what install installed, and the directories of ours it made.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(filter-out effif,$(CMDS)))
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(filter effif,$(CMDS)))
+	for m in $(MANS); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/}; \
+	done
+	rm -f $(addprefix $(DESTDIR)$(COMPDIR)/,$(notdir $(COMPS)))
+	rm -rf $(DESTDIR)$(DOCDIR)/examples
+	-rmdir $(DESTDIR)$(DOCDIR)
+
+# The Debian package, built the Debian way (debian/, dpkg-buildpackage)
+# in a scratch copy of the tree, DEBB/fdtools; the .deb is left in DEBB.
+# The copy leaves out build/ and .git, and the package's build runs no
+# test: make check does that.
+DEBB	?= build/deb
+
+deb:
+	rm -rf $(DEBB)
+	mkdir -p $(DEBB)/fdtools
+	tar -cf - --exclude=./build --exclude='./build*' --exclude=./.git \
+	    --exclude=__pycache__ . | tar -xf - -C $(DEBB)/fdtools
+	cd $(DEBB)/fdtools && DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -b -us -uc
+	@ls $(DEBB)/*.deb
 
 clean:
 	rm -rf $(B)
@@ -185,4 +249,4 @@ clean:
 # The results of a target that failed are not kept.
 .DELETE_ON_ERROR:
 
-.PHONY: effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps install clean
+.PHONY: bench-effif effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps tools install uninstall deb clean

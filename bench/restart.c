@@ -5,7 +5,8 @@
  * as a restart loop in a shell does; the spawn time of each (ns,
  * CLOCK_MONOTONIC) goes to STALLDIR/spawn as "pid ns".  With prog "true"
  * instead: N times spawn it and wait for it, and print the median time
- * from spawn to exit.
+ * from spawn to exit (also for any prog with SPAWN_ONLY set).  GAP_US in the environment: that long between one
+ * holder's exit and the next spawn (default none).
  */
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -36,14 +37,14 @@ spawn(const char *out, char *argv[])
 int
 main(int argc, char *argv[])
 {
-	int n = atoi(argv[1]), i, st;
+	int n = atoi(argv[1]), i, st, gap;
 	char path[4096];
 	long long t0, *t;
 	pid_t old, cur;
 	FILE *fp;
 
 	(void)argc;
-	if (strcmp(argv[4], "true") == 0) {
+	if (strcmp(argv[4], "true") == 0 || getenv("SPAWN_ONLY") != NULL) {
 		t = calloc(n, sizeof(*t));
 		for (i = 0; i < n; i++) {
 			t0 = now();
@@ -56,6 +57,7 @@ main(int argc, char *argv[])
 	}
 	snprintf(path, sizeof(path), "%s/spawn", argv[3]);
 	fp = fopen(path, "w");
+	gap = getenv("GAP_US") != NULL ? atoi(getenv("GAP_US")) : 0;
 	old = spawn(argv[2], argv + 4);
 	usleep(300000);
 	for (i = 0; i < n; i++) {
@@ -69,6 +71,8 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		old = cur;
+		if (gap > 0)
+			usleep(gap);
 	}
 	fclose(fp);
 	printf("%d\n", (int)old);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hold.h"
+#include "json.h"
 #include "sock.h"
 #include "trust.h"
 
@@ -165,42 +166,61 @@ hold_confirm(int s, size_t n, const struct deadline *dl, struct perr *pe)
 	return ack_send(s, n, dl, pe);
 }
 
-static int
-entries_print(FILE *fp, struct rbuf *r)
+/* name, uid, age, time left, kinds; a sixth field while reserved. */
+static void
+listed_text(FILE *fp, const struct wentry *e)
 {
-	struct wentry e;
 	unsigned i;
 
-	while (r->off < r->len) {
-		if (entry_get(r, &e) == -1)
-			return -1;
-		fprintf(fp, "%s\t%lu\t%lus\t", e.name, (unsigned long)e.uid,
-		    (unsigned long)e.age);
-		if (e.ttl == HOLD_FOREVER)
-			fprintf(fp, "never\t");
-		else
-			fprintf(fp, "%lus\t", (unsigned long)e.ttl);
-		for (i = 0; i < e.nfds; i++)
-			fprintf(fp, "%s%s", i ? "," : "",
-			    fd_kind_str(e.kinds[i]));
-		fputc('\n', fp);
+	fprintf(fp, "%s\t%lu\t%lus\t", e->name, (unsigned long)e->uid,
+	    (unsigned long)e->age);
+	if (e->ttl == HOLD_FOREVER)
+		fprintf(fp, "never\t");
+	else
+		fprintf(fp, "%lus\t", (unsigned long)e->ttl);
+	for (i = 0; i < e->nfds; i++)
+		fprintf(fp, "%s%s", i ? "," : "", fd_kind_str(e->kinds[i]));
+	fputs(e->reserved == 1 ? "\treserved\n" : "\n", fp);
+}
+
+/* The same as one JSON object on a line, fdholder(1)'s keys. */
+static void
+listed_json(FILE *fp, const struct wentry *e)
+{
+	unsigned i;
+
+	fputs("{\"name\":", fp);
+	json_str(fp, e->name);
+	fprintf(fp, ",\"uid\":%lu,\"age\":%lu,\"ttl\":", (unsigned long)e->uid,
+	    (unsigned long)e->age);
+	if (e->ttl == HOLD_FOREVER)
+		fputs("null", fp);
+	else
+		fprintf(fp, "%lu", (unsigned long)e->ttl);
+	fprintf(fp, ",\"fds\":%u,\"kinds\":[", e->nfds);
+	for (i = 0; i < e->nfds; i++) {
+		fputs(i ? "," : "", fp);
+		json_str(fp, fd_kind_str(e->kinds[i]));
 	}
-	return 0;
+	fprintf(fp, "],\"reserved\":%s}\n", e->reserved == -1 ? "null" :
+	    e->reserved ? "true" : "false");
 }
 
 /*
- * Print what the store holds, one entry a line: name, uid of who stored
- * it, age, time left, the kinds of its fds.
+ * Print what the store holds, one entry a line, as text or JSON.  We ask
+ * for the entries' state (FF_STATE); a store that ignores the flag sends
+ * none.
  */
 int
-hold_list(int s, FILE *fp, const struct deadline *dl, struct perr *pe)
+hold_list(int s, FILE *fp, int json, const struct deadline *dl,
+    struct perr *pe)
 {
-	struct wbuf b = { 0 };
+	struct wentry e;
 	struct frame f;
 	struct rbuf r;
 	int rc, more;
 
-	if (request_send(s, F_LIST, &b, dl, pe) == -1)
+	if (frame_send(s, F_LIST, FF_STATE, NULL, 0, NULL, 0, dl, pe) == -1)
 		return -1;
 	do {
 		if ((rc = frame_recv(s, &f, dl, pe)) <= 0) {
@@ -218,11 +238,19 @@ hold_list(int s, FILE *fp, const struct deadline *dl, struct perr *pe)
 		else if (f.type != F_ENTRIES || f.nfds > 0)
 			perr_set(pe, PE_PROTO, "expected a list, got frame "
 			    "type %u", f.type);
-		else if (rb_init(&r, f.data, f.len),
-		    entries_print(fp, &r) == -1)
-			perr_set(pe, PE_PROTO, "malformed list");
-		else
+		else {
 			rc = 0;
+			rb_init(&r, f.data, f.len);
+			while (rc == 0 && r.off < r.len) {
+				if ((rc = entry_get(&r, f.flags & FF_STATE,
+				    &e)) == -1)
+					perr_set(pe, PE_PROTO, "malformed list");
+				else if (json)
+					listed_json(fp, &e);
+				else
+					listed_text(fp, &e);
+			}
+		}
 		frame_free(&f);
 		if (rc == -1)
 			return -1;

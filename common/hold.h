@@ -27,7 +27,8 @@ int	hold_store(int, const char *, uint32_t ttl, const struct fdset *,
 int	hold_fetch(int, const char *, int flags, struct fdset *,
 	    const struct deadline *, struct perr *);
 int	hold_confirm(int, size_t, const struct deadline *, struct perr *);
-int	hold_list(int, FILE *, const struct deadline *, struct perr *);
+int	hold_list(int, FILE *, int json, const struct deadline *,
+	    struct perr *);
 int	hold_delete(int, const char *, const struct deadline *,
 	    struct perr *);
 

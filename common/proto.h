@@ -43,6 +43,7 @@ enum frame_type {
 };
 
 #define FF_MORE		0x0001	/* another F_OFFER of the same set follows */
+#define FF_STATE	0x0002	/* F_LIST asks, F_ENTRIES has: entries' state */
 
 /* The codes of F_ERROR, so that a program can tell refusals apart. */
 enum proto_code {

@@ -9,8 +9,16 @@
 #include <stddef.h>
 
 #ifdef __linux__
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdlib.h>
+#include <unistd.h>
 #endif
 
 #include "sandbox.h"
@@ -114,49 +122,111 @@ allow_socket(scmp_filter_ctx ctx)
 }
 #endif
 
+#if defined(__linux__) && !defined(SB_ASAN)
+/* The filter that sandbox_prepare() built, for sandbox_enter(). */
+static struct sock_fprog prog;
+
+/* libseccomp's program for what, as the kernel takes it: built in memory
+ * (seccomp_export_bpf to a memfd) so that installing it is one call. */
+static int
+build(unsigned what)
+{
+	scmp_filter_ctx ctx;
+	struct stat st;
+	void *p = NULL;
+	int fd = -1, r = -EINVAL;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
+		return -ENOMEM;
+	if (ALLOW(ctx, base) == -1 ||
+	    ((what & SB_SOCKETS) && ALLOW(ctx, sockets) == -1) ||
+	    ((what & SB_SPLICE) && ALLOW(ctx, splice_) == -1) ||
+	    ((what & SB_UNLINK) && ALLOW(ctx, unlink_) == -1) ||
+	    ((what & SB_FDSTORE) && ALLOW(ctx, fdstore) == -1) ||
+	    ((what & SB_NETLINK) && (ALLOW(ctx, netlink) == -1 ||
+	    allow_socket(ctx) == -1)))
+		goto out;
+	if ((fd = memfd_create("seccomp", MFD_CLOEXEC)) == -1) {
+		r = -errno;
+		goto out;
+	}
+	if ((r = seccomp_export_bpf(ctx, fd)) < 0)
+		goto out;
+	r = -EINVAL;
+	if (fstat(fd, &st) == -1 || st.st_size == 0 ||
+	    st.st_size % sizeof(struct sock_filter) != 0 ||
+	    st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		goto out;
+	if ((p = malloc(st.st_size)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (pread(fd, p, st.st_size, 0) != st.st_size)
+		goto out;
+	free(prog.filter);
+	prog.filter = p;
+	prog.len = st.st_size / sizeof(struct sock_filter);
+	p = NULL;
+	r = 0;
+out:
+	free(p);
+	if (fd != -1)
+		close(fd);
+	seccomp_release(ctx);
+	return r;
+}
+#endif
+
 /*
- * From now on, only the system calls that what says.  Returns 0, or -1
- * with errno set; a process that cannot sandbox itself should say so and
- * stop, rather than run unconfined believing it is not.
+ * Build the filter for what, without installing it: the work a process
+ * can do before a time-critical step (a handoff), so that sandbox_enter()
+ * after it is a single system call.  Returns 0, or -1 with errno set.
  */
+int
+sandbox_prepare(unsigned what)
+{
+#if defined(__linux__) && !defined(SB_ASAN)
+	int r;
+
+	if ((r = build(what)) < 0) {
+		errno = -r;
+		return -1;
+	}
+#else
+	(void)what;
+#endif
+	return 0;
+}
+
+/*
+ * From now on, only the system calls of the filter sandbox_prepare()
+ * built.  Returns 0, or -1 with errno set; a process that cannot sandbox
+ * itself should say so and stop, rather than run unconfined believing it
+ * is not.
+ */
+int
+sandbox_enter(void)
+{
+	if (no_new_privs() == -1)
+		return -1;
+#if defined(__linux__) && !defined(SB_ASAN)
+	if (prog.filter == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == -1)
+		return -1;
+	free(prog.filter);
+	prog.filter = NULL;
+#endif
+	return 0;
+}
+
+/* sandbox_prepare(what), then sandbox_enter(). */
 int
 sandbox(unsigned what)
 {
-#if defined(__linux__) && !defined(SB_ASAN)
-	scmp_filter_ctx ctx;
-	int r = -1, e = EINVAL;
-
-	if (no_new_privs() == -1)
+	if (sandbox_prepare(what) == -1)
 		return -1;
-	if ((ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (ALLOW(ctx, base) == -1)
-		goto out;
-	if ((what & SB_SOCKETS) && ALLOW(ctx, sockets) == -1)
-		goto out;
-	if ((what & SB_SPLICE) && ALLOW(ctx, splice_) == -1)
-		goto out;
-	if ((what & SB_UNLINK) && ALLOW(ctx, unlink_) == -1)
-		goto out;
-	if ((what & SB_FDSTORE) && ALLOW(ctx, fdstore) == -1)
-		goto out;
-	if ((what & SB_NETLINK) && (ALLOW(ctx, netlink) == -1 ||
-	    allow_socket(ctx) == -1))
-		goto out;
-	if ((r = seccomp_load(ctx)) < 0) {
-		e = -r;
-		r = -1;
-	} else
-		r = 0;
-out:
-	seccomp_release(ctx);
-	if (r == -1)
-		errno = e;
-	return r;
-#else
-	(void)what;
-	return no_new_privs();
-#endif
+	return sandbox_enter();
 }

@@ -23,5 +23,7 @@
 
 int	no_new_privs(void);
 int	sandbox(unsigned);
+int	sandbox_prepare(unsigned);
+int	sandbox_enter(void);
 
 #endif

@@ -76,21 +76,24 @@ trust_widened(const struct trust *t)
 	return t->nuids > 0 || t->ngids > 0;
 }
 
+/* The peer's credentials: on Linux one SO_PEERCRED gives all three. */
 int
 peer_get(int fd, struct peer *p)
 {
+#if defined(SO_PEERCRED) && defined(__linux__)
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1)
+		return -1;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	p->pid = uc.pid;
+#else
 	p->pid = -1;
 	if (getpeereid(fd, &p->uid, &p->gid) == -1)
 		return -1;
-#if defined(SO_PEERCRED) && defined(__linux__)
-	{
-		struct ucred uc;
-		socklen_t len = sizeof(uc);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0)
-			p->pid = uc.pid;
-	}
-#elif defined(LOCAL_PEERPID)
+#if defined(LOCAL_PEERPID)
 	{
 		pid_t pid;
 		socklen_t len = sizeof(pid);
@@ -98,6 +101,7 @@ peer_get(int fd, struct peer *p)
 		if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &len) == 0)
 			p->pid = pid;
 	}
+#endif
 #endif
 	return 0;
 }

@@ -319,7 +319,7 @@ delete_get(struct rbuf *r, char name[PROTO_NAMEMAX + 1])
 
 void
 entry_put(struct wbuf *b, const char *name, uint32_t uid, uint32_t age,
-    uint32_t ttl, const int *fds, size_t nfds)
+    uint32_t ttl, const int *fds, size_t nfds, int state, int reserved)
 {
 	size_t j;
 
@@ -330,11 +330,13 @@ entry_put(struct wbuf *b, const char *name, uint32_t uid, uint32_t age,
 	wb_u16(b, nfds);
 	for (j = 0; j < nfds; j++)
 		wb_u8(b, fd_kind(fds[j]));
+	if (state)
+		wb_u8(b, reserved ? ENTRY_RESERVED : 0);
 }
 
 /* The next entry of an F_ENTRIES payload; -1 if it is malformed. */
 int
-entry_get(struct rbuf *r, struct wentry *e)
+entry_get(struct rbuf *r, int state, struct wentry *e)
 {
 	rb_name(r, e->name);
 	e->uid = rb_u32(r);
@@ -342,7 +344,8 @@ entry_get(struct rbuf *r, struct wentry *e)
 	e->ttl = rb_u32(r);
 	e->nfds = rb_u16(r);
 	e->kinds = rb_bytes(r, e->nfds);
-	return r->bad ? -1 : 0;
+	e->reserved = state ? (rb_u8(r) & ENTRY_RESERVED) != 0 : -1;
+	return r->bad || e->nfds == 0 ? -1 : 0;
 }
 
 void

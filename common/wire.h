@@ -22,9 +22,15 @@
 #define HF_EOF		0x01	/* the connection's peer closed it */
 #define HF_SHUT		0x02	/* its writing side is shut down */
 #define HF_PIPE		0x04	/* two more fds: a pipe's read and write end */
+#define HF_CUT		0x08	/* a late F_ACK is cut off, never lost: the
+				   successor owns everything once its F_ACK
+				   is sent (ctl_can_cut) */
 
 /* The flags byte of F_FETCH. */
 #define FETCH_REMOVE	0x01	/* remove the entry once the client has it */
+
+/* The state byte of an entry in F_ENTRIES, with FF_STATE. */
+#define ENTRY_RESERVED	0x01	/* a take (FETCH_REMOVE) of it is under way */
 
 /* An entry's lifetime that never ends, in F_STORE and F_ENTRIES. */
 #define HOLD_FOREVER	UINT32_MAX
@@ -95,19 +101,23 @@ int	list_get(struct rbuf *);
 void	delete_put(struct wbuf *, const char *name);
 int	delete_get(struct rbuf *, char name[PROTO_NAMEMAX + 1]);
 
-/* One entry of F_ENTRIES: name, uid, age, time left, the kinds of its fds. */
+/*
+ * One entry of F_ENTRIES: name, uid, age, time left, the kinds of its fds,
+ * and with FF_STATE its state byte.
+ */
 struct wentry {
 	char			 name[PROTO_NAMEMAX + 1];
 	uint32_t		 uid;
 	uint32_t		 age;
 	uint32_t		 ttl;
 	unsigned		 nfds;
-	const unsigned char	*kinds;
+	const unsigned char	*kinds;		/* nfds of them */
+	int			 reserved;	/* -1: the store did not say */
 };
 
 void	entry_put(struct wbuf *, const char *name, uint32_t uid, uint32_t age,
-	    uint32_t ttl, const int *fds, size_t nfds);
-int	entry_get(struct rbuf *, struct wentry *);
+	    uint32_t ttl, const int *fds, size_t nfds, int state, int reserved);
+int	entry_get(struct rbuf *, int state, struct wentry *);
 
 /*
  * The payload of F_HANDOFF: what it holds, flags, the control socket's

@@ -4,6 +4,7 @@
 # network namespaces (tun, veth, macvlan, vxlan and bridge devices work
 # here) and removes them when it ends; no packet is ever sent.
 . "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
 
 NS_N=0
 
@@ -76,17 +77,17 @@ tailscale() {
 
 t_tailscale() {
 	tailscale
-	is up1 ef -4 -m 0x80000 utun5
+	is up1 ef -4 -M 0x80000 utun5
 	is up1 ef -4 utun5
-	ef -v -4 -m 0x80000 utun5 >out
+	ef -v -4 -M 0x80000 utun5 >out
 	[ "$(field method)" = mark ] || fail "method $(field method)"
 	[ "$(field gateway)" = 10.1.0.1 ] || fail "gateway $(field gateway)"
 	[ "$(field table)" = main ] || fail "table $(field table)"
 	[ "$(field mark)" = 0x80000 ] || fail "mark $(field mark)"
 	ip -n "$NS" route del default via 10.1.0.1 dev up1
-	is up2 ef -4 -m 0x80000 utun5
+	is up2 ef -4 -M 0x80000 utun5
 	ip -n "$NS" route del default via 10.2.0.1 dev up2
-	must_fail 2 ef -4 -m 0x80000 utun5
+	must_fail 2 ef -4 -M 0x80000 utun5
 	expect_err err "effif: utun5: no underlay route with mark 0x80000"
 	[ ! -s out ] || fail "output without an answer"
 	must_fail 2 ef -4 utun5
@@ -103,7 +104,7 @@ t_tailscale_watch() {
 	# SIGINT at its default, as at a terminal: a script's background
 	# job would start with it ignored, and effif keeps it so.
 	bg env --default-signal=INT ip netns exec "$NS" "$BIN/effif" -w -4 \
-	    -m 0x80000 utun5 >wout 2>werr
+	    -M 0x80000 utun5 >wout 2>werr
 	pid=$!
 	wait_for 5 lines wout 1
 	ip -n "$NS" route del default via 10.1.0.1 dev up1
@@ -143,13 +144,13 @@ t_wgquick4() {
 	# What the kernel says for an unmarked packet: the tunnel itself.
 	ip -n "$NS" route get 192.0.2.1 | grep -q 'dev wg0'
 	is up1 ef -4 wg0
-	is up1 ef -4 -m 51820 wg0
+	is up1 ef -4 -M 51820 wg0
 	ef -v -4 wg0 >out
 	[ "$(field method)" = mark ] || fail "method $(field method)"
 	[ "$(field mark)" = 0xca6c ] || fail "mark $(field mark)"
 	[ "$(field gateway)" = 10.1.0.1 ] || fail "gateway $(field gateway)"
 	is up1 ef -4 --method scan wg0
-	is up1 ef -4 -p 198.51.100.9 wg0
+	is up1 ef -4 -P 198.51.100.9 wg0
 }
 
 t_wgquick6() {
@@ -159,7 +160,7 @@ t_wgquick6() {
 	[ "$(field family)" = inet6 ] || fail "family $(field family)"
 	[ "$(field gateway)" = 2001:db8:1::1 ] || fail "gw $(field gateway)"
 	[ "$(field mark)" = 0xca6c ] || fail "mark $(field mark)"
-	is up1 ef -p 2001:db8:77::1 wg0
+	is up1 ef -P 2001:db8:77::1 wg0
 	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
 	must_fail 2 ef -6 wg0
 	expect_err err "effif: wg0: no underlay route"
@@ -179,16 +180,16 @@ openvpn() {
 
 t_openvpn() {
 	openvpn
-	is up1 ef -p 203.0.113.7 tun0
-	ef -v -p 203.0.113.7 tun0 >out
+	is up1 ef -P 203.0.113.7 tun0
+	ef -v -P 203.0.113.7 tun0 >out
 	[ "$(field method)" = peer ] || fail "method $(field method)"
 	is up1 ef tun0
 	ef -v tun0 >out
 	[ "$(field method)" = scan ] || fail "method $(field method)"
 	[ "$(field table)" = main ] || fail "table $(field table)"
 	# A peer routed into the tunnel is no answer; scan gives one.
-	is up1 ef -p 198.51.100.1 tun0
-	must_fail 2 ef --method peer -p 198.51.100.1 tun0
+	is up1 ef -P 198.51.100.1 tun0
+	must_fail 2 ef --method peer -P 198.51.100.1 tun0
 	expect_err err "effif: tun0: no underlay route by method peer"
 }
 
@@ -265,7 +266,7 @@ t_veth() {
 	must_fail 1 ef up1
 	printf 'up1\n' | diff -u - out
 	[ ! -s err ] || fail "a message for a plain device"
-	must_fail 1 ef -n up1p
+	must_fail 1 ef -I up1p
 	index up1p | diff -u - out
 }
 
@@ -279,21 +280,34 @@ t_nosuch() {
 
 t_usage() {
 	must_fail 100 effif
-	expect_err err "usage: effif [-46jnv] [-w] [-m mark] [-p peer] [--method name] iface ..."
-	expect_err err "       effif -a [-46jnv] [-w]"
+	printf '%s\n' \
+	    "usage: effif [-46Ijv] [-w] [-M mark] [-P peer] [--method name] iface ..." \
+	    "       effif -a [-46Ijv] [-w]" \
+	    "       effif -h" >want
+	diff -u want err
+	[ ! -s out ] || fail "bad usage printed on standard output"
+	# -h: the same on standard output, and success.
+	effif -h >out 2>err || fail "effif -h exited $?"
+	diff -u want out
+	[ ! -s err ] || fail "effif -h wrote to standard error: $(cat err)"
+	# The letters before issue 18: usage errors now.
+	for o in "-m 1" "-p 192.0.2.1" "-n"; do
+		must_fail 100 effif $o lo
+		expect_err err "usage: effif"
+	done
 	must_fail 100 effif -a lo
-	must_fail 100 effif -a -m 1
+	must_fail 100 effif -a -M 1
 	must_fail 100 effif -x lo
-	must_fail 100 effif -m bogus lo
+	must_fail 100 effif -M bogus lo
 	expect_err err "effif: mark invalid: bogus"
-	must_fail 100 effif -m 0x100000000 lo
-	must_fail 100 effif -m 4294967296 lo
+	must_fail 100 effif -M 0x100000000 lo
+	must_fail 100 effif -M 4294967296 lo
 	expect_err err "effif: mark too large: 4294967296"
 	must_fail 100 effif --method nope lo
 	expect_err err "effif: method nope: unknown"
-	must_fail 100 effif -p nohost lo
+	must_fail 100 effif -P nohost lo
 	expect_err err "effif: peer nohost: not an IP address"
-	must_fail 100 effif -4 -p 2001:db8::1 lo
+	must_fail 100 effif -4 -P 2001:db8::1 lo
 	expect_err err "effif: peer 2001:db8::1: not an IPv4 address"
 }
 
@@ -335,7 +349,7 @@ t_several() {
 	printf 'utun5\tup1\nmv0\tup2\n' >want
 	ef utun5 mv0 >out
 	diff -u want out
-	is "$(index up1)" ef -n -4 utun5
+	is "$(index up1)" ef -I -4 utun5
 	# Both families: a line each, IPv4 first.
 	ip -n "$NS" -6 route add default dev utun5 table 52
 	ip -n "$NS" -6 rule add pref 5210 fwmark 0x80000/0xff0000 lookup main
@@ -372,7 +386,7 @@ t_memcheck() {
 	local vg="valgrind -q --error-exitcode=9 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect --track-fds=yes"
 	tailscale
-	ip netns exec "$NS" $vg "$BIN/effif" -4 -m 0x80000 utun5 >out 2>verr
+	ip netns exec "$NS" $vg "$BIN/effif" -4 -M 0x80000 utun5 >out 2>verr
 	[ "$(cat out)" = up1 ] || fail "$(cat out) $(cat verr)"
 	ip netns exec "$NS" $vg "$BIN/effif" -j -a >out 2>>verr
 	ip netns exec "$NS" $vg "$BIN/effif" -v -46 utun5 >out 2>>verr
@@ -420,7 +434,7 @@ t_suppress_ifgroup() {
 }
 
 # Issue 15, 3: a stacked device carries the same packets as its lower
-# one: -m and -p hold for it.
+# one: -M and -P hold for it.
 t_stacked_mark() {
 	ns
 	uplink up1 1 100
@@ -429,16 +443,16 @@ t_stacked_mark() {
 	ip -n "$NS" link set tap0 up
 	ip -n "$NS" link add mvt link tap0 type macvlan mode bridge
 	ip -n "$NS" -6 rule add pref 100 fwmark 0x80000 prohibit
-	must_fail 2 ef -6 -m 0x80000 tap0
-	must_fail 2 ef -6 -m 0x80000 mvt
+	must_fail 2 ef -6 -M 0x80000 tap0
+	must_fail 2 ef -6 -M 0x80000 mvt
 	expect_err err "effif: mvt: no underlay route beyond tap0 with mark 0x80000"
 	ip netns exec "$NS" ip tuntap add mode tap name tap1
 	ip -n "$NS" link add brt type bridge
 	ip -n "$NS" link set tap1 master brt
 	ip -n "$NS" -6 route add 2001:db8:77::1 via 2001:db8:2::1 dev up2
-	is up2 ef -6 -p 2001:db8:77::1 tap1
-	is up2 ef -6 -p 2001:db8:77::1 brt
-	ef -v -6 -p 2001:db8:77::1 brt >out
+	is up2 ef -6 -P 2001:db8:77::1 tap1
+	is up2 ef -6 -P 2001:db8:77::1 brt
+	ef -v -6 -P 2001:db8:77::1 brt >out
 	[ "$(field chain)" = "brt (link) -> tap1 (peer) -> up2" ] ||
 	    fail "chain $(field chain)"
 }
@@ -463,10 +477,10 @@ t_nhid() {
 	ip -n "$NS" rule add pref 100 fwmark 0x80000 table 7
 	ip -n "$NS" route add default dev tun0 table 8
 	ip -n "$NS" rule add pref 200 table 8
-	is up1 ef -4 -m 0x80000 tun0
+	is up1 ef -4 -M 0x80000 tun0
 	is up1 ef -4 tun0
 	ip -n "$NS" route replace default nhid 3 table 7
-	must_fail 3 ef -4 -m 0x80000 tun0
+	must_fail 3 ef -4 -M 0x80000 tun0
 	ip -n "$NS" route replace default nhid 3
 	ip -n "$NS" rule del pref 100
 	must_fail 3 ef -4 tun0
@@ -487,11 +501,11 @@ o = json.loads(open(sys.argv[1], "rb").read().decode("ascii"))
 assert o["interface"].encode("latin-1") == b"x\xffy", o["interface"]
 assert o["effective"] == "up1", o
 EOF
-	ef -v -4 -m 02000000 utun5 >out
+	ef -v -4 -M 02000000 utun5 >out
 	[ "$(field mark)" = 0x80000 ] || fail "octal mark $(field mark)"
-	ef -v -4 -m 0x000080000 utun5 >out
+	ef -v -4 -M 0x000080000 utun5 >out
 	[ "$(field mark)" = 0x80000 ] || fail "hex mark $(field mark)"
-	must_fail 100 ef -m 08 utun5
+	must_fail 100 ef -M 08 utun5
 	expect_err err "effif: mark invalid: 08"
 	must_fail 2 ef --method peer "$name"
 	expect_err err "no underlay route by method peer"
@@ -500,12 +514,142 @@ EOF
 	must_fail 1 ef --method peer up1
 }
 
+# Issue 15, the kernel asked: a full tunnel (wg-quick) over two uplinks,
+# the lower metric second; the scan asks the kernel the route bound to each
+# uplink and reads no table, unless a rule could make the two differ.
+t_scan_kernel() {
+	ns
+	tun wg0
+	uplink up1 1 200
+	uplink up2 2 100
+	for f in -4 -6; do
+		ip -n "$NS" $f route add default dev wg0 table 51820
+		ip -n "$NS" $f rule add not fwmark 51820 table 51820
+		ip -n "$NS" $f rule add table main suppress_prefixlength 0
+	done
+	ip -n "$NS" route get 192.0.2.1 oif up1 fibmatch | grep -q 'dev up1'
+	for f in -4 -6; do
+		ef -v $f --method scan wg0 >out
+		[ "$(field chain)" = "wg0 (scan) -> up2" ] || fail "$(cat out)"
+		[ "$(field table)" = main ] || fail "table $(field table)"
+		! grep -q note: out || fail "$f: $(field note)"
+	done
+	ip -n "$NS" -6 route add blackhole default metric 50
+	must_fail 2 ef -6 --method scan wg0
+	expect_err err "no underlay route (blackhole default route in table 254)"
+	ip -n "$NS" rule add pref 50 table 100 suppress_ifgroup 5
+	ef -v -4 --method scan wg0 >out
+	[ "$(field chain)" = "wg0 (scan) -> up2" ] || fail "$(cat out)"
+	[ "$(field note)" = "scan read the tables: a rule on oif, suppress_ifgroup or a selector the scan passes over" ] ||
+	    fail "note $(field note)"
+}
+
+# owner ARGS: tests/tunowner.py ARGS in the namespace, a real tun owner
+# with its UDP socket; once it is ready, $OWNER is its pid, $OPORT its port.
+owner() {
+	bg ip netns exec "$NS" python3 "$TESTS/tunowner.py" "$@" >own 2>&1
+	wait_for 10 grep -q '^ready' own
+	read -r _ OWNER OPORT <own
+}
+
+# ssfield PID FIELD: a field of ss's line for the UDP socket of PID.
+ssfield() {
+	ip netns exec "$NS" ss -H -uapne 2>/dev/null | grep "pid=$1," |
+	    tr ' ' '\n' | sed -n "s/^$2//p"
+}
+
+# The socket method: a tunnel owner whose UDP socket has a mark and a
+# device and a peer; effif finds it by its tun fd, and routes exactly that
+# socket's packets, as ss and ip route get see them.
+t_socket() {
+	local dst peerns
+	ns
+	peerns=$NS
+	ip -n "$peerns" addr add 203.0.113.7/32 dev lo
+	ns
+	uplink up1 1 100
+	uplink up2 2 200
+	# The peer across up2's veth, in its own namespace.
+	ip -n "$NS" link set up2p netns "$peerns"
+	ip -n "$peerns" link set up2p up
+	ip -n "$peerns" addr add 10.2.0.1/24 dev up2p
+	owner tun0 -m 0x1234 -d up2 -c 203.0.113.7:51820
+	ip -n "$NS" link set tun0 up
+	ip -n "$NS" route add default dev tun0 metric 10
+	# Without the socket, every other method says up1.
+	is up1 ef -4 --method scan tun0
+	is up2 ef -4 --method socket tun0
+	ef -v -4 tun0 >out
+	[ "$(field method)" = socket ] || fail "method $(field method)"
+	[ "$(field mark)" = 0x1234 ] || fail "mark $(field mark)"
+	[ "$(field gateway)" = 10.2.0.1 ] || fail "gateway $(field gateway)"
+	# What ss says of the same socket: pid, inode, peer, mark, device.
+	dst=$(ip netns exec "$NS" ss -H -uapne | grep "pid=$OWNER," |
+	    awk '{ print $5 }')
+	[ "$dst" = 203.0.113.7:51820 ] || fail "ss peer $dst"
+	[ "$(ssfield "$OWNER" fwmark:)" = 0x1234 ] || fail "ss fwmark"
+	ip netns exec "$NS" ss -H -uapne | grep "pid=$OWNER," |
+	    grep -q "%up2:$OPORT " || fail "ss: not bound to up2"
+	[ "$(field note)" = "pid $OWNER udp socket $(ssfield "$OWNER" ino:) 10.2.0.2:$OPORT -> 203.0.113.7:51820 mark 0x1234 dev up2" ] ||
+	    fail "note $(field note)"
+	# And what ip route get says of exactly that flow.
+	ip -n "$NS" route get 203.0.113.7 mark 0x1234 oif up2 |
+	    grep -q 'via 10.2.0.1 dev up2'
+}
+
+# wireguard-go's way: a socket not connected and not bound, only marked;
+# a rule sends the mark to table 100.  Without the mark's rule, the
+# socket's packets would loop into the tunnel: the next method answers.
+t_socket_mark() {
+	ns
+	uplink up1 1 100
+	uplink up2 2 200
+	owner tun0 -m 0x80000 -C "[2001:db8:ff::7]:51820"
+	ip -n "$NS" link set tun0 up
+	ip -n "$NS" route add default dev tun0 metric 10
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 table 100
+	ip -n "$NS" rule add pref 100 fwmark 0x80000 lookup 100
+	ip -n "$NS" -6 route add default via 2001:db8:1::1 dev up1 table 100
+	ip -n "$NS" -6 rule add pref 100 fwmark 0x80000 lookup 100
+	ip -n "$NS" route get 192.0.2.1 mark 0x80000 | grep -q 'dev up2'
+	is up2 ef -4 --method socket tun0
+	# A socket per family, each family its own uplink: -6 asks the IPv6
+	# one; no family, the IPv4 one first, as the other methods do.
+	is up1 ef -6 --method socket tun0
+	is up2 ef --method socket tun0
+	ef -v -4 tun0 >out
+	[ "$(field method)" = socket ] || fail "method $(field method)"
+	field note | grep -q "^pid $OWNER udp .* (not connected)$" ||
+	    fail "note $(field note)"
+	ip -n "$NS" rule del pref 100
+	must_fail 2 ef -4 --method socket tun0
+	expect_err err "tun0: no underlay route by method socket: the sockets of tun0 route into a tunnel"
+	ef -v -4 tun0 >out
+	[ "$(field method)" = scan ] || fail "method $(field method)"
+	# No owner at all: a persistent tun device nobody holds.
+	ip netns exec "$NS" ip tuntap add mode tun name tun9
+	must_fail 2 ef --method socket tun9
+	expect_err err "tun9: no underlay route by method socket: no process holds tun9 open"
+	must_fail 100 ef -w --method socket tun0
+	expect_err err "effif: cannot use --method socket with -w"
+}
+
+# Kernel WireGuard: its fwmark and peers from its netlink family.
+t_socket_wireguard() {
+	ns
+	uplink up1 1 100
+	ip -n "$NS" link add wg0 type wireguard
+	ip -n "$NS" link set wg0 up
+	must_fail 2 ef --method socket wg0
+	expect_err err "wireguard wg0 has no peer endpoint"
+}
+
 # Watch mode with both families: each line says which family changed.
 t_watch46() {
 	local pid
 	tailscale
 	ip -n "$NS" -6 rule add pref 5210 fwmark 0x80000/0xff0000 lookup main
-	bg ip netns exec "$NS" "$BIN/effif" -w -46 -m 0x80000 utun5 >wout \
+	bg ip netns exec "$NS" "$BIN/effif" -w -46 -M 0x80000 utun5 >wout \
 	    2>werr
 	pid=$!
 	wait_for 5 lines wout 2
@@ -536,7 +680,7 @@ run "tailscale exit node: the uplink of lowest metric, then the next" t_tailscal
 run "tailscale exit node, watch mode: a line per change" t_tailscale_watch
 run "wg-quick, IPv4: fwmark 51820 and suppress_prefixlength 0" t_wgquick4
 run "wg-quick, IPv6" t_wgquick6
-run "openvpn def1: -p server answers by peer, scan without it" t_openvpn
+run "openvpn def1: -P server answers by peer, scan without it" t_openvpn
 run "macvlan: its lower device" t_macvlan
 run "vxlan with a device: that device" t_vxlan
 run "vxlan routed into a tunnel: the tunnel's uplink" t_vxlan_tunnel
@@ -547,14 +691,28 @@ run "unknown interface: exit 4" t_nosuch
 run "usage errors: exit 100" t_usage
 run "-j: one JSON object per interface, every field" t_json
 run "-v: Apple's first line, then how" t_verbose
-run "several interfaces, -n, -46, -a" t_several
+run "several interfaces, -I, -46, -a" t_several
 run "-a -w: devices that come and go" t_all_watch
 run "scan: goto jumps over an unreachable rule, as the kernel does" t_goto
 run "scan: suppress_ifgroup suppresses only devices of its group" t_suppress_ifgroup
-run "-m and -p hold below a stacked device" t_stacked_mark
+run "-M and -P hold below a stacked device" t_stacked_mark
 run "nexthop objects with nexthop_compat_mode=0" t_nhid
 run "output: JSON of any name, marks as ip-rule reads them, one status" t_output
 run "-w -46: each line names its family" t_watch46
+run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
+run "socket: the tun owner's socket, its mark, device and peer" t_socket
+run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
+WG=
+if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
+	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1
+	ip netns del "effif-$$-wg"
+fi
+if [ -n "$WG" ]; then
+	run "socket: kernel WireGuard by its netlink family" t_socket_wireguard
+else
+	t_skip "socket: kernel WireGuard by its netlink family" \
+	    "no wireguard module in this kernel"
+fi
 if [ -z "${SAN:-}" ]; then
 	run "valgrind memcheck: no errors, leaks or open fds" t_memcheck
 else

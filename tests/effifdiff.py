@@ -8,7 +8,8 @@
 #
 # usage: effifdiff.py BIN FIRST_SEED COUNT [-v]
 # Prints one line per disagreement (with -v, the setup too), then
-# "setups N answers N agree N skipped N" and "disagree CAUSE N" lines.
+# "setups N answers N agree N skipped N", "disagree CAUSE N" and, for the
+# scan, "how asked the kernel N" / "how read the tables N" (and why) lines.
 import collections
 import json
 import os
@@ -370,7 +371,7 @@ class Oracle:
         return (0, leaf)
 
     def marked(self, f, tunnel, mark):
-        """-m: the kernel's route of the probe with the mark."""
+        """-M: the kernel's route of the probe with the mark."""
         rt = self.real.route(f, PROBE[f], mark=mark, fibmatch=True)
         if rt is None:
             return (2, None)
@@ -418,10 +419,22 @@ class Oracle:
         return (2, None)
 
 
-def effif(ns, binpath, args):
-    p = subprocess.run(ns.ex + [binpath] + args, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=10)
+def effif(ns, binpath, args, notes=None):
+    """effif's status and answer; with notes (a Counter), asked with -j,
+    whose note says whether a scan asked the kernel or read the tables."""
+    p = subprocess.run(ns.ex + [binpath] + (["-j"] if notes is not None
+                                            else []) + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=10)
     out = p.stdout.decode(errors="replace").strip()
+    if notes is not None:
+        o = json.loads(out)
+        out = o["effective"]
+        note = o["note"] or ""
+        notes["scan read the tables" if note.startswith(
+            "scan read the tables") else "scan asked the kernel"] += 1
+        if note.startswith("scan read the tables: "):
+            notes["  " + note[len("scan read the tables: "):]] += 1
     return (p.returncode, out if p.returncode == 0 else None)
 
 
@@ -454,19 +467,19 @@ def questions(s, r):
             qs.append((["-%d" % f, "--method", "scan", t], f, t, "scan",
                        (), ("scan",)))
             for m in sorted(s.marks | {0x4242}):
-                qs.append((["-%d" % f, "-m", "%#x" % m, t], f, t, "mark",
+                qs.append((["-%d" % f, "-M", "%#x" % m, t], f, t, "mark",
                            (), ("mark", m)))
             for p in PEERS[f]:
                 m = r.choice((None, None) + tuple(sorted(s.marks)))
-                a = ["-%d" % f, "--method", "peer", "-p", p]
+                a = ["-%d" % f, "--method", "peer", "-P", p]
                 if m is not None:
-                    a += ["-m", "%#x" % m]
+                    a += ["-M", "%#x" % m]
                 qs.append((a + [t], f, t, "peer", (), ("peer", p, m)))
         for dev, t in s.stacked:
             for m in sorted(s.marks):
-                qs.append((["-%d" % f, "-m", "%#x" % m, dev], f, t, "mark",
+                qs.append((["-%d" % f, "-M", "%#x" % m, dev], f, t, "mark",
                            ("stacked",), ("mark", m)))
-            qs.append((["-%d" % f, "-p", PEERS[f][0], dev], f, t, "peer",
+            qs.append((["-%d" % f, "-P", PEERS[f][0], dev], f, t, "peer",
                        ("stacked",), ("peer-stacked", PEERS[f][0])))
     return qs
 
@@ -477,6 +490,7 @@ def main():
     verbose = "-v" in sys.argv[4:]
     stats = collections.Counter()
     causes = collections.Counter()
+    notes = collections.Counter()
     for seed in range(first, first + count):
         s = Setup(seed)
         base = "effdiff-%d-%d" % (os.getpid(), seed)
@@ -503,7 +517,8 @@ def main():
                 if want[0] == "skip":
                     stats["skipped"] += 1
                     continue
-                got = effif(real, binpath, args)
+                got = effif(real, binpath, args,
+                            notes if key[0] == "scan" else None)
                 stats["answers"] += 1
                 if got == want:
                     stats["agree"] += 1
@@ -522,6 +537,8 @@ def main():
         stats["setups"], stats["answers"], stats["agree"], stats["skipped"]))
     for c, n in sorted(causes.items()):
         print("disagree %s %d" % (c, n))
+    for c, n in sorted(notes.items()):
+        print("how %s %d" % (c, n))
     return 0 if stats["answers"] == stats["agree"] else 1
 
 

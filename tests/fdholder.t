@@ -613,6 +613,104 @@ silent_successor() {
 	server_done
 }
 
+# (LeakSanitizer cannot run under strace: the traced holders of the
+# sanitizer build check no leaks.)
+
+# pstate PID: the process's state letter (R, S, T for stopped, ...).
+pstate() {
+	awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null
+}
+
+# A handoff is one and a half round trips: TAKE, HANDOFF, then the
+# successor's ACK, after which it reads at once; the holder never waits
+# for its own verdict to reach anyone.  Shown with the holder stopped
+# (SIGSTOP, injected by strace as its HANDOFF leaves) for as long as the
+# rest of the stream takes: the successor delivers it all meanwhile.
+holder_stopped() {
+	local n=100000 st old
+	serve "$n" -r 20000
+	bg strace -o strace.out -qq -e trace=sendmsg \
+	    -e inject=sendmsg:signal=SIGSTOP:when=1 \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
+	STRACE=$!
+	wait_for 10 lines 1000
+	old=$(pgrep -P "$STRACE" fdholder)
+	hold
+	wait_for 10 eval '[ "$(pstate "$old")" = t ] ||
+	    [ "$(pstate "$old")" = T ]'
+	wait_for 30 lines "$n"
+	st=$(pstate "$old")
+	[ "$st" = t ] || [ "$st" = T ] || fail "holder not stopped: $st"
+	kill -CONT "$old"
+	reap 10 "$STRACE"
+	[ "$RC" = 0 ] || fail "old holder exited $RC: $(cat errs)"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$HOLDER"
+}
+
+# The successor is late with its ACK (strace delays its second sendmsg
+# past the holder's -t): the holder cuts it off and resumes, and the late
+# successor, its ACK refused, touches nothing.  The holder's own ERROR
+# frame (its second sendmsg) is held back until long after that ACK, so
+# that only the cut, not the holder's closing, can refuse it.
+late_ack_refused() {
+	local n=100000 old succ
+	serve "$n" -r 20000
+	bg strace -o /dev/null -qq -e trace=sendmsg \
+	    -e inject=sendmsg:delay_enter=1500000:when=2 \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
+	    >>data 2>>errs
+	old=$!
+	wait_for 10 lines 1000
+	bg strace -o /dev/null -qq -e trace=sendmsg \
+	    -e inject=sendmsg:delay_enter=800000:when=2 \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
+	    >>data 2>succ.err
+	succ=$!
+	reap 10 "$succ"
+	[ "$RC" != 0 ] || fail "late successor exited 0"
+	expect_err succ.err "holder kept what it holds"
+	expect_err errs "confirmation timed out; resumed"
+	kill -0 "$old" || fail "holder gone"
+	wait_for 30 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$old"
+}
+
+# The ACK comes while the holder is cutting it off (strace delays the
+# holder's shutdown past the successor's late ACK): the ACK is in the
+# queue, so the successor owns everything and the holder lets go.
+ack_during_cut() {
+	local n=100000 old
+	serve "$n" -r 20000
+	bg strace -o /dev/null -qq -e trace=shutdown \
+	    -e inject=shutdown:delay_enter=1500000 \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
+	    >>data 2>>errs
+	old=$!
+	wait_for 10 lines 1000
+	bg strace -o /dev/null -qq -e trace=sendmsg \
+	    -e inject=sendmsg:delay_enter=800000:when=2 \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
+	    >>data 2>>errs
+	HOLDER=$!
+	reap 10 "$old"
+	[ "$RC" = 0 ] || fail "old holder exited $RC: $(cat errs)"
+	kill -0 "$HOLDER" || fail "successor gone: $(cat errs)"
+	wait_for 30 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$HOLDER"
+	[ ! -s errs ] || fail "errors: $(cat errs)"
+}
+
 removed_on_term() {
 	serve 100
 	hold
@@ -632,9 +730,8 @@ not_a_socket() {
 
 usage() {
 	must_fail 100 fdholder
-	expect_err err "usage: fdholder [-iNS]"
+	expect_err err "usage: fdholder [-hiNS]"
 	must_fail 100 fdholder -s ctl host
-	must_fail 100 fdholder -h
 	must_fail 100 fdholder -t x -s ctl host 1
 	expect_err err "fdholder: timeout invalid: x"
 	must_fail 100 fdholder -u nosuchop:root -s ctl host 1
@@ -680,6 +777,15 @@ if [ -z "${SAN:-}" ]; then
 else
 	t_skip "valgrind memcheck" "sanitizer build"
 fi
+for c in "holder stopped after its handoff: the successor goes on:holder_stopped" \
+    "a late ACK is refused: the holder resumes, the successor reads nothing:late_ack_refused" \
+    "an ACK that arrives during the cut: the successor owns all:ack_during_cut"; do
+	if have_strace; then
+		t_case "${c%:*}" "${c##*:}"
+	else
+		t_skip "${c%:*}" "strace cannot trace here"
+	fi
+done
 t_case "control socket removed on SIGTERM" removed_on_term
 t_case "a file that is not a socket is kept" not_a_socket
 t_case "usage errors" usage

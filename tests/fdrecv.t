@@ -9,6 +9,13 @@ listening() {
 	[ -S s ]
 }
 
+# claimed PID: PID listens on ./s, done with the claim: its lock on
+# s.lock is closed (the socket appears at bind, before that), so its fds
+# are the ones it waits with.
+claimed() {
+	[ -S s ] && ! ls -l "/proc/$1/fd" 2>/dev/null | grep -q '/s\.lock$'
+}
+
 pipeline_m0() {
 	bg sh -c 'seq 1 100000 | fdsend s 0'
 	fdrecv -t 10 -m 0 s wc -l >out
@@ -116,7 +123,7 @@ bad_sender() {
 	local what=$1 want=$2 pid before
 	bg fdrecv -t 20 s cat
 	pid=$!
-	wait_for 5 listening
+	wait_for 5 claimed "$pid"
 	before=$(nfds "$pid")
 	$PEER "$what" s >reply || true
 	grep -qF -- "$want" reply || fail "$what: reply $(cat reply)"
@@ -150,7 +157,7 @@ emfile() {
 	local pid before
 	bg sh -c 'ulimit -n 40; exec fdrecv -t 20 s sdcheck >out 2>rerr'
 	pid=$!
-	wait_for 5 listening
+	wait_for 5 claimed "$pid"
 	before=$(nfds "$pid")
 	must_fail 111 $PEER many s 60 -t 5
 	expect_err err "fds lost in transit (MSG_CTRUNC)"
@@ -384,11 +391,11 @@ removed_on_term() {
 	[ ! -e s ] || fail "socket left behind"
 }
 
-# -L: what a service manager passed, by name (systemd-socket-activate plays
+# -S: what a service manager passed, by name (systemd-socket-activate plays
 # systemd, and starts fdrecv at the first connection).
 listen_by_name() {
 	bg systemd-socket-activate -l "$PWD/a" -l "$PWD/b" -l "$PWD/c" \
-	    --fdname=web:admin:web fdrecv -L admin,web,web sdcheck >out
+	    --fdname=web:admin:web fdrecv -S admin,web,web sdcheck >out
 	wait_for 5 test -S a
 	$PEER probe a
 	wait_for 5 test -s out
@@ -407,7 +414,7 @@ listen_by_name() {
 # unknown in LISTEN_FDNAMES".
 listen_unknown() {
 	bg env -u LISTEN_FDNAMES systemd-socket-activate -l "$PWD/a" \
-	    -l "$PWD/b" fdrecv -L unknown,unknown sdcheck >out 2>err
+	    -l "$PWD/b" fdrecv -S unknown,unknown sdcheck >out 2>err
 	wait_for 5 test -S b
 	$PEER probe a
 	wait_for 5 grep -q '^4 ' out || fail "$(cat err)"
@@ -421,21 +428,20 @@ listen_unknown() {
 
 listen_errors() {
 	must_fail 1 sh -c 'exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 \
-	    LISTEN_FDNAMES=web exec fdrecv -L db true'
+	    LISTEN_FDNAMES=web exec fdrecv -S db true'
 	expect_err err "fdrecv: no fd named db in LISTEN_FDNAMES"
 	must_fail 1 sh -c 'exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 \
-	    LISTEN_FDNAMES=web exec fdrecv -L web,web true'
+	    LISTEN_FDNAMES=web exec fdrecv -S web,web true'
 	expect_err err "fdrecv: no fd named web in LISTEN_FDNAMES"
 	must_fail 1 sh -c 'exec 3</dev/null; LISTEN_PID=1 LISTEN_FDS=1 \
-	    LISTEN_FDNAMES=web exec fdrecv -L web true'
+	    LISTEN_FDNAMES=web exec fdrecv -S web true'
 	expect_err err "fdrecv: no fds passed by the service manager"
-	must_fail 100 fdrecv -L web -t 1 true
+	must_fail 100 fdrecv -S web -t 1 true
 }
 
 usage() {
 	must_fail 100 fdrecv
-	expect_err err "usage: fdrecv [-cr]"
-	must_fail 100 fdrecv -h
+	expect_err err "usage: fdrecv [-chr]"
 	must_fail 100 fdrecv -m 0 s
 	expect_err err "fdrecv: -m needs a program to run"
 	must_fail 100 fdrecv -m 0,x s cat
@@ -444,10 +450,10 @@ usage() {
 	expect_err err "fdrecv: timeout too small: -1"
 	must_fail 100 fdrecv fd:99 cat
 	expect_err err "fdrecv: fd:99: Bad file descriptor"
-	must_fail 100 fdrecv -L x -c true
-	expect_err err "fdrecv: cannot use -c with -L"
-	must_fail 100 fdrecv -n x -L y s
-	expect_err err "fdrecv: cannot use -L with -n"
+	must_fail 100 fdrecv -S x -c true
+	expect_err err "fdrecv: cannot use -c with -S"
+	must_fail 100 fdrecv -n x -S y s
+	expect_err err "fdrecv: cannot use -S with -n"
 	must_fail 100 fdrecv -D -t 1 s
 	expect_err err "fdrecv: cannot use -D without -n"
 	must_fail 100 fdrecv -n x -r s
@@ -497,8 +503,8 @@ t_case "live socket never stolen" live_refused
 t_case "a file that is not a socket is kept" not_a_socket
 t_case "timeout with no sender" timeout_no_sender
 t_case "socket removed on SIGTERM" removed_on_term
-t_case "-L: fds of the service manager, by name" listen_by_name
-t_case "-L unknown: LISTEN_FDNAMES unset (systemd-socket-activate)" listen_unknown
-t_case "-L: names missing, no fds passed" listen_errors
+t_case "-S: fds of the service manager, by name" listen_by_name
+t_case "-S unknown: LISTEN_FDNAMES unset (systemd-socket-activate)" listen_unknown
+t_case "-S: names missing, no fds passed" listen_errors
 t_case "usage errors" usage
 t_done

@@ -221,7 +221,7 @@ take_refusals() {
 fdstore() {
 	bg $PEER notify n >log
 	wait_for 5 test -S n
-	echo stored | NOTIFY_SOCKET=$PWD/n fdsend -N -t 5 0=conn 2>err
+	echo stored | NOTIFY_SOCKET=$PWD/n fdsend -S -t 5 0=conn 2>err
 	wait_exit 5 "$(tail -n 1 pids)"
 	cat >want <<-EOT
 	ready
@@ -235,7 +235,7 @@ fdstore_many() {
 	local sock=@fdtools-notify-$$
 	bg $PEER notify "$sock" >log
 	wait_for 5 grep -q "fdtools-notify-$$" /proc/net/unix
-	NOTIFY_SOCKET=$sock $PEER many - 300 -N -t 10
+	NOTIFY_SOCKET=$sock $PEER many - 300 -S -t 10
 	wait_exit 5 "$(tail -n 1 pids)"
 	grep -c '^FDSTORE=1 FDNAME=n[0-9]* fds=1 ' log >count
 	[ "$(cat count)" = 300 ] || fail "$(cat count) stored"
@@ -244,28 +244,27 @@ fdstore_many() {
 fdstore_remove() {
 	bg $PEER notify n >log
 	wait_for 5 test -S n
-	NOTIFY_SOCKET=n fdsend -N -d -t 5 conn
+	NOTIFY_SOCKET=n fdsend -S -D -t 5 conn
 	wait_exit 5 "$(tail -n 1 pids)"
 	grep -qx 'FDSTOREREMOVE=1 FDNAME=conn fds=0 first=' log ||
 	    fail "$(cat log)"
 }
 
 fdstore_errors() {
-	must_fail 100 env -u NOTIFY_SOCKET fdsend -N 0=x
+	must_fail 100 env -u NOTIFY_SOCKET fdsend -S 0=x
 	expect_err err "fdsend: NOTIFY_SOCKET is not set"
 	bg $PEER notify n hang >log
 	wait_for 5 test -S n
-	must_fail 99 env NOTIFY_SOCKET=n fdsend -N -t 0.5 0=x
+	must_fail 99 env NOTIFY_SOCKET=n fdsend -S -t 0.5 0=x
 	expect_err err "fdsend: wait for the service manager: Connection timed out"
-	must_fail 100 fdsend -N -d a:b
+	must_fail 100 fdsend -S -D a:b
 	expect_err err "fdsend: invalid name: a:b"
 }
 
 usage() {
 	must_fail 100 fdsend
-	expect_err err "usage: fdsend [-lr]"
+	expect_err err "usage: fdsend [-hlr]"
 	must_fail 100 fdsend s
-	must_fail 100 fdsend -h
 	must_fail 100 fdsend -t 1.2345678901 s 0
 	expect_err err "fdsend: timeout invalid: 1.2345678901"
 	must_fail 100 fdsend @ 0
@@ -274,16 +273,16 @@ usage() {
 	expect_err err "fdsend: empty socket address"
 	must_fail 100 fdsend -u no-such-user-here s 0
 	expect_err err "fdsend: unknown user: no-such-user-here"
-	must_fail 100 fdsend -N -l 0
-	expect_err err "fdsend: cannot use -l with -N"
-	must_fail 100 fdsend -n x -N s 0
-	expect_err err "fdsend: cannot use -N with -n"
-	must_fail 100 fdsend -d s 0
-	expect_err err "fdsend: cannot use -d without -N"
+	must_fail 100 fdsend -S -l 0
+	expect_err err "fdsend: cannot use -l with -S"
+	must_fail 100 fdsend -n x -S s 0
+	expect_err err "fdsend: cannot use -S with -n"
+	must_fail 100 fdsend -D s 0
+	expect_err err "fdsend: cannot use -D without -S"
 	must_fail 100 fdsend -e 5 s 0
 	expect_err err "fdsend: cannot use -e without -n"
-	must_fail 100 fdsend -N -d -p 1 x
-	expect_err err "fdsend: cannot use -p with -d"
+	must_fail 100 fdsend -S -D -p 1 x
+	expect_err err "fdsend: cannot use -p with -D"
 }
 
 # Both tools under valgrind's memcheck: no invalid access, no leak, and no
@@ -323,10 +322,10 @@ t_case "-l refuses a receiver of another uid and serves the next" listen_refuses
 t_case "a file that is not a socket: no waiting" not_a_socket
 t_case "-p: a pipe and a TCP connection taken from a running process" take_from_pid
 t_case "-p: no such fd, no such process, no ptrace rights" take_refusals
-t_case "-N: into a service manager's fd store, confirmed by a barrier" fdstore
-t_case "-N: 300 fds" fdstore_many
-t_case "-N -d: remove from the fd store" fdstore_remove
-t_case "-N: errors" fdstore_errors
+t_case "-S: into a service manager's fd store, confirmed by a barrier" fdstore
+t_case "-S: 300 fds" fdstore_many
+t_case "-S -D: remove from the fd store" fdstore_remove
+t_case "-S: errors" fdstore_errors
 t_case "usage errors" usage
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: no errors, leaks or open fds" memcheck

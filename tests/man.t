@@ -41,11 +41,11 @@ pages() {
 sd_example() {
 	local park take port
 	mandoc -Tascii "$MAN/fdsend.1" | col -bx | sed -n 's/^ *\$ //p' >cmds
-	park=$(grep -x 'fdsend -N 3=upstream' cmds) || fail "no fdsend -N"
+	park=$(grep -x 'fdsend -S 3=upstream' cmds) || fail "no fdsend -S"
 	take=$(grep -A1 -x "$park" cmds | sed -n 2p)
 	case $take in
-	"exec fdrecv -L upstream "*) ;;
-	*) fail "no fdrecv -L after $park: $take" ;;
+	"exec fdrecv -S upstream "*) ;;
+	*) fail "no fdrecv -S after $park: $take" ;;
 	esac
 	bg python3 "$TESTS/stream.py" -e port 0 >acc
 	server=$!

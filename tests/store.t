@@ -96,7 +96,7 @@ expiry() {
 
 # Limits: a clear error to the client that hits them, the store goes on.
 limits() {
-	store -l 2 -f 5
+	store -E 2 -f 5
 	fdsend -n a ctl 0 0 </dev/null
 	must_fail 1 fdsend -n b ctl 0 0 0 0 </dev/null
 	expect_err err "fdsend: ctl: store full: 2 fds held, 4 more offered, the limit is 5"
@@ -241,11 +241,11 @@ usage_store() {
 	NOTIFY_SOCKET= must_fail 100 fdholder -S -s ctl
 	expect_err err "fdholder: -S: NOTIFY_SOCKET is not set"
 	must_fail 100 fdholder -f 5 -s ctl host 1
-	expect_err err "-f and -l limit the store, not a connection"
+	expect_err err "-E and -f limit the store, not a connection"
 	must_fail 100 fdholder -L -s ctl extra
 	must_fail 100 fdholder -D -s ctl
 	must_fail 100 fdholder -D -L -s ctl x
-	must_fail 100 fdholder -l 0 -s ctl
+	must_fail 100 fdholder -E 0 -s ctl
 	expect_err err "fdholder: maxentries too small: 0"
 	must_fail 100 fdsend -n "a:b" ctl 0
 	expect_err err "fdsend: invalid entry name: a:b"
@@ -373,6 +373,98 @@ take_reserved() {
 	held 1
 }
 
+# -L -j: one JSON object a line with fdholder(1)'s keys, checked against
+# what we stored, names with quotes and backslashes included; a reserved
+# entry (a take under way) is marked in -L and -L -j.
+list_json() {
+	local taker
+	store
+	echo x >f
+	mkdir d
+	fdsend -n 'q"uo\te' -e 60 ctl 0 </dev/null
+	fdsend -n '\\' ctl 3 0 3<f </dev/null
+	: | fdsend -n ' {"a",[1]}, ' ctl 0
+	fdsend -n "$(printf '%0255d' 0)" ctl 3 3<d
+	fdsend -n r ctl 0 </dev/null
+	bg $PEER ctl take r wait:go >taker
+	taker=$!
+	wait_for 10 grep -q took taker
+	fdholder -L -s ctl >list
+	grep -qx "r	$(id -u)	[0-9]*s	never	char	reserved" list ||
+	    fail "no reserved r: $(cat list)"
+	[ "$(grep -c reserved list)" = 1 ] || fail "$(cat list)"
+	fdholder -L -j -s ctl >out
+	python3 - out "$(id -u)" <<-'EOF'
+	import json, sys
+	lines = open(sys.argv[1], "rb").read().decode("ascii").splitlines()
+	uid = int(sys.argv[2])
+	want = {
+	    'q"uo\\te': (60, ["char"], False),
+	    "\\\\": (None, ["file", "char"], False),
+	    ' {"a",[1]}, ': (None, ["fifo"], False),
+	    "0" * 255: (None, ["dir"], False),
+	    "r": (None, ["char"], True),
+	}
+	got = [json.loads(l) for l in lines]
+	assert [o["name"] for o in got] == sorted(want), got
+	for o in got:
+	    assert sorted(o) == sorted(["name", "uid", "age", "ttl", "fds",
+	                                "kinds", "reserved"]), o
+	    ttl, kinds, reserved = want[o["name"]]
+	    assert o["uid"] == uid and type(o["uid"]) is int, o
+	    assert type(o["age"]) is int and 0 <= o["age"] < 30, o
+	    if ttl is None:
+	        assert o["ttl"] is None, o
+	    else:
+	        assert type(o["ttl"]) is int and ttl - 30 < o["ttl"] <= ttl, o
+	    assert o["fds"] == len(kinds) and o["kinds"] == kinds, o
+	    assert o["reserved"] is reserved, o
+	EOF
+	touch go
+	wait_exit 10 "$taker"
+	fdholder -L -j -s ctl >out
+	! grep -q '"reserved":true' out || fail "still reserved: $(cat out)"
+	must_fail 100 fdholder -j -s ctl
+	expect_err err "fdholder: cannot use -j without -L"
+}
+
+# Names that are not printable ASCII never reach a listing: the store
+# refuses them, and a list that carries one (from a store that is not
+# ours) is refused whole, nothing printed.  A store that does not send the
+# entries' state (FF_STATE) lists "reserved": null.
+list_foreign() {
+	local fake
+	must_fail 100 fdsend -n "$(printf 'a\001b')" ctl 0
+	expect_err err "fdsend: invalid entry name"
+	must_fail 100 fdsend -n "$(printf 'a\377b')" ctl 0
+	expect_err err "fdsend: invalid entry name"
+	cat >fake.py <<-'EOF'
+	import socket, struct, sys
+	l = socket.socket(socket.AF_UNIX)
+	l.bind(sys.argv[1])
+	l.listen()
+	print("ready", flush=True)
+	for name, flags in ((b"a\x01\xffb", 2), (b"old", 0)):
+	    c, _ = l.accept()
+	    h = c.recv(12)
+	    assert h[3] == 20 and struct.unpack(">H", h[6:8])[0] & 2, h
+	    p = bytes([len(name)]) + name + struct.pack(">IIIHB", 0, 1,
+	        0xffffffff, 1, 7) + (b"\0" if flags else b"")
+	    c.sendall(b"FD\x01\x15" + struct.pack(">HHI", 0, flags, len(p)) + p)
+	    c.close()
+	EOF
+	bg python3 fake.py fake >ready
+	fake=$!
+	wait_for 10 grep -q ready ready
+	must_fail 111 fdholder -t 5 -L -j -s fake
+	expect_err err "fdholder: fake: malformed list"
+	[ ! -s out ] || fail "printed: $(cat out)"
+	fdholder -t 5 -L -j -s fake >list
+	[ "$(cat list)" = '{"name":"old","uid":0,"age":1,"ttl":null,"fds":1,"kinds":["char"],"reserved":null}' ] ||
+	    fail "$(cat list)"
+	wait_exit 10 "$fake"
+}
+
 # A successor arriving while entries are being taken waits for the
 # outcome of each take, then takes what is left: the entry whose program
 # ran is gone, the one whose exec failed is handed over; none twice.
@@ -491,6 +583,8 @@ runbook() {
 	rm httpd.pid
 	fdholder -L -s ctl | grep -q '^web\.listen	0	[0-9]*s	[0-9]*s	listen$' ||
 	    fail "$(fdholder -L -s ctl)"
+	fdholder -L -j -s ctl | grep -qx '{"name":"web\.listen","uid":0,"age":[0-9]*,"ttl":[0-9]*,"fds":1,"kinds":\["listen"\],"reserved":false}' ||
+	    fail "$(fdholder -L -j -s ctl)"
 	# Nobody serves the port now, yet a client connects and waits.
 	bg python3 -c 'import socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
@@ -587,6 +681,8 @@ t_case "-D keeps the entry when exec fails (#! missing, directory, -m 99999)" d_
 t_case "two fdrecv -n -D at once: one program runs, the other is told no such entry" take_exclusive
 t_case "after F_ACK, end of file removes the entry, F_ERROR or -t keeps it" take_outcome
 t_case "a reserved entry: no second take, a copy, listed, deleted and stored anew" take_reserved
+t_case "-L -j: JSON, every key, any name; a reserved entry marked" list_json
+t_case "-L -j: a name not printable refused, a store without state" list_foreign
 t_case "a successor waits for takes in flight and gets what they left" take_handoff
 t_case "a delete while an entry of 2000 fds is half sent: served, sent fds intact" delete_mid_fetch
 t_case "a client that never reads its list holds up nobody and is dropped at -t" stuck_lister

@@ -1,170 +1,14 @@
 #!/bin/bash
 # ISC license: see LICENSE.
 # The service-manager paths under a real systemd user manager, not the one
-# tests/fakesd.py imitates: fdholder -S, fdsend -N, fdrecv -L, socket
+# tests/fakesd.py imitates: fdholder -S, fdsend -S, fdrecv -S, socket
 # activation, and the runbooks of the man pages, each case with a manager
 # of its own (/lib/systemd/systemd --user, started by sd_start in a private
 # mount namespace by sdns.sh; never as PID 1).  Where no manager can start,
 # every case is skipped with the reason.
 . "$(dirname "$0")/lib.sh"
-TESTS=$(cd "$(dirname "$0")" && pwd)
-SYSTEMD=${SYSTEMD:-/lib/systemd/systemd}
+. "$(dirname "$0")/sd.sh"
 PROXYD=${PROXYD:-/lib/systemd/systemd-socket-proxyd}
-# Units the user manager would start, or that could reach outside the test.
-MASKED="systemd-tmpfiles-setup.service systemd-tmpfiles-clean.service
-systemd-tmpfiles-clean.timer dbus.socket dbus.service gpg-agent.socket
-gpg-agent-browser.socket gpg-agent-extra.socket gpg-agent-ssh.socket
-dirmngr.socket pk-debconf-helper.socket"
-# Copy what is written to a new pty into a file: the manager's console.
-CONSOLE='import os, signal, sys
-m, s = os.openpty()
-open(sys.argv[1] + ".tmp", "w").write(os.ttyname(s) + "\n")
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-with open(sys.argv[2], "ab", buffering=0) as out:
-    while True:
-        out.write(os.read(m, 65536))'
-
-# cgroup_roots: the hierarchies in which the manager needs a cgroup of its
-# own: the unified one (/sys/fs/cgroup on a pure cgroup v2 machine,
-# /sys/fs/cgroup/unified on a mixed one) and the v1 name=systemd one.
-cgroup_roots() {
-	local r
-	for r in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
-		case $(stat -f -c %T "$r" 2>/dev/null) in
-		cgroup2fs | cgroupfs) echo "$r" ;;
-		esac
-	done
-}
-
-# cgroup_remove DIR ...: kill what is left in these cgroups and remove them.
-cgroup_remove() {
-	local d i
-	for d in "$@"; do
-		[ -d "$d" ] || continue
-		for i in $(seq 1 100); do
-			[ -n "$(find "$d" -name cgroup.procs -exec cat {} +)" ] ||
-			    break
-			find "$d" -name cgroup.procs -exec cat {} + |
-			    xargs -r kill -KILL 2>/dev/null
-			sleep 0.05
-		done
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-		[ ! -d "$d" ] || echo "cgroup $d left behind" >&2
-	done
-}
-
-# sdctl ARG ...: systemctl --user, to the test's manager only (over its
-# private socket; never a D-Bus session bus), bounded.
-sdctl() {
-	env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$SD_RUN" \
-	    timeout 20 systemctl --user --no-pager "$@"
-}
-
-# prop UNIT PROPERTY: a property of the unit, as systemctl show says.
-prop() {
-	sdctl show -P "$2" "$1"
-}
-
-# prop_is UNIT PROPERTY VALUE: the property has that value.
-prop_is() {
-	[ "$(prop "$1" "$2")" = "$3" ]
-}
-
-# has_lines FILE N: FILE has N lines or more.
-has_lines() {
-	[ "$(wc -l <"$1")" -ge "$2" ]
-}
-
-# unit NAME: the unit file NAME, read from standard input (before sd_start).
-unit() {
-	mkdir -p "$T_DIR/config/systemd/user"
-	cat >"$T_DIR/config/systemd/user/$1"
-}
-
-sd_running() {
-	# (wait_for hides standard error)
-	kill -0 "$SD_PID" 2>/dev/null || {
-		echo "FAIL: manager exited: $(tail -n 1 "$T_DIR/manager.out")"
-		tail -n 20 "$T_DIR/console" "$T_DIR/manager.out"
-		exit 1
-	}
-	[ "$(prop fdtools-test.target ActiveState)" = active ] &&
-	    [ "$(sdctl show -P SystemState)" = running ]
-}
-
-# sd_start: start a user manager for the case, its home, configuration and
-# runtime directories in the case's directory, and wait until it runs.
-# It is stopped when the case ends (sd_stop).  Its pid is in $SD_PID.
-sd_start() {
-	local d=$T_DIR r u
-	mkdir -p "$d/home" "$d/config/systemd/user" "$d/data" "$d/state" \
-	    "$d/cache" "$d/run"
-	chmod 0700 "$d/run"
-	SD_RUN=$d/run
-	for u in $MASKED; do
-		ln -sf /dev/null "$d/config/systemd/user/$u"
-	done
-	printf '[Unit]\nDescription=fdtools tests\nDefaultDependencies=no\n' \
-	    >"$d/config/systemd/user/fdtools-test.target"
-	bg python3 -c "$CONSOLE" "$d/pty" "$d/console"
-	wait_for 5 test -s "$d/pty"
-	SD_CG=
-	for r in $(cgroup_roots); do
-		mkdir "$r/fdtools-test-$$-$T_N"
-		SD_CG="$SD_CG $r/fdtools-test-$$-$T_N"
-	done
-	defer "cgroup_remove $SD_CG"
-	trap sd_stop EXIT
-	trap 'exit 143' TERM
-	env -i PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$d/home" \
-	    XDG_RUNTIME_DIR="$d/run" XDG_CONFIG_HOME="$d/config" \
-	    XDG_DATA_HOME="$d/data" XDG_STATE_HOME="$d/state" \
-	    XDG_CACHE_HOME="$d/cache" LC_ALL=C \
-	    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
-	    ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
-	    unshare --mount --propagation private \
-	    sh "$TESTS/sdns.sh" "$d" "$(cat "$d/pty")" $SD_CG -- \
-	    "$SYSTEMD" --user --unit=fdtools-test.target --log-level=debug \
-	    </dev/null >"$d/manager.out" 2>&1 &
-	SD_PID=$!
-	wait_for 10 sd_running
-}
-
-# sd_stop: stop the manager by its pid (it stops its units), wait for it,
-# remove its cgroups; on failure, show the end of its console.
-sd_stop() {
-	local rc=$? i
-	[ -n "${SD_PID:-}" ] || return 0
-	set +e
-	kill -TERM "$SD_PID" 2>/dev/null
-	for i in $(seq 1 500); do
-		ps -o stat= -p "$SD_PID" | grep -qv Z || break
-		sleep 0.02
-	done
-	kill -KILL "$SD_PID" 2>/dev/null
-	wait "$SD_PID" 2>/dev/null
-	SD_PID=
-	# shellcheck disable=SC2086
-	cgroup_remove $SD_CG
-	if [ "$rc" -ne 0 ]; then
-		echo "--- the manager's console, last lines:"
-		grep -v "^\s*/\|Bus \|sd-bus\|object implementation\|Got message\|exit\.target\|systemd-exit\|generator\|[oO][oO][mM]" \
-		    "$T_DIR/console" | grep "${SD_SHOW:-.}" | tail -n 15
-	fi
-}
-
-# restarted UNIT PID: the unit runs again, under another main pid than PID.
-restarted() {
-	local p
-	p=$(prop "$1" MainPID)
-	[ "$p" != 0 ] && [ "$p" != "$2" ] &&
-	    [ "$(prop "$1" ActiveState)" = active ]
-}
-
-restarted_or_failed() {
-	[ "$(prop "$1" ActiveState)" = failed ] || restarted "$1" "$2"
-}
 
 # chat_service [START-LIMIT-LINE]: fdholder(1)'s example unit, chat.service,
 # holding a connection to the stream server, its output appended to
@@ -279,7 +123,7 @@ print(s.makefile().readline(), end="")' "$1" "${2:-}"
 }
 
 # systemd's fd store hands the stored fds back newest first: three names
-# stored by one fdsend -N (three messages, a then b then c) come back as
+# stored by one fdsend -S (three messages, a then b then c) come back as
 # c:b:a, each with its own file.  tests/fakesd.py keeps this order too.
 store_order() {
 	echo a >fa
@@ -289,7 +133,7 @@ store_order() {
 	echo "start \${LISTEN_FDS:-0} \${LISTEN_FDNAMES:-}"
 	if [ -z "\${LISTEN_FDS:-}" ]; then
 		exec 3<fa 4<fb 5<fc
-		$BIN/fdsend -N 3=a 4=b 5=c
+		$BIN/fdsend -S 3=a 4=b 5=c
 		exit 1
 	fi
 	cat <&3; cat <&4; cat <&5
@@ -314,10 +158,10 @@ store_order() {
 }
 
 # fdsend(1)'s runbook: a service parks its connection in systemd's fd store
-# (fdsend -N 3=upstream) and crashes; systemd starts it again with the
-# connection in LISTEN_FDS, and "exec fdrecv -L upstream" hands that very
+# (fdsend -S 3=upstream) and crashes; systemd starts it again with the
+# connection in LISTEN_FDS, and "exec fdrecv -S upstream" hands that very
 # connection to the relay (the echo server saw one connection); the relay
-# drops it from the store with fdsend -N -d.
+# drops it from the store with fdsend -S -D.
 store_relay() {
 	serve 0 -e
 	cat >relay.sh <<-EOF
@@ -326,14 +170,14 @@ store_relay() {
 		echo first >&3
 		read -r line <&3
 		echo "\$line" >>out
-		$BIN/fdsend -N 3=upstream
+		$BIN/fdsend -S 3=upstream
 		exit 1
 	fi
 	echo "passed \$LISTEN_FDS \$LISTEN_FDNAMES" >>out
-	exec $BIN/fdrecv -L upstream -m 0 /bin/bash -c 'echo second >&0
+	exec $BIN/fdrecv -S upstream -m 0 /bin/bash -c 'echo second >&0
 	    read -r line; echo "\$line" >>out
 	    echo "stored \$(cat nstore)" >>out
-	    $BIN/fdsend -N -d upstream; echo removed >>out; exec sleep 60'
+	    $BIN/fdsend -S -D upstream; echo removed >>out; exec sleep 60'
 	EOF
 	unit relay.service <<-EOF
 	[Unit]
@@ -371,10 +215,10 @@ relay_done() {
 store_relay_page() {
 	local store take
 	store=$(awk '/shell-script service parks/ { on = 1 }
-	    on && /^\.Dl \$ fdsend -N/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    on && /^\.Dl \$ fdsend -S/ { sub(/^\.Dl \$ /, ""); print; exit }' \
 	    "$TESTS/../man/fdsend.1")
 	take=$(awk '/shell-script service parks/ { on = 1 }
-	    on && /^\.Dl \$ exec fdrecv -L/ { sub(/^\.Dl \$ /, ""); print; exit }' \
+	    on && /^\.Dl \$ exec fdrecv -S/ { sub(/^\.Dl \$ /, ""); print; exit }' \
 	    "$TESTS/../man/fdsend.1")
 	[ -n "$store" ] && [ -n "$take" ] || fail "no example in fdsend(1)"
 	t_note "fdsend(1): $store; $take"
@@ -430,9 +274,9 @@ socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1"
 }
 
 # Socket activation, systemd's: two .socket units with FileDescriptorName=
-# (web, other) activate one service, which runs "exec fdrecv -L other
+# (web, other) activate one service, which runs "exec fdrecv -S other
 # sdcheck"; a .socket unit without FileDescriptorName= (plain.socket)
-# activates "exec fdrecv -L plain.socket sdcheck": systemd names an fd
+# activates "exec fdrecv -S plain.socket sdcheck": systemd names an fd
 # after its socket unit, never "unknown".  The two named sockets come in
 # either order, Sockets= notwithstanding: picking by name is what works.
 # (RemainAfterExit=yes: sdcheck
@@ -461,7 +305,7 @@ sock_activation() {
 	StandardOutput=append:$PWD/pair.out
 	StandardError=append:$PWD/pair.out
 	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
-	    exec $BIN/fdrecv -L other $BIN/tests/sdcheck'
+	    exec $BIN/fdrecv -S other $BIN/tests/sdcheck'
 	EOF
 	unit plain.socket <<-EOF
 	[Unit]
@@ -478,7 +322,7 @@ sock_activation() {
 	StandardOutput=append:$PWD/plain.out
 	StandardError=append:$PWD/plain.out
 	ExecStart=/bin/sh -c 'echo "\$LISTEN_FDS \$LISTEN_FDNAMES"; \\
-	    exec $BIN/fdrecv -L plain.socket $BIN/tests/sdcheck'
+	    exec $BIN/fdrecv -S plain.socket $BIN/tests/sdcheck'
 	EOF
 	sd_start
 	sdctl start web.socket other.socket plain.socket
@@ -862,7 +706,7 @@ store_service() {
 	Restart=always
 	TimeoutStartSec=5
 	StandardError=append:$PWD/store.err
-	ExecStart=${2:-$BIN/fdholder -S -l ${1:-16} -s $PWD/fds.ctl}
+	ExecStart=${2:-$BIN/fdholder -S -E ${1:-16} -s $PWD/fds.ctl}
 	EOF
 }
 
@@ -960,7 +804,7 @@ entries, 0 fds, kept in the fd store too" ] ||
 # keep the entry (the socket's other end hangs up after a barrier), refuses
 # the store request and keeps nothing; what is in the fd store comes back.
 store_fdmax() {
-	store_service 2 "$BIN/fdholder -S -l 16 -s $PWD/fds.ctl"
+	store_service 2 "$BIN/fdholder -S -E 16 -s $PWD/fds.ctl"
 	sd_start
 	sdctl start store.service
 	fdsend -n a "$PWD/fds.ctl" 0 </dev/null
@@ -1029,45 +873,16 @@ store_crash_mid_store() {
 	t_note "$(cat report)"
 }
 
-# sd_why: why no user manager can run the cases here, or nothing.
-sd_why() {
-	local t
-	[ "$(id -u)" = 0 ] ||
-	    { echo "not root (needs a mount namespace, cgroups)"; return; }
-	[ -x "$SYSTEMD" ] || { echo "no $SYSTEMD"; return; }
-	for t in systemctl unshare python3; do
-		command -v "$t" >/dev/null || { echo "no $t"; return; }
-	done
-	[ -n "$(cgroup_roots)" ] || { echo "no cgroup hierarchy"; return; }
-	T_DIR=$T_ROOT/probe
-	mkdir -p "$T_DIR"
-	: >"$T_DIR/defer"
-	( cd "$T_DIR" && set -e && sd_start ) </dev/null >"$T_DIR/log" 2>&1 ||
-	    echo "the user manager did not start: $(sed -n 's/^FAIL: //p' \
-	    "$T_DIR/log" | head -n 1)"
-	_t_cleanup
-}
-
-# sd_case NAME FUNCTION: t_case, or a skip with the reason.
-sd_case() {
-	if [ -n "$SD_WHY" ]; then
-		t_skip "$1" "$SD_WHY"
-	else
-		t_case "$@"
-	fi
-}
-
-SD_WHY=$(sd_why)
 sd_case "fdholder(1)'s chat.service: Type=notify, STATUS=, 7 SIGKILLs in 10 s, every line once" chat_killed
 sd_case "without StartLimitIntervalSec=0 systemd gives up and releases the connection" chat_start_limit
 sd_case "the fd store hands fds back newest first (c:b:a)" store_order
-sd_case "fdsend -N parks a connection, exec fdrecv -L takes it back after a crash, fdsend -N -d drops it" store_relay
-sd_case "socket activation: fdrecv -L picks one of two named sockets, and one named after its .socket unit, for sd_listen_fds_with_names" sock_activation
+sd_case "fdsend -S parks a connection, exec fdrecv -S takes it back after a crash, fdsend -S -D drops it" store_relay
+sd_case "socket activation: fdrecv -S picks one of two named sockets, and one named after its .socket unit, for sd_listen_fds_with_names" sock_activation
 sd_case "fdsend(1)'s runbook: a socket-activated fdsend is started again on the next connection" runbook_simple
 sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once for 3 connections" runbook_oneshot
 sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
 sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
-sd_case "fdsend(1)'s example as written: fdsend -N 3=upstream, then exec fdrecv -L upstream, under systemd" store_relay_page
+sd_case "fdsend(1)'s example as written: fdsend -S 3=upstream, then exec fdrecv -S upstream, under systemd" store_relay_page
 sd_case "fdholder -S, StandardOutput=append: through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_append
 sd_case "fdholder -S, StandardOutput=file: (offset 0 at each start) through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_file
 sd_case "fdholder -S, StandardOutput=file:FIFO through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_fifo

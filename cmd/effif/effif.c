@@ -24,15 +24,17 @@
 #include "deadline.h"
 #include "effif.h"
 #include "exits.h"
+#include "json.h"
 #include "sandbox.h"
 #include "util.h"
 
 #define DEBOUNCE	"0.1"	/* seconds from an event to the recompute */
+#define OPT_METHOD	0x100	/* --method: no letter */
 
 struct opts {
 	int	aflag;
 	int	jflag;
-	int	nflag;
+	int	Iflag;
 	int	vflag;
 	int	wflag;
 	int	several;	/* iface<TAB>effective */
@@ -55,7 +57,7 @@ struct entries {
 };
 
 static const char *const method_names[M_COUNT] = {
-	"none", "link", "peer", "mark", "scan", "delegate", "route"
+	"none", "link", "peer", "mark", "scan", "delegate", "route", "socket"
 };
 
 static int sigfd[2] = { -1, -1 };
@@ -66,13 +68,16 @@ method_name(enum method m)
 	return m < M_COUNT ? method_names[m] : "none";
 }
 
+/* -h: on standard output, and success; bad usage: standard error. */
 static void __dead2
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-46jnv] [-w] [-m mark] [-p peer] "
+	fprintf(help ? stdout : stderr,
+	    "usage: %s [-46Ijv] [-w] [-M mark] [-P peer] "
 	    "[--method name] iface ...\n"
-	    "       %s -a [-46jnv] [-w]\n", getprogname(), getprogname());
-	exit(EXIT_USAGE);
+	    "       %s -a [-46Ijv] [-w]\n"
+	    "       %s -h\n", getprogname(), getprogname(), getprogname());
+	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
 /*
@@ -129,32 +134,6 @@ family_name(int family)
 	if (family == AF_INET6)
 		return "inet6";
 	return NULL;
-}
-
-/*
- * A device name is bytes, not UTF-8: every byte above 0x7f is written as
- * \u00XX, so that the output is JSON and the string's code points are the
- * name's bytes (Python: name.encode("latin-1")).
- */
-static void
-json_str(FILE *f, const char *s)
-{
-	const unsigned char *p;
-
-	if (s == NULL) {
-		fputs("null", f);
-		return;
-	}
-	putc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
-	}
-	putc('"', f);
 }
 
 static const char *
@@ -294,8 +273,8 @@ render(const struct answer *a, const char *name, int pass,
 		if (o->wflag && o->npass > 1)
 			fprintf(f, "%s\t", family_name(o->pass[pass]));
 		if (last == NULL)
-			fputs(o->nflag ? "0" : "", f);
-		else if (o->nflag)
+			fputs(o->Iflag ? "0" : "", f);
+		else if (o->Iflag)
 			fprintf(f, "%u", last->index);
 		else
 			fputs(last->name, f);
@@ -512,7 +491,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "method", required_argument, NULL, 'M' },
+		{ "method", required_argument, NULL, OPT_METHOD },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct entries prev = { NULL, 0, 0 };
@@ -526,7 +505,7 @@ main(int argc, char *argv[])
 	memset(&q, 0, sizeof(q));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
-	while ((ch = getopt_long(argc, argv, "46ajm:np:vw", longopts,
+	while ((ch = getopt_long(argc, argv, "46ahIjM:P:vw", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -538,17 +517,19 @@ main(int argc, char *argv[])
 		case 'a':
 			o.aflag = 1;
 			break;
+		case 'h':
+			usage(1);
+		case 'I':
+			o.Iflag = 1;
+			break;
 		case 'j':
 			o.jflag = 1;
 			break;
-		case 'm':
+		case 'M':
 			q.mark = parse_mark(optarg);
 			q.hasmark = 1;
 			break;
-		case 'n':
-			o.nflag = 1;
-			break;
-		case 'p':
+		case 'P':
 			parse_peer(optarg, &q.peer);
 			peer = optarg;
 			break;
@@ -558,11 +539,11 @@ main(int argc, char *argv[])
 		case 'w':
 			o.wflag = 1;
 			break;
-		case 'M':
+		case OPT_METHOD:
 			q.method = parse_method(optarg);
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
@@ -570,9 +551,11 @@ main(int argc, char *argv[])
 
 	if (o.aflag && (argc != 0 || q.hasmark || q.peer.family != 0 ||
 	    q.method != M_NONE))
-		usage();
+		usage(0);
 	if (!o.aflag && argc == 0)
-		usage();
+		usage(0);
+	if (o.wflag && q.method == M_SOCKET)
+		errx(EXIT_USAGE, "cannot use --method socket with -w");
 	if (q.hasmark && !sys_method(M_MARK))
 		errx(EXIT_USAGE, "marks: not on this system");
 	if (q.peer.family != 0 && fflag4 != fflag6 &&

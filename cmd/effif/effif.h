@@ -19,6 +19,7 @@ enum method {
 	M_SCAN,
 	M_DELEGATE,
 	M_ROUTE,
+	M_SOCKET,
 	M_COUNT
 };
 
@@ -43,7 +44,7 @@ struct answer {
 	long long	table;		/* -1: no route table involved */
 	int		hasmark;
 	uint32_t	mark;
-	char		note[128];	/* a remark for -v, or empty */
+	char		note[256];	/* a remark for -v, or empty */
 };
 
 struct query {

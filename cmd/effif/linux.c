@@ -33,6 +33,7 @@
 
 #include "effif.h"
 #include "exits.h"
+#include "owner.h"
 
 #ifndef ARPHRD_IP6GRE
 #define ARPHRD_IP6GRE	823	/* in linux/if_arp.h, not in glibc's */
@@ -43,6 +44,7 @@
 #define TABLES_MAX	64
 #define RULE_STEPS	4096	/* rules a scan visits, gotos included */
 #define DUMP_TRIES	5
+#define ASK_MAX		16	/* devices a scan asks about, one by one */
 
 /* Bypass marks that VPN clients put on their own packets. */
 static const uint32_t wellknown_marks[] = {
@@ -120,6 +122,7 @@ struct link {
 	struct ipaddr		 remote;
 	int			 hasmark;
 	uint32_t		 fwmark;
+	long			 tunfds;	/* fds on a tun, -1: not told */
 };
 
 struct rule {
@@ -136,6 +139,7 @@ struct rule {
 	uint32_t	mark;
 	uint32_t	mask;
 	int		nomatch;	/* a selector local packets miss */
+	int		oifsel;		/* an oif selector */
 	int		unknown;	/* a selector effif cannot judge */
 };
 
@@ -166,6 +170,15 @@ struct nhobj {
 	uint32_t	group[NH_MAX];
 };
 
+/* What a lookup asks: the packets of a local socket. */
+struct flow {
+	struct ipaddr	dst;
+	struct ipaddr	src;		/* family 0: not bound */
+	int		hasmark;
+	uint32_t	mark;
+	unsigned int	oif;		/* 0: not bound to a device */
+};
+
 struct vec {
 	void	*v;
 	size_t	 n;
@@ -186,8 +199,10 @@ struct sys {
 	struct vec		 rules[2];
 	int			 have_routes[2];
 	struct vec		 routes[2];
-	int			 have_nhobjs;
-	struct vec		 nhobjs;
+	struct vec		 nhobjs;	/* those asked so far */
+	int			 watching;	/* -w: no socket method */
+	int			 have_rejects6;
+	struct vec		 rejects6;	/* IPv6 reject and throw defaults */
 };
 
 /* A parse in progress: the attributes of one level. */
@@ -216,9 +231,10 @@ struct ctx {
 	const struct query	*q;
 	struct answer		*ans;
 	int			 stacked;	/* only link steps so far */
-	int			 hasmark;	/* -m, down a stack of devices */
+	int			 hasmark;	/* -M, down a stack of devices */
 	uint32_t		 mark;
 	char			 why[200];
+	char			 nawhy[160];	/* why a method did not apply */
 };
 
 static void *
@@ -400,12 +416,21 @@ link_info(const struct nlattr *info, struct link *l)
 	const struct kind *k;
 	struct attrs at, data;
 	char name[32];
+	uint32_t v;
 
 	attrs_nested(info, IFLA_INFO_MAX, &at);
 	if (!attr_str(at.tb[IFLA_INFO_KIND], name, sizeof(name)) ||
 	    (k = kind_find(name)) == NULL)
 		return;
 	l->kind = k;
+	if (strcmp(k->name, "tun") == 0) {
+		attrs_nested(at.tb[IFLA_INFO_DATA], IFLA_TUN_MAX, &data);
+		if (attr_u32(data.tb[IFLA_TUN_NUM_QUEUES], &v))
+			l->tunfds = v;
+		if (l->tunfds >= 0 &&
+		    attr_u32(data.tb[IFLA_TUN_NUM_DISABLED_QUEUES], &v))
+			l->tunfds += v;
+	}
 	if (k->max == 0 || at.tb[IFLA_INFO_DATA] == NULL)
 		return;
 	attrs_nested(at.tb[IFLA_INFO_DATA], k->max, &data);
@@ -442,12 +467,21 @@ link_cb(const struct nlmsghdr *nlh, void *arg)
 		return MNL_CB_OK;
 	}
 	l->index = ifi->ifi_index;
+	l->tunfds = -1;
 	l->type = ifi->ifi_type;
 	l->flags = ifi->ifi_flags;
 	attr_u32(at.tb[IFLA_MASTER], &l->master);
 	attr_u32(at.tb[IFLA_GROUP], &l->group);
 	if (at.tb[IFLA_LINKINFO] != NULL)
 		link_info(at.tb[IFLA_LINKINFO], l);
+	/*
+	 * The kernel counts a tun's fds only when it is multiqueue; a
+	 * single queue has one, and its carrier is on while it is attached
+	 * (unless its owner turned it off, TUNSETCARRIER).
+	 */
+	if (l->kind != NULL && strcmp(l->kind->name, "tun") == 0 &&
+	    l->tunfds == -1 && (l->flags & IFF_UP))
+		l->tunfds = (l->flags & IFF_LOWER_UP) != 0;
 	if (l->kind != NULL && l->kind->uselink && l->lower == 0 &&
 	    attr_u32(at.tb[IFLA_LINK], &lower) && lower != l->index)
 		l->lower = lower;
@@ -562,6 +596,7 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 	 */
 	if (frh->src_len != 0 || frh->tos != 0 || at.tb[FRA_OIFNAME] != NULL)
 		r->nomatch = 1;
+	r->oifsel = at.tb[FRA_OIFNAME] != NULL;
 	if (at.tb[FRA_IIFNAME] != NULL &&
 	    (!attr_str(at.tb[FRA_IIFNAME], iif, sizeof(iif)) ||
 	    strcmp(iif, "lo") != 0))
@@ -772,34 +807,38 @@ nhobj_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-/* The nexthop objects (ip nexthop), once a route names one. */
-static void
-nhobjs_load(struct sys *s)
+/*
+ * A nexthop object by id, asked of the kernel once per round (RTM_GETNEXTHOP
+ * for that id, not a dump): NULL when there is none.  The pointer lasts
+ * until the next call.
+ */
+static const struct nhobj *
+nhobj_get(struct sys *s, uint32_t id)
 {
 	union {
 		struct nlmsghdr	h;
 		char		b[256];
 	} req;
+	const struct nhobj *o = s->nhobjs.v;
 	struct nlmsghdr *nlh;
 	struct nhmsg *nhm;
-
-	if (s->have_nhobjs)
-		return;
-	nlh = mnl_nlmsg_put_header(req.b);
-	nlh->nlmsg_type = RTM_GETNEXTHOP;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
-	nhm->nh_family = AF_UNSPEC;
-	nl_dump(s, nlh, nhobj_cb, &s->nhobjs, "nexthops");
-	s->have_nhobjs = 1;
-}
-
-static const struct nhobj *
-nhobj_find(struct sys *s, uint32_t id)
-{
-	const struct nhobj *o = s->nhobjs.v;
 	size_t i;
 
+	for (i = 0; i < s->nhobjs.n; i++)
+		if (o[i].id == id)
+			return &o[i];
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETNEXTHOP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nhm = mnl_nlmsg_put_extra_header(nlh, sizeof(*nhm));
+	nhm->nh_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NHA_ID, id);
+	if (nl_talk(s, nlh, nhobj_cb, s) == -1) {
+		if (errno == ENOENT)
+			return NULL;
+		err(EXIT_SYS, "nexthop %u", id);
+	}
+	o = s->nhobjs.v;
 	for (i = 0; i < s->nhobjs.n; i++)
 		if (o[i].id == id)
 			return &o[i];
@@ -813,20 +852,20 @@ nhobj_find(struct sys *s, uint32_t id)
 static void
 route_nhobj(struct sys *s, struct route *rt)
 {
-	const struct nhobj *o, *m;
+	const struct nhobj *m, *p;
+	struct nhobj o;
 	int i;
 
-	if (rt->nhid == 0 || rt->nnh != 0)
+	if (rt->nhid == 0 || rt->nnh != 0 ||
+	    (p = nhobj_get(s, rt->nhid)) == NULL)
 		return;
-	nhobjs_load(s);
-	if ((o = nhobj_find(s, rt->nhid)) == NULL)
-		return;
-	if (o->blackhole)
+	o = *p;
+	if (o.blackhole)
 		rt->type = RTN_BLACKHOLE;
-	else if (o->ngroup == 0)
-		rt->nh[rt->nnh++] = o->nh;
-	for (i = 0; i < o->ngroup && rt->nnh < NH_MAX; i++)
-		if ((m = nhobj_find(s, o->group[i])) != NULL && !m->blackhole)
+	else if (o.ngroup == 0)
+		rt->nh[rt->nnh++] = o.nh;
+	for (i = 0; i < o.ngroup && rt->nnh < NH_MAX; i++)
+		if ((m = nhobj_get(s, o.group[i])) != NULL && !m->blackhole)
 			rt->nh[rt->nnh++] = m->nh;
 }
 
@@ -871,12 +910,13 @@ getroute_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 /*
- * RTM_GETROUTE for dst, as a local socket with that mark would ask:
- * 0, or the kernel's errno (ENETUNREACH and friends).
+ * RTM_GETROUTE for f's packets, as a local socket with that mark (bound to
+ * that device, from that address) would ask: 0, or the kernel's errno
+ * (ENETUNREACH and friends).
  */
 static int
-getroute(struct sys *s, const struct ipaddr *dst, int hasmark, uint32_t mark,
-    unsigned int flags, struct route *rt)
+getroute(struct sys *s, const struct flow *f, unsigned int flags,
+    struct route *rt)
 {
 	union {
 		struct nlmsghdr	h;
@@ -884,24 +924,40 @@ getroute(struct sys *s, const struct ipaddr *dst, int hasmark, uint32_t mark,
 	} req;
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
-	size_t alen = dst->family == AF_INET ? 4 : 16;
+	size_t alen = f->dst.family == AF_INET ? 4 : 16;
 
 	nlh = mnl_nlmsg_put_header(req.b);
 	nlh->nlmsg_type = RTM_GETROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = dst->family;
+	rtm->rtm_family = f->dst.family;
 	rtm->rtm_dst_len = alen * 8;
 	rtm->rtm_flags = RTM_F_LOOKUP_TABLE | flags;
-	mnl_attr_put(nlh, RTA_DST, alen, dst->a);
-	if (hasmark)
-		mnl_attr_put_u32(nlh, RTA_MARK, mark);
+	mnl_attr_put(nlh, RTA_DST, alen, f->dst.a);
+	if (f->src.family == f->dst.family) {
+		rtm->rtm_src_len = alen * 8;
+		mnl_attr_put(nlh, RTA_SRC, alen, f->src.a);
+	}
+	if (f->hasmark)
+		mnl_attr_put_u32(nlh, RTA_MARK, f->mark);
+	if (f->oif != 0)
+		mnl_attr_put_u32(nlh, RTA_OIF, f->oif);
 	memset(rt, 0, sizeof(*rt));
 	rt->type = RTN_UNSPEC;
 	if (nl_talk(s, nlh, getroute_cb, rt) == -1)
 		return errno;
 	route_nhobj(s, rt);
 	return 0;
+}
+
+/* A flow to dst, with a mark or none. */
+static void
+flow_to(struct flow *f, const struct ipaddr *dst, int hasmark, uint32_t mark)
+{
+	memset(f, 0, sizeof(*f));
+	f->dst = *dst;
+	f->hasmark = hasmark;
+	f->mark = mark;
 }
 
 /*
@@ -998,6 +1054,7 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 	const struct ipaddr *peer = &l->remote;
 	const struct nexthop *nh;
 	struct route rt;
+	struct flow f;
 	uint32_t marks[4];
 	char addr[INET6_ADDRSTRLEN];
 	size_t i, n = 0;
@@ -1017,8 +1074,8 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 			marks[n++] = wellknown_marks[i];
 		}
 	for (i = 0; i < n; i++) {
-		if ((e = getroute(c->s, peer, hasmark[i], marks[i], 0,
-		    &rt)) != 0) {
+		flow_to(&f, peer, hasmark[i], marks[i]);
+		if ((e = getroute(c->s, &f, 0, &rt)) != 0) {
 			if (!unreachable(e))
 				errc(EXIT_SYS, e, "route to %s",
 				    inet_ntop(peer->family, peer->a, addr,
@@ -1062,7 +1119,7 @@ route_pick(struct ctx *c, const struct route *rt, const struct nexthop **nhp)
 }
 
 /*
- * The kernel's route of the probe with a mark.  With -m (given) any answer
+ * The kernel's route of the probe with a mark.  With -M (given) any answer
  * is the answer: none, or back into the tunnel, is no underlay route.  A
  * well-known mark answers only by a default route out of the tunnel.
  */
@@ -1073,10 +1130,12 @@ mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
 	const struct nexthop *nh = NULL;
 	struct ipaddr probe = { .family = family };
 	struct route rt;
+	struct flow f;
 	int e, res;
 
 	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
-	e = getroute(c->s, &probe, 1, mark, RTM_F_FIB_MATCH, &rt);
+	flow_to(&f, &probe, 1, mark);
+	e = getroute(c->s, &f, RTM_F_FIB_MATCH, &rt);
 	if (e != 0 && !unreachable(e))
 		errc(EXIT_SYS, e, "route with mark 0x%x", mark);
 	if (e == 0 && rt.type == RTN_UNICAST && (given || rt.dst_len == 0))
@@ -1100,7 +1159,7 @@ mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
 	return R_NOROUTE;
 }
 
-/* 3: the route that packets with -m, or a bypass mark, take. */
+/* 3: the route that packets with -M, or a bypass mark, take. */
 static int
 by_mark(struct ctx *c, int family, struct step *st)
 {
@@ -1187,6 +1246,227 @@ rule_target(const struct rule *r, size_t n, uint32_t pref)
 	return i;
 }
 
+static int
+reject6_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct sys *s = arg;
+	struct route rt;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		s->intr = 1;
+	if (nlh->nlmsg_type != RTM_NEWROUTE || route_parse(nlh, &rt) == -1 ||
+	    rt.dst_len != 0 || rt.src_len != 0 || (rt.type != RTN_UNREACHABLE &&
+	    rt.type != RTN_PROHIBIT && rt.type != RTN_BLACKHOLE &&
+	    rt.type != RTN_THROW))
+		return MNL_CB_OK;
+	*(struct route *)vec_add(&s->rejects6) = rt;
+	return MNL_CB_OK;
+}
+
+/*
+ * The IPv6 reject and throw default routes of every table, which IPv6
+ * keeps on lo: a dump the kernel filters by device (strict checking), so
+ * that the other routes, however many, are never sent.
+ */
+static void
+rejects6_load(struct sys *s)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int on = 1, off = 0, fd = mnl_socket_get_fd(s->nl);
+
+	if (s->have_rejects6)
+		return;
+	nlh = mnl_nlmsg_put_header(req.b);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET6;
+	mnl_attr_put_u32(nlh, RTA_OIF, 1);
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on,
+	    sizeof(on)) == -1)
+		err(EXIT_SYS, "netlink strict checking");
+	nl_dump(s, nlh, reject6_cb, &s->rejects6, "IPv6 reject routes");
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &off,
+	    sizeof(off)) == -1)
+		err(EXIT_SYS, "netlink strict checking");
+	s->have_rejects6 = 1;
+}
+
+/*
+ * Whether the kernel's own rule walk for a lookup bound to one device is
+ * the scan's for a lookup bound to none: no rule that selects on the
+ * device or that the scan judges apart, no suppressor by device group.
+ */
+static int
+scan_askable(struct sys *s, int family)
+{
+	const struct rule *r = s->rules[famidx(family)].v;
+	size_t i;
+
+	for (i = 0; i < s->rules[famidx(family)].n; i++)
+		if (r[i].oifsel || r[i].unknown || r[i].hasgroup)
+			return 0;
+	return 1;
+}
+
+/* A device a scan asks about: one that may carry a tunnel's packets. */
+static int
+scan_candidate(struct ctx *c, const struct link *l)
+{
+	return (l->flags & IFF_UP) && !(l->flags & IFF_LOOPBACK) &&
+	    l->master == 0 && !link_tunnel(l) && !in_chain(c, l->index);
+}
+
+/* The same route: a multipath route answers for each of its devices. */
+static int
+route_same(const struct route *a, const struct route *b)
+{
+	return a->table == b->table && a->dst_len == b->dst_len &&
+	    a->metric == b->metric && a->nnh == b->nnh &&
+	    memcmp(a->nh, b->nh, a->nnh * sizeof(a->nh[0])) == 0;
+}
+
+/*
+ * Of the routes the kernel gave the devices asked, the one a table gives
+ * at this rule: the longest prefix, then the lowest metric, as the
+ * table's own lookup.  -1: two such routes tie (the scan decides).
+ */
+static int
+scan_best(const struct route *rt, const int *ok, size_t n,
+    const struct rule *r, const struct route **best)
+{
+	size_t i;
+
+	*best = NULL;
+	for (i = 0; i < n; i++) {
+		if (!ok[i] || rt[i].table != r->table ||
+		    (r->spl >= 0 && rt[i].dst_len <= r->spl))
+			continue;
+		if (*best == NULL || rt[i].dst_len > (*best)->dst_len ||
+		    (rt[i].dst_len == (*best)->dst_len &&
+		    rt[i].metric < (*best)->metric))
+			*best = &rt[i];
+		else if (rt[i].dst_len == (*best)->dst_len &&
+		    rt[i].metric == (*best)->metric &&
+		    !route_same(&rt[i], *best))
+			return -1;
+	}
+	return 0;
+}
+
+/* An IPv6 reject or throw default in that table (the kernel's oif lookup
+ * passes over them, the scan does not). */
+static int
+reject6_in(struct sys *s, uint32_t table)
+{
+	const struct route *rt = s->rejects6.v;
+	size_t i;
+
+	for (i = 0; i < s->rejects6.n; i++)
+		if (rt[i].table == table)
+			return 1;
+	return 0;
+}
+
+/*
+ * The scan, asked of the kernel: for each device that may carry the
+ * tunnel's packets, the route of the probe bound to that device (RTA_OIF,
+ * fibmatch), which passes over every route through another device, the
+ * tunnel's included.  Each answer names its table; the rules, walked
+ * without looking into a table, say which table comes first.  An answer
+ * that is not a default route, a tie, more devices than ASK_MAX, an IPv6
+ * reject or throw default on the way, or no answer at all: -1, and the
+ * scan reads the tables itself (it also names why there is no route).
+ */
+/* The scan could not be asked of the kernel: -v says why. */
+static int
+scan_read(struct ctx *c, const char *why)
+{
+	snprintf(c->ans->note, sizeof(c->ans->note), "scan read the tables: "
+	    "%s", why);
+	return -1;
+}
+
+static int
+scan_ask(struct ctx *c, int family, struct step *st)
+{
+	const struct link *l = c->s->links.v, *x;
+	const struct rule *r = c->s->rules[famidx(family)].v;
+	const struct route *best;
+	const struct nexthop *nh = NULL;
+	struct route rt[ASK_MAX];
+	struct ipaddr probe = { .family = family };
+	struct flow f;
+	size_t i, k, n = 0, nr = c->s->rules[famidx(family)].n, steps;
+	int e, ok[ASK_MAX], several;
+
+	if (!scan_askable(c->s, family))
+		return scan_read(c, "a rule on oif, suppress_ifgroup or a "
+		    "selector the scan passes over");
+	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
+	for (i = 0; i < c->s->links.n; i++) {
+		if (!scan_candidate(c, &l[i]))
+			continue;
+		if (n == ASK_MAX)
+			return scan_read(c, "more than 16 devices");
+		flow_to(&f, &probe, 0, 0);
+		f.oif = l[i].index;
+		e = getroute(c->s, &f, RTM_F_FIB_MATCH, &rt[n]);
+		if (e != 0 && !unreachable(e))
+			errc(EXIT_SYS, e, "route by %s", l[i].name);
+		ok[n] = e == 0 && rt[n].type == RTN_UNICAST;
+		n++;
+	}
+	if (family == AF_INET6)
+		rejects6_load(c->s);
+	for (i = 0, steps = 0; i < nr && steps < RULE_STEPS; i++, steps++) {
+		if (!rule_matches(&r[i], 0))
+			continue;
+		if (r[i].action == FR_ACT_GOTO) {
+			if (!r[i].unresolved &&
+			    rule_target(r, nr, r[i].target) > i)
+				i = rule_target(r, nr, r[i].target) - 1;
+			continue;
+		}
+		if (r[i].action != FR_ACT_TO_TBL)
+			return scan_read(c, "no route before a rejecting rule");
+		if (family == AF_INET6 && reject6_in(c->s, r[i].table))
+			return scan_read(c, "an IPv6 reject or throw default");
+		if (scan_best(rt, ok, n, &r[i], &best) == -1)
+			return scan_read(c, "routes of equal metric");
+		if (best == NULL)
+			continue;
+		if (best->dst_len != 0)
+			return scan_read(c, "a route more specific than default");
+		for (k = 0, several = 0; k < (size_t)best->nnh; k++) {
+			x = link_byindex(c->s, best->nh[k].oif);
+			if (x == NULL || link_tunnel(x) ||
+			    in_chain(c, x->index) ||
+			    (best->nh[k].flags & RTNH_F_DEAD))
+				continue;
+			if (nh == NULL)
+				nh = &best->nh[k];
+			else if (nh->oif != x->index)
+				several = 1;
+		}
+		if (nh == NULL)
+			return scan_read(c, "no device of the route");
+		if (several) {
+			snprintf(c->why, sizeof(c->why), "multipath default "
+			    "route in table %u", best->table);
+			return R_AMBIG;
+		}
+		step_route(st, M_SCAN, nh, family, best->table, 0, 0);
+		return R_FOUND;
+	}
+	return scan_read(c, "no route");
+}
+
 /*
  * 4: "as if the tunnel were not there", which the kernel cannot be asked:
  * the rules walked as the kernel walks them for a local packet with no
@@ -1205,6 +1485,8 @@ by_scan(struct ctx *c, int family, struct step *st)
 	if (c->hasmark)
 		return mark_ask(c, family, c->mark, 1, M_SCAN, st);
 	rules_load(c->s, family);
+	if ((res = scan_ask(c, family, st)) != -1)
+		return res;
 	routes_load(c->s, family);
 	r = c->s->rules[famidx(family)].v;
 	n = c->s->rules[famidx(family)].n;
@@ -1251,6 +1533,215 @@ by_scan(struct ctx *c, int family, struct step *st)
 	return R_NOROUTE;
 }
 
+/* What the sockets of a tunnel's owner (or kernel WireGuard) say. */
+struct sockagg {
+	int	found;
+	int	several;
+	int	unreach;
+	int	loop;
+	char	names[120];
+};
+
+/*
+ * The route of one socket's packets, as the kernel gives it for exactly
+ * that flow: its remote, source, mark and bound device.  The first that
+ * leaves the chain is the step; others that leave elsewhere make it
+ * ambiguous.
+ */
+static void
+sock_route(struct ctx *c, const struct flow *f, struct step *st,
+    struct sockagg *g, const char *how)
+{
+	const struct nexthop *nh;
+	const struct link *x;
+	struct route rt;
+	size_t len;
+	int e;
+
+	if ((e = getroute(c->s, f, 0, &rt)) != 0) {
+		if (!unreachable(e))
+			errc(EXIT_SYS, e, "route of a socket");
+		g->unreach++;
+		return;
+	}
+	if (rt.type != RTN_UNICAST || (nh = route_leaves(c, &rt)) == NULL ||
+	    (x = link_byindex(c->s, nh->oif)) == NULL ||
+	    (x->flags & IFF_LOOPBACK) || link_tunnel(x)) {
+		g->loop++;
+		return;
+	}
+	if (g->found == 0) {
+		step_route(st, M_SOCKET, nh, f->dst.family, rt.table,
+		    f->hasmark, f->mark);
+		snprintf(c->ans->note, sizeof(c->ans->note), "%s", how);
+		strlcpy(g->names, x->name, sizeof(g->names));
+	} else if (st->next != x->index && strstr(g->names, x->name) ==
+	    NULL) {
+		g->several = 1;
+		len = strlen(g->names);
+		snprintf(g->names + len, sizeof(g->names) - len, " %s",
+		    x->name);
+	}
+	g->found++;
+}
+
+static const char *
+addr_str(const struct ipaddr *ip, char *buf, size_t len)
+{
+	if (ip->family == 0)
+		return "*";
+	return inet_ntop(ip->family, ip->a, buf, len);
+}
+
+/* One socket of the owner: its flow, and what -v says of it. */
+static int
+sock_flow(struct ctx *c, const struct osock *o, struct flow *f, char *how,
+    size_t len)
+{
+	const struct query *q = c->q;
+	const struct link *b;
+	char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], dev[IF_NAMESIZE + 8];
+	char mark[24];
+
+	memset(f, 0, sizeof(*f));
+	if (o->dst.family != 0)
+		f->dst = o->dst;
+	else if (o->proto == IPPROTO_TCP)
+		return 0;	/* a listener sends nothing */
+	else if (c->stacked && q->peer.family != 0)
+		f->dst = q->peer;
+	else {
+		f->dst.family = o->family;
+		inet_pton(o->family, o->family == AF_INET ? probe4 : probe6,
+		    f->dst.a);
+	}
+	if (q->family != AF_UNSPEC && f->dst.family != q->family)
+		return 0;
+	if (o->src.family == f->dst.family)
+		f->src = o->src;
+	f->hasmark = o->hasmark && o->mark != 0;
+	f->mark = o->mark;
+	f->oif = o->oif;
+	dev[0] = '\0';
+	if (o->oif != 0 && (b = link_byindex(c->s, o->oif)) != NULL)
+		snprintf(dev, sizeof(dev), " dev %s", b->name);
+	if (o->hasmark)
+		snprintf(mark, sizeof(mark), " mark 0x%x", o->mark);
+	else
+		snprintf(mark, sizeof(mark), " mark unknown");
+	snprintf(how, len, "pid %ld %s socket %llu %s:%u -> %s:%u%s%s%s",
+	    (long)o->pid, o->proto == IPPROTO_UDP ? "udp" : "tcp", o->inode,
+	    addr_str(&o->src, sa, sizeof(sa)), o->sport,
+	    addr_str(&f->dst, da, sizeof(da)), o->dport, mark, dev,
+	    o->dst.family == 0 ? " (not connected)" : "");
+	return 1;
+}
+
+/* Kernel WireGuard: each peer's endpoint, routed with the fwmark. */
+static int
+by_wireguard(struct ctx *c, const struct link *l, struct step *st,
+    struct sockagg *g)
+{
+	struct wgdev w;
+	struct flow f;
+	char how[256], a[INET6_ADDRSTRLEN];
+	size_t i;
+
+	memset(&w, 0, sizeof(w));
+	if (owner_wireguard(l->index, &w) == -1) {
+		if (errno == ENOENT)
+			snprintf(c->nawhy, sizeof(c->nawhy), "no wireguard "
+			    "netlink family (module not loaded)");
+		else if (errno == EPERM || errno == EACCES)
+			snprintf(c->nawhy, sizeof(c->nawhy), "wireguard "
+			    "netlink needs CAP_NET_ADMIN");
+		else
+			err(EXIT_SYS, "wireguard netlink");
+		return R_NONE;
+	}
+	for (i = 0; i < w.npeers; i++) {
+		if (c->q->family != AF_UNSPEC &&
+		    w.peers[i].family != c->q->family)
+			continue;
+		flow_to(&f, &w.peers[i], w.fwmark != 0, w.fwmark);
+		snprintf(how, sizeof(how), "wireguard port %u fwmark 0x%x "
+		    "peer %s", w.port, w.fwmark,
+		    addr_str(&w.peers[i], a, sizeof(a)));
+		sock_route(c, &f, st, g, how);
+	}
+	if (w.npeers == 0)
+		snprintf(c->nawhy, sizeof(c->nawhy), "wireguard %s has no "
+		    "peer endpoint", l->name);
+	return R_NONE;
+}
+
+/*
+ * 0: the route of the tunnel owner's own sockets, the closest Linux has
+ * to macOS's delegate.  UDP sockets first (the tunnel's packets), TCP ones
+ * (connected) only when no UDP one answers; IPv4 before IPv6, as for the
+ * other methods when no family is asked.
+ */
+static int
+by_socket(struct ctx *c, const struct link *l, struct step *st)
+{
+	struct osocks v = { NULL, 0, 0 };
+	struct sockagg g;
+	struct flow f;
+	pid_t pids[8];
+	char how[256];
+	size_t i, np;
+	int pass;
+
+	memset(&g, 0, sizeof(g));
+	if (c->s->watching)
+		return R_NONE;
+	if (l->kind != NULL && strcmp(l->kind->name, "wireguard") == 0)
+		by_wireguard(c, l, st, &g);
+	else if (l->kind == NULL || strcmp(l->kind->name, "tun") != 0) {
+		snprintf(c->nawhy, sizeof(c->nawhy), "not a tun device");
+		return R_NONE;
+	} else if ((np = owner_find(l->name, l->tunfds, pids, 8, &v)) == 0) {
+		free(v.v);
+		snprintf(c->nawhy, sizeof(c->nawhy), "no process holds %s "
+		    "open", l->name);
+		return R_NONE;
+	} else {
+		/* TCP's table, often the larger, only when UDP says nothing. */
+		for (pass = 0; pass < 4 && g.found == 0; pass++) {
+			if (pass % 2 == 0)
+				owner_diag(&v, pass < 2 ? IPPROTO_UDP :
+				    IPPROTO_TCP);
+			for (i = 0; i < v.n; i++)
+				if (v.v[i].proto == (pass < 2 ? IPPROTO_UDP :
+				    IPPROTO_TCP) && sock_flow(c, &v.v[i], &f,
+				    how, sizeof(how)) && f.dst.family ==
+				    (pass % 2 == 0 ? AF_INET : AF_INET6))
+					sock_route(c, &f, st, &g, how);
+		}
+		free(v.v);
+		if (g.found + g.unreach + g.loop == 0)
+			snprintf(c->nawhy, sizeof(c->nawhy), "%zu process%s "
+			    "%s open, no socket of %s", np, np > 1 ? "es hold" :
+			    " holds", l->name, c->q->family == AF_INET ? "IPv4" :
+			    c->q->family == AF_INET6 ? "IPv6" : "IP");
+	}
+	if (g.several) {
+		snprintf(c->why, sizeof(c->why), "sockets routed through "
+		    "several devices: %s", g.names);
+		return R_AMBIG;
+	}
+	if (g.found > 0)
+		return R_FOUND;
+	if (g.unreach > 0 && g.loop == 0) {
+		snprintf(c->why, sizeof(c->why), " from the tunnel's sockets");
+		return R_NOROUTE;
+	}
+	if (g.loop > 0)
+		snprintf(c->nawhy, sizeof(c->nawhy), "the sockets of %s route "
+		    "into a tunnel", l->name);
+	return R_NONE;
+}
+
 static int
 allowed(const struct query *q, int depth, enum method m)
 {
@@ -1266,7 +1757,7 @@ step(struct ctx *c, const struct link *l, int depth, struct step *st)
 
 	memset(st, 0, sizeof(*st));
 	st->table = -1;
-	/* Stacked devices carry the same packets: -m and -p hold for them. */
+	/* Stacked devices carry the same packets: -M and -P hold for them. */
 	c->hasmark = c->stacked && q->hasmark;
 	c->mark = c->hasmark ? q->mark : 0;
 	res = by_link(c, l, st);
@@ -1280,6 +1771,10 @@ step(struct ctx *c, const struct link *l, int depth, struct step *st)
 	st->table = -1;
 	if (!link_tunnel(l))
 		return R_NONE;
+	c->nawhy[0] = '\0';
+	if (allowed(q, depth, M_SOCKET) &&
+	    (res = by_socket(c, l, st)) != R_NONE)
+		return res;
 	if (allowed(q, depth, M_PEER) &&
 	    (res = by_peer(c, l, depth, st)) != R_NONE)
 		return res;
@@ -1354,8 +1849,9 @@ resolve(struct ctx *c, const struct link *l)
 			return;
 		}
 		if (res == R_NONE && depth == 0 && c->q->method != M_NONE)
-			snprintf(c->why, sizeof(c->why), " by method %s",
-			    method_name(c->q->method));
+			snprintf(c->why, sizeof(c->why), " by method %s%s%s",
+			    method_name(c->q->method), c->nawhy[0] != '\0' ?
+			    ": " : "", c->nawhy);
 		if (res != R_FOUND) {
 			fail(c, EXIT_NOROUTE, l);
 			return;
@@ -1395,6 +1891,7 @@ sys_open(void)
 	s->rules[0].size = s->rules[1].size = sizeof(struct rule);
 	s->routes[0].size = s->routes[1].size = sizeof(struct route);
 	s->nhobjs.size = sizeof(struct nhobj);
+	s->rejects6.size = sizeof(struct route);
 	if ((s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL)
 		err(EXIT_SYS, "netlink socket");
 	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) == -1)
@@ -1417,6 +1914,7 @@ sys_close(struct sys *s)
 		free(s->routes[i].v);
 	}
 	free(s->nhobjs.v);
+	free(s->rejects6.v);
 	free(s->buf);
 	free(s);
 }
@@ -1424,7 +1922,8 @@ sys_close(struct sys *s)
 int
 sys_method(enum method m)
 {
-	return m == M_LINK || m == M_PEER || m == M_MARK || m == M_SCAN;
+	return m == M_LINK || m == M_PEER || m == M_MARK || m == M_SCAN ||
+	    m == M_SOCKET;
 }
 
 void
@@ -1433,7 +1932,8 @@ sys_refresh(struct sys *s)
 	s->have_links = 0;
 	s->have_rules[0] = s->have_rules[1] = 0;
 	s->have_routes[0] = s->have_routes[1] = 0;
-	s->have_nhobjs = 0;
+	s->nhobjs.n = 0;
+	s->have_rejects6 = 0;
 }
 
 void
@@ -1494,6 +1994,7 @@ sys_watch(struct sys *s)
 	int size = 1 << 20;
 	size_t i;
 
+	s->watching = 1;
 	s->ev = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (s->ev == NULL)
 		err(EXIT_SYS, "netlink socket");

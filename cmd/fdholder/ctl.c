@@ -224,19 +224,24 @@ ctl_ask(struct ctl *c)
 }
 
 /*
- * Confirm that we hold the nfds received, then wait for the holder's
- * verdict: end of file once it closed its copies (or died), and we own
- * everything; or its F_ERROR, when it gave up waiting and resumed.  No
- * bound on the wait: the holder has its own.  Returns 0 or -1.
+ * Confirm that we hold the nfds received.  A holder that cuts (HF_CUT)
+ * can no longer resume once our F_ACK is sent: then everything is ours at
+ * once.  Otherwise we wait for the holder's verdict: end of file once it
+ * closed its copies (or died), and we own everything; or its F_ERROR, when
+ * it gave up waiting and resumed (a cutting holder refused our F_ACK).
+ * No bound on that wait: the holder has its own.  Returns 0 or -1.
  */
 int
-ctl_confirm(struct ctl *c, int s, size_t nfds)
+ctl_confirm(struct ctl *c, int s, size_t nfds, int cut)
 {
 	struct frame f;
 	struct perr pe;
 	int r;
 
-	ack_send(s, nfds, NULL, &pe);
+	if (ack_send(s, nfds, NULL, &pe) == 0 && cut) {
+		close(s);
+		return 0;
+	}
 	r = frame_recv(s, &f, NULL, &pe);
 	close(s);
 	if (r == 0)
@@ -252,6 +257,23 @@ ctl_confirm(struct ctl *c, int s, size_t nfds)
 		return 0;
 	warnx("%s: holder kept what it holds: %s", c->ep.addr.str, pe.msg);
 	return -1;
+}
+
+/*
+ * Can we cut off a late F_ACK?  Once our reading side is shut down, Linux
+ * refuses the successor's later sends (EPIPE) and keeps what is queued, so
+ * the queue then holds the F_ACK or never will.  BSD kernels (xnu among
+ * them) flush the queue on SHUT_RD: there we never cut, and the successor
+ * waits for our verdict.
+ */
+int
+ctl_can_cut(void)
+{
+#ifdef __linux__
+	return 1;
+#else
+	return 0;
+#endif
 }
 
 int
@@ -460,6 +482,33 @@ succ_event(struct ctl *c, int revents)
 }
 
 /*
+ * The confirmation is late.  Where we can (ctl_can_cut), shut our reading
+ * side: from that instant the successor's F_ACK either is in our queue,
+ * and it owns everything, or can no longer be sent, and we resume.
+ * Returns CTL_COMMIT or CTL_NONE (then the caller resumes).
+ */
+static int
+cut(struct ctl *c)
+{
+	struct frame f;
+	struct deadline now;
+	struct perr pe;
+	uint32_t n;
+	int r = CTL_NONE;
+
+	if (c->state != CS_SENT || !ctl_can_cut() ||
+	    shutdown(c->succ, SHUT_RD) == -1)
+		return CTL_NONE;
+	deadline_in(&now, 0);
+	if (frame_ready(c->succ) && frame_recv(c->succ, &f, &now, &pe) == 1) {
+		if (f.nfds == 0 && ack_get(&f, &n) == 0 && n == c->nsent)
+			r = CTL_COMMIT;
+		frame_free(&f);
+	}
+	return r;
+}
+
+/*
  * What happened on the control socket.  With listening, new peers are
  * successors (the store accepts its clients itself).
  */
@@ -472,7 +521,8 @@ ctl_events(struct ctl *c, const struct pollfd *pfd)
 
 	if (c->pi_s != -1 && (pfd[c->pi_s].revents != 0 || c->partial))
 		r = succ_event(c, pfd[c->pi_s].revents);
-	if (r == CTL_NONE && c->succ != -1 && deadline_ms(&c->until) == 0) {
+	if (r == CTL_NONE && c->succ != -1 && deadline_ms(&c->until) == 0 &&
+	    (r = cut(c)) == CTL_NONE) {
 		perr_set(&pe, PE_SYS, "%s timed out; resumed",
 		    state == CS_SENT ? "confirmation" : "request");
 		pe.errnum = ETIMEDOUT;

@@ -24,17 +24,18 @@
 #define MAXENTRIES	10000
 #define MAXFDS		10000
 
+/* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-iNS] [-g [op:]group] [-t seconds] "
-	    "[-u [op:]user] -s ctlsock host port\n"
-	    "       %s [-S] [-f maxfds] [-g [op:]group] [-l maxentries] "
+	fprintf(help ? stdout : stderr, "usage: %s [-hiNS] [-g [op:]group] "
+	    "[-t seconds] [-u [op:]user] -s ctlsock host port\n"
+	    "       %s [-S] [-E maxentries] [-f maxfds] [-g [op:]group] "
 	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
-	    "       %s -L [-t seconds] -s ctlsock\n"
+	    "       %s -L [-j] [-t seconds] -s ctlsock\n"
 	    "       %s -D [-t seconds] -s ctlsock name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
-	exit(EXIT_USAGE);
+	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
 /*
@@ -89,9 +90,9 @@ client_connect(const struct addr *a, const struct deadline *dl)
 	return s;
 }
 
-/* -L: print what the store holds. */
+/* -L: print what the store holds, with -j as JSON. */
 static int
-client_list(const struct addr *a, int tms)
+client_list(const struct addr *a, int jflag, int tms)
 {
 	struct deadline dl;
 	struct perr pe;
@@ -99,7 +100,7 @@ client_list(const struct addr *a, int tms)
 
 	deadline_in(&dl, tms);
 	s = client_connect(a, &dl);
-	if (hold_list(s, stdout, &dl, &pe) == -1)
+	if (hold_list(s, stdout, jflag, &dl, &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
 	close(s);
 	if (fflush(stdout) == EOF || ferror(stdout))
@@ -142,19 +143,23 @@ main(int argc, char *argv[])
 	struct ctl ctl;
 	const char *sflag = NULL;
 	size_t maxentries = 0, maxfds = 0;
-	int ch, iflag = 0, Dflag = 0, Lflag = 0, Nflag = 0, Sflag = 0;
+	int ch, iflag = 0, jflag = 0, Dflag = 0, Lflag = 0, Nflag = 0;
+	int Sflag = 0;
 	int tms = 10000, widened = 0;
 
 	memset(rights, 0, sizeof(rights));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
-	while ((ch = getopt(argc, argv, "Df:g:iLl:NSs:t:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "DE:f:g:hijLNSs:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
 			Dflag = 1;
 			break;
 		case 'L':
 			Lflag = 1;
+			break;
+		case 'E':
+			maxentries = limit(optarg, "maxentries");
 			break;
 		case 'f':
 			maxfds = limit(optarg, "maxfds");
@@ -163,11 +168,13 @@ main(int argc, char *argv[])
 			rights_add(rights, optarg, 1);
 			widened = 1;
 			break;
+		case 'h':
+			usage(1);
 		case 'i':
 			iflag = 1;
 			break;
-		case 'l':
-			maxentries = limit(optarg, "maxentries");
+		case 'j':
+			jflag = 1;
 			break;
 		case 'N':
 			Nflag = 1;
@@ -186,26 +193,28 @@ main(int argc, char *argv[])
 			widened = 1;
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	if (jflag && !Lflag)
+		errx(EXIT_USAGE, "cannot use -j without -L");
 	if (sflag == NULL || (Dflag && Lflag))
-		usage();
+		usage(0);
 	if (Dflag || Lflag) {
 		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
 		    Nflag || Sflag || widened || maxfds != 0 ||
 		    maxentries != 0)
-			usage();
+			usage(0);
 		eaddr_parse(&addr, sflag);
-		return Lflag ? client_list(&addr, tms) :
+		return Lflag ? client_list(&addr, jflag, tms) :
 		    client_delete(&addr, argv, argc, tms);
 	}
 	if (argc != 0 && argc != 2)
-		usage();
+		usage(0);
 	if (argc == 2 && (maxfds != 0 || maxentries != 0))
-		errx(EXIT_USAGE, "-f and -l limit the store, not a connection");
+		errx(EXIT_USAGE, "-E and -f limit the store, not a connection");
 	if (argc == 0 && (iflag || Nflag))
 		errx(EXIT_USAGE, "-i and -N need a connection: host port");
 	eaddr_parse(&addr, sflag);

@@ -67,7 +67,8 @@ int	ctl_start(struct ctl *, int (*)(void *, int), void *);
 void	ctl_foreign(struct ctl *, const struct perr *)
 	    __attribute__((__noreturn__));
 int	ctl_ask(struct ctl *);
-int	ctl_confirm(struct ctl *, int, size_t);
+int	ctl_confirm(struct ctl *, int, size_t, int);
+int	ctl_can_cut(void);
 void	ctl_adopt(struct ctl *, int lfd, uint64_t dev, uint64_t ino);
 void	ctl_path_id(const struct ctl *, uint64_t *dev, uint64_t *ino);
 int	ctl_pollfds(struct ctl *, struct pollfd *, int n, int listening);

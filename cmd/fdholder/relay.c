@@ -64,6 +64,7 @@ struct relay {
 	struct buf	 ib;		/* from standard input, for conn */
 	int		 eof;		/* conn's peer closed it */
 	int		 shut;		/* conn's writing side is shut down */
+	int		 cut;		/* our holder sent HF_CUT */
 	int		 Nflag;
 	int		 Sflag;
 	int		 sd;		/* -S: $NOTIFY_SOCKET, or -1 */
@@ -487,6 +488,8 @@ handoff_send(struct relay *rl)
 		h.flags |= HF_SHUT;
 	if (rl->pr != -1)
 		h.flags |= HF_PIPE;
+	if (ctl_can_cut())
+		h.flags |= HF_CUT;
 	ctl_path_id(c, &h.dev, &h.ino);
 	h.ob = rl->ob.p + rl->ob.off;
 	h.olen = rl->ob.len;
@@ -546,6 +549,7 @@ handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
 	buf_set(&rl->ib, h.ib, h.ilen);
 	rl->eof = (h.flags & HF_EOF) != 0;
 	rl->shut = (h.flags & HF_SHUT) != 0;
+	rl->cut = (h.flags & HF_CUT) != 0;
 	return 0;
 }
 
@@ -643,7 +647,7 @@ takeover(struct relay *rl, int s)
 	frame_free(&f);
 	takeover_check(rl, s);
 	fd_nonblock(rl->conn, 1);
-	if (ctl_confirm(c, s, rl->pr != -1 ? 4 : 2) == -1)
+	if (ctl_confirm(c, s, rl->pr != -1 ? 4 : 2, rl->cut) == -1)
 		takeover_abort(rl);
 	ctl_adopt(c, c->ep.lfd, dev, ino);
 	return 1;
@@ -827,6 +831,10 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	buf_init(&rl.ob, BUFSZ);
 	buf_init(&rl.ib, BUFSZ);
 	signal(SIGPIPE, SIG_IGN);
+	/* Built now, installed after the handoff in one call: the stream
+	 * waits for none of libseccomp's work. */
+	if (sandbox_prepare(SB_SOCKETS | SB_SPLICE | SB_UNLINK) == -1)
+		err(EXIT_SYS, "sandbox");
 
 	start(&rl, &fresh);
 	if (rl.res != NULL)
@@ -846,7 +854,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	if (rl.in != -1)
 		rl.infl = nonblock(rl.in, "standard input");
 	/* From here on: the fds we have, and our control socket's path. */
-	if (sandbox(SB_SOCKETS | SB_SPLICE | SB_UNLINK) == -1)
+	if (sandbox_enter() == -1)
 		err(EXIT_SYS, "sandbox");
 
 	for (;;) {

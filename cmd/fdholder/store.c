@@ -84,6 +84,8 @@ struct client {
 	int		 fill;		/* CL_SEND: FILL_* */
 	int		 then;		/* CL_SEND: the state once all is out */
 	int		 reserved;	/* entry name (gen) is ours to take */
+	int		 rflags;	/* of the request being served */
+	int		 liststate;	/* FILL_LIST: with FF_STATE */
 	struct peer	 peer;
 	struct deadline	 until;		/* of the current step */
 	struct outq	 q;		/* what we said and it did not read */
@@ -370,7 +372,8 @@ fill_list(struct store *st, struct client *cl, struct perr *pe)
 	for (; i < st->nentries && b.len < LISTFRAME; i++) {
 		e = st->ent[i];
 		entry_put(&b, e->name, e->uid, entry_age(e, now),
-		    entry_ttl(e, now), e->set.fds, e->set.n);
+		    entry_ttl(e, now), e->set.fds, e->set.n, cl->liststate,
+		    e->taken);
 		strlcpy(cl->name, e->name, sizeof(cl->name));
 	}
 	if (i == st->nentries)
@@ -380,8 +383,8 @@ fill_list(struct store *st, struct client *cl, struct perr *pe)
 		r = -1;
 	} else
 		r = outq_frame(&cl->q, F_ENTRIES,
-		    i < st->nentries ? FF_MORE : 0,
-		    b.p, b.len, NULL, 0, pe);
+		    (i < st->nentries ? FF_MORE : 0) |
+		    (cl->liststate ? FF_STATE : 0), b.p, b.len, NULL, 0, pe);
 	wb_free(&b);
 	return r;
 }
@@ -646,6 +649,7 @@ req_list(struct store *st, int i, struct rbuf *r, struct perr *pe)
 		return -1;
 	}
 	cl->name[0] = '\0';	/* before every name */
+	cl->liststate = (cl->rflags & FF_STATE) != 0;
 	client_send(st, cl, FILL_LIST, CL_REQ);
 	return 0;
 }
@@ -765,6 +769,7 @@ request(struct store *st, int i, const struct frame *f, struct perr *pe)
 	if (rq->op != OP_N && !allowed(st, i, rq->op, pe))
 		return -1;
 	rb_init(&r, f->data, f->len);
+	st->cl[i].rflags = f->flags;
 	return rq->serve(st, i, &r, pe);
 }
 
@@ -1116,7 +1121,7 @@ takeover(struct store *st, int s)
 				goto fail;
 			}
 	}
-	if (ctl_confirm(c, s, total) == -1) {
+	if (ctl_confirm(c, s, total, 0) == -1) {
 		/* It kept everything: ours are copies, let them go. */
 		store_clear(st);
 		close(c->ep.lfd);
@@ -1179,11 +1184,14 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 
 	if (Sflag && sds_open(c->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
+	if (sandbox_prepare(SB_SOCKETS | SB_UNLINK |
+	    (Sflag ? SB_FDSTORE : 0)) == -1)
+		err(EXIT_SYS, "sandbox");
 	start(&st);
 	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
 	    st.nfds, Sflag ? ", kept in the fd store too" : "");
 	fd_nonblock(c->ep.lfd, 1);
-	if (sandbox(SB_SOCKETS | SB_UNLINK | (Sflag ? SB_FDSTORE : 0)) == -1)
+	if (sandbox_enter() == -1)
 		err(EXIT_SYS, "sandbox");
 
 	for (;;) {

@@ -28,16 +28,17 @@
 #include "trust.h"
 #include "util.h"
 
+/* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-cr] [-g group] [-m fd[,fd...]] "
-	    "[-t seconds] [-u user] socket [prog [arg ...]]\n"
+	fprintf(help ? stdout : stderr, "usage: %s [-chr] [-g group] "
+	    "[-m fd[,fd...]] [-t seconds] [-u user] socket [prog [arg ...]]\n"
 	    "       %s -n name [-D] [-g group] [-m fd[,fd...]] [-t seconds] "
 	    "[-u user] socket [prog [arg ...]]\n"
-	    "       %s -L name[,name...] [-m fd[,fd...]] [prog [arg ...]]\n",
+	    "       %s -S name[,name...] [-m fd[,fd...]] [prog [arg ...]]\n",
 	    getprogname(), getprogname(), getprogname());
-	exit(EXIT_USAGE);
+	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
 /*
@@ -222,7 +223,7 @@ retrieve(const struct addr *a, const char *name, int Dflag,
 	return deliver(argv, &set, map, nmap, nofile, s, dl);
 }
 
-/* -L: the fds the service manager passed us, by name. */
+/* -S: the fds the service manager passed us, by name. */
 static int
 listen_fds(const char *names, char *argv[], int *map, size_t nmap)
 {
@@ -234,7 +235,7 @@ listen_fds(const char *names, char *argv[], int *map, size_t nmap)
 	if (listen_take(names, &set, &pe) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
 	if (!set_fits(&set, argv[0] != NULL, nmap, &pe))
-		errx(EXIT_USAGE, "-L %s: %s", names, pe.msg);
+		errx(EXIT_USAGE, "-S %s: %s", names, pe.msg);
 	return deliver(argv, &set, map, nmap, &nofile, -1, NULL);
 }
 
@@ -391,13 +392,13 @@ conflicts(enum verb verb, int cflag, int Dflag, int rflag, int tset,
 {
 	if (verb == LISTEN_FDS) {
 		if (cflag)
-			errx(EXIT_USAGE, "cannot use -c with -L");
+			errx(EXIT_USAGE, "cannot use -c with -S");
 		if (rflag)
-			errx(EXIT_USAGE, "cannot use -r with -L");
+			errx(EXIT_USAGE, "cannot use -r with -S");
 		if (tset)
-			errx(EXIT_USAGE, "cannot use -t with -L");
+			errx(EXIT_USAGE, "cannot use -t with -S");
 		if (widened)
-			errx(EXIT_USAGE, "cannot use -u or -g with -L");
+			errx(EXIT_USAGE, "cannot use -u or -g with -S");
 	}
 	if (verb == FETCH && cflag)
 		errx(EXIT_USAGE, "cannot use -c with -n");
@@ -414,31 +415,33 @@ main(int argc, char *argv[])
 	struct deadline dl;
 	struct rlimit nofile;
 	struct addr addr;
-	const char *Lflag = NULL, *nflag = NULL;
+	const char *Sflag = NULL, *nflag = NULL;
 	enum verb verb = RECEIVE;
 	int *map = NULL, ch, cflag = 0, Dflag = 0, rflag = 0, tms = -1;
 	size_t nmap = 0;
 
-	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:L:m:n:rt:u:")) != -1) {
+	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:hm:n:rS:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
 			Dflag = 1;
 			break;
 		case 'n':
 			if (verb == LISTEN_FDS)
-				errx(EXIT_USAGE, "cannot use -n with -L");
+				errx(EXIT_USAGE, "cannot use -n with -S");
 			verb = FETCH;
 			nflag = optarg;
 			break;
-		case 'L':
+		case 'S':
 			if (verb == FETCH)
-				errx(EXIT_USAGE, "cannot use -L with -n");
+				errx(EXIT_USAGE, "cannot use -S with -n");
 			verb = LISTEN_FDS;
-			Lflag = optarg;
+			Sflag = optarg;
 			break;
 		case 'c':
 			cflag = 1;
 			break;
+		case 'h':
+			usage(1);
 		case 'g':
 			etrust_add(&trust, optarg, 1);
 			break;
@@ -457,7 +460,7 @@ main(int argc, char *argv[])
 			etrust_add(&trust, optarg, 0);
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
@@ -468,10 +471,10 @@ main(int argc, char *argv[])
 		/* No socket operand: the program starts at argv[0]. */
 		if (nmap > 0 && argc < 1)
 			errx(EXIT_USAGE, "-m needs a program to run");
-		return listen_fds(Lflag, argv, map, nmap);
+		return listen_fds(Sflag, argv, map, nmap);
 	}
 	if (argc < 1)
-		usage();
+		usage(0);
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", nflag);

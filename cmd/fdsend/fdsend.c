@@ -26,17 +26,18 @@
 #include "trust.h"
 #include "util.h"
 
+/* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
-usage(void)
+usage(int help)
 {
-	fprintf(stderr, "usage: %s [-lr] [-g group] [-p pid] [-t seconds] "
-	    "[-u user] socket fd[=name] ...\n"
+	fprintf(help ? stdout : stderr, "usage: %s [-hlr] [-g group] [-p pid] "
+	    "[-t seconds] [-u user] socket fd[=name] ...\n"
 	    "       %s -n name [-e seconds] [-g group] [-p pid] [-t seconds] "
 	    "[-u user] socket fd[=name] ...\n"
-	    "       %s -N [-p pid] [-t seconds] fd[=name] ...\n"
-	    "       %s -N -d [-t seconds] name ...\n",
+	    "       %s -S [-p pid] [-t seconds] fd[=name] ...\n"
+	    "       %s -S -D [-t seconds] name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
-	exit(EXIT_USAGE);
+	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
 /* The fd to send for the operand fd: ours, or a copy of process pid's. */
@@ -65,7 +66,7 @@ source_fd(int fd, pid_t pid, int *pidfd)
 	err(EXIT_SYS, "pid %ld: fd %d", (long)pid, fd);
 }
 
-/* -N: the service manager's fd store, opened or exited. */
+/* -S: the service manager's fd store, opened or exited. */
 static int
 notify_or_exit(void)
 {
@@ -89,7 +90,7 @@ notify_done(int s, const struct deadline *dl)
 }
 
 /*
- * -N: store the set in the service manager's fd store, the fds of one name
+ * -S: store the set in the service manager's fd store, the fds of one name
  * in messages of at most PROTO_MAXFDS.
  */
 static void
@@ -116,7 +117,7 @@ notify_store(const struct fdset *set, const struct deadline *dl)
 	notify_done(s, dl);
 }
 
-/* -N -d: remove the fds of each name from the service manager's store. */
+/* -S -D: remove the fds of each name from the service manager's store. */
 static void
 notify_remove(char **names, int n, const struct deadline *dl)
 {
@@ -313,14 +314,14 @@ conflicts(enum verb verb, int lflag, int rflag, pid_t pid, int widened,
 {
 	if (verb == NOTIFY_STORE || verb == NOTIFY_REMOVE) {
 		if (lflag)
-			errx(EXIT_USAGE, "cannot use -l with -N");
+			errx(EXIT_USAGE, "cannot use -l with -S");
 		if (rflag)
-			errx(EXIT_USAGE, "cannot use -r with -N");
+			errx(EXIT_USAGE, "cannot use -r with -S");
 		if (widened)
-			errx(EXIT_USAGE, "cannot use -u or -g with -N");
+			errx(EXIT_USAGE, "cannot use -u or -g with -S");
 	}
 	if (verb == NOTIFY_REMOVE && pid != 0)
-		errx(EXIT_USAGE, "cannot use -p with -d");
+		errx(EXIT_USAGE, "cannot use -p with -D");
 	if (verb == STORE && lflag)
 		errx(EXIT_USAGE, "cannot use -l with -n");
 	if (verb == STORE && rflag)
@@ -339,12 +340,12 @@ main(int argc, char *argv[])
 	const char *errstr, *nflag = NULL;
 	enum verb verb = SEND;
 	uint32_t ttl = HOLD_FOREVER;
-	int ch, i, r, dflag = 0, lflag = 0, rflag = 0, tms = -1;
+	int ch, i, r, Dflag = 0, lflag = 0, rflag = 0, tms = -1;
 	pid_t pid = 0;
 
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
-	while ((ch = getopt(argc, argv, "de:g:ln:Np:rt:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "De:g:hln:p:rSt:u:")) != -1) {
 		switch (ch) {
 		case 'e':
 			ttl = strtonum(optarg, 1, HOLD_FOREVER - 1, &errstr);
@@ -354,16 +355,18 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			if (verb == NOTIFY_STORE)
-				errx(EXIT_USAGE, "cannot use -n with -N");
+				errx(EXIT_USAGE, "cannot use -n with -S");
 			verb = STORE;
 			nflag = optarg;
 			break;
-		case 'd':
-			dflag = 1;
+		case 'D':
+			Dflag = 1;
 			break;
-		case 'N':
+		case 'h':
+			usage(1);
+		case 'S':
 			if (verb == STORE)
-				errx(EXIT_USAGE, "cannot use -N with -n");
+				errx(EXIT_USAGE, "cannot use -S with -n");
 			verb = NOTIFY_STORE;
 			break;
 		case 'p':
@@ -387,19 +390,19 @@ main(int argc, char *argv[])
 			etrust_add(&trust, optarg, 0);
 			break;
 		default:
-			usage();
+			usage(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (dflag && verb != NOTIFY_STORE)
-		errx(EXIT_USAGE, "cannot use -d without -N");
-	if (dflag)
+	if (Dflag && verb != NOTIFY_STORE)
+		errx(EXIT_USAGE, "cannot use -D without -S");
+	if (Dflag)
 		verb = NOTIFY_REMOVE;
 	conflicts(verb, lflag, rflag, pid, trust_widened(&trust), ttl);
 	/* The forms with a socket operand want an fd after it. */
 	if (argc < ((verb == SEND || verb == STORE) ? 2 : 1))
-		usage();
+		usage(0);
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", nflag);

@@ -6,6 +6,7 @@
  * file is included here whole.  The first byte picks the dump.
  */
 #include "../../cmd/effif/linux.c"
+#include "../../cmd/effif/owner.c"
 
 /* effif.c has main(); the parsers need only this from it. */
 const char *

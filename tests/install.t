@@ -1,0 +1,95 @@
+#!/bin/bash
+# ISC license: see LICENSE.
+# make install and make uninstall, into a scratch DESTDIR: the files and
+# their modes, the pages as man finds and renders them, the installed
+# tools running.
+. "$(dirname "$0")/lib.sh"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+
+# smake ARG ...: make in the source tree, on the tools of $BIN, as a make
+# of its own (not a part of the make check that may run us).
+smake() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    make -s -C "$SRC" B="$BIN" "$@"
+}
+
+# want_list PREFIX: what make install PREFIX=PREFIX installs, with modes:
+# the four tools, the five pages, what completions/ and examples/ hold.
+want_list() {
+	local p=${1#/} f m
+	{
+		printf '755 %s/bin/%s\n' "$p" fdholder "$p" fdrecv "$p" fdsend
+		printf '755 %s/sbin/effif\n' "$p"
+		printf '644 %s/share/man/man1/%s.1\n' "$p" fdholder "$p" fdrecv \
+		    "$p" fdsend
+		printf '644 %s/share/man/man7/fdproto.7\n' "$p"
+		printf '644 %s/share/man/man8/effif.8\n' "$p"
+		for f in $(cd "$SRC" && ls completions/* 2>/dev/null); do
+			echo "644 $p/share/bash-completion/completions/${f#*/}"
+		done
+		for f in $(cd "$SRC" && find examples -type f); do
+			m=644
+			[ ! -x "$SRC/$f" ] || m=755
+			echo "$m $p/share/doc/fdtools/$f"
+		done
+	} | LC_ALL=C sort
+}
+
+# make install PREFIX=/usr/local DESTDIR=...: every file in its place with
+# its mode, nothing else (but directories); the examples are there.
+installed_files() {
+	smake install PREFIX=/usr/local DESTDIR="$PWD/root"
+	want_list /usr/local >want
+	(cd root && find . ! -type d -printf '%m %P\n') | LC_ALL=C sort >got
+	diff -u want got
+	grep -q 'share/doc/fdtools/examples/restart-webserver.sh$' got ||
+	    fail "no examples installed"
+	t_note "$(wc -l <got) files installed under /usr/local"
+}
+
+# The installed pages: man finds each by name in its section in the
+# installed tree, renders it, and mandoc -Tlint finds nothing in them.
+installed_pages() {
+	local man=root/usr/local/share/man sec name
+	smake install PREFIX=/usr/local DESTDIR="$PWD/root"
+	for sec_name in 1:fdsend 1:fdrecv 1:fdholder 7:fdproto 8:effif; do
+		sec=${sec_name%%:*} name=${sec_name#*:}
+		MANPAGER=cat MANWIDTH=80 man -M "$man" "$sec" "$name" \
+		    >"$name.txt" 2>"$name.err" || fail "man $sec $name: $(cat "$name.err")"
+		grep -q "^NAME" "$name.txt" || fail "man $sec $name: no NAME"
+		grep -q "^ *$name " "$name.txt" || fail "man $sec $name: no $name"
+		MANPAGER=cat MANWIDTH=80 man -l "$man/man$sec/$name.$sec" |
+		    diff -q "$name.txt" - >/dev/null ||
+		    fail "man -l $name.$sec renders otherwise"
+		mandoc -Tlint -W warning "$man/man$sec/$name.$sec"
+	done
+}
+
+# The installed tools run: -h prints the usage on standard output, exit 0.
+installed_run() {
+	local t
+	smake install PREFIX=/usr/local DESTDIR="$PWD/root"
+	for t in bin/fdsend bin/fdrecv bin/fdholder sbin/effif; do
+		"root/usr/local/$t" -h >out 2>err || fail "$t -h: $(cat err)"
+		grep -q "^usage: ${t#*/} " out || fail "$t -h: $(head -n 1 out)"
+	done
+}
+
+# make uninstall with the same PREFIX and DESTDIR leaves no file of ours.
+uninstalled() {
+	smake install PREFIX=/usr/local DESTDIR="$PWD/root"
+	smake uninstall PREFIX=/usr/local DESTDIR="$PWD/root"
+	(cd root && find . ! -type d) >left
+	[ ! -s left ] || fail "left behind: $(cat left)"
+	[ ! -d root/usr/local/share/doc/fdtools ] || fail "doc dir left"
+}
+
+if ! command -v man >/dev/null; then
+	t_skip installed_pages "no man (.ci/deps installs man-db)"
+fi
+t_case "make install: the tools (effif in sbin), the pages by section, completions, examples, with their modes" installed_files
+command -v man >/dev/null &&
+    t_case "make install: man finds and renders each installed page in its section; mandoc -Tlint is silent" installed_pages
+t_case "make install: the installed tools run (-h)" installed_run
+t_case "make uninstall: nothing of ours is left" uninstalled
+t_done

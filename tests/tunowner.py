@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+# ISC license: see LICENSE.
+# A user-space tunnel owner, as wireguard-go, tailscaled and openvpn are:
+# it opens a tun device and a UDP socket that carries the tunnel's
+# packets, with SO_MARK and SO_BINDTODEVICE when asked, connected to the
+# peer (or not, as wireguard-go's), then says "ready PID PORT" and waits
+# for SIGTERM or SIGINT.  No packet is sent.
+#
+# usage: tunowner.py TUNNAME [-m MARK] [-d DEVICE] [-c PEER:PORT] [-6]
+#                     [-C PEER6:PORT]
+# -C opens a second socket, IPv6, marked and bound the same, connected to
+# PEER6, as wireguard-go keeps one socket per family.
+import argparse
+import fcntl
+import os
+import signal
+import socket
+import struct
+
+TUNSETIFF = 0x400454ca
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+SO_MARK = 36
+
+
+def udp(o, six, peer):
+    s = socket.socket(socket.AF_INET6 if six else socket.AF_INET,
+                      socket.SOCK_DGRAM)
+    if o.m is not None:
+        s.setsockopt(socket.SOL_SOCKET, SO_MARK, o.m)
+    if o.d is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
+                     o.d.encode())
+    s.bind(("::" if six else "0.0.0.0", 0))
+    if peer is not None:
+        host, port = peer.rsplit(":", 1)
+        s.connect((host.strip("[]"), int(port)))
+    return s
+
+
+def main():
+    a = argparse.ArgumentParser()
+    a.add_argument("tun")
+    a.add_argument("-m", type=lambda x: int(x, 0))
+    a.add_argument("-d")
+    a.add_argument("-c")
+    a.add_argument("-6", dest="six", action="store_true")
+    a.add_argument("-C")
+    o = a.parse_args()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    tun = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(tun, TUNSETIFF,
+                struct.pack("16sH", o.tun.encode(), IFF_TUN | IFF_NO_PI))
+    s = udp(o, o.six, o.c)
+    if o.C is not None:
+        s6 = udp(o, True, o.C)
+    print("ready %d %d" % (os.getpid(), s.getsockname()[1]), flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+if __name__ == "__main__":
+    main()
