@@ -78,13 +78,6 @@ etimeout_parse(const char *seconds)
 	return ms;
 }
 
-/* etimeout_parse, then deadline_in.  Only for cmd/effif, until it moves. */
-void
-edeadline_set(struct deadline *dl, const char *seconds)
-{
-	deadline_in(dl, etimeout_parse(seconds));
-}
-
 /* Milliseconds left, rounded up; -1 for no bound. */
 int
 deadline_ms(const struct deadline *dl)

@@ -13,9 +13,6 @@ struct deadline {
 int	timeout_parse(const char *seconds, const char **errstr);
 int	etimeout_parse(const char *seconds);
 void	deadline_in(struct deadline *, int ms);
-void	edeadline_set(struct deadline *, const char *seconds);
-/* cmd/effif's name for it, until effif calls timeout_parse at its edge. */
-#define deadline_set	edeadline_set
 int	deadline_ms(const struct deadline *);
 int	deadline_poll(int fd, short events, const struct deadline *);
 void	deadline_sleep(int ms, const struct deadline *);

@@ -7,7 +7,7 @@
  * common/ reports failure by returning -1 (errno, or a struct perr); the
  * few functions that exit instead, for the tools' argument parsing, say so
  * by an e prefix as sbase's do: eaddr_parse, etrust_add,
- * etimeout_parse, edeadline_set.
+ * etimeout_parse.
  */
 #ifndef EXITS_H
 #define EXITS_H

@@ -197,7 +197,7 @@ burst(void)
 	reply(&m, US, SEQ, XNU_RTF_UP | XNU_RTF_GATEWAY, 4, "192.0.2.1");
 	put(sv[1], &m);
 	put_others(sv[1]);
-	deadline_set(&dl, "2");
+	deadline_in(&dl, 2000);
 	if (rtm_await(sv[0], US, SEQ, &dl, &a) != 1)
 		err(1, "rtm_await");
 	expect_gw(&a, 4, "192.0.2.1");
@@ -217,7 +217,7 @@ noreply(void)
 	pair(sv);
 	put_others(sv[1]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	deadline_set(&dl, "0.3");
+	deadline_in(&dl, 300);
 	if (rtm_await(sv[0], US, SEQ, &dl, &a) != -1 || errno != ETIMEDOUT)
 		errx(1, "rtm_await did not time out");
 	clock_gettime(CLOCK_MONOTONIC, &t1);

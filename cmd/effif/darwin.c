@@ -47,7 +47,7 @@
 #define IFT_STF		0x39
 #endif
 
-#define ROUTE_WAIT	"1"	/* seconds for the reply to one RTM_GET */
+#define ROUTE_WAIT_MS	1000	/* for the reply to one RTM_GET */
 #define ROUTE_TRIES	3
 
 /* What the code relies on, checked against the headers it is built with. */
@@ -189,7 +189,7 @@ route_get(struct sys *s, const struct ipaddr *dst, struct ipaddr *gw)
 			errno = e;
 			err(EXIT_SYS, "route socket");
 		}
-		deadline_set(&dl, ROUTE_WAIT);
+		deadline_in(&dl, ROUTE_WAIT_MS);
 		r = rtm_await(fd, s->pid, seq, &dl, &a);
 		e = errno;
 		close(fd);
@@ -202,8 +202,8 @@ route_get(struct sys *s, const struct ipaddr *dst, struct ipaddr *gw)
 			err(EXIT_SYS, "route socket");
 		}
 	}
-	errx(EXIT_TIMEOUT, "route socket: no reply in %d times %s s",
-	    ROUTE_TRIES, ROUTE_WAIT);
+	errx(EXIT_TIMEOUT, "route socket: no reply in %d times %d s",
+	    ROUTE_TRIES, ROUTE_WAIT_MS / 1000);
 }
 
 /* The route method: the peer's route, or the default, of a family. */

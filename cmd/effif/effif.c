@@ -28,7 +28,7 @@
 #include "sandbox.h"
 #include "util.h"
 
-#define DEBOUNCE	"0.1"	/* seconds from an event to the recompute */
+#define DEBOUNCE_MS	100	/* from an event to the recompute */
 #define OPT_METHOD	0x100	/* --method: no letter */
 
 struct opts {
@@ -477,7 +477,7 @@ watch(struct sys *s, struct query *q, const struct opts *o, char **names,
 	for (;;) {
 		if (!wait_events(s, pfd, NULL))
 			break;
-		deadline_set(&dl, DEBOUNCE);
+		deadline_in(&dl, DEBOUNCE_MS);
 		if (!wait_events(s, pfd, &dl))
 			break;
 		compute(s, q, o, names, n, &prev);
