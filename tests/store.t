@@ -11,11 +11,19 @@ PEER="python3 $TESTS/storepeer.py"
 store() {
 	bg fdholder "$@" -s "$PWD/ctl" 2>>serr
 	STORE=$!
-	wait_for 10 test -S ctl
-	wait_for 10 fdholder -L -s ctl >/dev/null
+	wait_for 10 claimed
 	# What the first store of the case has open (stdio, the control
-	# socket, what the test harness leaves open) before it holds any.
+	# socket, what the test harness leaves open) before it holds any,
+	# and before any client connects.
 	: "${BASE:=$(nfds "$STORE")}"
+	wait_for 10 fdholder -L -s ctl >/dev/null
+}
+
+# claimed: the store listens on ./ctl, done with its claim (the socket
+# exists from bind on; the lock on ctl.lock is closed after listen).
+claimed() {
+	[ -S ctl ] && ! ls -l "/proc/$STORE/fd" 2>/dev/null |
+	    grep -q '/ctl\.lock$'
 }
 
 # entries: the names held, one a line.
@@ -28,15 +36,20 @@ only() {
 	[ "$(entries)" = "$1" ]
 }
 
-# held N: the store holds N fds beyond those it started with.
+# held N: the store holds N fds beyond those it started with, once it
+# has closed the connections of the clients that have ended (it sees
+# their end when it next polls: a client's exit does not wait for that).
 held() {
-	local n
-	n=$(nfds "$STORE")
-	[ "$n" = $(($1 + BASE)) ] || {
-		echo "store has $n fds open, wants $(($1 + BASE))" >&2
-		ls -l "/proc/$STORE/fd" >&2
-		return 1
-	}
+	local n i=0
+	while n=$(nfds "$STORE") && [ "$n" != $(($1 + BASE)) ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 250 ]; then
+			echo "store has $n fds open, wants $(($1 + BASE))" >&2
+			ls -l "/proc/$STORE/fd" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
 }
 
 basics() {
