@@ -40,6 +40,7 @@ run() {
 		kill -TERM "$lat"
 		wait "$lat" || true
 	fi
+	rm -rf "$W/lat.$1"
 	mv "$W/lat" "$W/lat.$1"
 }
 
