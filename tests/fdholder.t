@@ -621,6 +621,17 @@ pstate() {
 	awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null
 }
 
+# traced CALL INJECTION ERR: a holder with -t 0.5 on ./ctl, appending to
+# ./data and to ERR, run by strace with -e inject=CALL:INJECTION; the pid
+# (strace's) in $TRACED.
+traced() {
+	bg strace -o /dev/null -qq -e trace="$1" -e inject="$1:$2" \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
+	    >>data 2>>"$3"
+	TRACED=$!
+}
+
 # A handoff is one and a half round trips: TAKE, HANDOFF, then the
 # successor's ACK, after which it reads at once; the holder never waits
 # for its own verdict to reach anyone.  Shown with the holder stopped
@@ -658,19 +669,11 @@ holder_stopped() {
 late_ack_refused() {
 	local n=100000 old succ
 	serve "$n" -r 20000
-	bg strace -o /dev/null -qq -e trace=sendmsg \
-	    -e inject=sendmsg:delay_enter=1500000:when=2 \
-	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
-	    >>data 2>>errs
-	old=$!
+	traced sendmsg delay_enter=1500000:when=2 errs
+	old=$TRACED
 	wait_for 10 lines 1000
-	bg strace -o /dev/null -qq -e trace=sendmsg \
-	    -e inject=sendmsg:delay_enter=800000:when=2 \
-	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
-	    >>data 2>succ.err
-	succ=$!
+	traced sendmsg delay_enter=800000:when=2 succ.err
+	succ=$TRACED
 	reap 10 "$succ"
 	[ "$RC" != 0 ] || fail "late successor exited 0"
 	expect_err succ.err "holder kept what it holds"
@@ -688,19 +691,11 @@ late_ack_refused() {
 ack_during_cut() {
 	local n=100000 old
 	serve "$n" -r 20000
-	bg strace -o /dev/null -qq -e trace=shutdown \
-	    -e inject=shutdown:delay_enter=1500000 \
-	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
-	    >>data 2>>errs
-	old=$!
+	traced shutdown delay_enter=1500000 errs
+	old=$TRACED
 	wait_for 10 lines 1000
-	bg strace -o /dev/null -qq -e trace=sendmsg \
-	    -e inject=sendmsg:delay_enter=800000:when=2 \
-	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	    "$BIN/fdholder" -t 0.5 -s "$PWD/ctl" 127.0.0.1 "$PORT" \
-	    >>data 2>>errs
-	HOLDER=$!
+	traced sendmsg delay_enter=800000:when=2 errs
+	HOLDER=$TRACED
 	reap 10 "$old"
 	[ "$RC" = 0 ] || fail "old holder exited $RC: $(cat errs)"
 	kill -0 "$HOLDER" || fail "successor gone: $(cat errs)"

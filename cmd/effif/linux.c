@@ -491,6 +491,25 @@ link_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
+/*
+ * Begin a dump request of type in buf: the netlink header, then an extra
+ * header of len bytes (ifinfomsg, fib_rule_hdr, rtmsg: each begins with
+ * the family) zeroed but for family.
+ */
+static struct nlmsghdr *
+dump_begin(char *buf, uint16_t type, int family, size_t len)
+{
+	struct nlmsghdr *nlh;
+	unsigned char *h;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	h = mnl_nlmsg_put_extra_header(nlh, len);
+	h[0] = (unsigned char)family;
+	return nlh;
+}
+
 static void
 links_load(struct sys *s)
 {
@@ -499,15 +518,11 @@ links_load(struct sys *s)
 		char		b[256];
 	} req;
 	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi;
 
 	if (s->have_links)
 		return;
-	nlh = mnl_nlmsg_put_header(req.b);
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
+	nlh = dump_begin(req.b, RTM_GETLINK, AF_UNSPEC,
+	    sizeof(struct ifinfomsg));
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	nl_dump(s, nlh, link_cb, &s->links, "links");
 	s->have_links = 1;
@@ -628,16 +643,12 @@ rules_load(struct sys *s, int family)
 		char		b[256];
 	} req;
 	struct nlmsghdr *nlh;
-	struct fib_rule_hdr *frh;
 	int i = famidx(family);
 
 	if (s->have_rules[i])
 		return;
-	nlh = mnl_nlmsg_put_header(req.b);
-	nlh->nlmsg_type = RTM_GETRULE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
-	frh->family = family;
+	nlh = dump_begin(req.b, RTM_GETRULE, family,
+	    sizeof(struct fib_rule_hdr));
 	nl_dump(s, nlh, rule_cb, &s->rules[i], "rules");
 	s->have_rules[i] = 1;
 }
@@ -878,18 +889,13 @@ routes_load(struct sys *s, int family)
 		char		b[256];
 	} req;
 	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
 	struct route *rt;
 	size_t j;
 	int i = famidx(family);
 
 	if (s->have_routes[i])
 		return;
-	nlh = mnl_nlmsg_put_header(req.b);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = family;
+	nlh = dump_begin(req.b, RTM_GETROUTE, family, sizeof(struct rtmsg));
 	nl_dump(s, nlh, route_cb, &s->routes[i], "routes");
 	rt = s->routes[i].v;
 	for (j = 0; j < s->routes[i].n; j++)
@@ -1276,16 +1282,11 @@ rejects6_load(struct sys *s)
 		char		b[256];
 	} req;
 	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
 	int on = 1, off = 0, fd = mnl_socket_get_fd(s->nl);
 
 	if (s->have_rejects6)
 		return;
-	nlh = mnl_nlmsg_put_header(req.b);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET6;
+	nlh = dump_begin(req.b, RTM_GETROUTE, AF_INET6, sizeof(struct rtmsg));
 	mnl_attr_put_u32(nlh, RTA_OIF, 1);
 	if (setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &on,
 	    sizeof(on)) == -1)
