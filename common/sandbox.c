@@ -16,8 +16,10 @@
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #endif
 
@@ -120,6 +122,33 @@ allow_socket(scmp_filter_ctx ctx)
 	}
 	return 0;
 }
+
+/* cpu_defer(): sched_setscheduler of this process (pid 0) to the normal
+ * or the batch policy, and nothing else (not real-time). */
+static int
+allow_defer(scmp_filter_ctx ctx)
+{
+	static const int policies[] = { SCHED_OTHER, SCHED_BATCH };
+	struct scmp_arg_cmp cmp[2];
+	size_t i;
+
+	memset(cmp, 0, sizeof(cmp));
+	cmp[0].arg = 0;
+	cmp[0].op = SCMP_CMP_EQ;
+	cmp[0].datum_a = 0;
+	if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW,
+	    SCMP_SYS(sched_getscheduler), 1, cmp) < 0)
+		return -1;
+	for (i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		cmp[1].arg = 1;
+		cmp[1].op = SCMP_CMP_EQ;
+		cmp[1].datum_a = policies[i];
+		if (seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(sched_setscheduler), 2, cmp) < 0)
+			return -1;
+	}
+	return 0;
+}
 #endif
 
 #if defined(__linux__) && !defined(SB_ASAN)
@@ -143,6 +172,7 @@ build(unsigned what)
 	    ((what & SB_SPLICE) && ALLOW(ctx, splice_) == -1) ||
 	    ((what & SB_UNLINK) && ALLOW(ctx, unlink_) == -1) ||
 	    ((what & SB_FDSTORE) && ALLOW(ctx, fdstore) == -1) ||
+	    ((what & SB_DEFER) && allow_defer(ctx) == -1) ||
 	    ((what & SB_NETLINK) && (ALLOW(ctx, netlink) == -1 ||
 	    allow_socket(ctx) == -1)))
 		goto out;

@@ -20,6 +20,8 @@
 				   interfaces (if_indextoname) */
 #define SB_FDSTORE	0x10	/* socketpair and pipe: fdholder -S keeps
 				   entries in systemd's fd store */
+#define SB_DEFER	0x20	/* cpu_defer(): its own policy, normal or
+				   batch, and no other */
 
 int	no_new_privs(void);
 int	sandbox(unsigned);

@@ -28,5 +28,6 @@ void	*array_realloc(void *, size_t nmemb, size_t size);
 #endif
 
 int	sig_catch(int, void (*)(int));
+void	cpu_defer(int);
 
 #endif

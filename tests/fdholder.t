@@ -621,6 +621,12 @@ pstate() {
 	awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null
 }
 
+# policy PID: PID's scheduling policy (its stat's field 41): 0 normal,
+# 3 batch.
+policy() {
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $39 }'
+}
+
 # traced CALL INJECTION ERR: a holder with -t 0.5 on ./ctl, appending to
 # ./data and to ERR, run by strace with -e inject=CALL:INJECTION; the pid
 # (strace's) in $TRACED.
@@ -679,10 +685,41 @@ late_ack_refused() {
 	expect_err succ.err "holder kept what it holds"
 	expect_err errs "confirmation timed out; resumed"
 	kill -0 "$old" || fail "holder gone"
+	# It gave way while it waited; resumed, it runs as before.
+	wait_for 5 eval '[ "$(policy "$(pgrep -P "$old" fdholder)")" = 0 ]'
 	wait_for 30 lines "$n"
 	seq 1 "$n" | cmp - data
 	server_done
 	reap 10 "$old"
+}
+
+# Once its HANDOFF is sent, the holder gives way to its successor: in the
+# batch policy, its wake-up by the ACK does not take the successor's CPU
+# (it stalled the stream 0.2 ms a restart).  strace holds the successor's
+# ACK back 2 s to look at the holder meanwhile; the successor itself runs
+# in the normal policy throughout.
+gives_way() {
+	local n=100000 old succ
+	serve "$n" -r 20000
+	hold
+	wait_for 10 lines 1000
+	old=$HOLDER
+	[ "$(policy "$old")" = 0 ] || fail "holder starts in policy $(policy "$old")"
+	bg strace -o /dev/null -qq -e trace=sendmsg \
+	    -e inject=sendmsg:delay_enter=2000000:when=2 \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
+	succ=$!
+	wait_for 10 eval '[ "$(policy "$old")" = 3 ]'
+	reap 10 "$old"
+	[ "$RC" = 0 ] || fail "old holder exited $RC: $(cat errs)"
+	HOLDER=$(pgrep -P "$succ" fdholder) || fail "successor gone: $(cat errs)"
+	[ "$(policy "$HOLDER")" = 0 ] || fail "successor in policy $(policy "$HOLDER")"
+	wait_for 30 lines "$n"
+	seq 1 "$n" | cmp - data
+	server_done
+	reap 10 "$succ"
+	[ ! -s errs ] || fail "errors: $(cat errs)"
 }
 
 # The ACK comes while the holder is cutting it off (strace delays the
@@ -774,7 +811,8 @@ else
 fi
 for c in "holder stopped after its handoff: the successor goes on:holder_stopped" \
     "a late ACK is refused: the holder resumes, the successor reads nothing:late_ack_refused" \
-    "an ACK that arrives during the cut: the successor owns all:ack_during_cut"; do
+    "an ACK that arrives during the cut: the successor owns all:ack_during_cut" \
+    "the holder gives way to its successor once it handed over:gives_way"; do
 	if have_strace; then
 		t_case "${c%:*}" "${c##*:}"
 	else

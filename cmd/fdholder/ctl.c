@@ -381,6 +381,9 @@ ctl_sent(struct ctl *c, size_t nfds)
 	c->nsent = nfds;
 	path_set(c, PATH_LEND);
 	deadline_in(&c->until, c->tms);
+	/* Nothing is urgent for us now, everything for the successor: our
+	 * wake-up by its F_ACK must not take its CPU from it. */
+	cpu_defer(1);
 }
 
 /* The successor is gone, or we give up on it: go on as if it never came. */
@@ -396,8 +399,10 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 	close(c->succ);
 	c->succ = -1;
 	c->partial = 0;
-	if (c->state == CS_SENT)
+	if (c->state == CS_SENT) {
 		path_set(c, PATH_BACK);
+		cpu_defer(0);
+	}
 	c->state = CS_IDLE;
 }
 

@@ -833,7 +833,8 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	signal(SIGPIPE, SIG_IGN);
 	/* Built now, installed after the handoff in one call: the stream
 	 * waits for none of libseccomp's work. */
-	if (sandbox_prepare(SB_SOCKETS | SB_SPLICE | SB_UNLINK) == -1)
+	if (sandbox_prepare(SB_SOCKETS | SB_SPLICE | SB_UNLINK |
+	    SB_DEFER) == -1)
 		err(EXIT_SYS, "sandbox");
 
 	start(&rl, &fresh);

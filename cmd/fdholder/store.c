@@ -1184,7 +1184,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 
 	if (Sflag && sds_open(c->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
-	if (sandbox_prepare(SB_SOCKETS | SB_UNLINK |
+	if (sandbox_prepare(SB_SOCKETS | SB_UNLINK | SB_DEFER |
 	    (Sflag ? SB_FDSTORE : 0)) == -1)
 		err(EXIT_SYS, "sandbox");
 	start(&st);
