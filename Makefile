@@ -29,9 +29,11 @@ PCSTATIC = --static
 STATIC_LDFLAGS = -static
 endif
 LDLIBS	+= $(shell pkg-config $(PCSTATIC) --libs libbsd-overlay)
-# The sandbox, common/sandbox.c: libseccomp on Linux, nothing elsewhere.
-LDLIBS	+= $(shell [ "$$(uname -s)" != Linux ] || \
-	   pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
+# The sandbox's seccomp filters (Linux): built by libseccomp when the
+# tools are, by common/gen/sbgen.c, for the architecture of the machine
+# that builds them; the tools include them and do not link libseccomp.
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp 2>/dev/null || \
+	   echo -lseccomp)
 
 ifeq ($(SAN),1)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -60,6 +62,18 @@ all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck $(B)/tests/rtsockcheck
 $(B)/%.o: %.c $(wildcard common/*.h cmd/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+ifeq ($(shell uname -s),Linux)
+$(B)/gen/sbgen: common/gen/sbgen.c common/sandbox.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(SECCOMP_LIBS)
+
+$(B)/gen/sbfilters.h: $(B)/gen/sbgen
+	$< >$@.new && mv $@.new $@
+
+$(B)/common/sandbox.o: $(B)/gen/sbfilters.h
+$(B)/common/sandbox.o: CPPFLAGS += -I$(B)/gen
+endif
 
 $(B)/libcommon.a: $(LIBOBJ)
 	rm -f $@

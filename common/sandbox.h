@@ -23,6 +23,14 @@
 #define SB_DEFER	0x20	/* cpu_defer(): its own policy, normal or
 				   batch, and no other */
 
+/* The filters there are, one per job, built with the tools by
+ * common/gen/sbgen.c: sandbox() of another set fails with EINVAL. */
+#define SB_RELAY	(SB_SOCKETS | SB_SPLICE | SB_UNLINK | SB_DEFER)
+#define SB_STORE	(SB_SOCKETS | SB_UNLINK | SB_DEFER)
+#define SB_STORE_SD	(SB_STORE | SB_FDSTORE)
+#define SB_EFFIF	(SB_NETLINK)
+#define SB_FILTERS	{ SB_RELAY, SB_STORE, SB_STORE_SD, SB_EFFIF }
+
 int	no_new_privs(void);
 int	sandbox(unsigned);
 int	sandbox_prepare(unsigned);

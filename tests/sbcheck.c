@@ -44,7 +44,7 @@ main(void)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
 		return 2;
-	if (sandbox(SB_SOCKETS | SB_SPLICE | SB_UNLINK) == -1) {
+	if (sandbox(SB_RELAY) == -1) {
 		printf("sandbox: %s\n", strerror(errno));
 		return 2;
 	}

@@ -471,7 +471,7 @@ watch(struct sys *s, struct query *q, const struct opts *o, char **names,
 	pfd[1].fd = sigfd[0];
 	pfd[1].events = POLLIN;
 	/* A watcher runs for long: from here on, netlink and our fds only. */
-	if (sandbox(SB_NETLINK) == -1)
+	if (sandbox(SB_EFFIF) == -1)
 		err(EXIT_SYS, "sandbox");
 	compute(s, q, o, names, n, &prev);
 	for (;;) {

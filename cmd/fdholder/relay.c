@@ -831,10 +831,9 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	buf_init(&rl.ob, BUFSZ);
 	buf_init(&rl.ib, BUFSZ);
 	signal(SIGPIPE, SIG_IGN);
-	/* Built now, installed after the handoff in one call: the stream
-	 * waits for none of libseccomp's work. */
-	if (sandbox_prepare(SB_SOCKETS | SB_SPLICE | SB_UNLINK |
-	    SB_DEFER) == -1)
+	/* Chosen now, installed after the handoff in one call (the filter
+	 * was built with the tools). */
+	if (sandbox_prepare(SB_RELAY) == -1)
 		err(EXIT_SYS, "sandbox");
 
 	start(&rl, &fresh);

@@ -1184,8 +1184,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 
 	if (Sflag && sds_open(c->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
-	if (sandbox_prepare(SB_SOCKETS | SB_UNLINK | SB_DEFER |
-	    (Sflag ? SB_FDSTORE : 0)) == -1)
+	if (sandbox_prepare(Sflag ? SB_STORE_SD : SB_STORE) == -1)
 		err(EXIT_SYS, "sandbox");
 	start(&st);
 	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
