@@ -242,6 +242,36 @@ prog_directory() {
 	[ "$RC" = 127 ] || fail "fdrecv exited $RC"
 }
 
+# A program looked up in PATH is executed where prog_check found it: one
+# execve, not one per directory before it (strace counts them); a script
+# without #! still runs, by sh, as execvp(3) runs it.
+path_once() {
+	local pid
+	mkdir bin
+	printf '#!/bin/sh\necho ran "$@" >out.bang\n' >bin/bang
+	printf 'echo ran "$@" >out.nobang\n' >bin/nobang
+	chmod 755 bin/bang bin/nobang
+	bg env PATH="/nonexistent/a:/nonexistent/b:$PWD/bin:$PATH" \
+	    strace -f -qq -o trace -e trace=execve \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    fdrecv -t 20 s bang x
+	pid=$!
+	wait_for 5 listening
+	fdsend -t 5 s 0 </dev/null || fail "fdsend failed: $(cat err)"
+	wait_exit 10 "$pid"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	[ "$(cat out.bang)" = "ran x" ] || fail "bang: $(cat out.bang)"
+	! grep -q 'execve("/nonexistent/./bang"' trace ||
+	    fail "PATH walked again: $(grep -c 'bang"' trace) execve of bang"
+	bg env PATH="/nonexistent/a:$PWD/bin:$PATH" fdrecv -t 20 s nobang y
+	pid=$!
+	wait_for 5 listening
+	fdsend -t 5 s 0 </dev/null || fail "fdsend failed: $(cat err)"
+	wait_exit 10 "$pid"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	[ "$(cat out.nobang)" = "ran y" ] || fail "nobang: $(cat out.nobang)"
+}
+
 place_fails() {
 	exec_fails 111 111 "place fds: Invalid argument" -m 99999 s cat
 }
@@ -486,6 +516,11 @@ t_case "-m count mismatch told to the sender" count_mismatch
 t_case "missing program: sender told, exit 127" prog_missing
 t_case "program not executable: sender told, exit 126" prog_not_executable
 t_case "#! interpreter missing: fdsend told after the ack, exit 127" interp_missing
+if have_strace; then
+	t_case "a program in PATH is executed where it was found; no #!: by sh" path_once
+else
+	t_skip "a program in PATH is executed where it was found; no #!: by sh" "strace cannot trace here"
+fi
 t_case "directory as prog: by path fdsend told after the ack, exit 126; in PATH refused before" prog_directory
 t_case "-m 99999 cannot be placed: fdsend told after the ack, exit 111" place_fails
 if have_strace; then

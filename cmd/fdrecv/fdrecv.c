@@ -41,14 +41,18 @@ usage(int help)
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
+/* Where prog_check() found the program, for run(): "" when not searched. */
+static char prog_path[PATH_MAX];
+
 /*
  * Would execvp(3) run prog?  Asked before we confirm, not after: 0, or -1
  * with pe saying why (errnum ENOENT: not found; EACCES: not executable).
+ * The file found is the one run() executes: PATH is walked once.
  */
 static int
 prog_check(const char *prog, struct perr *pe)
 {
-	char path[PATH_MAX], *dirs, *p, *dir;
+	char *path = prog_path, *dirs, *p, *dir;
 	struct stat st;
 	int e = ENOENT;
 
@@ -62,8 +66,8 @@ prog_check(const char *prog, struct perr *pe)
 		if ((dirs = p = strdup(p)) == NULL)
 			return 0;
 		while ((dir = strsep(&p, ":")) != NULL) {
-			if (snprintf(path, sizeof(path), "%s/%s",
-			    *dir ? dir : ".", prog) >= (int)sizeof(path) ||
+			if (snprintf(path, sizeof(prog_path), "%s/%s",
+			    *dir ? dir : ".", prog) >= (int)sizeof(prog_path) ||
 			    stat(path, &st) == -1 || S_ISDIR(st.st_mode))
 				continue;
 			if (access(path, X_OK) == 0) {
@@ -73,6 +77,7 @@ prog_check(const char *prog, struct perr *pe)
 			e = EACCES;
 		}
 		free(dirs);
+		prog_path[0] = '\0';
 	}
 	perr_set(pe, PE_EXEC, "%s: %s", prog, e == ENOENT ?
 	    "command not found" : strerror(e));
@@ -159,7 +164,11 @@ run(char *argv[], struct fdset *set, int *map, size_t nmap,
 	if (r == -1)
 		run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
 	nofile_restore(nofile, highest);
-	execvp(argv[0], argv);
+	/* As execvp(3) would, without a second walk of PATH; a script
+	 * without #! (ENOEXEC) is left to execvp, which runs it by sh. */
+	if (prog_path[0] == '\0' || (execv(prog_path, argv) == -1 &&
+	    errno == ENOEXEC))
+		execvp(argv[0], argv);
 	snprintf(what, sizeof(what), "exec %s", argv[0]);
 	run_fail(conn, dl, PE_EXEC, errno == ENOENT ? EXIT_NOTFOUND :
 	    EXIT_NOEXEC, what);
