@@ -6,9 +6,13 @@
  * CLOCK_MONOTONIC) goes to STALLDIR/spawn as "pid ns".  With prog "true"
  * instead: N times spawn it and wait for it, and print the median time
  * from spawn to exit (also for any prog with SPAWN_ONLY set).  GAP_US in the environment: that long between one
- * holder's exit and the next spawn (default none).
+ * holder's exit and the next spawn (default none).  ALTERNATE set: each
+ * holder pinned to CPU 0 or 1 in turn, so that a successor starts on the
+ * other CPU than the holder it replaces.
  */
+#define _GNU_SOURCE
 #include <sys/wait.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +23,24 @@
 #include "bench.h"
 
 
+/* ALTERNATE=1: each holder on one CPU, the next on the other. */
+static int alternate, nspawn;
+
 static pid_t
 spawn(const char *out, char *argv[])
 {
+	cpu_set_t set;
 	pid_t pid;
 	int fd;
 
+	nspawn++;
+
 	if ((pid = fork()) == 0) {
+		if (alternate) {
+			CPU_ZERO(&set);
+			CPU_SET(nspawn % 2, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+		}
 		fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
 		dup2(fd, 1);
 		execvp(argv[0], argv);
@@ -58,6 +73,7 @@ main(int argc, char *argv[])
 	snprintf(path, sizeof(path), "%s/spawn", argv[3]);
 	fp = fopen(path, "w");
 	gap = getenv("GAP_US") != NULL ? atoi(getenv("GAP_US")) : 0;
+	alternate = getenv("ALTERNATE") != NULL;
 	old = spawn(argv[2], argv + 4);
 	usleep(300000);
 	for (i = 0; i < n; i++) {
