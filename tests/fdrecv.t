@@ -242,11 +242,18 @@ prog_directory() {
 	[ "$RC" = 127 ] || fail "fdrecv exited $RC"
 }
 
+# handed PID: fdsend hands fd 0 to PID, an fdrecv on ./s, which exits 0.
+handed() {
+	wait_for 5 listening
+	fdsend -t 5 s 0 </dev/null || fail "fdsend failed: $(cat err)"
+	wait_exit 10 "$1"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+}
+
 # A program looked up in PATH is executed where prog_check found it: one
 # execve, not one per directory before it (strace counts them); a script
 # without #! still runs, by sh, as execvp(3) runs it.
 path_once() {
-	local pid
 	mkdir bin
 	printf '#!/bin/sh\necho ran "$@" >out.bang\n' >bin/bang
 	printf 'echo ran "$@" >out.nobang\n' >bin/nobang
@@ -255,20 +262,12 @@ path_once() {
 	    strace -f -qq -o trace -e trace=execve \
 	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	    fdrecv -t 20 s bang x
-	pid=$!
-	wait_for 5 listening
-	fdsend -t 5 s 0 </dev/null || fail "fdsend failed: $(cat err)"
-	wait_exit 10 "$pid"
-	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	handed $!
 	[ "$(cat out.bang)" = "ran x" ] || fail "bang: $(cat out.bang)"
 	! grep -q 'execve("/nonexistent/./bang"' trace ||
 	    fail "PATH walked again: $(grep -c 'bang"' trace) execve of bang"
 	bg env PATH="/nonexistent/a:$PWD/bin:$PATH" fdrecv -t 20 s nobang y
-	pid=$!
-	wait_for 5 listening
-	fdsend -t 5 s 0 </dev/null || fail "fdsend failed: $(cat err)"
-	wait_exit 10 "$pid"
-	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	handed $!
 	[ "$(cat out.nobang)" = "ran y" ] || fail "nobang: $(cat out.nobang)"
 }
 

@@ -43,6 +43,8 @@ refused_calls() {
 	grep -qx "open: refused" out
 	grep -qx "execve: refused" out
 	grep -qx "write: allowed" out
+	grep -qx "sched_setscheduler fifo: refused" out
+	grep -qx "sched_setscheduler batch: allowed" out
 }
 
 fdholder_confined() {

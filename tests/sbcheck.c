@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ int
 main(void)
 {
 	char *const argv[] = { "true", NULL };
+	struct sched_param sp;
 	int sv[2], fd;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -54,6 +56,15 @@ main(void)
 	expect("execve", execve("/nonexistent/true", argv, NULL), 1);
 	expect("connect", connect(sv[0], NULL, 0), 1);
 	expect("write", (int)write(sv[0], "x", 1), 0);
+	/* cpu_defer(): batch and back, never real-time (root may). */
+	sp.sched_priority = 1;
+	expect("sched_setscheduler fifo", sched_setscheduler(0, SCHED_FIFO,
+	    &sp), 1);
+	sp.sched_priority = 0;
+	expect("sched_setscheduler batch", sched_setscheduler(0, SCHED_BATCH,
+	    &sp), 0);
+	expect("sched_setscheduler other", sched_setscheduler(0, SCHED_OTHER,
+	    &sp), 0);
 	expect("shutdown", shutdown(sv[0], SHUT_WR), 0);
 	return bad;
 }

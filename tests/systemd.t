@@ -620,9 +620,14 @@ FileDescriptorStoreMax=0, closing remaining" console
 	    console); StatusText \"$(prop out.service StatusText)\""
 	sdctl kill -s KILL out.service
 	# The unit's properties go once it is inactive and collected: read
-	# the restart from the console, then wait for its holder to end.
+	# the restart from the console, then wait for the restarted holder to
+	# have connected and ended (the server closes its connection; only
+	# then is it counted): its main process exits 0, the killed one did
+	# not.  No holder at all is not enough: the restart waits RestartSec.
 	wait_for 10 grep -q "out.service: Scheduled restart job, restart \
 counter is at 1" console
+	wait_for 10 grep -q "out.service: Main process exited, code=exited, \
+status=0/SUCCESS" console
 	wait_for 10 no_holder "$PWD/out.ctl"
 	server_done 2
 	if [ "$variant" = child ]; then
