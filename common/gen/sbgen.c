@@ -181,11 +181,12 @@ main(void)
 	static const unsigned filters[] = SB_FILTERS;
 	const struct scmp_version *v = seccomp_version();
 	struct sock_filter *p;
-	size_t i, j, n = sizeof(filters) / sizeof(filters[0]), len[16];
+	size_t i, j, n = sizeof(filters) / sizeof(filters[0]);
+	size_t len[sizeof(filters) / sizeof(filters[0])];
 
 	printf("/* Made by common/gen/sbgen.c with libseccomp %u.%u.%u: do "
 	    "not edit. */\n", v->major, v->minor, v->micro);
-	for (i = 0; i < n && i < 16; i++) {
+	for (i = 0; i < n; i++) {
 		if ((p = build(filters[i], &len[i])) == NULL) {
 			fprintf(stderr, "sbgen: filter 0x%x: libseccomp "
 			    "failed\n", filters[i]);
@@ -200,7 +201,7 @@ main(void)
 		free(p);
 	}
 	printf("static const struct sb_filter sb_filters[] = {\n");
-	for (i = 0; i < n && i < 16; i++)
+	for (i = 0; i < n; i++)
 		printf("\t{ 0x%x, %zu, sb_insns_%zu },\n", filters[i], len[i],
 		    i);
 	printf("};\n");
