@@ -1,13 +1,39 @@
 /* ISC license: see LICENSE. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exits.h"
 #include "proto.h"
 #include "util.h"
+
+/*
+ * Make fds 0, 1 and 2 valid before anything else is opened: one that is
+ * closed gets /dev/null, or the first socket we open would land there and
+ * be taken for standard output (the server's data written back to the
+ * server), standard input or standard error.  Returns a mask of the fds
+ * that were closed (bit n for fd n), for a tool that must not go on
+ * without one; -1 if /dev/null could not be opened (errno set).
+ */
+int
+stdio_fix(void)
+{
+	int fd, closed = 0;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		closed |= 1 << fd;
+		/* The lowest free number is fd itself: 0 to fd-1 are open. */
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			return -1;
+	}
+	return closed;
+}
 
 /*
  * Catch sig with fn, unless it was ignored when we started: a shell starts

@@ -27,6 +27,7 @@ void	*array_realloc(void *, size_t nmemb, size_t size);
 #define reallocarray	array_realloc
 #endif
 
+int	stdio_fix(void);
 int	sig_catch(int, void (*)(int));
 void	cpu_defer(int);
 

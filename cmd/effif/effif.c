@@ -501,6 +501,8 @@ main(int argc, char *argv[])
 	const char *peer = NULL;
 	int ch, fflag4 = 0, fflag6 = 0, status;
 
+	if (stdio_fix() == -1)
+		exit(EXIT_SYS);
 	memset(&o, 0, sizeof(o));
 	memset(&q, 0, sizeof(q));
 	/* It runs no program: it need never gain privileges. */

@@ -145,8 +145,11 @@ main(int argc, char *argv[])
 	size_t maxentries = 0, maxfds = 0;
 	int ch, iflag = 0, jflag = 0, Dflag = 0, Lflag = 0, Nflag = 0;
 	int Sflag = 0;
-	int tms = 10000, widened = 0;
+	int tms = 10000, widened = 0, closed;
 
+	/* Before anything is opened: no socket may land on 0, 1 or 2. */
+	if ((closed = stdio_fix()) == -1)
+		exit(EXIT_SYS);
 	memset(rights, 0, sizeof(rights));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
@@ -220,6 +223,13 @@ main(int argc, char *argv[])
 	eaddr_parse(&addr, sflag);
 
 	if (argc == 2) {
+		/* Where would the connection's bytes go, or come from? */
+		if (closed & 1 << STDOUT_FILENO)
+			errx(EXIT_USAGE, "standard output is closed: nowhere "
+			    "to write the connection to");
+		if (iflag && closed & 1 << STDIN_FILENO)
+			errx(EXIT_USAGE, "-i: standard input is closed: "
+			    "nothing to send");
 		ctl_init(&ctl, &addr, HOLD_CONN, rights, tms);
 		relay_run(&ctl, argv[0], argv[1], iflag, Nflag, Sflag);
 	}

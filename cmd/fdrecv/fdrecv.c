@@ -429,6 +429,9 @@ main(int argc, char *argv[])
 	int *map = NULL, ch, cflag = 0, Dflag = 0, rflag = 0, tms = -1;
 	size_t nmap = 0;
 
+	/* Before anything is opened: no socket may land on 0, 1 or 2. */
+	if (stdio_fix() == -1)
+		exit(EXIT_SYS);
 	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:hm:n:rS:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':

@@ -343,6 +343,9 @@ main(int argc, char *argv[])
 	int ch, i, r, Dflag = 0, lflag = 0, rflag = 0, tms = -1;
 	pid_t pid = 0;
 
+	/* Before anything is opened: no socket may land on 0, 1 or 2. */
+	if (stdio_fix() == -1)
+		exit(EXIT_SYS);
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
 	while ((ch = getopt(argc, argv, "De:g:hln:p:rSt:u:")) != -1) {
