@@ -2,7 +2,8 @@
 # ISC license: see LICENSE.
 """A TCP server on loopback for the fdholder tests, demo and benchmark.
 
-stream.py [-6] [-e] [-B BYTES] [-g FILE -s STEPS] [-r LINES] [-t] PORTFILE N
+stream.py [-6] [-e] [-B BYTES] [-g FILE -s STEPS] [-R FILE] [-r LINES] [-t]
+          PORTFILE N
 
 Listen on an ephemeral port of 127.0.0.1 (::1 with -6), write the port to
 PORTFILE, and send the lines 1..N to the first connection: as fast as the
@@ -11,7 +12,8 @@ second with -r, or at BYTES bytes a second with -B (seq's output, paced),
 or paced by progress with -g and -s: in STEPS parts, part k+1 once FILE
 has k lines (a test appends one at each restart; at most 60 s each).  -t prefixes every line with the send time (monotonic
 nanoseconds and a space).  With -e, echo what the peer sends instead.  The
-connection stays open after the stream until the peer closes it.
+connection stays open after the stream until the peer closes it; with
+-R, the number of bytes the peer sent on it is written to FILE at the end.
 Connections after the first are counted and closed at once.  On SIGTERM,
 close everything, print "accepted K" and exit 0."""
 
@@ -120,7 +122,7 @@ def echo(c, l):
 
 
 def main():
-    opts, args = getopt.getopt(sys.argv[1:], "6B:eg:r:s:t")
+    opts, args = getopt.getopt(sys.argv[1:], "6B:eg:R:r:s:t")
     opts = dict(opts)
     portfile, n = args[0], int(args[1])
     family = socket.AF_INET6 if "-6" in opts else socket.AF_INET
@@ -159,6 +161,7 @@ def main():
             subprocess.run(["seq", "1", str(n)], stdout=c.fileno())
         # Hold the connection open until the peer closes it.
         c.setblocking(False)
+        got = 0
         while not stop:
             try:
                 r, _, _ = select.select([c, l], [], [], 0.05)
@@ -169,12 +172,17 @@ def main():
                 accepted += 1
             if c in r:
                 try:
-                    if not c.recv(65536):
+                    data = c.recv(65536)
+                    if not data:
                         break
+                    got += len(data)
                 except BlockingIOError:
                     pass
                 except ConnectionError:
                     break
+        if "-R" in opts:
+            with open(opts["-R"], "w") as f:
+                f.write("%d\n" % got)
     c.close()
     # Count (and close) the connections that come later, until SIGTERM.
     while not stop:

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <err.h>
 #include <errno.h>
@@ -54,6 +55,7 @@ struct relay {
 	int		 conn;
 	int		 out;
 	int		 in;		/* -1 without -i, or once done */
+	int		 infd;		/* standard input, our own description */
 	int		 pr, pw;	/* the pipe, or -1 */
 	size_t		 inpipe;
 	size_t		 pipecap;
@@ -63,13 +65,18 @@ struct relay {
 	struct buf	 ob;		/* for standard output, before the pipe */
 	struct buf	 ib;		/* from standard input, for conn */
 	int		 eof;		/* conn's peer closed it */
+	int		 broke;		/* conn broke, here or before */
+	int		 broke_before;	/* before the handoff to us */
 	int		 shut;		/* conn's writing side is shut down */
 	int		 cut;		/* our holder sent HF_CUT */
+	int		 iflag;
 	int		 Nflag;
 	int		 Sflag;
 	int		 sd;		/* -S: $NOTIFY_SOCKET, or -1 */
 	int		 status;
 	int		 outfl, infl;	/* flags to restore, or -1 */
+	int		 outsock;	/* out is a socket: send, never splice */
+	int		 insock;	/* in is a socket: recv */
 	int		 pi_conn, pi_out, pi_in, pi_pw;
 };
 
@@ -84,7 +91,7 @@ relay_atexit(void)
 	if (exit_rl->outfl != -1)
 		fcntl(exit_rl->out, F_SETFL, exit_rl->outfl);
 	if (exit_rl->infl != -1)
-		fcntl(STDIN_FILENO, F_SETFL, exit_rl->infl);
+		fcntl(exit_rl->infd, F_SETFL, exit_rl->infl);
 }
 
 static void
@@ -118,23 +125,91 @@ buf_done(struct buf *b, size_t n)
 }
 
 /*
- * Standard input and output go non-blocking, so that a full pipe never
- * keeps us from answering a successor.  A regular file needs no such
- * thing.  Returns the flags to restore, or -1.
+ * Standard input and output must never block us (a full pipe would keep us
+ * from answering a successor), but their open file descriptions are shared
+ * with the shell and every other process started from it: O_NONBLOCK set
+ * on a terminal there makes the next program's writes fail with EAGAIN.
+ * So we get a description of our own: on Linux, opening /proc/self/fd/N
+ * opens the terminal, pipe or FIFO anew.  A regular file needs no
+ * O_NONBLOCK; a socket is read and written with MSG_DONTWAIT.  Where
+ * neither works (macOS has no such reopening), O_NONBLOCK is set and put
+ * back when we exit (relay_atexit), as before.  Returns the fd to use;
+ * *fl is the flags to restore, or -1.
  */
 static int
-nonblock(int fd, const char *what)
+own_open(int fd, int wr, int *sock, int *fl, const char *what)
 {
+	struct stat st;
+	int f;
+
+	*fl = -1;
+	*sock = 0;
+	if (fstat(fd, &st) == -1 || (f = fcntl(fd, F_GETFL)) == -1)
+		err(EXIT_SYS, "%s", what);
+	if (S_ISREG(st.st_mode) || (f & O_NONBLOCK))
+		return fd;
+	if (S_ISSOCK(st.st_mode)) {
+		*sock = 1;
+		return fd;
+	}
+#ifdef __linux__
+	{
+		char path[32];
+		int nfd;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((nfd = open(path, (wr ? O_WRONLY : O_RDONLY) | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC)) != -1)
+			return nfd;
+		if (errno == ENXIO && wr)
+			errx(EXIT_SYS, "%s: a pipe with no reader", what);
+	}
+#else
+	(void)wr;
+#endif
+	if (fcntl(fd, F_SETFL, f | O_NONBLOCK) == -1)
+		err(EXIT_SYS, "%s", what);
+	*fl = f;
+	return fd;
+}
+
+/*
+ * Before anything is asked of a holder (or of the server): can we write
+ * where we will write, and read what we will read?  A successor that finds
+ * out at its first write has already taken the connection from a holder
+ * that could have gone on.  What is known now: the fd's mode, a pipe or
+ * socket without a reader, a file system with no free block.  A disk that
+ * fills later is fdproto(7)'s business.
+ */
+static void
+stdio_check(int iflag)
+{
+	struct pollfd pfd;
+	struct statvfs sv;
 	struct stat st;
 	int fl;
 
-	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1)
-		err(EXIT_SYS, "%s", what);
-	if (S_ISREG(st.st_mode) || (fl & O_NONBLOCK))
-		return -1;
-	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		err(EXIT_SYS, "%s", what);
-	return fl;
+	if ((fl = fcntl(STDOUT_FILENO, F_GETFL)) == -1 ||
+	    fstat(STDOUT_FILENO, &st) == -1)
+		err(EXIT_SYS, "standard output");
+	if ((fl & O_ACCMODE) == O_RDONLY)
+		errx(EXIT_SYS, "standard output: open for reading only");
+	pfd.fd = STDOUT_FILENO;
+	pfd.events = POLLOUT;
+	if ((S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+	    poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)))
+		errx(EXIT_SYS, "standard output: a %s with no reader",
+		    S_ISFIFO(st.st_mode) ? "pipe" : "socket");
+	if (S_ISREG(st.st_mode) && fstatvfs(STDOUT_FILENO, &sv) == 0 &&
+	    (geteuid() == 0 ? sv.f_bfree : sv.f_bavail) == 0)
+		errx(EXIT_SYS, "standard output: no space left on its file "
+		    "system");
+	if (!iflag)
+		return;
+	if ((fl = fcntl(STDIN_FILENO, F_GETFL)) == -1)
+		err(EXIT_SYS, "standard input");
+	if ((fl & O_ACCMODE) == O_WRONLY)
+		errx(EXIT_SYS, "standard input: open for writing only");
 }
 
 static void
@@ -228,6 +303,7 @@ static void
 conn_fail(struct relay *rl, const char *what)
 {
 	warn("%s %s port %s", what, rl->host, rl->port);
+	rl->broke = 1;
 	rl->status = EXIT_SYS;
 	rl->eof = 1;
 	rl->in = -1;
@@ -294,7 +370,9 @@ in_read(struct relay *rl)
 {
 	ssize_t n;
 
-	if ((n = read(rl->in, rl->ib.p, rl->ib.cap)) > 0) {
+	n = rl->insock ? recv(rl->in, rl->ib.p, rl->ib.cap, MSG_DONTWAIT) :
+	    read(rl->in, rl->ib.p, rl->ib.cap);
+	if (n > 0) {
 		rl->ib.off = 0;
 		rl->ib.len = n;
 		conn_write(rl);
@@ -351,7 +429,9 @@ out_step(struct relay *rl)
 	ssize_t n;
 
 	if (rl->ob.len > 0) {
-		n = write(rl->out, rl->ob.p + rl->ob.off, rl->ob.len);
+		n = rl->outsock ? send(rl->out, rl->ob.p + rl->ob.off,
+		    rl->ob.len, MSG_DONTWAIT | MSG_NOSIGNAL) :
+		    write(rl->out, rl->ob.p + rl->ob.off, rl->ob.len);
 		if (n > 0) {
 			buf_done(&rl->ob, n);
 			return 1;
@@ -486,6 +566,8 @@ handoff_send(struct relay *rl)
 		h.flags |= HF_EOF;
 	if (rl->shut)
 		h.flags |= HF_SHUT;
+	if (rl->broke)
+		h.flags |= HF_BROKE;
 	if (rl->pr != -1)
 		h.flags |= HF_PIPE;
 	if (ctl_can_cut())
@@ -550,6 +632,10 @@ handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
 	rl->eof = (h.flags & HF_EOF) != 0;
 	rl->shut = (h.flags & HF_SHUT) != 0;
 	rl->cut = (h.flags & HF_CUT) != 0;
+	if (h.flags & HF_BROKE) {
+		rl->broke = rl->broke_before = 1;
+		rl->status = EXIT_SYS;
+	}
 	return 0;
 }
 
@@ -783,6 +869,7 @@ start(struct relay *rl, int *fresh)
 	struct deadline dl;
 
 	resolve(rl);
+	stdio_check(rl->iflag);
 	if (ctl_start(c, take, rl)) {
 		*fresh = 0;
 		return;
@@ -824,6 +911,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	rl.out = STDOUT_FILENO;
 	rl.splice_out = 1;
 	rl.outreg = -1;
+	rl.iflag = iflag;
 	rl.Nflag = Nflag;
 	rl.Sflag = Sflag;
 	rl.sd = -1;
@@ -836,6 +924,17 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	if (sandbox_prepare(SB_RELAY) == -1)
 		err(EXIT_SYS, "sandbox");
 
+	/* Our own descriptions of standard output and input, before we ask
+	 * for anything: the reopening is also a check. */
+	exit_rl = &rl;
+	atexit(relay_atexit);
+	rl.out = own_open(STDOUT_FILENO, 1, &rl.outsock, &rl.outfl,
+	    "standard output");
+	if (rl.outsock)
+		rl.splice_out = 0;
+	if (iflag)
+		rl.infd = own_open(STDIN_FILENO, 0, &rl.insock, &rl.infl,
+		    "standard input");
 	start(&rl, &fresh);
 	if (rl.res != NULL)
 		freeaddrinfo(rl.res);
@@ -846,13 +945,8 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	notify_ready("holding a connection to %s port %s%s", host, port,
 	    Sflag ? ", its fds sent to the fd store" : "");
 	if (iflag && !rl.shut && !rl.eof)
-		rl.in = STDIN_FILENO;
-	exit_rl = &rl;
-	atexit(relay_atexit);
-	rl.outfl = nonblock(rl.out, "standard output");
+		rl.in = rl.infd;
 	out_prepare(&rl);
-	if (rl.in != -1)
-		rl.infl = nonblock(rl.in, "standard input");
 	/*
 	 * The bytes that queued up during the handoff go first: one round of
 	 * moving what is ready now, which reads nothing it interprets and
@@ -889,6 +983,9 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 		if (c->state != CS_SENT)
 			data_events(&rl, pfd);
 	}
+	if (rl.broke_before)
+		warnx("%s port %s: the connection broke before the handoff; "
+		    "what was read of it is written", host, port);
 	if (rl.status == EXIT_OK)
 		sd_forget(&rl);
 	if (rl.outreg != -1)

@@ -40,6 +40,9 @@ usage(int help)
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
+/* Fds 0-2 that were closed when we started (stdio_fix put /dev/null). */
+static int closed_std;
+
 /* The fd to send for the operand fd: ours, or a copy of process pid's. */
 static int
 source_fd(int fd, pid_t pid, int *pidfd)
@@ -47,6 +50,8 @@ source_fd(int fd, pid_t pid, int *pidfd)
 	int copy;
 
 	if (pid == 0) {
+		if (fd <= 2 && closed_std & 1 << fd)
+			errx(EXIT_USAGE, "fd %d: %s", fd, strerror(EBADF));
 		if (fcntl(fd, F_GETFD) == -1)
 			err(EXIT_USAGE, "fd %d", fd);
 		return fd;
@@ -344,7 +349,7 @@ main(int argc, char *argv[])
 	pid_t pid = 0;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
-	if (stdio_fix() == -1)
+	if ((closed_std = stdio_fix()) == -1)
 		exit(EXIT_SYS);
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();

@@ -1,0 +1,239 @@
+#!/bin/bash
+# ISC license: see LICENSE.
+# The process's edges: what a tool is started with (closed fds 0-2), what
+# it shares with the shell (a terminal, a pipe), what it is handed (a
+# connection that broke).  Each case failed before the fix it checks.
+. "$(dirname "$0")/lib.sh"
+TESTS=$(cd "$(dirname "$0")" && pwd)
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+
+# hold [OPTION ...]: a holder of 127.0.0.1 $PORT on ./ctl, appending to
+# ./data; its pid in $HOLDER.
+hold() {
+	bg fdholder "$@" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
+	HOLDER=$!
+}
+
+lines() {
+	[ "$(wc -l <data)" -ge "$1" ]
+}
+
+# connected PORT: one established TCP connection to 127.0.0.1:PORT.
+connected() {
+	ss -tnH state established "dport = :$1" | grep -q .
+}
+
+# Standard output closed: before, the TCP connection landed on fd 1 and
+# the server's data went back to the server.  Now the holder refuses
+# before it connects.
+stdout_closed() {
+	local rc=0
+	serve 1000 -R got
+	timeout 5 fdholder -s "$PWD/ctl" 127.0.0.1 "$PORT" >&- 2>err || rc=$?
+	[ "$rc" = 100 ] || fail "exit $rc, not 100: $(cat err)"
+	expect_err err "fdholder: standard output is closed"
+	! connected "$PORT" || fail "it connected"
+	[ ! -e got ] || fail "the server got $(cat got) bytes back"
+}
+
+# Standard error closed: before, a silent client on the control socket
+# made the holder's "request timed out" go into the TCP stream.
+stderr_closed() {
+	serve 100 -R got
+	bg fdholder -t 1 -s "$PWD/ctl" 127.0.0.1 "$PORT" >data 2>&-
+	HOLDER=$!
+	wait_for 10 lines 100
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(2)' "$PWD/ctl"
+	kill -TERM "$HOLDER"
+	reap 10 "$HOLDER"
+	wait_for 10 test -s got
+	[ "$(cat got)" = 0 ] || fail "the server got $(cat got) bytes"
+	seq 1 100 | cmp - data
+	server_done
+}
+
+# -i with standard input closed: before, the connection was read as
+# standard input and sent back to the server.
+stdin_closed() {
+	local rc=0
+	serve 1000 -R got
+	timeout 5 fdholder -i -s "$PWD/ctl" 127.0.0.1 "$PORT" <&- >data \
+	    2>err || rc=$?
+	[ "$rc" = 100 ] || fail "exit $rc, not 100: $(cat err)"
+	expect_err err "fdholder: -i: standard input is closed"
+	! connected "$PORT" || fail "it connected"
+}
+
+# fdrecv started with 0, 1 and 2 closed: the program it runs finds them
+# on /dev/null, and the fd it was sent on 3 (before: 0-2 closed, the
+# listening socket had taken fd 0).
+fdrecv_closed() {
+	bg fdrecv -t 10 "$PWD/s" python3 -c 'import os
+with open("seen", "w") as f:
+    for fd in range(4):
+        print(os.readlink("/proc/self/fd/%d" % fd), file=f)
+    print(os.environ["LISTEN_FDS"], file=f)' <&- >&- 2>&-
+	local rcv=$!
+	wait_for 10 test -S s
+	echo x | fdsend -t 10 "$PWD/s" 0
+	reap 10 "$rcv"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	[ "$(sed -n 1,3p seen | sort -u)" = /dev/null ] ||
+	    fail "fds 0-2: $(cat seen)"
+	sed -n 4p seen | grep -q '^pipe:' || fail "fd 3: $(cat seen)"
+	[ "$(sed -n 5p seen)" = 1 ] || fail "LISTEN_FDS: $(cat seen)"
+}
+
+# fdsend with 0-2 closed still sends what it is told, and refuses to send
+# a closed fd 0 (before: its own socket, which had landed there).
+fdsend_closed() {
+	local rc=0
+	fdsend -t 2 "$PWD/s" 0 <&- 2>err || rc=$?
+	[ "$rc" = 100 ] || fail "fdsend 0 with fd 0 closed: exit $rc"
+	expect_err err "fdsend: fd 0: Bad file descriptor"
+	[ ! -e s ] || fail "it made the socket"
+	exec 5<"$SELF"
+	bg fdrecv -t 10 "$PWD/s" sh -c 'readlink /proc/$$/fd/3 >seen'
+	local rcv=$!
+	wait_for 10 test -S s
+	fdsend -t 10 "$PWD/s" 5 <&- >&- 2>&-
+	reap 10 "$rcv"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	[ "$(cat seen)" = "$SELF" ] || fail "fd 3: $(cat seen)"
+}
+
+# Holder and successor started from one shell on a terminal: after the
+# handoff the terminal's flags are what they were (before: O_NONBLOCK left
+# set, 04002, and the next big write in that shell failed with EAGAIN).
+shared_tty() {
+	serve 1000000 -r 200
+	cat >script <<EOS
+cd "$PWD"
+grep flags /proc/\$\$/fdinfo/1 >before
+fdholder -s "$PWD/ctl" 127.0.0.1 $PORT 2>>errs &
+h1=\$!
+echo \$h1 >>pids
+for i in \$(seq 200); do
+	ss -tnH state established "dport = :$PORT" | grep -q . && break
+	sleep 0.05
+done
+fdholder -s "$PWD/ctl" 127.0.0.1 $PORT 2>>errs &
+h2=\$!
+echo \$h2 >>pids
+wait \$h1
+echo "old holder: \$?" >status
+grep flags /proc/\$\$/fdinfo/1 >after
+head -c 4000000 /dev/zero
+echo "head: \$?" >>status
+kill \$h2
+wait \$h2
+echo "successor: \$?" >>status
+EOS
+	python3 "$TESTS/inpty.py" 60 bash script >tty.out
+	printf "old holder: 0\nhead: 0\nsuccessor: 143\n" | diff -u - status
+	diff -u before after
+	server_done
+}
+
+# A successor that could not write refuses before it asks: the old holder
+# goes on with everything (before: it handed over and the successor died
+# at its first write, with the connection).
+succ_cannot_write() {
+	local rc n
+	serve 1000000 -r 2000
+	hold
+	wait_for 10 lines 200
+	rc=0
+	python3 -c 'import os, sys
+r, w = os.pipe()
+os.close(r)
+os.dup2(w, 1)
+os.execvp(sys.argv[1], sys.argv[1:])' fdholder -s "$PWD/ctl" 127.0.0.1 \
+	    "$PORT" 2>err || rc=$?
+	[ "$rc" = 111 ] || fail "pipe with no reader: exit $rc: $(cat err)"
+	expect_err err "fdholder: standard output: a pipe with no reader"
+	rc=0
+	fdholder -s "$PWD/ctl" 127.0.0.1 "$PORT" 1<data 2>err || rc=$?
+	[ "$rc" = 111 ] || fail "read-only output: exit $rc: $(cat err)"
+	expect_err err "fdholder: standard output: open for reading only"
+	if unshare -m true 2>/dev/null; then
+		mkdir full
+		rc=0
+		unshare -m sh -c 'mount -t tmpfs -o size=64k none full &&
+		    { head -c 1M /dev/zero >full/fill 2>/dev/null; :; } &&
+		    exec fdholder -s "$1" 127.0.0.1 "$2" >>full/out' sh \
+		    "$PWD/ctl" "$PORT" 2>err || rc=$?
+		[ "$rc" = 111 ] || fail "full file system: exit $rc: $(cat err)"
+		expect_err err "fdholder: standard output: no space left"
+	else
+		t_note "no mount namespace here: the full file system not tried"
+	fi
+	kill -0 "$HOLDER" || fail "the holder is gone"
+	n=$(wc -l <data)
+	wait_for 10 lines $((n + 200))
+	kill -TERM "$SERVER"
+	wait_exit 10 "$SERVER"
+	wait_exit 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
+	n=$(wc -l <data)
+	seq 1 "$n" | cmp - data
+}
+
+# A holder whose connection broke (reset) with bytes still to write (its
+# output a FIFO nobody reads yet) hands
+# over; the successor writes them and exits 111, as the holder would have
+# (before: 0, "the server closed it").
+reset_handed_over() {
+	python3 -c 'import os, socket, struct, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+with open("port.tmp", "w") as f:
+    f.write("%d\n" % l.getsockname()[1])
+os.rename("port.tmp", "port")
+c, _ = l.accept()
+c.settimeout(1)
+try:
+    c.sendall(b"".join(b"%d\n" % i for i in range(1, 100001)))
+except socket.timeout:
+    pass
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()' &
+	echo $! >>"$T_DIR/pids"
+	wait_for 10 test -s port
+	PORT=$(cat port)
+	mkfifo fifo
+	exec 7<>fifo
+	python3 -c 'import fcntl, os
+fcntl.fcntl(os.open("fifo", os.O_RDWR), 1031, 4096)'
+	bg fdholder -s "$PWD/ctl" 127.0.0.1 "$PORT" >fifo 2>errs
+	HOLDER=$!
+	wait_for 10 grep -q "Connection reset" errs
+	bg fdholder -s "$PWD/ctl" 127.0.0.1 "$PORT" >data 2>errs2
+	local succ=$!
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "old holder exited $RC: $(cat errs) $(cat errs2)"
+	reap 10 "$succ"
+	[ "$RC" = 111 ] || fail "successor exited $RC: $(cat errs2)"
+	expect_err errs2 "the connection broke before the handoff"
+	cat <&7 >fifo.out & local cat=$!
+	sleep 0.2; kill "$cat"
+	# Some of what the server sent was lost with the reset, in its
+	# buffers or ours: what was written is 1..K, nothing missing.
+	cat fifo.out data >all
+	[ -s all ] || fail "nothing written"
+	seq 1 "$(wc -l <all)" | cmp - all
+}
+
+t_case "standard output closed: refused, nothing sent back" stdout_closed
+t_case "standard error closed: nothing written into the connection" stderr_closed
+t_case "-i, standard input closed: refused" stdin_closed
+t_case "fdrecv with 0-2 closed: its program gets /dev/null there" fdrecv_closed
+t_case "fdsend with 0-2 closed: refuses a closed fd 0, sends fd 5" fdsend_closed
+t_case "a terminal shared with the shell: its flags left as they were" shared_tty
+t_case "a successor that cannot write refuses: the holder goes on" succ_cannot_write
+t_case "a reset before the handoff: the successor exits 111" reset_handed_over
+t_done
