@@ -271,8 +271,36 @@ path_once() {
 	[ "$(cat out.nobang)" = "ran y" ] || fail "nobang: $(cat out.nobang)"
 }
 
+# -m at the top of the fd limit: with 64 fds allowed, targets 62 and 63
+# get the right fds, listening, with -n and with -n -D (issue 22 item 10;
+# placing moved every fd above the highest target first, so 63 failed with
+# "Invalid argument" and 62 with "Too many open files").
+at_top() {
+	( ulimit -n 64; exec fdrecv -t 10 "$@" sh -c 'readlink \
+	    /proc/$$/fd/62 /proc/$$/fd/63 || :; exec ls /proc/$$/fd' ) >out
+	sort out | diff -u want -
+}
+top_of_limit() {
+	echo one >a
+	echo two >b
+	sh -c 'exec ls /proc/$$/fd' >base
+	{ echo "$PWD/a"; cat base; echo 63; } | sort >want
+	bg sh -c 'exec 5<a; exec fdsend -t 10 s 5'
+	at_top -m 63 s
+	{ echo "$PWD/b"; echo "$PWD/a"; cat base; echo 62; echo 63; } |
+	    sort >want
+	bg sh -c 'exec 5<a 6<b; exec fdsend -t 10 s 5 6'
+	at_top -m 63,62 s
+	bg fdholder -s "$PWD/ctl"
+	wait_for 10 fdholder -L -s ctl
+	fdsend -n two ctl 5 6 5<a 6<b
+	at_top -n two -m 63,62 ctl
+	at_top -n two -D -m 63,62 ctl
+	[ -z "$(fdholder -L -s ctl)" ] || fail "entry kept: $(fdholder -L -s ctl)"
+}
+
 place_fails() {
-	exec_fails 111 111 "place fds: Invalid argument" -m 99999 s cat
+	exec_fails 111 111 "place fds: fd 99999 is not below the limit of 1024 open files (RLIMIT_NOFILE)" -m 99999 s cat
 }
 
 # fdsend exits 0 only once the exec happened: the program's exec is held
@@ -521,6 +549,7 @@ else
 	t_skip "a program in PATH is executed where it was found; no #!: by sh" "strace cannot trace here"
 fi
 t_case "directory as prog: by path fdsend told after the ack, exit 126; in PATH refused before" prog_directory
+t_case "-m 62 and 63 under a limit of 64 fds, listening and with -n, -n -D" top_of_limit
 t_case "-m 99999 cannot be placed: fdsend told after the ack, exit 111" place_fails
 if have_strace; then
 	t_case "fdsend exits 0 only once the program's exec happened" exec_confirmed

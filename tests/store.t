@@ -670,7 +670,7 @@ d_keeps_on_exec_failure() {
 	echo kept | fdsend -n e ctl 0
 	d_fails 127 "exec ./script: No such file or directory" ctl ./script
 	d_fails 126 "exec ./dir: Permission denied" ctl ./dir
-	d_fails 111 "place fds: Invalid argument" -m 99999 ctl cat
+	d_fails 111 "place fds: fd 99999 is not below the limit of 1024 open files" -m 99999 ctl cat
 	# The entry is whole: a program that runs gets it, and it is removed.
 	fdrecv -t 5 -n e -D -m 0 ctl cat >out
 	[ "$(cat out)" = kept ] || fail "read: $(cat out)"
