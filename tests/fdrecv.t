@@ -142,6 +142,33 @@ late_fds()	{ bad_sender latefds "error 2 fds on a byte that starts no frame"; }
 version()	{ bad_sender version "error 3 protocol version 9 not supported"; }
 bad_name()	{ bad_sender badname "error 2 invalid fd name: a:b"; }
 
+# Bytes from a trusted sender, or from an argument, are shown escaped
+# (strvis(3)) on standard error: an error text and an invalid fd name, an
+# invalid entry name (issue 22 item 12; they were written raw).
+escaped() {
+	local pid
+	bg fdrecv -t 20 s cat 2>rerr
+	pid=$!
+	wait_for 5 claimed "$pid"
+	$PEER evil s >reply || true
+	$PEER evil s name >reply || true
+	expect_err reply 'error 2 invalid fd name: \033[2J'
+	echo end | fdsend -t 5 s 0 >/dev/null
+	wait_exit 5 "$pid"
+	expect_err rerr 'fdrecv: s: refused by sender: \033[2J\033[31mred\nfdrecv: forged\200\\'
+	expect_err rerr 'invalid fd name: \033[2J'
+	must_fail 100 fdrecv -n "$(printf 'a\033[2J')" s true
+	expect_err err 'fdrecv: invalid entry name: a\033[2J'
+	cp err err.fdrecv
+	must_fail 100 fdsend -t 1 s "0=$(printf '\033[2J')"
+	expect_err err 'fdsend: invalid fd[=name]: 0=\033[2J'
+	cp err err.fdsend
+	must_fail 100 fdholder -D -s ctl "$(printf '\033[2J')"
+	expect_err err 'fdholder: invalid name: \033[2J'
+	! grep -q "$(printf '\033')" rerr err* reply ||
+	    fail "raw ESC: $(cat -A rerr err*)"
+}
+
 dies_mid_frame() {
 	local pid
 	bg fdrecv -t 20 s cat
@@ -537,6 +564,7 @@ t_case "fds on a frame announcing none" fds_on_none
 t_case "fds on a byte that starts no frame" late_fds
 t_case "unknown protocol version" version
 t_case "invalid fd name" bad_name
+t_case "sender's and arguments' bytes shown escaped" escaped
 t_case "sender killed mid-frame" dies_mid_frame
 t_case "MSG_CTRUNC at the fd limit: error, nothing leaked" emfile
 t_case "-m count mismatch told to the sender" count_mismatch

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "esc.h"
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
@@ -120,7 +121,7 @@ client_delete(const struct addr *a, char *names[], int n,
 	for (i = 0; i < n; i++)
 		if (!name_valid(names[i], strlen(names[i])) ||
 		    *names[i] == '\0')
-			errx(EXIT_USAGE, "invalid name: %s", names[i]);
+			errx(EXIT_USAGE, "invalid name: %s", esc(names[i]));
 	deadline_in(&dl, tms);
 	for (i = 0; i < n; i++) {
 		s = client_connect(a, &dl);

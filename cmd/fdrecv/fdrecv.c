@@ -19,6 +19,7 @@
 #include "addr.h"
 #include "copy.h"
 #include "deadline.h"
+#include "esc.h"
 #include "exits.h"
 #include "fdmap.h"
 #include "hold.h"
@@ -259,7 +260,7 @@ listen_fds(const char *names, char *argv[], int *map, size_t nmap)
 	if (listen_take(names, &set, &pe) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
 	if (!set_fits(&set, argv[0] != NULL, nmap, &pe))
-		errx(EXIT_USAGE, "-S %s: %s", names, pe.msg);
+		errx(EXIT_USAGE, "-S %s: %s", esc(names), pe.msg);
 	return deliver(argv, &set, map, nmap, &nofile, -1, NULL);
 }
 
@@ -475,7 +476,8 @@ main(int argc, char *argv[])
 		case 'm':
 			free(map);
 			if (fdlist_parse(optarg, &map, &nmap) == -1)
-				errx(EXIT_USAGE, "invalid fd list: %s", optarg);
+				errx(EXIT_USAGE, "invalid fd list: %s",
+				    esc(optarg));
 			break;
 		case 'r':
 			rflag = 1;
@@ -504,7 +506,7 @@ main(int argc, char *argv[])
 		usage(0);
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
-		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
+		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));
 	if (nmap > 0 && argc < 2)
 		errx(EXIT_USAGE, "-m needs a program to run");
 	eaddr_parse(&addr, argv[0]);
