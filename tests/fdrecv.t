@@ -324,6 +324,12 @@ top_of_limit() {
 	at_top -n two -m 63,62 ctl
 	at_top -n two -D -m 63,62 ctl
 	[ -z "$(fdholder -L -s ctl)" ] || fail "entry kept: $(fdholder -L -s ctl)"
+	# Crossed at the very top, 7 fds allowed: no number above 6 to move
+	# an fd in the way to, a free one below it is taken.
+	bg sh -c 'exec 5<a 6<b; exec fdsend -t 10 s 5 6'
+	( ulimit -n 7; exec fdrecv -t 10 -m 6,5 s sh -c \
+	    'readlink /proc/$$/fd/5 /proc/$$/fd/6' ) >out
+	printf '%s\n' "$PWD/b" "$PWD/a" | diff -u - out
 }
 
 place_fails() {
@@ -577,7 +583,7 @@ else
 	t_skip "a program in PATH is executed where it was found; no #!: by sh" "strace cannot trace here"
 fi
 t_case "directory as prog: by path fdsend told after the ack, exit 126; in PATH refused before" prog_directory
-t_case "-m 62 and 63 under a limit of 64 fds, listening and with -n, -n -D" top_of_limit
+t_case "-m 62 and 63 under a limit of 64 fds, listening and with -n, -n -D; crossed at the top of 7" top_of_limit
 t_case "-m 99999 cannot be placed: fdsend told after the ack, exit 111" place_fails
 if have_strace; then
 	t_case "fdsend exits 0 only once the program's exec happened" exec_confirmed
