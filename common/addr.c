@@ -25,8 +25,32 @@ eaddr_parse(struct addr *a, const char *s)
 			errx(EXIT_USAGE, "%s: not a UNIX-domain socket", s);
 		if (errno == EPROTOTYPE && a->kind == ADDR_FD)
 			errx(EXIT_USAGE, "%s: not a stream socket", s);
+		if (errno == ENOTCONN && a->kind == ADDR_FD)
+			errx(EXIT_USAGE, "%s: a stream socket neither connected "
+			    "nor listening", s);
 		err(EXIT_USAGE, "%s", s);
 	}
+}
+
+/*
+ * A socket to use as it is must listen or be connected: one that does
+ * neither has no peer whose credentials we could check.  0 with errno
+ * ENOTCONN if so.
+ */
+static int
+fd_usable(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int on = 0;
+	socklen_t olen = sizeof(on);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) == 0 && on)
+		return 1;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		return 1;
+	errno = ENOTCONN;
+	return 0;
 }
 
 /*
@@ -35,7 +59,8 @@ eaddr_parse(struct addr *a, const char *s)
  * or a bad fd number, EAFNOSUPPORT for @NAME where there are no abstract
  * sockets, ENOTSOCK or EBADF for fd:N that is not an open socket,
  * EPROTOTYPE for one that is not a stream socket, EAFNOSUPPORT for one that
- * is not a UNIX-domain socket (a TCP connection, say).
+ * is not a UNIX-domain socket (a TCP connection, say), ENOTCONN for one
+ * that neither listens nor is connected.
  */
 int
 addr_parse(struct addr *a, const char *s)
@@ -70,6 +95,8 @@ addr_parse(struct addr *a, const char *s)
 			errno = EAFNOSUPPORT;
 			return -1;
 		}
+		if (!fd_usable(a->fd))
+			return -1;
 		return fcntl(a->fd, F_SETFD, FD_CLOEXEC) == -1 ? -1 : 0;
 	}
 	if (s[0] == '@') {

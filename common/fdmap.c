@@ -82,37 +82,58 @@ fdspec_parse(const char *s, int *fd, const char **name)
 }
 
 /*
+ * Move *fd, close-on-exec, to a free number above every target (from),
+ * or, where the limit on open files leaves none there, to the lowest.
+ */
+static int
+fd_move(int *fd, int from)
+{
+	int nfd;
+
+	if ((nfd = fcntl(*fd, F_DUPFD_CLOEXEC, from)) == -1 &&
+	    (errno == EINVAL || errno == EMFILE))
+		nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 0);
+	if (nfd == -1)
+		return -1;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+/*
  * Move src[i] to dst[i], for a program we exec: the placed fds lose
- * close-on-exec, the sources are closed.  Moving everything above the
- * highest target first keeps a source from being overwritten by another
- * target before it moved.
+ * close-on-exec, the sources are closed, and src says where each one went.
+ * Only an fd that sits on the next target is moved out of the way: above
+ * the highest target where there is room, else to the lowest free number,
+ * so that every target below the limit on open files can be placed.
+ * *keep (an fd still needed until the exec, or -1) is moved off the
+ * targets too.
  */
 int
-fd_place(const int *src, const int *dst, size_t n)
+fd_place(int *src, const int *dst, size_t n, int *keep)
 {
-	int *tmp, high = 0;
-	size_t i;
+	size_t i, j;
+	int high = 0;
 
 	for (i = 0; i < n; i++)
 		if (dst[i] > high)
 			high = dst[i];
-	if ((tmp = calloc(n ? n : 1, sizeof(int))) == NULL)
-		return -1;
 	for (i = 0; i < n; i++) {
-		if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, high + 1)) == -1)
-			goto fail;
-		close(src[i]);
+		for (j = i + 1; j < n; j++)
+			if (src[j] == dst[i] && fd_move(&src[j], high + 1) == -1)
+				return -1;
+		if (*keep == dst[i] && fd_move(keep, high + 1) == -1)
+			return -1;
+		if (src[i] != dst[i]) {
+			if (dup2(src[i], dst[i]) == -1)
+				return -1;
+			close(src[i]);
+			src[i] = dst[i];
+		}
+		if (fd_cloexec(dst[i], 0) == -1)
+			return -1;
 	}
-	for (i = 0; i < n; i++) {
-		if (dup2(tmp[i], dst[i]) == -1 || fd_cloexec(dst[i], 0) == -1)
-			goto fail;
-		close(tmp[i]);
-	}
-	free(tmp);
 	return 0;
-fail:
-	free(tmp);
-	return -1;
 }
 
 /*

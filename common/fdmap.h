@@ -9,7 +9,7 @@
 
 int	fdlist_parse(const char *, int **, size_t *);
 int	fdspec_parse(const char *, int *fd, const char **name);
-int	fd_place(const int *src, const int *dst, size_t);
+int	fd_place(int *src, const int *dst, size_t, int *keep);
 int	listen_env(const struct fdset *);
 void	listen_env_clear(void);
 void	nofile_raise(struct rlimit *saved);

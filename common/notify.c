@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "esc.h"
 #include "notify.h"
 #include "sock.h"
 
@@ -187,7 +188,7 @@ listen_take(const char *names, struct fdset *set, struct perr *pe)
 			;
 		if (i == n) {
 			perr_set(pe, PE_NOENT, "no fd named %s in "
-			    "LISTEN_FDNAMES", tok);
+			    "LISTEN_FDNAMES", esc(tok));
 			free(copy);
 			goto out;
 		}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "esc.h"
 #include "proto.h"
 #include "sock.h"
 #include "util.h"
@@ -317,6 +318,7 @@ frame_error(int s, const struct perr *pe, const struct deadline *dl)
 int
 perr_remote(struct perr *pe, const struct frame *f)
 {
+	char text[sizeof(pe->msg)];
 	const char *msg;
 	int code, n;
 
@@ -324,7 +326,8 @@ perr_remote(struct perr *pe, const struct frame *f)
 		perr_set(pe, PE_PROTO, "unexpected frame type %u", f->type);
 		return -1;
 	}
-	perr_set(pe, code, "%.*s", n, msg);
+	/* The peer's words, shown escaped: we print them. */
+	perr_set(pe, code, "%s", esc_bytes(text, sizeof(text), msg, n));
 	pe->remote = 1;
 	return 0;
 }
@@ -440,7 +443,7 @@ int
 fdset_take(struct fdset *set, struct frame *f, struct perr *pe)
 {
 	size_t off = 0, nl;
-	char name[PROTO_NAMEMAX + 1];
+	char name[PROTO_NAMEMAX + 1], text[sizeof(pe->msg)];
 	int i;
 
 	for (i = 0; i < f->nfds; i++) {
@@ -452,7 +455,8 @@ fdset_take(struct fdset *set, struct frame *f, struct perr *pe)
 		memcpy(name, f->data + off + 1, nl);
 		name[nl] = '\0';
 		if (!name_valid(name, nl)) {
-			perr_set(pe, PE_PROTO, "invalid fd name: %s", name);
+			perr_set(pe, PE_PROTO, "invalid fd name: %s",
+			    esc_bytes(text, sizeof(text), name, nl));
 			return -1;
 		}
 		off += 1 + nl;

@@ -113,6 +113,10 @@ users() {
 	has root
 	comp fdholder "fdholder -g ret"
 	has retrieve:
+	# -L and -D trust a store's user: no operation there.
+	comp fdholder "fdholder -L -u r"
+	has root
+	hasnt retrieve:
 }
 
 # effif's operands: the interfaces of /sys/class/net.

@@ -142,6 +142,33 @@ late_fds()	{ bad_sender latefds "error 2 fds on a byte that starts no frame"; }
 version()	{ bad_sender version "error 3 protocol version 9 not supported"; }
 bad_name()	{ bad_sender badname "error 2 invalid fd name: a:b"; }
 
+# Bytes from a trusted sender, or from an argument, are shown escaped
+# (strvis(3)) on standard error: an error text and an invalid fd name, an
+# invalid entry name (issue 22 item 12; they were written raw).
+escaped() {
+	local pid
+	bg fdrecv -t 20 s cat 2>rerr
+	pid=$!
+	wait_for 5 claimed "$pid"
+	$PEER evil s >reply || true
+	$PEER evil s name >reply || true
+	expect_err reply 'error 2 invalid fd name: \033[2J'
+	echo end | fdsend -t 5 s 0 >/dev/null
+	wait_exit 5 "$pid"
+	expect_err rerr 'fdrecv: s: refused by sender: \033[2J\033[31mred\nfdrecv: forged\200\\'
+	expect_err rerr 'invalid fd name: \033[2J'
+	must_fail 100 fdrecv -n "$(printf 'a\033[2J')" s true
+	expect_err err 'fdrecv: invalid entry name: a\033[2J'
+	cp err err.fdrecv
+	must_fail 100 fdsend -t 1 s "0=$(printf '\033[2J')"
+	expect_err err 'fdsend: invalid fd[=name]: 0=\033[2J'
+	cp err err.fdsend
+	must_fail 100 fdholder -D -s ctl "$(printf '\033[2J')"
+	expect_err err 'fdholder: invalid name: \033[2J'
+	! grep -q "$(printf '\033')" rerr err* reply ||
+	    fail "raw ESC: $(cat -A rerr err*)"
+}
+
 dies_mid_frame() {
 	local pid
 	bg fdrecv -t 20 s cat
@@ -271,8 +298,42 @@ path_once() {
 	[ "$(cat out.nobang)" = "ran y" ] || fail "nobang: $(cat out.nobang)"
 }
 
+# -m at the top of the fd limit: with 64 fds allowed, targets 62 and 63
+# get the right fds, listening, with -n and with -n -D (issue 22 item 10;
+# placing moved every fd above the highest target first, so 63 failed with
+# "Invalid argument" and 62 with "Too many open files").
+at_top() {
+	( ulimit -n 64; exec fdrecv -t 10 "$@" sh -c 'readlink \
+	    /proc/$$/fd/62 /proc/$$/fd/63 || :; exec ls /proc/$$/fd' ) >out
+	sort out | diff -u want -
+}
+top_of_limit() {
+	echo one >a
+	echo two >b
+	sh -c 'exec ls /proc/$$/fd' >base
+	{ echo "$PWD/a"; cat base; echo 63; } | sort >want
+	bg sh -c 'exec 5<a; exec fdsend -t 10 s 5'
+	at_top -m 63 s
+	{ echo "$PWD/b"; echo "$PWD/a"; cat base; echo 62; echo 63; } |
+	    sort >want
+	bg sh -c 'exec 5<a 6<b; exec fdsend -t 10 s 5 6'
+	at_top -m 63,62 s
+	bg fdholder -s "$PWD/ctl"
+	wait_for 10 fdholder -L -s ctl
+	fdsend -n two ctl 5 6 5<a 6<b
+	at_top -n two -m 63,62 ctl
+	at_top -n two -D -m 63,62 ctl
+	[ -z "$(fdholder -L -s ctl)" ] || fail "entry kept: $(fdholder -L -s ctl)"
+	# Crossed at the very top, 7 fds allowed: no number above 6 to move
+	# an fd in the way to, a free one below it is taken.
+	bg sh -c 'exec 5<a 6<b; exec fdsend -t 10 s 5 6'
+	( ulimit -n 7; exec fdrecv -t 10 -m 6,5 s sh -c \
+	    'readlink /proc/$$/fd/5 /proc/$$/fd/6' ) >out
+	printf '%s\n' "$PWD/b" "$PWD/a" | diff -u - out
+}
+
 place_fails() {
-	exec_fails 111 111 "place fds: Invalid argument" -m 99999 s cat
+	exec_fails 111 111 "place fds: fd 99999 is not below the limit of 1024 open files (RLIMIT_NOFILE)" -m 99999 s cat
 }
 
 # fdsend exits 0 only once the exec happened: the program's exec is held
@@ -509,6 +570,7 @@ t_case "fds on a frame announcing none" fds_on_none
 t_case "fds on a byte that starts no frame" late_fds
 t_case "unknown protocol version" version
 t_case "invalid fd name" bad_name
+t_case "sender's and arguments' bytes shown escaped" escaped
 t_case "sender killed mid-frame" dies_mid_frame
 t_case "MSG_CTRUNC at the fd limit: error, nothing leaked" emfile
 t_case "-m count mismatch told to the sender" count_mismatch
@@ -521,6 +583,7 @@ else
 	t_skip "a program in PATH is executed where it was found; no #!: by sh" "strace cannot trace here"
 fi
 t_case "directory as prog: by path fdsend told after the ack, exit 126; in PATH refused before" prog_directory
+t_case "-m 62 and 63 under a limit of 64 fds, listening and with -n, -n -D; crossed at the top of 7" top_of_limit
 t_case "-m 99999 cannot be placed: fdsend told after the ack, exit 111" place_fails
 if have_strace; then
 	t_case "fdsend exits 0 only once the program's exec happened" exec_confirmed

@@ -162,6 +162,31 @@ listen_refuses_then_serves() {
 	expect_err serr "refused receiver uid 65534"
 }
 
+# fd:N that is a stream socket neither bound, connected nor listening is
+# named as such, by every tool (issue 22 item 12; fdsend said "refused
+# receiver uid 4294967295", fdholder "a connected socket, not a listening
+# one").
+on3_unconnected() {
+	python3 -c 'import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+unconnected_fd() {
+	local want="fd:3: a stream socket neither connected nor listening"
+	must_fail 100 on3_unconnected fdsend -t 2 fd:3 0
+	expect_err err "fdsend: $want"
+	must_fail 100 on3_unconnected fdsend -n x -t 2 fd:3 0
+	expect_err err "fdsend: $want"
+	must_fail 100 on3_unconnected fdrecv -t 2 fd:3 true
+	expect_err err "fdrecv: $want"
+	must_fail 100 on3_unconnected fdholder -t 2 -s fd:3
+	expect_err err "fdholder: $want"
+	must_fail 100 on3_unconnected fdholder -L -t 2 -s fd:3
+	expect_err err "fdholder: $want"
+}
+
 # A process holding a pipe with pending bytes and a TCP connection to a
 # server on loopback; its pid and fd numbers land in ./held, what the server
 # receives in ./server.
@@ -320,6 +345,7 @@ t_case "-l: a receiver whose exec fails after the ack ends fdsend with its error
 t_case "-l serves one receiver and removes its socket" listen_one
 t_case "-l refuses a receiver of another uid and serves the next" listen_refuses_then_serves
 t_case "a file that is not a socket: no waiting" not_a_socket
+t_case "fd:N neither connected nor listening: said so by every tool" unconnected_fd
 t_case "-p: a pipe and a TCP connection taken from a running process" take_from_pid
 t_case "-p: no such fd, no such process, no ptrace rights" take_refusals
 t_case "-S: into a service manager's fd store, confirmed by a barrier" fdstore

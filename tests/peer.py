@@ -92,6 +92,16 @@ def main():
         s = connect(path)
         sendfds(s, header(1, 1, 4) + b"\x03a:b", [r])
         reply(s)
+    elif action == "evil":
+        # Bytes meant for a terminal: in an F_ERROR's text, or ARG "name"
+        # in an fd's name.
+        s = connect(path)
+        if args[:1] == ["name"]:
+            sendfds(s, header(1, 1, 5) + b"\x04\x1b[2J", [r])
+        else:
+            text = b"\x1b[2J\x1b[31mred\nfdrecv: forged\x80\\"
+            s.sendall(header(3, 0, 2 + len(text)) + b"\0\x01" + text)
+        reply(s)
     elif action == "half":
         # Half a frame, then die without closing cleanly.
         s = connect(path)

@@ -247,6 +247,33 @@ rights() {
 	[ "$(fdholder -L -s "$sock" | cut -f1)" = f ] || fail "entry lost"
 }
 
+# Root lists and deletes in another user's store with -u, or -g, naming
+# that user (issue 22 item 12: -L and -D took neither, and refused the
+# store's uid, though root could take the store over with -u).
+others_store() {
+	local sock=@fdholder-store-$$
+	mkdir -m 755 pub
+	cp "$BIN/fdsend" "$BIN/fdholder" pub/
+	chmod 755 . pub pub/*
+	bg setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdholder -s "$sock" 2>serr
+	wait_for 10 grep -q "@fdholder-store-$$\$" /proc/net/unix
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdsend -n a "$sock" 0 </dev/null
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    pub/fdsend -n b "$sock" 0 </dev/null
+	must_fail 1 fdholder -L -s "$sock"
+	expect_err err "fdholder: $sock: refused holder uid 65534"
+	fdholder -L -u nobody -s "$sock" >list
+	[ "$(cut -f1,2 list)" = "$(printf 'a\t65534\nb\t65534')" ] ||
+	    fail "list: $(cat list)"
+	fdholder -D -u nobody -s "$sock" a
+	[ "$(fdholder -L -g nogroup -s "$sock" | cut -f1)" = b ] ||
+	    fail "after -D: $(fdholder -L -u nobody -s "$sock")"
+	must_fail 100 fdholder -D -u delete:nobody -s "$sock" b
+	expect_err err "fdholder: delete:nobody: -L and -D trust a store's user or group, not an operation"
+}
+
 usage_store() {
 	must_fail 100 fdholder -i -s ctl
 	expect_err err "fdholder: -i and -N need a connection: host port"
@@ -670,7 +697,7 @@ d_keeps_on_exec_failure() {
 	echo kept | fdsend -n e ctl 0
 	d_fails 127 "exec ./script: No such file or directory" ctl ./script
 	d_fails 126 "exec ./dir: Permission denied" ctl ./dir
-	d_fails 111 "place fds: Invalid argument" -m 99999 ctl cat
+	d_fails 111 "place fds: fd 99999 is not below the limit of 1024 open files" -m 99999 ctl cat
 	# The entry is whole: a program that runs gets it, and it is removed.
 	fdrecv -t 5 -n e -D -m 0 ctl cat >out
 	[ "$(cat out)" = kept ] || fail "read: $(cat out)"
@@ -699,6 +726,7 @@ t_case "-L -j: a name not printable refused, a store without state" list_foreign
 t_case "a successor waits for takes in flight and gets what they left" take_handoff
 t_case "a delete while an entry of 2000 fds is half sent: served, sent fds intact" delete_mid_fetch
 t_case "a client that never reads its list holds up nobody and is dropped at -t" stuck_lister
+t_case "root lists and deletes in another user's store with -u or -g" others_store
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: the store through every request" memcheck
 else

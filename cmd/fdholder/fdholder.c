@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "esc.h"
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
@@ -32,17 +33,18 @@ usage(int help)
 	    "[-t seconds] [-u [op:]user] -s ctlsock host port\n"
 	    "       %s [-S] [-E maxentries] [-f maxfds] [-g [op:]group] "
 	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
-	    "       %s -L [-j] [-t seconds] -s ctlsock\n"
-	    "       %s -D [-t seconds] -s ctlsock name ...\n",
+	    "       %s -L [-j] [-g group] [-t seconds] [-u user] -s ctlsock\n"
+	    "       %s -D [-g group] [-t seconds] [-u user] -s ctlsock "
+	    "name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
 /*
  * -u and -g: "op:list" grants the operation op to the users or groups of
- * list, a bare "list" grants every operation.
+ * list, a bare "list" grants every operation.  Returns 1 for "op:list".
  */
-static void
+static int
 rights_add(struct trust *rights, const char *arg, int groups)
 {
 	const char *colon;
@@ -59,10 +61,11 @@ rights_add(struct trust *rights, const char *arg, int groups)
 		if ((i = op_parse(op)) == -1)
 			errx(EXIT_USAGE, "unknown operation %s: %s", op, arg);
 		etrust_add(&rights[i], colon + 1, groups);
-		return;
+		return 1;
 	}
 	for (i = 0; i < OP_N; i++)
 		etrust_add(&rights[i], arg, groups);
+	return 0;
 }
 
 static size_t
@@ -77,29 +80,33 @@ limit(const char *arg, const char *what)
 	return n;
 }
 
-/* Connect to the store, as its client: it must be ours or root's. */
+/*
+ * Connect to the store, as its client: it must be ours or root's, or of a
+ * user or group that -u or -g trust.
+ */
 static int
-client_connect(const struct addr *a, const struct deadline *dl)
+client_connect(const struct addr *a, const struct trust *trust,
+    const struct deadline *dl)
 {
-	struct trust trust = { 0 };
 	struct perr pe;
 	int s;
 
-	if ((s = hold_connect(a, &trust, dl, &pe)) == -1)
+	if ((s = hold_connect(a, trust, dl, &pe)) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
 	return s;
 }
 
 /* -L: print what the store holds, with -j as JSON. */
 static int
-client_list(const struct addr *a, int jflag, int tms)
+client_list(const struct addr *a, const struct trust *trust, int jflag,
+    int tms)
 {
 	struct deadline dl;
 	struct perr pe;
 	int s;
 
 	deadline_in(&dl, tms);
-	s = client_connect(a, &dl);
+	s = client_connect(a, trust, &dl);
 	if (hold_list(s, stdout, jflag, &dl, &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
 	close(s);
@@ -110,8 +117,8 @@ client_list(const struct addr *a, int jflag, int tms)
 
 /* -D: delete entries, each on its own; exit 1 if any was not there. */
 static int
-client_delete(const struct addr *a, char *names[], int n,
-    int tms)
+client_delete(const struct addr *a, const struct trust *trust,
+    char *names[], int n, int tms)
 {
 	struct deadline dl;
 	struct perr pe;
@@ -120,10 +127,10 @@ client_delete(const struct addr *a, char *names[], int n,
 	for (i = 0; i < n; i++)
 		if (!name_valid(names[i], strlen(names[i])) ||
 		    *names[i] == '\0')
-			errx(EXIT_USAGE, "invalid name: %s", names[i]);
+			errx(EXIT_USAGE, "invalid name: %s", esc(names[i]));
 	deadline_in(&dl, tms);
 	for (i = 0; i < n; i++) {
-		s = client_connect(a, &dl);
+		s = client_connect(a, trust, &dl);
 		if (hold_delete(s, names[i], &dl, &pe) == -1) {
 			if (pe.code != PE_NOENT)
 				errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
@@ -141,11 +148,11 @@ main(int argc, char *argv[])
 	struct trust rights[OP_N];
 	struct addr addr;
 	struct ctl ctl;
-	const char *sflag = NULL;
+	const char *sflag = NULL, *oparg = NULL;
 	size_t maxentries = 0, maxfds = 0;
 	int ch, iflag = 0, jflag = 0, Dflag = 0, Lflag = 0, Nflag = 0;
 	int Sflag = 0;
-	int tms = 10000, widened = 0, closed;
+	int tms = 10000, closed;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed = stdio_fix()) == -1)
@@ -168,8 +175,8 @@ main(int argc, char *argv[])
 			maxfds = limit(optarg, "maxfds");
 			break;
 		case 'g':
-			rights_add(rights, optarg, 1);
-			widened = 1;
+			if (rights_add(rights, optarg, 1) && oparg == NULL)
+				oparg = optarg;
 			break;
 		case 'h':
 			usage(1);
@@ -192,8 +199,8 @@ main(int argc, char *argv[])
 			tms = etimeout_parse(optarg);
 			break;
 		case 'u':
-			rights_add(rights, optarg, 0);
-			widened = 1;
+			if (rights_add(rights, optarg, 0) && oparg == NULL)
+				oparg = optarg;
 			break;
 		default:
 			usage(0);
@@ -207,12 +214,15 @@ main(int argc, char *argv[])
 		usage(0);
 	if (Dflag || Lflag) {
 		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
-		    Nflag || Sflag || widened || maxfds != 0 ||
-		    maxentries != 0)
+		    Nflag || Sflag || maxfds != 0 || maxentries != 0)
 			usage(0);
+		/* A client trusts the store's user, for whatever it asks. */
+		if (oparg != NULL)
+			errx(EXIT_USAGE, "%s: -L and -D trust a store's user or "
+			    "group, not an operation", esc(oparg));
 		eaddr_parse(&addr, sflag);
-		return Lflag ? client_list(&addr, jflag, tms) :
-		    client_delete(&addr, argv, argc, tms);
+		return Lflag ? client_list(&addr, &rights[OP_LIST], jflag, tms) :
+		    client_delete(&addr, &rights[OP_DELETE], argv, argc, tms);
 	}
 	if (argc != 0 && argc != 2)
 		usage(0);

@@ -19,6 +19,7 @@
 #include "addr.h"
 #include "copy.h"
 #include "deadline.h"
+#include "esc.h"
 #include "exits.h"
 #include "fdmap.h"
 #include "hold.h"
@@ -123,28 +124,43 @@ run_fail(int conn, const struct deadline *dl, int code, int status,
 }
 
 /*
+ * A target that the limit on open files does not reach is said as such
+ * (dup2 would say EBADF), to the peer that waits on conn too.
+ */
+static void
+targets_fit(int conn, const struct deadline *dl, int highest)
+{
+	struct rlimit rl;
+	struct perr pe;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY || (rlim_t)highest < rl.rlim_cur)
+		return;
+	perr_set(&pe, PE_SYS, "place fds: fd %d is not below the limit of "
+	    "%llu open files (RLIMIT_NOFILE)", highest,
+	    (unsigned long long)rl.rlim_cur);
+	if (conn != -1)
+		frame_error(conn, &pe, dl);
+	errx(EXIT_SYS, "%s", pe.msg);
+}
+
+/*
  * Place the set and exec prog.  conn, the peer's connection, stays open
  * until the exec closes it (it is close-on-exec): its end of file tells
- * the peer that prog runs.  It is first moved above every target, so that
- * placing cannot clobber it.
+ * the peer that prog runs.  Placing moves it off the targets.
  */
 static void __dead2
 run(char *argv[], struct fdset *set, int *map, size_t nmap,
     const struct rlimit *nofile, int conn, const struct deadline *dl)
 {
 	char what[PATH_MAX + 8];
-	int *dst, fd, r, highest = 2 + (nmap > 0 ? 0 : (int)set->n);
+	int *dst, r, highest = 2 + (nmap > 0 ? 0 : (int)set->n);
 	size_t i;
 
 	for (i = 0; i < nmap; i++)
 		if (map[i] > highest)
 			highest = map[i];
-	if (conn != -1 && conn <= highest) {
-		if ((fd = fcntl(conn, F_DUPFD_CLOEXEC, highest + 1)) == -1)
-			run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
-		close(conn);
-		conn = fd;
-	}
+	targets_fit(conn, dl, highest);
 	if (nmap > 0) {
 		dst = map;
 		listen_env_clear();
@@ -158,7 +174,7 @@ run(char *argv[], struct fdset *set, int *map, size_t nmap,
 			run_fail(conn, dl, PE_SYS, EXIT_SYS, "setenv");
 		}
 	}
-	r = fd_place(set->fds, dst, set->n);
+	r = fd_place(set->fds, dst, set->n, &conn);
 	if (dst != map)
 		free(dst);
 	if (r == -1)
@@ -244,7 +260,7 @@ listen_fds(const char *names, char *argv[], int *map, size_t nmap)
 	if (listen_take(names, &set, &pe) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
 	if (!set_fits(&set, argv[0] != NULL, nmap, &pe))
-		errx(EXIT_USAGE, "-S %s: %s", names, pe.msg);
+		errx(EXIT_USAGE, "-S %s: %s", esc(names), pe.msg);
 	return deliver(argv, &set, map, nmap, &nofile, -1, NULL);
 }
 
@@ -460,7 +476,8 @@ main(int argc, char *argv[])
 		case 'm':
 			free(map);
 			if (fdlist_parse(optarg, &map, &nmap) == -1)
-				errx(EXIT_USAGE, "invalid fd list: %s", optarg);
+				errx(EXIT_USAGE, "invalid fd list: %s",
+				    esc(optarg));
 			break;
 		case 'r':
 			rflag = 1;
@@ -489,7 +506,7 @@ main(int argc, char *argv[])
 		usage(0);
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
-		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
+		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));
 	if (nmap > 0 && argc < 2)
 		errx(EXIT_USAGE, "-m needs a program to run");
 	eaddr_parse(&addr, argv[0]);

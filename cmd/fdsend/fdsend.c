@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "deadline.h"
+#include "esc.h"
 #include "exits.h"
 #include "fdmap.h"
 #include "hold.h"
@@ -299,10 +300,11 @@ operands_set(struct fdset *set, char **argv, int argc, pid_t pid, int rflag)
 
 	for (i = 0; i < argc; i++) {
 		if (fdspec_parse(argv[i], &fd, &name) == -1)
-			errx(EXIT_USAGE, "invalid fd[=name]: %s", argv[i]);
+			errx(EXIT_USAGE, "invalid fd[=name]: %s",
+			    esc(argv[i]));
 		if (rflag && *name != '\0')
 			errx(EXIT_USAGE, "raw mode sends no names: %s",
-			    argv[i]);
+			    esc(argv[i]));
 		if (fdset_add(set, source_fd(fd, pid, &pidfd), name) == -1)
 			err(EXIT_SYS, "malloc");
 	}
@@ -413,7 +415,7 @@ main(int argc, char *argv[])
 		usage(0);
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
-		errx(EXIT_USAGE, "invalid entry name: %s", nflag);
+		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));
 	if (pid != 0 && !pidfd_can())
 		errx(EXIT_USAGE, "-p: taking another process's fd needs "
 		    "pidfd_getfd(2): Linux only");
@@ -424,7 +426,8 @@ main(int argc, char *argv[])
 		for (i = 0; i < argc; i++)
 			if (*argv[i] == '\0' || !name_valid(argv[i],
 			    strlen(argv[i])))
-				errx(EXIT_USAGE, "invalid name: %s", argv[i]);
+				errx(EXIT_USAGE, "invalid name: %s",
+				    esc(argv[i]));
 		notify_remove(argv, argc, &dl);
 		return EXIT_OK;
 	case NOTIFY_STORE:
