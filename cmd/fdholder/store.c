@@ -44,6 +44,8 @@
 #include "util.h"
 
 #define MAXCLIENTS	32		/* served at once; the rest wait */
+#define UIDSLOTS(n)	((n) / 4 > 0 ? (n) / 4 : 1)	/* one uid's share */
+#define IDLE_MS		1000		/* for a whole request, if -t is more */
 #define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
 #define PARTIAL_MS	10		/* how often to look at part of a frame */
 #define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
@@ -110,6 +112,9 @@ struct store {
 	uint64_t	 gen;
 	struct client	 cl[MAXCLIENTS];
 	int		 ncl;
+	int		 maxcl;		/* slots, MAXCLIENTS unless fds are few */
+	struct loglimit	 idlelog;	/* dropped for no request */
+	struct loglimit	 uidlog;	/* refused for the uid's share */
 };
 
 static int64_t
@@ -323,11 +328,18 @@ client_close(struct store *st, int i)
 	st->cl[i] = st->cl[--st->ncl];
 }
 
+/* The bound on a whole request: short, so that silence costs a slot. */
+static int
+idle_ms(const struct store *st)
+{
+	return st->ctl->tms < IDLE_MS ? st->ctl->tms : IDLE_MS;
+}
+
 static void
 client_next(struct store *st, struct client *cl)
 {
 	cl->state = CL_REQ;
-	deadline_in(&cl->until, st->ctl->tms);
+	deadline_in(&cl->until, idle_ms(st));
 }
 
 /* Reply from the client's queue, filled by fill; then go on to then. */
@@ -479,7 +491,16 @@ client_timeout(struct store *st, int i)
 	struct client *cl = &st->cl[i];
 	struct perr pe;
 
-	if (cl->state != CL_SEND || cl->then != CL_GONE) {
+	if (cl->state == CL_REQ) {
+		lwarnx(&st->idlelog, "%s: dropped %s: no whole request within "
+		    "%d ms", st->ctl->ep.addr.str, peer_str(&cl->peer),
+		    idle_ms(st));
+		perr_set(&pe, PE_SYS, "timed out: no whole request within "
+		    "%d ms", idle_ms(st));
+		pe.errnum = ETIMEDOUT;
+		if (outq_error(&cl->q, &pe) == 0)
+			outq_flush(cl->fd, &cl->q, &pe);
+	} else if (cl->state != CL_SEND || cl->then != CL_GONE) {
 		perr_set(&pe, PE_SYS, "timed out");
 		pe.errnum = ETIMEDOUT;
 		if (outq_error(&cl->q, &pe) == 0)
@@ -834,6 +855,16 @@ client_reading(const struct store *st, const struct client *cl)
 	return cl->state != CL_REQ || st->ctl->state != CS_ASKING;
 }
 
+/*
+ * Do we poll client i?  One we do not read while a successor waits is
+ * not timed either: the successor's own bound ends the wait.
+ */
+static int
+client_polled(const struct store *st, const struct client *cl)
+{
+	return cl->state == CL_SEND || client_reading(st, cl);
+}
+
 /* What poll said of client i, ev: serve it, or drop it. */
 static void
 client_event(struct store *st, int i, int ev)
@@ -848,20 +879,51 @@ client_event(struct store *st, int i, int ev)
 		client_frame(st, i);
 	} else if (ev & (POLLHUP | POLLERR))
 		client_close(st, i);	/* gone mid-frame */
-	else if (deadline_ms(&cl->until) == 0)
+	else if (client_polled(st, cl) && deadline_ms(&cl->until) == 0)
 		client_timeout(st, i);
 	else if (ev)
 		cl->partial = 1;
 }
 
+/*
+ * How many slots uid holds.  Root and our own user are not counted: the
+ * store is theirs.
+ */
+static int
+uid_slots(const struct store *st, uid_t uid)
+{
+	int i, n = 0;
+
+	if (uid == 0 || uid == geteuid())
+		return 0;
+	for (i = 0; i < st->ncl; i++)
+		n += st->cl[i].peer.uid == uid;
+	return n;
+}
+
+/*
+ * Take the peers that wait, as many as we have slots for.  ctl_accept
+ * has judged their credentials; no other uid than root and ours may hold
+ * more than its share of the slots, so that nobody locks the others out.
+ */
 static void
 clients_accept(struct store *st)
 {
 	struct client *cl;
 	struct peer p;
-	int s;
+	int s, n;
 
-	while (st->ncl < MAXCLIENTS && (s = ctl_accept(st->ctl, &p)) != -1) {
+	while (st->ncl < st->maxcl && (s = ctl_accept(st->ctl, &p)) != -1) {
+		if ((n = uid_slots(st, p.uid)) >= UIDSLOTS(st->maxcl)) {
+			lwarnx(&st->uidlog, "%s: refused %s: uid %u holds %d "
+			    "connections, the most one uid may",
+			    st->ctl->ep.addr.str, peer_str(&p),
+			    (unsigned)p.uid, n);
+			ctl_refuse(s, PE_BUSY, "busy: uid %u holds %d "
+			    "connections, the most one uid may",
+			    (unsigned)p.uid, n);
+			continue;
+		}
 		cl = &st->cl[st->ncl++];
 		memset(cl, 0, sizeof(*cl));
 		cl->fd = s;
@@ -1178,6 +1240,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	st.ctl = c;
 	st.maxentries = maxentries;
 	st.maxfds = maxfds;
+	st.maxcl = MAXCLIENTS;
 	signal(SIGPIPE, SIG_IGN);
 	/* The fds, the clients, one frame of copies (outq_keep) each. */
 	fd_room(maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS + 64);
@@ -1202,7 +1265,8 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 		pi_l = -1;
 		if (c->state != CS_SENT) {
 			/* Those who come now wait for the successor. */
-			if (st.ncl < MAXCLIENTS && c->state == CS_IDLE) {
+			if (st.ncl < st.maxcl && c->state == CS_IDLE &&
+			    ctl_accepting(c)) {
 				pfd[n].fd = c->ep.lfd;
 				pfd[n].events = POLLIN;
 				pfd[n].revents = 0;
@@ -1211,11 +1275,10 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 			for (i = 0; i < st.ncl; i++) {
 				cl = &st.cl[i];
 				cl->pi = -1;
+				if (!client_polled(&st, cl))
+					continue;
 				timeout = poll_ms(timeout,
 				    deadline_ms(&cl->until));
-				if (cl->state != CL_SEND &&
-				    !client_reading(&st, cl))
-					continue;
 				/*
 				 * Part of a frame is queued: POLLIN would
 				 * wake us at once, again and again, so look
