@@ -26,6 +26,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -51,6 +52,7 @@
 #define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
 #define TURN		4		/* frames made for a client per turn */
 #define FAREWELL_MS	1000		/* for a last error to go out */
+#define FDMARGIN	4		/* fds opened for a moment (-S, notify) */
 
 struct entry {
 	char		 name[PROTO_NAMEMAX + 1];
@@ -113,6 +115,7 @@ struct store {
 	struct client	 cl[MAXCLIENTS];
 	int		 ncl;
 	int		 maxcl;		/* slots, MAXCLIENTS unless fds are few */
+	size_t		 rlim;		/* RLIMIT_NOFILE, if it set maxfds */
 	struct loglimit	 idlelog;	/* dropped for no request */
 	struct loglimit	 uidlog;	/* refused for the uid's share */
 };
@@ -544,6 +547,46 @@ req_store(struct store *st, int i, struct rbuf *r, struct perr *pe)
 	return 0;
 }
 
+/* Room for n more fds offered by cl, with what the others offer? */
+static int
+room(const struct store *st, const struct client *cl, size_t n,
+    struct perr *pe)
+{
+	char why[48] = "";
+	size_t held = st->nfds;
+	int i;
+
+	for (i = 0; i < st->ncl; i++)
+		if (&st->cl[i] != cl)
+			held += st->cl[i].set.n;
+	if (held + cl->set.n + n <= st->maxfds)
+		return 1;
+	if (st->rlim != 0)
+		snprintf(why, sizeof(why), " (RLIMIT_NOFILE %zu)", st->rlim);
+	perr_set(pe, PE_LIMIT, "store full: %zu fds held, %zu more offered, "
+	    "the limit is %zu%s", held, cl->set.n + n, st->maxfds, why);
+	return 0;
+}
+
+/*
+ * Is there room for the fds of the offer that client i has queued?
+ * Asked of its header, before recvmsg takes them: past our fd limit the
+ * kernel would install part of them and close the rest (MSG_CTRUNC).
+ */
+static int
+offer_room(struct store *st, int i, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+	unsigned char b[PROTO_HDRLEN];
+	struct hdr h;
+
+	if (cl->state != CL_OFFER || recv(cl->fd, b, sizeof(b),
+	    MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof(b))
+		return 1;	/* frame_recv says what is wrong */
+	hdr_get(b, &h);
+	return h.type != F_OFFER || room(st, cl, h.nfds, pe);
+}
+
 /* A part of the offer that follows F_STORE. */
 static int
 offer(struct store *st, int i, struct frame *f, struct perr *pe)
@@ -558,12 +601,8 @@ offer(struct store *st, int i, struct frame *f, struct perr *pe)
 		    f->type);
 		return -1;
 	}
-	if (st->nfds + cl->set.n + f->nfds > st->maxfds) {
-		perr_set(pe, PE_LIMIT, "store full: %zu fds held, %zu more "
-		    "offered, the limit is %zu", st->nfds, cl->set.n +
-		    f->nfds, st->maxfds);
+	if (!room(st, cl, f->nfds, pe))
 		return -1;
-	}
 	if (cl->set.n + f->nfds > ENTRYMAXFDS) {
 		perr_set(pe, PE_LIMIT, "more than %d fds in one entry",
 		    ENTRYMAXFDS);
@@ -870,13 +909,17 @@ static void
 client_event(struct store *st, int i, int ev)
 {
 	struct client *cl = &st->cl[i];
+	struct perr pe;
 
 	if (cl->state == CL_SEND && ev != 0)
 		client_push(st, i);
 	else if (client_reading(st, cl) && (ev || cl->partial) &&
 	    frame_ready(cl->fd)) {
 		cl->partial = 0;
-		client_frame(st, i);
+		if (offer_room(st, i, &pe))
+			client_frame(st, i);
+		else
+			client_fail(st, i, &pe);
 	} else if (ev & (POLLHUP | POLLERR))
 		client_close(st, i);	/* gone mid-frame */
 	else if (client_polled(st, cl) && deadline_ms(&cl->until) == 0)
@@ -1228,6 +1271,37 @@ fd_room(size_t want)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/*
+ * What RLIMIT_NOFILE leaves us once we listen and hold what a predecessor
+ * handed over.  Where it is less than -f and the clients need, the free
+ * fds are shared: a client slot per 8 (MAXCLIENTS at most), a margin, and
+ * the rest for the entries, so that neither clients nor entries can take
+ * the fds the others need.
+ */
+static void
+fd_budget(struct store *st)
+{
+	struct rlimit rl;
+	size_t lim, used = 0, avail, slots, fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= st->maxfds +
+	    MAXCLIENTS + FDMARGIN + 64)
+		return;
+	lim = rl.rlim_cur;
+	for (fd = 0; fd < lim; fd++)
+		used += fcntl((int)fd, F_GETFD) != -1;
+	avail = lim - used;
+	slots = avail / 8 < 1 ? 1 : avail / 8 > MAXCLIENTS ? MAXCLIENTS :
+	    avail / 8;
+	st->maxcl = (int)slots;
+	avail = avail > slots + FDMARGIN ? avail - slots - FDMARGIN : 0;
+	if (st->nfds + avail < st->maxfds) {
+		st->maxfds = st->nfds + avail;
+		st->rlim = lim;
+	}
+}
+
 void
 store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 {
@@ -1250,6 +1324,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	if (sandbox_prepare(Sflag ? SB_STORE_SD : SB_STORE) == -1)
 		err(EXIT_SYS, "sandbox");
 	start(&st);
+	fd_budget(&st);
 	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
 	    st.nfds, Sflag ? ", kept in the fd store too" : "");
 	fd_nonblock(c->ep.lfd, 1);
