@@ -379,17 +379,24 @@ admitted(struct ctl *c, int s, const struct peer *p)
  * Returns 0 when it refused a peer, -1 when none is waiting.
  */
 static int
-at_limit(struct ctl *c)
+at_limit(struct ctl *c, int e)
 {
 	struct rlimit rl;
 	struct peer p;
-	uintmax_t lim;
+	char lim[64];
 	int s;
 
-	lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uintmax_t)rl.rlim_cur : 0;
+	if (e == ENFILE)
+		strlcpy(lim, "the system's fd limit reached (ENFILE)",
+		    sizeof(lim));
+	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		snprintf(lim, sizeof(lim), "fd limit %ju reached",
+		    (uintmax_t)rl.rlim_cur);
+	else
+		strlcpy(lim, "fd limit reached", sizeof(lim));
 	if (c->spare == -1) {
-		lwarnx(&c->limitlog, "%s: fd limit %ju reached (RLIMIT_NOFILE):"
-		    " accepting nothing for 1 s", c->ep.addr.str, lim);
+		lwarnx(&c->limitlog, "%s: %s%s: accepting nothing for 1 s",
+		    c->ep.addr.str, lim, e == ENFILE ? "" : " (RLIMIT_NOFILE)");
 		deadline_in(&c->pause, 1000);
 		return -1;
 	}
@@ -398,9 +405,9 @@ at_limit(struct ctl *c)
 	if ((s = sock_accept(c->ep.lfd)) != -1) {
 		if (peer_get(s, &p) == -1)
 			memset(&p, 0xff, sizeof(p));
-		lwarnx(&c->limitlog, "%s: fd limit %ju reached (RLIMIT_NOFILE):"
-		    " refused %s", c->ep.addr.str, lim, peer_str(&p));
-		ctl_refuse(s, PE_LIMIT, "fd limit %ju reached", lim);
+		lwarnx(&c->limitlog, "%s: %s%s: refused %s", c->ep.addr.str,
+		    lim, e == ENFILE ? "" : " (RLIMIT_NOFILE)", peer_str(&p));
+		ctl_refuse(s, PE_LIMIT, "%s", lim);
 	}
 	spare_get(c);
 	return s == -1 ? -1 : 0;
@@ -418,7 +425,7 @@ ctl_accept(struct ctl *c, struct peer *p)
 	while (ctl_accepting(c)) {
 		if ((s = sock_accept(c->ep.lfd)) == -1) {
 			if ((errno != EMFILE && errno != ENFILE) ||
-			    at_limit(c) == -1)
+			    at_limit(c, errno) == -1)
 				return -1;
 			continue;
 		}
