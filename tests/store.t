@@ -276,7 +276,8 @@ idle_trusted() {
 	base=$(nfds "$STORE")
 	python3 "$TESTS/idlepeers.py" "$sock" once >once
 	grep -q '^error 10 timed out: no whole request within 1000 ms$' once || fail "$(cat once)"
-	grep -q '^after [01]\.' once || fail "dropped $(cat once)"
+	# Well before -t; the bound is loose for a loaded machine.
+	awk '/^after / { exit !($2 < 5) }' once || fail "dropped $(cat once)"
 	nobody_idle "$sock" 200
 	t0=$EPOCHREALTIME
 	fdholder -L -s "$sock" >list || fail "list: exit $?"
