@@ -1,8 +1,11 @@
 /* ISC license: see LICENSE. */
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +36,28 @@ stdio_fix(void)
 			return -1;
 	}
 	return closed;
+}
+
+/* warnx, unless a line went out in the last second: then count it. */
+void
+lwarnx(struct loglimit *l, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (deadline_ms(&l->next) > 0) {
+		l->held++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (l->held > 0)
+		warnx("%s (and %u more like it held back)", msg, l->held);
+	else
+		warnx("%s", msg);
+	l->held = 0;
+	deadline_in(&l->next, 1000);
 }
 
 /*

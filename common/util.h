@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "deadline.h"
 #include "proto.h"
 
 /*
@@ -27,6 +28,17 @@ void	*array_realloc(void *, size_t nmemb, size_t size);
 #define reallocarray	array_realloc
 #endif
 
+/*
+ * A log line that any peer can cause goes out at most once a second
+ * (lwarnx); the next one says how many were held back meanwhile.
+ */
+struct loglimit {
+	struct deadline	 next;		/* zero: a line may go now */
+	unsigned	 held;
+};
+
+void	lwarnx(struct loglimit *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 int	stdio_fix(void);
 int	sig_catch(int, void (*)(int));
 void	cpu_defer(int);

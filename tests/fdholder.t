@@ -483,6 +483,42 @@ s.recv(4096)' "$PWD/ctl"
 	server_done
 }
 
+# A holder with no fd left (its RLIMIT_NOFILE lowered to its lowest free fd)
+# and a successor connecting: the holder neither spins on accept's EMFILE
+# nor leaves the successor waiting.  The successor is refused at once with
+# the limit named, the holder says the same in its log and goes on; once
+# the limit is raised, a successor takes over.
+fd_limit() {
+	local t0 t1 n
+	serve 100000 -r 20000
+	hold -t 2
+	wait_for 10 lines 1000
+	# Its lowest free fd number is its limit: nothing more can open.
+	n=0
+	while [ -e "/proc/$HOLDER/fd/$n" ]; do
+		n=$((n + 1))
+	done
+	prlimit --pid "$HOLDER" --nofile="$n:"
+	t0=$(awk '{ print $14 + $15 }' "/proc/$HOLDER/stat")
+	must_fail 1 timeout 10 fdholder -t 2 -s "$PWD/ctl" 127.0.0.1 "$PORT"
+	expect_err err "fdholder: $PWD/ctl: fd limit $n reached"
+	sleep 1
+	t1=$(awk '{ print $14 + $15 }' "/proc/$HOLDER/stat")
+	t_note "holder CPU at its fd limit ($n) with a successor refused," \
+	    "then 1 s: $((t1 - t0)) ticks (streaming 20000 lines/s)"
+	[ $((t1 - t0)) -lt 50 ] || fail "holder spun: $((t1 - t0)) ticks"
+	expect_err errs "fdholder: $PWD/ctl: fd limit $n reached (RLIMIT_NOFILE): refused"
+	kill -0 "$HOLDER" || fail "holder gone"
+	prlimit --pid "$HOLDER" --nofile=$((n + 8)):
+	old=$HOLDER
+	hold -t 2
+	reap 10 "$old"
+	[ "$RC" = 0 ] || fail "old holder exited $RC: $(cat errs)"
+	wait_for 10 lines 100000
+	seq 1 100000 | cmp - data
+	server_done
+}
+
 # -S with a service manager's fd store (fakesd.py plays systemd): the
 # whole service is killed with SIGKILL and started again, five times while
 # the stream flows; each new holder takes the connection and the pipe back
@@ -796,6 +832,7 @@ t_case "successor of another uid refused" other_uid
 t_case "-u take:nobody lets that uid take over" other_uid_allowed
 t_case "a successor that never asks is dropped after -t" silent_successor
 t_case "half a request: the holder waits without spinning" half_request
+t_case "at its fd limit the holder refuses a successor, without spinning" fd_limit
 t_case "-S: the service killed and restarted, connection from LISTEN_FDS" systemd_store
 t_case "NOTIFY_SOCKET: READY=1 and STATUS= from holder and store" notify_ready
 if command -v strace >/dev/null &&

@@ -220,6 +220,85 @@ kinds() {
 	[ "$(entries)" = keep ] || fail "$(entries)"
 }
 
+# ms T0 T1: the milliseconds from T0 to T1 ($EPOCHREALTIME values).
+ms() {
+	echo $(( (${2/./} - ${1/./}) / 1000 ))
+}
+
+# nobody_idle SOCK N: N silent connections to SOCK from uid nobody, by
+# the system's python3 (the user's may be where nobody cannot read), the
+# script on its standard input (nobody cannot read the case's directory).
+nobody_idle() {
+	bg setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    env PATH=/usr/local/bin:/usr/bin:/bin python3 - "$1" "$2" \
+	    <"$TESTS/idlepeers.py" >idle
+	IDLE=$!
+	wait_for 10 grep -q "^open $2\$" idle
+}
+
+# 200 silent connections from a user the store does not trust, as any
+# local user can open to root's abstract store: each is closed as it is
+# accepted, the refusals logged at most once a second, and root's list
+# and fetch answered at once, well within -t.
+idle_untrusted() {
+	local sock=@fdholder-idle-$$ t0 t1 t2
+	bg fdholder -t 10 -s "$sock" 2>serr
+	STORE=$!
+	wait_for 10 fdholder -L -s "$sock"
+	fdsend -n keep "$sock" 0 </dev/null
+	nobody_idle "$sock" 200
+	t0=$EPOCHREALTIME
+	fdholder -L -s "$sock" >list || fail "list: exit $?"
+	t1=$EPOCHREALTIME
+	fdrecv -n keep "$sock" true || fail "fetch: exit $?"
+	t2=$EPOCHREALTIME
+	t_note "200 idle untrusted connections: list $(ms "$t0" "$t1") ms," \
+	    "fetch $(ms "$t1" "$t2") ms"
+	[ "$(cut -f1 list)" = keep ] || fail "list: $(cat list)"
+	[ "$(ms "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
+	    "$(ms "$t0" "$t2") ms"
+	wait_for 5 grep -q "refused uid 65534 gid 65534 pid [0-9]*: not allowed" serr
+	[ "$(grep -c refused serr)" -le 5 ] || fail "not rate-limited:" \
+	    "$(grep -c refused serr) lines"
+	kill -TERM "$IDLE"
+	wait_for 5 grep -q '^closed 200$' idle
+}
+
+# A connection that sends no request is dropped within a second, though
+# -t is 10.  200 silent connections of a user the store trusts (here for
+# retrieve) take a few slots at most, so that root is served at once.
+idle_trusted() {
+	local sock=@fdholder-idle-$$ t0 t1 t2 base
+	bg fdholder -t 10 -u retrieve:nobody -s "$sock" 2>serr
+	STORE=$!
+	wait_for 10 fdholder -L -s "$sock"
+	fdsend -n keep "$sock" 0 </dev/null
+	base=$(nfds "$STORE")
+	python3 "$TESTS/idlepeers.py" "$sock" once >once
+	grep -q '^error 10 timed out: no whole request within 1000 ms$' once || fail "$(cat once)"
+	# Well before -t; the bound is loose for a loaded machine.
+	awk '/^after / { exit !($2 < 5) }' once || fail "dropped $(cat once)"
+	nobody_idle "$sock" 200
+	t0=$EPOCHREALTIME
+	fdholder -L -s "$sock" >list || fail "list: exit $?"
+	t1=$EPOCHREALTIME
+	fdrecv -n keep "$sock" true || fail "fetch: exit $?"
+	t2=$EPOCHREALTIME
+	t_note "200 idle connections of a trusted uid: list" \
+	    "$(ms "$t0" "$t1") ms, fetch $(ms "$t1" "$t2") ms"
+	[ "$(cut -f1 list)" = keep ] || fail "list: $(cat list)"
+	[ "$(ms "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
+	    "$(ms "$t0" "$t2") ms"
+	wait_for 5 grep -q "uid 65534 holds 8 connections, the most one uid may" serr
+	# The store closes the connections of its slots within a second.
+	wait_for 5 eval '[ "$(nfds "$STORE")" -le "$base" ]'
+	grep -q "dropped uid 65534 .*: no whole request within 1000 ms" serr ||
+	    fail "no drop logged: $(cat serr)"
+	[ "$(wc -l <serr)" -le 10 ] || fail "not rate-limited: $(wc -l <serr) lines"
+	kill -TERM "$IDLE"
+	wait_for 5 grep -q '^closed 200$' idle
+}
+
 # Rights per operation: root stores, nobody may only retrieve.
 rights() {
 	local sock=@fdholder-store-$$
@@ -715,6 +794,8 @@ t_case "hostile clients: answered, dropped, nothing leaked" abuse
 t_case "a successor dying mid-handoff: the store keeps all" successor_dies
 t_case "store and connection holder do not mix" kinds
 t_case "rights per operation by uid" rights
+t_case "200 idle untrusted connections: refused at accept, logged, root served at once" idle_untrusted
+t_case "a silent connection dropped in 1 s; one uid holds a few slots only" idle_trusted
 t_case "runbook: a listening socket parked across a server restart" runbook
 t_case "usage errors" usage_store
 t_case "-D keeps the entry when exec fails (#! missing, directory, -m 99999)" d_keeps_on_exec_failure

@@ -11,12 +11,15 @@
  *	EOF: owns all		(F_ERROR instead: it resumed; we close ours)
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,19 @@ ctl_init(struct ctl *c, const struct addr *a, int kind, struct trust *rights,
 	c->kind = kind;
 	c->succ = -1;
 	c->pi_l = c->pi_s = -1;
+	c->spare = -1;
+}
+
+/*
+ * The fd we give up to accept a peer at the fd limit (ctl_accept): a
+ * copy of the listening socket, which is ours alone and needs no open(2)
+ * in the sandbox.
+ */
+static void
+spare_get(struct ctl *c)
+{
+	if (c->spare == -1 && c->ep.lfd != -1)
+		c->spare = fcntl(c->ep.lfd, F_DUPFD_CLOEXEC, 0);
 }
 
 /*
@@ -72,6 +88,7 @@ ctl_listen(struct ctl *c)
 		errno = ENOTSOCK;
 		return -1;
 	}
+	spare_get(c);
 	return 0;
 }
 
@@ -84,6 +101,7 @@ ctl_adopt(struct ctl *c, int lfd, uint64_t dev, uint64_t ino)
 	c->ep.dev = dev;
 	c->ep.ino = ino;
 	fd_nonblock(lfd, 1);
+	spare_get(c);
 }
 
 enum { PATH_LEND, PATH_BACK, PATH_GIVE };
@@ -280,7 +298,7 @@ int
 ctl_pollfds(struct ctl *c, struct pollfd *pfd, int n, int listening)
 {
 	c->pi_l = c->pi_s = -1;
-	if (listening && c->ep.lfd != -1) {
+	if (listening && c->ep.lfd != -1 && ctl_accepting(c)) {
 		pfd[n].fd = c->ep.lfd;
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
@@ -299,10 +317,12 @@ ctl_pollfds(struct ctl *c, struct pollfd *pfd, int n, int listening)
 int
 ctl_timeout(const struct ctl *c)
 {
+	int ms = ctl_accepting(c) ? -1 : deadline_ms(&c->pause);
+
 	if (c->succ == -1)
-		return -1;
-	return c->partial ? poll_ms(deadline_ms(&c->until), 10) :
-	    deadline_ms(&c->until);
+		return ms;
+	return poll_ms(ms, c->partial ? poll_ms(deadline_ms(&c->until), 10) :
+	    deadline_ms(&c->until));
 }
 
 /* Tell a peer why we will not serve it, and hang up. */
@@ -323,18 +343,105 @@ ctl_refuse(int s, int code, const char *fmt, ...)
 	close(s);
 }
 
-/* The next peer on the control socket, or -1 when none is waiting. */
+/*
+ * A peer may connect only if it may ask for something: a successor of a
+ * relay, a client of the store for at least one operation.  Anyone else
+ * is told so and hung up on before it takes a slot or we read a byte.
+ */
+static int
+admitted(struct ctl *c, int s, const struct peer *p)
+{
+	int op;
+
+	for (op = 0; op < OP_N; op++)
+		if ((op == OP_TAKE || c->kind == HOLD_STORE) &&
+		    peer_trusted(p, &c->rights[op]))
+			return 1;
+	if (c->kind == HOLD_CONN) {
+		lwarnx(&c->trustlog, "%s: refused successor %s",
+		    c->ep.addr.str, peer_str(p));
+		ctl_refuse(s, PE_REFUSED, "uid %u not allowed to take over",
+		    (unsigned)p->uid);
+	} else {
+		lwarnx(&c->trustlog, "%s: refused %s: not allowed",
+		    c->ep.addr.str, peer_str(p));
+		ctl_refuse(s, PE_REFUSED, "uid %u not allowed",
+		    (unsigned)p->uid);
+	}
+	return 0;
+}
+
+/*
+ * At the fd limit accept fails with EMFILE (whether a peer waits or not)
+ * and leaves the peer queued, and poll wakes us for it again at once:
+ * give up the spare fd to accept it, refuse it with the limit named, and
+ * take the spare back.  Without a spare, accept nothing for a second.
+ * Returns 0 when it refused a peer, -1 when none is waiting.
+ */
+static int
+at_limit(struct ctl *c, int e)
+{
+	struct rlimit rl;
+	struct peer p;
+	char lim[64];
+	int s;
+
+	if (e == ENFILE)
+		strlcpy(lim, "the system's fd limit reached (ENFILE)",
+		    sizeof(lim));
+	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		snprintf(lim, sizeof(lim), "fd limit %ju reached",
+		    (uintmax_t)rl.rlim_cur);
+	else
+		strlcpy(lim, "fd limit reached", sizeof(lim));
+	if (c->spare == -1) {
+		lwarnx(&c->limitlog, "%s: %s%s: accepting nothing for 1 s",
+		    c->ep.addr.str, lim, e == ENFILE ? "" : " (RLIMIT_NOFILE)");
+		deadline_in(&c->pause, 1000);
+		return -1;
+	}
+	close(c->spare);
+	c->spare = -1;
+	if ((s = sock_accept(c->ep.lfd)) != -1) {
+		if (peer_get(s, &p) == -1)
+			memset(&p, 0xff, sizeof(p));
+		lwarnx(&c->limitlog, "%s: %s%s: refused %s", c->ep.addr.str,
+		    lim, e == ENFILE ? "" : " (RLIMIT_NOFILE)", peer_str(&p));
+		ctl_refuse(s, PE_LIMIT, "%s", lim);
+	}
+	spare_get(c);
+	return s == -1 ? -1 : 0;
+}
+
+/*
+ * The next peer on the control socket that may ask us anything, or -1
+ * when none is waiting.
+ */
 int
 ctl_accept(struct ctl *c, struct peer *p)
 {
 	int s;
 
-	while ((s = sock_accept(c->ep.lfd)) != -1) {
-		if (peer_get(s, p) == 0)
+	while (ctl_accepting(c)) {
+		if ((s = sock_accept(c->ep.lfd)) == -1) {
+			if ((errno != EMFILE && errno != ENFILE) ||
+			    at_limit(c, errno) == -1)
+				return -1;
+			continue;
+		}
+		if (peer_get(s, p) == -1)
+			close(s);
+		else if (admitted(c, s, p))
 			return s;
-		close(s);
 	}
 	return -1;
+}
+
+/* Do we accept now?  Not for a second after the fd limit left no spare. */
+int
+ctl_accepting(const struct ctl *c)
+{
+	return deadline_ms(&c->pause) == 0;
 }
 
 /*
@@ -355,7 +462,8 @@ int
 ctl_begin(struct ctl *c, int s, const struct peer *p)
 {
 	if (!peer_trusted(p, &c->rights[OP_TAKE])) {
-		warnx("%s: refused successor %s", c->ep.addr.str, peer_str(p));
+		lwarnx(&c->trustlog, "%s: refused successor %s",
+		    c->ep.addr.str, peer_str(p));
 		ctl_refuse(s, PE_REFUSED, "uid %u not allowed to take over",
 		    (unsigned)p->uid);
 		return -1;
@@ -414,6 +522,9 @@ ctl_commit(struct ctl *c)
 	if (c->ep.lfd != -1)
 		close(c->ep.lfd);
 	c->ep.lfd = -1;
+	if (c->spare != -1)
+		close(c->spare);
+	c->spare = -1;
 	close(c->succ);
 	c->succ = -1;
 }

@@ -9,6 +9,7 @@
 #include "proto.h"
 #include "sock.h"
 #include "trust.h"
+#include "util.h"
 
 /* What a peer may ask of us; -u and -g grant them by uid and gid. */
 enum op {
@@ -37,6 +38,10 @@ struct ctl {
 	size_t		 nsent;		/* fds sent, for the F_ACK */
 	int		 pi_l, pi_s;	/* their places in the poll array */
 	int		 partial;	/* part of the successor's frame came */
+	int		 spare;		/* given up to accept at the fd limit */
+	struct deadline	 pause;		/* no spare: accept nothing until */
+	struct loglimit	 limitlog;	/* what ctl_accept refused */
+	struct loglimit	 trustlog;
 };
 
 /* Rounds of asking a live holder, or claiming the socket, before we give up. */
@@ -79,6 +84,7 @@ void	ctl_sent(struct ctl *, size_t nfds);
 void	ctl_drop(struct ctl *, const struct perr *);
 void	ctl_commit(struct ctl *);
 int	ctl_accept(struct ctl *, struct peer *);
+int	ctl_accepting(const struct ctl *);
 void	ctl_refuse(int, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 

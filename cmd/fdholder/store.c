@@ -26,6 +26,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,11 +45,14 @@
 #include "util.h"
 
 #define MAXCLIENTS	32		/* served at once; the rest wait */
+#define UIDSLOTS(n)	((n) / 4 > 0 ? (n) / 4 : 1)	/* one uid's share */
+#define IDLE_MS		1000		/* for a whole request, if -t is more */
 #define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
 #define PARTIAL_MS	10		/* how often to look at part of a frame */
 #define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
 #define TURN		4		/* frames made for a client per turn */
 #define FAREWELL_MS	1000		/* for a last error to go out */
+#define FDMARGIN	4		/* fds opened for a moment (-S, notify) */
 
 struct entry {
 	char		 name[PROTO_NAMEMAX + 1];
@@ -110,6 +114,10 @@ struct store {
 	uint64_t	 gen;
 	struct client	 cl[MAXCLIENTS];
 	int		 ncl;
+	int		 maxcl;		/* slots, MAXCLIENTS unless fds are few */
+	size_t		 rlim;		/* RLIMIT_NOFILE, if it set maxfds */
+	struct loglimit	 idlelog;	/* dropped for no request */
+	struct loglimit	 uidlog;	/* refused for the uid's share */
 };
 
 static int64_t
@@ -323,11 +331,18 @@ client_close(struct store *st, int i)
 	st->cl[i] = st->cl[--st->ncl];
 }
 
+/* The bound on a whole request: short, so that silence costs a slot. */
+static int
+idle_ms(const struct store *st)
+{
+	return st->ctl->tms < IDLE_MS ? st->ctl->tms : IDLE_MS;
+}
+
 static void
 client_next(struct store *st, struct client *cl)
 {
 	cl->state = CL_REQ;
-	deadline_in(&cl->until, st->ctl->tms);
+	deadline_in(&cl->until, idle_ms(st));
 }
 
 /* Reply from the client's queue, filled by fill; then go on to then. */
@@ -479,7 +494,16 @@ client_timeout(struct store *st, int i)
 	struct client *cl = &st->cl[i];
 	struct perr pe;
 
-	if (cl->state != CL_SEND || cl->then != CL_GONE) {
+	if (cl->state == CL_REQ) {
+		lwarnx(&st->idlelog, "%s: dropped %s: no whole request within "
+		    "%d ms", st->ctl->ep.addr.str, peer_str(&cl->peer),
+		    idle_ms(st));
+		perr_set(&pe, PE_SYS, "timed out: no whole request within "
+		    "%d ms", idle_ms(st));
+		pe.errnum = ETIMEDOUT;
+		if (outq_error(&cl->q, &pe) == 0)
+			outq_flush(cl->fd, &cl->q, &pe);
+	} else if (cl->state != CL_SEND || cl->then != CL_GONE) {
 		perr_set(&pe, PE_SYS, "timed out");
 		pe.errnum = ETIMEDOUT;
 		if (outq_error(&cl->q, &pe) == 0)
@@ -523,6 +547,46 @@ req_store(struct store *st, int i, struct rbuf *r, struct perr *pe)
 	return 0;
 }
 
+/* Room for n more fds offered by cl, with what the others offer? */
+static int
+room(const struct store *st, const struct client *cl, size_t n,
+    struct perr *pe)
+{
+	char why[48] = "";
+	size_t held = st->nfds;
+	int i;
+
+	for (i = 0; i < st->ncl; i++)
+		if (&st->cl[i] != cl)
+			held += st->cl[i].set.n;
+	if (held + cl->set.n + n <= st->maxfds)
+		return 1;
+	if (st->rlim != 0)
+		snprintf(why, sizeof(why), " (RLIMIT_NOFILE %zu)", st->rlim);
+	perr_set(pe, PE_LIMIT, "store full: %zu fds held, %zu more offered, "
+	    "the limit is %zu%s", held, cl->set.n + n, st->maxfds, why);
+	return 0;
+}
+
+/*
+ * Is there room for the fds of the offer that client i has queued?
+ * Asked of its header, before recvmsg takes them: past our fd limit the
+ * kernel would install part of them and close the rest (MSG_CTRUNC).
+ */
+static int
+offer_room(struct store *st, int i, struct perr *pe)
+{
+	struct client *cl = &st->cl[i];
+	unsigned char b[PROTO_HDRLEN];
+	struct hdr h;
+
+	if (cl->state != CL_OFFER || recv(cl->fd, b, sizeof(b),
+	    MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof(b))
+		return 1;	/* frame_recv says what is wrong */
+	hdr_get(b, &h);
+	return h.type != F_OFFER || room(st, cl, h.nfds, pe);
+}
+
 /* A part of the offer that follows F_STORE. */
 static int
 offer(struct store *st, int i, struct frame *f, struct perr *pe)
@@ -537,12 +601,8 @@ offer(struct store *st, int i, struct frame *f, struct perr *pe)
 		    f->type);
 		return -1;
 	}
-	if (st->nfds + cl->set.n + f->nfds > st->maxfds) {
-		perr_set(pe, PE_LIMIT, "store full: %zu fds held, %zu more "
-		    "offered, the limit is %zu", st->nfds, cl->set.n +
-		    f->nfds, st->maxfds);
+	if (!room(st, cl, f->nfds, pe))
 		return -1;
-	}
 	if (cl->set.n + f->nfds > ENTRYMAXFDS) {
 		perr_set(pe, PE_LIMIT, "more than %d fds in one entry",
 		    ENTRYMAXFDS);
@@ -834,34 +894,79 @@ client_reading(const struct store *st, const struct client *cl)
 	return cl->state != CL_REQ || st->ctl->state != CS_ASKING;
 }
 
+/*
+ * Do we poll client i?  One we do not read while a successor waits is
+ * not timed either: the successor's own bound ends the wait.
+ */
+static int
+client_polled(const struct store *st, const struct client *cl)
+{
+	return cl->state == CL_SEND || client_reading(st, cl);
+}
+
 /* What poll said of client i, ev: serve it, or drop it. */
 static void
 client_event(struct store *st, int i, int ev)
 {
 	struct client *cl = &st->cl[i];
+	struct perr pe;
 
 	if (cl->state == CL_SEND && ev != 0)
 		client_push(st, i);
 	else if (client_reading(st, cl) && (ev || cl->partial) &&
 	    frame_ready(cl->fd)) {
 		cl->partial = 0;
-		client_frame(st, i);
+		if (offer_room(st, i, &pe))
+			client_frame(st, i);
+		else
+			client_fail(st, i, &pe);
 	} else if (ev & (POLLHUP | POLLERR))
 		client_close(st, i);	/* gone mid-frame */
-	else if (deadline_ms(&cl->until) == 0)
+	else if (client_polled(st, cl) && deadline_ms(&cl->until) == 0)
 		client_timeout(st, i);
 	else if (ev)
 		cl->partial = 1;
 }
 
+/*
+ * How many slots uid holds.  Root and our own user are not counted: the
+ * store is theirs.
+ */
+static int
+uid_slots(const struct store *st, uid_t uid)
+{
+	int i, n = 0;
+
+	if (uid == 0 || uid == geteuid())
+		return 0;
+	for (i = 0; i < st->ncl; i++)
+		n += st->cl[i].peer.uid == uid;
+	return n;
+}
+
+/*
+ * Take the peers that wait, as many as we have slots for.  ctl_accept
+ * has judged their credentials; no other uid than root and ours may hold
+ * more than its share of the slots, so that nobody locks the others out.
+ */
 static void
 clients_accept(struct store *st)
 {
 	struct client *cl;
 	struct peer p;
-	int s;
+	int s, n;
 
-	while (st->ncl < MAXCLIENTS && (s = ctl_accept(st->ctl, &p)) != -1) {
+	while (st->ncl < st->maxcl && (s = ctl_accept(st->ctl, &p)) != -1) {
+		if ((n = uid_slots(st, p.uid)) >= UIDSLOTS(st->maxcl)) {
+			lwarnx(&st->uidlog, "%s: refused %s: uid %u holds %d "
+			    "connections, the most one uid may",
+			    st->ctl->ep.addr.str, peer_str(&p),
+			    (unsigned)p.uid, n);
+			ctl_refuse(s, PE_BUSY, "busy: uid %u holds %d "
+			    "connections, the most one uid may",
+			    (unsigned)p.uid, n);
+			continue;
+		}
 		cl = &st->cl[st->ncl++];
 		memset(cl, 0, sizeof(*cl));
 		cl->fd = s;
@@ -1166,6 +1271,37 @@ fd_room(size_t want)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/*
+ * What RLIMIT_NOFILE leaves us once we listen and hold what a predecessor
+ * handed over.  Where it is less than -f and the clients need, the free
+ * fds are shared: a client slot per 8 (MAXCLIENTS at most), a margin, and
+ * the rest for the entries, so that neither clients nor entries can take
+ * the fds the others need.
+ */
+static void
+fd_budget(struct store *st)
+{
+	struct rlimit rl;
+	size_t lim, used = 0, avail, slots, fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= st->maxfds +
+	    MAXCLIENTS + FDMARGIN + 64)
+		return;
+	lim = rl.rlim_cur;
+	for (fd = 0; fd < lim; fd++)
+		used += fcntl((int)fd, F_GETFD) != -1;
+	avail = lim - used;
+	slots = avail / 8 < 1 ? 1 : avail / 8 > MAXCLIENTS ? MAXCLIENTS :
+	    avail / 8;
+	st->maxcl = (int)slots;
+	avail = avail > slots + FDMARGIN ? avail - slots - FDMARGIN : 0;
+	if (st->nfds + avail < st->maxfds) {
+		st->maxfds = st->nfds + avail;
+		st->rlim = lim;
+	}
+}
+
 void
 store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 {
@@ -1178,6 +1314,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	st.ctl = c;
 	st.maxentries = maxentries;
 	st.maxfds = maxfds;
+	st.maxcl = MAXCLIENTS;
 	signal(SIGPIPE, SIG_IGN);
 	/* The fds, the clients, one frame of copies (outq_keep) each. */
 	fd_room(maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS + 64);
@@ -1187,6 +1324,7 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	if (sandbox_prepare(Sflag ? SB_STORE_SD : SB_STORE) == -1)
 		err(EXIT_SYS, "sandbox");
 	start(&st);
+	fd_budget(&st);
 	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
 	    st.nfds, Sflag ? ", kept in the fd store too" : "");
 	fd_nonblock(c->ep.lfd, 1);
@@ -1202,7 +1340,8 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 		pi_l = -1;
 		if (c->state != CS_SENT) {
 			/* Those who come now wait for the successor. */
-			if (st.ncl < MAXCLIENTS && c->state == CS_IDLE) {
+			if (st.ncl < st.maxcl && c->state == CS_IDLE &&
+			    ctl_accepting(c)) {
 				pfd[n].fd = c->ep.lfd;
 				pfd[n].events = POLLIN;
 				pfd[n].revents = 0;
@@ -1211,11 +1350,10 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 			for (i = 0; i < st.ncl; i++) {
 				cl = &st.cl[i];
 				cl->pi = -1;
+				if (!client_polled(&st, cl))
+					continue;
 				timeout = poll_ms(timeout,
 				    deadline_ms(&cl->until));
-				if (cl->state != CL_SEND &&
-				    !client_reading(&st, cl))
-					continue;
 				/*
 				 * Part of a frame is queued: POLLIN would
 				 * wake us at once, again and again, so look
