@@ -25,6 +25,8 @@
 #define HF_CUT		0x08	/* a late F_ACK is cut off, never lost: the
 				   successor owns everything once its F_ACK
 				   is sent (ctl_can_cut) */
+#define HF_APPEND	0x10	/* one more fd: the record of the last append
+				   to an O_APPEND output (a regular file) */
 
 /* The flags byte of F_FETCH. */
 #define FETCH_REMOVE	0x01	/* remove the entry once the client has it */
