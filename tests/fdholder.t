@@ -697,6 +697,31 @@ enospc_successor() {
 	[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
 }
 
+# Standard output a pipe whose reader is gone (EPIPE): the holder keeps the
+# connection and what it has not written, and a successor writes on from
+# there.  Before, the holder exited 111 and the server saw a reset.
+epipe_kept() {
+	local n=200000 old
+	serve "$n" -r 50000
+	bg bash -c 'fdholder -s "$1" 127.0.0.1 "$2" 2>>errs | head -c 10000 \
+	    >early; echo "${PIPESTATUS[0]}" >status' sh "$PWD/ctl" "$PORT"
+	old=$!
+	wait_for 10 grep -q "Broken pipe; holding" errs
+	[ "$(holders)" = 1 ] || fail "holder gone: $(cat errs)"
+	hold
+	reap 10 "$old"
+	[ "$(cat status)" = 0 ] || fail "old holder exited $(cat status)"
+	wait_for 20 eval '[ "$(tail -n 1 data)" = "$n" ]'
+	# What the dead reader had not read, in its pipe, went with it; the
+	# rest comes once, in order, to the end.
+	seq 1 "$n" | tail -n "$(wc -l <data)" | cmp - data
+	t_note "the reader read $(wc -c <early) bytes; lines in its pipe when it" \
+	    "exited, lost: $(($(head -n 1 data) - $(wc -l <early) - 1))"
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
+}
+
 # Under a service manager (NOTIFY_SOCKET), the holder and the store say
 # READY=1 and what they hold in STATUS=, so that a unit of Type=notify
 # starts (a datagram socket here reads what systemd would).
@@ -950,6 +975,7 @@ else
 fi
 t_case "standard output on a full file system: bytes kept, written once there is room" enospc_retry
 t_case "standard output on a full file system: a successor with room writes them" enospc_successor
+t_case "standard output a pipe with no reader: a successor writes on" epipe_kept
 t_case ">> beside another appender: every record of both, none overwritten" append_shared
 if have_strace; then
 	t_case ">> under copytruncate every 3 ms: no hole of NUL bytes" append_truncated

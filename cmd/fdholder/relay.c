@@ -387,6 +387,8 @@ app_peek(struct relay *rl, size_t n)
 	ssize_t t, r;
 	size_t got;
 
+	if (n > rl->pipecap)
+		n = rl->pipecap;
 	if ((t = tee(rl->pr, rl->spw, n, SPLICE_F_NONBLOCK)) <= 0) {
 		if (t == 0)
 			errno = EAGAIN;
