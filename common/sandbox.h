@@ -14,7 +14,8 @@
  * exiting, and reading, writing, polling and closing the fds it has. */
 #define SB_SOCKETS	0x01	/* accept, send and receive (with fds), peer
 				   credentials, shutdown on sockets it has */
-#define SB_SPLICE	0x02	/* splice(2) between the fds it has */
+#define SB_SPLICE	0x02	/* splice(2) and tee(2) between the fds it
+				   has; pwrite and ftruncate of them */
 #define SB_UNLINK	0x04	/* stat and remove a path (its own socket) */
 #define SB_NETLINK	0x08	/* open and bind netlink sockets, name
 				   interfaces (if_indextoname) */

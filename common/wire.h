@@ -25,7 +25,9 @@
 #define HF_CUT		0x08	/* a late F_ACK is cut off, never lost: the
 				   successor owns everything once its F_ACK
 				   is sent (ctl_can_cut) */
-#define HF_BROKE	0x10	/* the connection broke (reset, timed out):
+#define HF_APPEND	0x10	/* one more fd: the record of the last append
+				   to an O_APPEND output (a regular file) */
+#define HF_BROKE	0x20	/* the connection broke (reset, timed out):
 				   the holder that ends it exits 111 */
 
 /* The flags byte of F_FETCH. */

@@ -6,8 +6,8 @@ sd_listen_fds(3) describe it, for one service:
   fakesd.py [-r] NOTIFY OUT -- prog [arg ...]
 
 runs prog with NOTIFY_SOCKET=NOTIFY and its standard output appended to
-OUT.  prog's FDSTORE=1 / FDNAME= notifications put fds in the store (an fd
-already stored is not stored twice), FDSTOREREMOVE=1 takes them out.
+OUT.  prog's FDSTORE=1 / FDNAME= notifications put fds in the store (an open
+file already stored is not stored twice), FDSTOREREMOVE=1 takes them out.
 The store hands them back newest first, as systemd (252) does: the fds of
 the latest message first (tests/systemd.t, store_order, shows it with the
 real manager).  Within one message, systemd's order is that of a hash
@@ -20,6 +20,7 @@ fakesd prints "exit STATUS restarts N stored NAMES" and exits; with -r
 instead, and counted among the restarts.
 """
 import array
+import fcntl
 import os
 import signal
 import socket
@@ -49,8 +50,10 @@ def start():
         env.pop(k, None)
     fdout = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(fdout, 1)
-    # Place the stored fds at 3, 4, ... as systemd does.
-    dups = [os.dup(fd) for _, fd in store]
+    # Place the stored fds at 3, 4, ... as systemd does, from copies
+    # above them all, which no dup2 of the loop below can land on.
+    dups = [fcntl.fcntl(fd, fcntl.F_DUPFD, 3 + len(store))
+            for _, fd in store]
     for i, fd in enumerate(dups):
         os.dup2(fd, 3 + i)
         os.set_inheritable(3 + i, True)
@@ -59,6 +62,14 @@ def start():
         env["LISTEN_FDNAMES"] = ":".join(n for n, _ in store)
         env["LISTEN_PID"] = str(os.getpid())
     os.execvpe(prog[0], prog, env)
+
+
+def same(a, b):
+    """The same open file, as near as fstat can tell (systemd asks kcmp):
+    a pipe's two ends are one inode, but not one open file."""
+    sa, sb = os.fstat(a), os.fstat(b)
+    mode = lambda fd: fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+    return (sa.st_dev, sa.st_ino, mode(a)) == (sb.st_dev, sb.st_ino, mode(b))
 
 
 def receive(s):
@@ -73,9 +84,7 @@ def receive(s):
     if fields.get("FDSTORE") == "1":
         new = []
         for fd in fds:
-            st = os.fstat(fd)
-            if any(os.fstat(f).st_ino == st.st_ino and
-                   os.fstat(f).st_dev == st.st_dev for _, f in store + new):
+            if any(same(fd, f) for _, f in store + new):
                 os.close(fd)
             else:
                 new.append([name, fd])

@@ -589,6 +589,175 @@ systemd_store_killed_writing() {
 	t_note "$restarts kills while writing out, every line once"
 }
 
+# Appending (>>) beside another process that appends to the same file
+# through its own O_APPEND descriptor, one record a write, for 1.5 s while
+# the stream flows: both writers' bytes all there, each write whole, the
+# file as long as the two together.  Before, the holder wrote at the size
+# fstat(2) gave, over the records appended since.
+APPENDER="python3 $TESTS/appender.py"
+append_shared() {
+	local n=1000000 count
+	serve "$n" -B 4000000
+	: >data
+	hold
+	wait_for 10 grows data 100000
+	set -- $($APPENDER append data 1.5)
+	count=$1
+	wait_for 20 grows data $(($(seq 1 "$n" | wc -c) + $2 - 1))
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
+	$APPENDER check data "$n" "$count" >check || fail "$(cat check)"
+	t_note "$count records appended beside the holder, none lost"
+}
+
+# copytruncate, as logrotate does it: the file copied and truncated every
+# 3 ms while the holder appends 20 MB/s: no hole of NUL bytes in any copy.
+# strace holds the holder 1 ms after each fstat(2), where a write at the
+# size it gave lands beyond the end if the file was truncated meanwhile.
+append_truncated() {
+	local n=5000000 res
+	serve "$n" -B 20000000
+	: >data
+	bg strace -o /dev/null -qq -e trace=fstat,newfstatat \
+	    -e inject=fstat,newfstatat:delay_exit=1000 \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    "$BIN/fdholder" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
+	HOLDER=$!
+	wait_for 10 grows data 100000
+	res=$($APPENDER truncate data 1.5 3)
+	t_note "truncations, copies with NUL bytes: $res"
+	[ "${res#* }" = 0 ] || fail "$res: holes of NUL bytes"
+	! grep -qaP '\x00' data || fail "NUL bytes in the file"
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
+	[ ! -s errs ] || fail "errors: $(cat errs)"
+}
+
+# -S, appending beside another writer, killed again and again by strace
+# at the instant between its append and the record of it (the entry of
+# its 2nd pwrite(2)) or at its 4th splice(2) (moving bytes in from the
+# socket, or consuming those appended): the holder started again finds
+# whether the last append landed and consumes it rather than write it
+# twice.  Every line of both writers once.
+systemd_store_killed_appending() {
+	local n=400000 want count restarts
+	serve "$n" -B 1500000
+	: >data
+	bg python3 "$TESTS/fakesd.py" -r "$PWD/notify" "$PWD/data" -- \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -D -qq -o /dev/null -e trace=pwrite64,splice \
+	    -e inject=pwrite64:signal=KILL:when=2 \
+	    -e inject=splice:signal=KILL:when=4 \
+	    fdholder -S -s "$PWD/ctl" 127.0.0.1 "$PORT" >sd 2>sd.err
+	SD=$!
+	wait_for 10 grows data 10000
+	set -- $($APPENDER append data 1.5)
+	count=$1
+	want=$(($(seq 1 "$n" | wc -c) + $2))
+	wait_for 30 grows data $((want - 1))
+	$APPENDER check data "$n" "$count" >check || fail "$(cat check)"
+	server_done
+	wait_exit 20 "$SD"
+	restarts=$(sed -n 's/^exit 0 restarts \([0-9]*\) stored nothing$/\1/p' sd)
+	[ -n "$restarts" ] || fail "$(cat sd) $(cat sd.err)"
+	[ "$restarts" -ge 3 ] || fail "only $restarts kills landed"
+	t_note "$restarts kills while appending beside $count records, every line once"
+}
+
+# full_hold N: a holder of 127.0.0.1 $PORT on ./ctl, appending to data on
+# a tmpfs of 1 MiB of its own (a private mount namespace) that a file of
+# 700 KiB already fills in part; its pid in $HOLDER, the file system's
+# directory, seen from here, in $FS (through a sleep that stays in the
+# namespace when the holder is gone).
+full_hold() {
+	mkdir fs
+	bg unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs fs &&
+	    head -c 700k /dev/zero >fs/filler &&
+	    { sleep 60 & echo $! >keeper; } &&
+	    exec fdholder -s "$1" 127.0.0.1 "$2" >>fs/data' sh \
+	    "$PWD/ctl" "$PORT" 2>>errs
+	HOLDER=$!
+	wait_for 10 test -s keeper
+	defer "kill $(cat keeper)"
+	FS=/proc/$(cat keeper)/root$PWD/fs
+}
+
+# cpu PID: the user and system ticks PID has used.
+cpu() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# Standard output on a full file system (ENOSPC): the holder keeps the
+# bytes in its pipe and the connection, says so once, does not spin, and
+# writes on, every byte once, when there is room again.  Before, it exited
+# 111 and the connection and the bytes went with it.
+enospc_retry() {
+	local n=100000 t0 t1
+	serve "$n"
+	full_hold
+	wait_for 10 grep -q "No space left on device" errs
+	kill -0 "$HOLDER" || fail "holder gone: $(cat errs)"
+	t0=$(cpu "$HOLDER")
+	sleep 1
+	t1=$(cpu "$HOLDER")
+	t_note "holder CPU for 1 s on a full file system: $((t1 - t0)) ticks"
+	[ $((t1 - t0)) -lt 20 ] || fail "holder spun: $((t1 - t0)) ticks"
+	expect_err errs "fdholder: write standard output: No space left on device; holding "
+	[ "$(grep -c "No space" errs)" = 1 ] || fail "said more than once: $(cat errs)"
+	rm "$FS/filler"
+	wait_for 10 grows "$FS/data" $(($(seq 1 "$n" | wc -c) - 1))
+	seq 1 "$n" | cmp - "$FS/data"
+	expect_err errs "fdholder: write standard output: writing again"
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "holder exited $RC: $(cat errs)"
+}
+
+# The same, and a successor whose output has room takes over: it writes
+# everything the holder could not.
+enospc_successor() {
+	local n=100000 old
+	serve "$n"
+	full_hold
+	old=$HOLDER
+	wait_for 10 grep -q "No space left on device" errs
+	hold
+	reap 10 "$old"
+	[ "$RC" = 0 ] || fail "full holder exited $RC: $(cat errs)"
+	wait_for 10 eval '[ "$(cat "$FS/data" data | wc -l)" -ge "$n" ]'
+	cat "$FS/data" data | cmp - <(seq 1 "$n")
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
+}
+
+# Standard output a pipe whose reader is gone (EPIPE): the holder keeps the
+# connection and what it has not written, and a successor writes on from
+# there.  Before, the holder exited 111 and the server saw a reset.
+epipe_kept() {
+	local n=200000 old
+	serve "$n" -r 50000
+	bg bash -c 'fdholder -s "$1" 127.0.0.1 "$2" 2>>errs | head -c 10000 \
+	    >early; echo "${PIPESTATUS[0]}" >status' sh "$PWD/ctl" "$PORT"
+	old=$!
+	wait_for 10 grep -q "Broken pipe; holding" errs
+	[ "$(holders)" = 1 ] || fail "holder gone: $(cat errs)"
+	hold
+	reap 10 "$old"
+	[ "$(cat status)" = 0 ] || fail "old holder exited $(cat status)"
+	wait_for 20 eval '[ "$(tail -n 1 data)" = "$n" ]'
+	# What the dead reader had not read, in its pipe, went with it; the
+	# rest comes once, in order, to the end.
+	seq 1 "$n" | tail -n "$(wc -l <data)" | cmp - data
+	t_note "the reader read $(wc -c <early) bytes; lines in its pipe when it" \
+	    "exited, lost: $(($(head -n 1 data) - $(wc -l <early) - 1))"
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "successor exited $RC: $(cat errs)"
+}
+
 # Under a service manager (NOTIFY_SOCKET), the holder and the store say
 # READY=1 and what they hold in STATUS=, so that a unit of Type=notify
 # starts (a datagram socket here reads what systemd would).
@@ -840,6 +1009,20 @@ if command -v strace >/dev/null &&
 	t_case "-S, output opened with O_APPEND: killed while writing out, 0 bytes lost" systemd_store_killed_writing
 else
 	t_skip systemd_store_killed_writing "strace cannot trace here"
+fi
+t_case "standard output on a full file system: bytes kept, written once there is room" enospc_retry
+t_case "standard output on a full file system: a successor with room writes them" enospc_successor
+t_case "standard output a pipe with no reader: a successor writes on" epipe_kept
+t_case ">> beside another appender: every record of both, none overwritten" append_shared
+if have_strace; then
+	t_case ">> under copytruncate every 3 ms: no hole of NUL bytes" append_truncated
+else
+	t_skip append_truncated "strace cannot trace here"
+fi
+if have_strace; then
+	t_case "-S, >> beside another appender, killed between append and record or at a splice: every line once" systemd_store_killed_appending
+else
+	t_skip systemd_store_killed_appending "strace cannot trace here"
 fi
 if [ -z "${SAN:-}" ]; then
 	t_case "valgrind memcheck: holder through a handoff" memcheck

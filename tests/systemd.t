@@ -12,7 +12,7 @@ PROXYD=${PROXYD:-/lib/systemd/systemd-socket-proxyd}
 
 # chat_service [START-LIMIT-LINE]: fdholder(1)'s example unit, chat.service,
 # holding a connection to the stream server, its output appended to
-# ./chat.log.
+# ./chat.log (so that the store holds the record of the last append too).
 chat_service() {
 	unit chat.service <<-EOF
 	[Unit]
@@ -22,7 +22,7 @@ chat_service() {
 	[Service]
 	Type=notify
 	NotifyAccess=main
-	FileDescriptorStoreMax=3
+	FileDescriptorStoreMax=4
 	Restart=always
 	TimeoutStartSec=5
 	StandardError=append:$PWD/chat.err
@@ -52,7 +52,7 @@ chat_killed() {
 	sdctl status chat.service >status || true
 	expect_err status \
 	    "Status: \"holding a connection to 127.0.0.1 port $PORT, its fds sent"
-	[ "$(prop chat.service NFileDescriptorStore)" = 3 ] ||
+	[ "$(prop chat.service NFileDescriptorStore)" = 4 ] ||
 	    fail "store: $(prop chat.service NFileDescriptorStore)"
 	t0=$(date +%s.%N)
 	for i in $(seq 1 "$kills"); do
@@ -466,12 +466,14 @@ counts() {
 # after the other, each with the stream flowing: the server sends its
 # next part once the test has counted the event in ./events.  Every line
 # once, in order; the server saw one connection; the store holds the
-# connection and the pipe (3) while the holder runs, and nothing once the
-# connection has ended.
+# connection and the pipe (3), and the record of the last append (4) with
+# append:, while the holder runs, and nothing once the connection has
+# ended.
 out_stream() {
 	local kind=$1 n=2000000 steps=9 want pid i kills=0 restarts=0
-	local output last=0
+	local output last=0 stored=3
 	want=$(seq 1 "$n" | wc -c)
+	[ "$kind" != append ] || stored=4
 	: >events
 	serve "$n" -g events -s "$steps"
 	case $kind in
@@ -505,7 +507,7 @@ out_stream() {
 	[Service]
 	Type=notify
 	NotifyAccess=main
-	FileDescriptorStoreMax=3
+	FileDescriptorStoreMax=4
 	Restart=always
 	TimeoutStartSec=5
 	StandardOutput=$output
@@ -522,7 +524,7 @@ out_stream() {
 	sdctl start out.service
 	for i in $(seq 1 $((steps - 1))); do
 		pid=$(prop out.service MainPID)
-		[ "$(prop out.service NFileDescriptorStore)" = 3 ] ||
+		[ "$(prop out.service NFileDescriptorStore)" = "$stored" ] ||
 		    fail "store: $(prop out.service NFileDescriptorStore)"
 		# The holder started at the last event has written.
 		wait_for 10 grows out "$last"
@@ -538,7 +540,7 @@ out_stream() {
 		echo "$i" >>events
 	done
 	[ "$(stat -c %s out)" -lt "$want" ] || fail "stream ended too soon"
-	[ "$(prop out.service NFileDescriptorStore)" = 3 ] ||
+	[ "$(prop out.service NFileDescriptorStore)" = "$stored" ] ||
 	    fail "store: $(prop out.service NFileDescriptorStore)"
 	wait_for 30 grows out $((want - 1))
 	t_note "$kind: $kills kills, $restarts restarts, $(counts "$n" out)"
@@ -888,7 +890,7 @@ sd_case "fdsend(1)'s runbook: Type=oneshot, RemainAfterExit=yes: started once fo
 sd_case "fdsend(1)'s runbook: parked in fdholder's store, the unit is started again all the same" runbook_store
 sd_case "fdsend(1)'s runbook: parked in the store, with Type=oneshot and RemainAfterExit=yes: started once" runbook_store_oneshot
 sd_case "fdsend(1)'s example as written: fdsend -S 3=upstream, then exec fdrecv -S upstream, under systemd" store_relay_page
-sd_case "fdholder -S, StandardOutput=append: through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_append
+sd_case "fdholder -S, StandardOutput=append: through SIGKILLs and restarts: every line once, one connection, store 4 then 0" out_append
 sd_case "fdholder -S, StandardOutput=file: (offset 0 at each start) through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_file
 sd_case "fdholder -S, StandardOutput=file:FIFO through SIGKILLs and restarts: every line once, one connection, store 3 then 0" out_fifo
 sd_case "refused store, the holder a child of the main process (NotifyAccess=main): a SIGKILL loses the connection" refused_child

@@ -12,6 +12,9 @@
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -23,6 +26,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +42,26 @@
 
 #define BUFSZ		65536
 #define PIPESZ		(1 << 20)
+#define RETRY_MS	1000		/* a failed output is tried again */
+
+/*
+ * The record of the last append to an O_APPEND output, in a memfd that
+ * goes with the connection (F_HANDOFF; the fd store under -S).  Before the
+ * append: AR_WRITING, and the file's size then; after it: AR_WRITTEN and
+ * the length appended; then those bytes move from the pipe into the memfd
+ * past AR_DATA, in one splice(2), so that the memfd's size says how many
+ * of them have left the pipe.  A holder started after a kill knows from it
+ * what of the pipe's head is written already.
+ */
+struct apprec {
+	uint64_t	 phase;
+	uint64_t	 size0;
+	uint64_t	 len;
+};
+#define AR_WRITING	1
+#define AR_WRITTEN	2
+#define AR_DATA		64
+#define AR_SEARCH	(16 << 20)	/* others' appends searched after a kill */
 
 struct buf {
 	char		*p;
@@ -61,7 +85,12 @@ struct relay {
 	size_t		 pipecap;
 	int		 pipefull;	/* wait for room, not for the socket */
 	int		 splice_out;
-	int		 outreg;	/* stdout reopened without O_APPEND, or -1 */
+	int		 appending;	/* O_APPEND file: peek, append, consume */
+	int		 app;		/* the record of the last append, or -1 */
+	int		 spr, spw;	/* the pipe a peek goes through, or -1 */
+	char		*abuf;		/* one append, as large as the pipe */
+	int		 stalled;	/* the output failed: try again at retry */
+	struct deadline	 retry;
 	struct buf	 ob;		/* for standard output, before the pipe */
 	struct buf	 ib;		/* from standard input, for conn */
 	int		 eof;		/* conn's peer closed it */
@@ -78,6 +107,7 @@ struct relay {
 	int		 outsock;	/* out is a socket: send, never splice */
 	int		 insock;	/* in is a socket: recv */
 	int		 pi_conn, pi_out, pi_in, pi_pw;
+	int		 nhanded;	/* fds the handoff brought */
 };
 
 static struct relay *exit_rl;
@@ -393,39 +423,214 @@ in_read(struct relay *rl)
  * pipe is what a successor (or the service manager's fd store, -S) keeps.
  * splice(2) does that into a pipe, a socket, a terminal or a regular file,
  * but refuses a file opened with O_APPEND, as `>>` and systemd's
- * StandardOutput=append: open it.  Such a file gets an open file of our
- * own, without O_APPEND (through /proc/self/fd), spliced into at the end
- * of the file.  Where that cannot be done, bytes go through memory, and
- * we say what a kill may lose.
+ * StandardOutput=append: open it.  Such a file is written with write(2),
+ * which appends atomically beside other writers, from a copy of the pipe's
+ * head (tee(2)); only then are the bytes written taken out of the pipe,
+ * and the record (struct apprec) says which instant a kill interrupted.
  */
+#ifdef __linux__
+static void
+app_set(struct relay *rl, uint64_t phase, uint64_t size0, uint64_t len)
+{
+	struct apprec ar = { phase, size0, len };
+
+	if (pwrite(rl->app, &ar, sizeof(ar), 0) != (ssize_t)sizeof(ar))
+		err(EXIT_SYS, "record of the last append");
+}
+
+/* Move n bytes appended from the pipe into the record, at off. */
+static void
+app_consume(struct relay *rl, loff_t off, size_t n)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		r = splice(rl->pr, NULL, rl->app, &off, n, SPLICE_F_NONBLOCK);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			err(EXIT_SYS, "pipe: take out %zu bytes appended", n);
+		if (r == 0)
+			errx(EXIT_SYS, "pipe: take out %zu bytes appended: "
+			    "unexpected end of file", n);
+		n -= r;
+		rl->inpipe -= r;
+	}
+}
+
+/* Copy up to n bytes of the pipe's head to abuf, leaving them there. */
+static ssize_t
+app_peek(struct relay *rl, size_t n)
+{
+	ssize_t t, r;
+	size_t got;
+
+	if (n > rl->pipecap)
+		n = rl->pipecap;
+	if ((t = tee(rl->pr, rl->spw, n, SPLICE_F_NONBLOCK)) <= 0) {
+		if (t == 0)
+			errno = EAGAIN;
+		return -1;
+	}
+	for (got = 0; got < (size_t)t; got += r)
+		if ((r = read(rl->spr, rl->abuf + got, t - got)) == -1 &&
+		    errno == EINTR)
+			r = 0;
+		else if (r <= 0)
+			errx(EXIT_SYS, "read pipe: %s", r == 0 ?
+			    "unexpected end of file" : strerror(errno));
+	return t;
+}
+
+/* Peek, append, consume: the bytes appended, or -1 with errno set. */
+static ssize_t
+app_step(struct relay *rl)
+{
+	struct stat st;
+	ssize_t n, w;
+	int e;
+
+	if ((n = app_peek(rl, rl->inpipe)) == -1)
+		return -1;
+	if (fstat(rl->out, &st) == -1)
+		err(EXIT_SYS, "standard output");
+	app_set(rl, AR_WRITING, st.st_size, n);
+	if (ftruncate(rl->app, AR_DATA) == -1)
+		err(EXIT_SYS, "record of the last append");
+	if ((w = write(rl->out, rl->abuf, n)) <= 0) {
+		e = w == 0 ? EIO : errno;
+		app_set(rl, AR_WRITTEN, st.st_size, 0);
+		errno = e;
+		return -1;
+	}
+	app_set(rl, AR_WRITTEN, st.st_size, w);
+	app_consume(rl, AR_DATA, w);
+	return w;
+}
+
+/*
+ * Killed in AR_WRITING: did the append of the n bytes now in abuf land?
+ * It did if they are at size0 (all, or the first ones of a write cut
+ * short by the kill), or further on behind other writers' appends.
+ */
+static size_t
+app_landed(struct relay *rl, uint64_t size0, size_t n)
+{
+	char path[32], *p;
+	struct stat st;
+	size_t span, k = 0;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", rl->out);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		warn("standard output: open to read; the last append of the "
+		    "holder killed before may be written twice (%zu bytes)", n);
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
+	if ((uint64_t)st.st_size > size0) {
+		span = st.st_size - size0;
+		if (span > AR_SEARCH + n)
+			span = AR_SEARCH + n;
+		if ((p = malloc(span)) == NULL)
+			err(EXIT_SYS, "malloc");
+		if ((r = pread(fd, p, span, size0)) > 0) {
+			if (memcmp(p, rl->abuf, (size_t)r < n ? (size_t)r :
+			    n) == 0)
+				k = (size_t)r < n ? (size_t)r : n;
+			else if (memmem(p, r, rl->abuf, n) != NULL)
+				k = n;
+		}
+		free(p);
+	}
+	close(fd);
+	return k;
+}
+
+/* After a kill: take out of the pipe what the last append wrote. */
+static void
+app_recover(struct relay *rl)
+{
+	struct apprec ar;
+	struct stat st;
+	ssize_t n;
+	size_t k;
+
+	if (pread(rl->app, &ar, sizeof(ar), 0) != (ssize_t)sizeof(ar) ||
+	    fstat(rl->app, &st) == -1)
+		err(EXIT_SYS, "record of the last append");
+	if (ar.phase == AR_WRITTEN && st.st_size >= AR_DATA &&
+	    (uint64_t)st.st_size - AR_DATA < ar.len)
+		app_consume(rl, st.st_size, ar.len -
+		    ((uint64_t)st.st_size - AR_DATA));
+	else if (ar.phase == AR_WRITING) {
+		if ((n = app_peek(rl, ar.len)) == -1)
+			n = 0;
+		k = app_landed(rl, ar.size0, n);
+		if (ftruncate(rl->app, AR_DATA) == -1)
+			err(EXIT_SYS, "record of the last append");
+		app_set(rl, AR_WRITTEN, ar.size0, k);
+		app_consume(rl, AR_DATA, k);
+	}
+}
+#endif
+
 static void
 out_prepare(struct relay *rl)
 {
 #ifdef __linux__
-	char path[32];
 	struct stat st;
-	int fl;
+	int fl, p[2];
 
-	if (fstat(rl->out, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (fl = fcntl(rl->out, F_GETFL)) == -1 || !(fl & O_APPEND))
+	if (rl->pr == -1)
 		return;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", rl->out);
-	if ((rl->outreg = open(path, O_WRONLY | O_CLOEXEC)) == -1)
-		warn("standard output: open for splice; if killed, the holder "
-		    "may lose up to %d bytes", BUFSZ);
+	rl->appending = fstat(rl->out, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (fl = fcntl(rl->out, F_GETFL)) != -1 && (fl & O_APPEND);
+	if (!rl->appending && rl->app == -1)
+		return;
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
+		err(EXIT_SYS, "pipe");
+	rl->spr = p[0];
+	rl->spw = p[1];
+	/* Room for all the pipe holds (else tee copies less). */
+	fcntl(rl->spw, F_SETPIPE_SZ, (int)rl->pipecap);
+	if ((rl->abuf = malloc(rl->pipecap)) == NULL)
+		err(EXIT_SYS, "malloc");
+	if (rl->app != -1)
+		app_recover(rl);
+	else if ((rl->app = memfd_create("fdholder-append", MFD_CLOEXEC)) ==
+	    -1 || ftruncate(rl->app, AR_DATA) == -1)
+		err(EXIT_SYS, "record of the last append");
 #else
 	(void)rl;
 #endif
+}
+
+/*
+ * Standard output failed (a full file system, a reader gone): keep the
+ * bytes and the connection for a later try, once a second, or for a
+ * successor.  Once the pipe is full the socket is no longer read, so TCP
+ * holds the sender back rather than anything being cut off.
+ */
+static void
+out_stall(struct relay *rl)
+{
+	if (!rl->stalled)
+		warnx("write standard output: %s; holding %zu bytes and the "
+		    "connection, trying again every second (or start a "
+		    "successor with another output)", strerror(errno),
+		    rl->ob.len + rl->inpipe);
+	rl->stalled = 1;
+	deadline_in(&rl->retry, RETRY_MS);
 }
 
 /* One step of writing out: 1 on progress, 0 when blocked or done. */
 static int
 out_step(struct relay *rl)
 {
-#ifdef __linux__
-	struct stat st;
-	loff_t off;
-#endif
 	ssize_t n;
 
 	if (rl->ob.len > 0) {
@@ -439,17 +644,9 @@ out_step(struct relay *rl)
 	} else if (rl->inpipe == 0)
 		return 0;
 #ifdef __linux__
-	else if (rl->outreg != -1) {
-		/* At the end of the file, as O_APPEND would write. */
-		if (fstat(rl->outreg, &st) == -1)
-			err(EXIT_SYS, "standard output");
-		off = st.st_size;
-		n = splice(rl->pr, NULL, rl->outreg, &off, rl->inpipe,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			rl->inpipe -= n;
+	else if (rl->appending) {
+		if ((n = app_step(rl)) > 0)
 			return 1;
-		}
 	} else if (rl->splice_out) {
 		n = splice(rl->pr, NULL, rl->out, NULL, rl->inpipe,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -480,7 +677,8 @@ out_step(struct relay *rl)
 		return 0;
 	if (n == 0)
 		errno = EPIPE;
-	err(EXIT_SYS, "write standard output");
+	out_stall(rl);
+	return 0;
 }
 
 static void
@@ -489,7 +687,10 @@ out_write(struct relay *rl)
 	int i;
 
 	for (i = 0; i < 16 && out_step(rl); i++)
-		;
+		if (rl->stalled) {
+			rl->stalled = 0;
+			warnx("write standard output: writing again");
+		}
 }
 
 static int
@@ -523,7 +724,7 @@ data_pollfds(struct relay *rl, struct pollfd *pfd)
 		ev |= POLLOUT;
 	if (ev != 0)
 		rl->pi_conn = add(pfd, &n, rl->conn, ev);
-	if (pending(rl))
+	if (pending(rl) && !rl->stalled)
 		rl->pi_out = add(pfd, &n, rl->out, POLLOUT);
 	if (rl->in != -1 && rl->ib.len == 0)
 		rl->pi_in = add(pfd, &n, rl->in, POLLIN);
@@ -543,7 +744,8 @@ data_events(struct relay *rl, const struct pollfd *pfd)
 		if (rl->ib.len > 0 && !rl->eof && (ev & ~POLLIN))
 			conn_write(rl);
 	}
-	if (pending(rl) && (rl->pi_out == -1 || pfd[rl->pi_out].revents))
+	if (pending(rl) && (rl->stalled ? deadline_ms(&rl->retry) == 0 :
+	    rl->pi_out == -1 || pfd[rl->pi_out].revents))
 		out_write(rl);
 	if (rl->pi_in != -1 && pfd[rl->pi_in].revents != 0)
 		in_read(rl);
@@ -560,7 +762,7 @@ handoff_send(struct relay *rl)
 	struct wbuf b = { 0 };
 	struct handoff h = { .kind = HOLD_CONN };
 	struct perr pe;
-	int fds[4], nfds = 0;
+	int fds[5], nfds = 0;
 
 	if (rl->eof)
 		h.flags |= HF_EOF;
@@ -572,6 +774,8 @@ handoff_send(struct relay *rl)
 		h.flags |= HF_PIPE;
 	if (ctl_can_cut())
 		h.flags |= HF_CUT;
+	if (rl->app != -1)
+		h.flags |= HF_APPEND;
 	ctl_path_id(c, &h.dev, &h.ino);
 	h.ob = rl->ob.p + rl->ob.off;
 	h.olen = rl->ob.len;
@@ -584,6 +788,8 @@ handoff_send(struct relay *rl)
 		fds[nfds++] = rl->pr;
 		fds[nfds++] = rl->pw;
 	}
+	if (rl->app != -1)
+		fds[nfds++] = rl->app;
 	if (b.oom)
 		perr_set(&pe, PE_SYS, "out of memory");
 	if (b.oom || frame_send(c->succ, F_HANDOFF, 0, b.p, b.len, fds, nfds,
@@ -601,21 +807,26 @@ handoff_take(struct relay *rl, struct frame *f, uint64_t *dev, uint64_t *ino,
 {
 	struct handoff h;
 	struct rbuf r;
-	int avail, want;
+	int avail, want, pipe;
 
 	rb_init(&r, f->data, f->len);
 	handoff_get(&r, &h);
-	want = h.flags & HF_PIPE ? 4 : 2;
+	pipe = h.flags & HF_PIPE ? 2 : 0;
+	want = 2 + pipe + (h.flags & HF_APPEND ? 1 : 0);
 	if (rb_end(&r) == -1 || h.kind != HOLD_CONN || f->nfds != want ||
 	    fd_kind(f->fds[0]) != FK_STREAM || fd_kind(f->fds[1]) != FK_LISTEN ||
-	    (want == 4 && (fd_kind(f->fds[2]) != FK_FIFO ||
-	    fd_kind(f->fds[3]) != FK_FIFO))) {
+	    (pipe && (fd_kind(f->fds[2]) != FK_FIFO ||
+	    fd_kind(f->fds[3]) != FK_FIFO)) ||
+	    (want > 2 + pipe && fd_kind(f->fds[2 + pipe]) != FK_FILE)) {
 		perr_set(pe, PE_PROTO, "malformed handoff");
 		return -1;
 	}
 	rl->conn = f->fds[0];
 	rl->ctl->ep.lfd = f->fds[1];
-	if (want == 4) {
+	if (want > 2 + pipe)
+		rl->app = f->fds[2 + pipe];
+	rl->nhanded = want;
+	if (pipe) {
 		rl->pr = f->fds[2];
 		rl->pw = f->fds[3];
 		rl->inpipe = ioctl(rl->pr, FIONREAD, &avail) == 0 ? avail : 0;
@@ -659,6 +870,8 @@ takeover_abort(struct relay *rl)
 	close(rl->ctl->ep.lfd);
 	rl->ctl->ep.lfd = -1;
 	pipe_close(rl);
+	if (rl->app != -1)
+		close(rl->app);
 	exit(EXIT_REFUSED);
 }
 
@@ -733,7 +946,7 @@ takeover(struct relay *rl, int s)
 	frame_free(&f);
 	takeover_check(rl, s);
 	fd_nonblock(rl->conn, 1);
-	if (ctl_confirm(c, s, rl->pr != -1 ? 4 : 2, rl->cut) == -1)
+	if (ctl_confirm(c, s, rl->nhanded, rl->cut) == -1)
 		takeover_abort(rl);
 	ctl_adopt(c, c->ep.lfd, dev, ino);
 	return 1;
@@ -776,6 +989,13 @@ sd_take(struct relay *rl)
 #endif
 		fdset_free(&set);
 	}
+	if (listen_take("append", &set, &pe) == 0) {
+		if (fd_kind(set.fds[0]) != FK_FILE)
+			errx(EXIT_SYS, "LISTEN_FDS: append: not a regular "
+			    "file");
+		rl->app = set.fds[0];
+		fdset_free(&set);
+	}
 	listen_env_clear();
 	return 1;
 }
@@ -813,7 +1033,8 @@ sd_store(struct relay *rl)
 	    &dl, &pe) == -1 || (rl->pr != -1 && (notify_send(rl->sd,
 	    "FDSTORE=1\nFDNAME=pipe-r", &rl->pr, 1, &dl, &pe) == -1 ||
 	    notify_send(rl->sd, "FDSTORE=1\nFDNAME=pipe-w", &rl->pw, 1, &dl,
-	    &pe) == -1)))
+	    &pe) == -1)) || (rl->app != -1 && notify_send(rl->sd,
+	    "FDSTORE=1\nFDNAME=append", &rl->app, 1, &dl, &pe) == -1))
 		errx(EXIT_SYS, "-S: %s", pe.msg);
 }
 
@@ -821,7 +1042,8 @@ sd_store(struct relay *rl)
 static void
 sd_forget(struct relay *rl)
 {
-	static const char *names[] = { "connection", "pipe-r", "pipe-w" };
+	static const char *names[] = { "connection", "pipe-r", "pipe-w",
+	    "append" };
 	struct deadline dl;
 	struct perr pe;
 	char state[64];
@@ -888,8 +1110,12 @@ commit(struct relay *rl)
 {
 	close(rl->conn);
 	pipe_close(rl);
-	if (rl->outreg != -1)
-		close(rl->outreg);
+	if (rl->app != -1)
+		close(rl->app);
+	if (rl->spr != -1) {
+		close(rl->spr);
+		close(rl->spw);
+	}
 	ctl_commit(rl->ctl);
 	exit_rl = NULL;
 	exit(EXIT_OK);
@@ -910,7 +1136,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	rl.conn = rl.in = rl.pr = rl.pw = -1;
 	rl.out = STDOUT_FILENO;
 	rl.splice_out = 1;
-	rl.outreg = -1;
+	rl.app = rl.spr = rl.spw = -1;
 	rl.iflag = iflag;
 	rl.Nflag = Nflag;
 	rl.Sflag = Sflag;
@@ -940,13 +1166,14 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 		freeaddrinfo(rl.res);
 	if (rl.pr == -1 && !rl.eof)
 		pipe_open(&rl);
+	/* Before -S stores the record of the last append. */
+	out_prepare(&rl);
 	if (Sflag)
 		sd_store(&rl);
 	notify_ready("holding a connection to %s port %s%s", host, port,
 	    Sflag ? ", its fds sent to the fd store" : "");
 	if (iflag && !rl.shut && !rl.eof)
 		rl.in = rl.infd;
-	out_prepare(&rl);
 	/*
 	 * The bytes that queued up during the handoff go first: one round of
 	 * moving what is ready now, which reads nothing it interprets and
@@ -966,7 +1193,8 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 		if (c->state != CS_SENT)
 			n = data_pollfds(&rl, pfd);
 		n = ctl_pollfds(c, pfd, n, 1);
-		if (poll(pfd, n, ctl_timeout(c)) == -1) {
+		if (poll(pfd, n, poll_ms(ctl_timeout(c), rl.stalled &&
+		    c->state != CS_SENT ? deadline_ms(&rl.retry) : -1)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(EXIT_SYS, "poll");
@@ -988,7 +1216,5 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 		    "what was read of it is written", host, port);
 	if (rl.status == EXIT_OK)
 		sd_forget(&rl);
-	if (rl.outreg != -1)
-		close(rl.outreg);
 	exit(rl.status);
 }

@@ -50,7 +50,8 @@ static const int sockets[] = {
 };
 
 static const int splice_[] = {
-	SCMP_SYS(splice),
+	SCMP_SYS(splice), SCMP_SYS(tee), SCMP_SYS(pwrite64),
+	SCMP_SYS(ftruncate),
 };
 
 static const int unlink_[] = {
