@@ -44,6 +44,8 @@ enum frame_type {
 
 #define FF_MORE		0x0001	/* another F_OFFER of the same set follows */
 #define FF_STATE	0x0002	/* F_LIST asks, F_ENTRIES has: entries' state */
+#define FF_SINCE	0x0004	/* F_TAKE asks, F_HANDOFF has: a store's
+				   records carry since (hrec_put) */
 
 /* The codes of F_ERROR, so that a program can tell refusals apart. */
 enum proto_code {

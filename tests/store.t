@@ -107,6 +107,45 @@ expiry() {
 	held 1
 }
 
+# ms: milliseconds of the monotonic clock (uptime), as the store keeps.
+ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+# An entry's deadline crosses restarts exactly: restarted every 0.2 s or
+# so, an -e 3 entry ages, its time left shrinks, and it goes at 3 s.
+expiry_restarts() {
+	local t0 old line age left n=0
+	store
+	t0=$(ms)
+	fdsend -n e -e 3 ctl 0 </dev/null
+	while [ $(($(ms) - t0)) -lt 2200 ]; do
+		old=$STORE
+		store
+		reap 10 "$old"
+		[ "$RC" = 0 ] || fail "restart: exited $RC"
+		n=$((n + 1))
+		sleep 0.1
+	done
+	line=$(fdholder -L -s ctl)
+	age=$(echo "$line" | cut -f3)
+	left=$(echo "$line" | cut -f4)
+	t_note "after $n restarts in $(($(ms) - t0)) ms: $age old, $left left"
+	case $age/$left in
+	[2-3]s/[01]s) ;;
+	*) fail "after $n restarts, 2.2 s on: $line" ;;
+	esac
+	# Gone at 3 s, restarts going on; never before 2.5 s.
+	while [ -n "$(entries)" ]; do
+		[ $(($(ms) - t0)) -lt 5000 ] || fail "still there: $(entries)"
+		old=$STORE
+		store
+		reap 10 "$old"
+	done
+	[ $(($(ms) - t0)) -ge 2500 ] || fail "gone after $(($(ms) - t0)) ms"
+	held 0
+}
+
 # Limits: a clear error to the client that hits them, the store goes on.
 limits() {
 	store -E 2 -f 5
@@ -681,6 +720,7 @@ d_keeps_on_exec_failure() {
 t_case "store, list, retrieve, retrieve and remove, delete" basics
 t_case "a pipe parked in the store keeps its data" pipe_through
 t_case "entries expire" expiry
+t_case "an entry expires on time across restarts every 0.2 s" expiry_restarts
 t_case "limits on entries and fds: a clear error, the store goes on" limits
 t_case "1000 fds, 255-byte names, across a restart of the store" thousand
 t_case "20 restarts in a row keep the store" restarts

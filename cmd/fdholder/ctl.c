@@ -215,10 +215,15 @@ ctl_ask(struct ctl *c)
 	if (!peer_trusted(&p, &c->rights[OP_TAKE]))
 		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
 		    peer_str(&p));
-	/* If this fails, the holder's F_ERROR or end of file says why. */
+	/*
+	 * If this fails, the holder's F_ERROR or end of file says why.  A
+	 * store sends entries' times exactly when asked (FF_SINCE); a
+	 * holder of a connection, or an older store, ignores the flag.
+	 */
 	take_put(&b, c->kind);
 	if (!b.oom)
-		frame_send(s, F_TAKE, 0, b.p, b.len, NULL, 0, &dl, &pe);
+		frame_send(s, F_TAKE, FF_SINCE, b.p, b.len, NULL, 0, &dl,
+		    &pe);
 	wb_free(&b);
 	return s;
 }

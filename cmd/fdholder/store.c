@@ -108,6 +108,7 @@ struct store {
 	size_t		 maxfds;
 	size_t		 nreserved;	/* clients holding an entry */
 	uint64_t	 gen;
+	int		 since;		/* the successor asked FF_SINCE */
 	struct client	 cl[MAXCLIENTS];
 	int		 ncl;
 };
@@ -702,6 +703,7 @@ req_take(struct store *st, int i, struct rbuf *r, struct perr *pe)
 		return -1;
 	}
 	cl->fd = -1;
+	st->since = (cl->rflags & FF_SINCE) != 0;
 	client_close(st, i);
 	if (ctl_begin(c, s, &p) == 0 && st->nreserved == 0)
 		handoff_send(st);
@@ -877,8 +879,8 @@ clients_accept(struct store *st)
  * fds, the first one our control socket, then the entries' fds in order.
  * A frame's payload: kind, flags, 0, dev, ino as relay.c writes them, a
  * count of records, one record per entry whose first fd rides in this
- * frame (name, uid, gid, age, ttl left, its number of fds), then the name
- * of each fd of the frame but the control socket.
+ * frame (hrec_put: name, uid, gid, its times, its number of fds), then
+ * the name of each fd of the frame but the control socket.
  */
 struct hframe {
 	struct wbuf	 recs;
@@ -904,8 +906,9 @@ hframe_flush(struct store *st, struct hframe *h, int more, struct perr *pe)
 		perr_set(pe, PE_SYS, "out of memory");
 		r = -1;
 	} else
-		r = frame_send(c->succ, F_HANDOFF, more ? FF_MORE : 0, b.p,
-		    b.len, h->fds, h->nfds, &c->until, pe);
+		r = frame_send(c->succ, F_HANDOFF, (more ? FF_MORE : 0) |
+		    (st->since ? FF_SINCE : 0), b.p, b.len, h->fds, h->nfds,
+		    &c->until, pe);
 	wb_free(&b);
 	h->recs.len = h->names.len = 0;
 	h->nrecs = 0;
@@ -934,10 +937,10 @@ handoff_send(struct store *st)
 		strlcpy(rec.name, e->name, sizeof(rec.name));
 		rec.uid = e->uid;
 		rec.gid = e->gid;
-		rec.age = entry_age(e, now);
-		rec.ttl = entry_ttl(e, now);
+		rec.since = e->since;
+		rec.ttl = e->ttl;
 		rec.nfds = e->set.n;
-		hrec_put(&h.recs, &rec);
+		hrec_put(&h.recs, &rec, st->since, now);
 		h.nrecs++;
 		for (j = 0; j < e->set.n; j++) {
 			if (h.nfds == PROTO_MAXFDS &&
@@ -979,6 +982,7 @@ hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
 	struct rbuf r;
 	unsigned nrecs, k;
 	size_t *wants = NULL;
+	int64_t now = now_ms();
 	int i;
 
 	rb_init(&r, f->data, f->len);
@@ -994,15 +998,16 @@ hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
 		goto fail;
 	}
 	for (k = 0; k < nrecs; k++) {
-		if (hrec_get(&r, &rec) == -1 || rec.ttl == 0 ||
+		if (hrec_get(&r, &rec, f->flags & FF_SINCE, now) == -1 ||
+		    rec.ttl == 0 ||
 		    rec.nfds == 0 || rec.nfds > ENTRYMAXFDS ||
 		    entry_find(st, rec.name) != NULL)
 			goto bad;
 		wants[k] = rec.nfds;
 		p.uid = rec.uid;
 		p.gid = rec.gid;
-		if ((recs[k] = entry_add(st, rec.name, &p, now_ms() -
-		    (int64_t)rec.age * 1000, rec.ttl, &empty)) == NULL) {
+		if ((recs[k] = entry_add(st, rec.name, &p, rec.since,
+		    rec.ttl, &empty)) == NULL) {
 			perr_sys(pe, "malloc");
 			goto fail;
 		}
