@@ -228,6 +228,27 @@ s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(30)' ctl
 	kill -0 "$STORE"
 }
 
+# Every decoder follows fdproto(7), as fdrecv does (fdrecv.t): fds on
+# byte 5 of a header read apart from bytes 0-4 are the frame's; a frame
+# of 1 MiB, more than the socket buffers, is read and answered; a client
+# gone mid-header is told code 2, not timed out.
+decoders_agree() {
+	store -t 3
+	$PEER ctl byte5 five >ans
+	[ "$(cat ans)" = "ack 1" ] || fail "byte 5: $(cat ans)"
+	[ "$(entries)" = five ] || fail "entries: $(entries)"
+	for n in 300000 1048576; do
+		$PEER ctl big $n >ans
+		[ "$(cat ans)" = "error 2 malformed list request" ] ||
+		    fail "$n bytes: $(cat ans)"
+	done
+	$PEER ctl halfclose >ans
+	[ "$(cat ans)" = "error 2 peer closed mid-frame" ] ||
+	    fail "half-closed: $(cat ans)"
+	held 1
+	[ ! -s serr ] || fail "store said: $(cat serr)"
+}
+
 # A successor that dies at each step of the handoff: the store keeps all.
 successor_dies() {
 	local step
@@ -725,6 +746,7 @@ t_case "limits on entries and fds: a clear error, the store goes on" limits
 t_case "1000 fds, 255-byte names, across a restart of the store" thousand
 t_case "20 restarts in a row keep the store" restarts
 t_case "hostile clients: answered, dropped, nothing leaked" abuse
+t_case "decoders agree: fds on header byte 5, 1 MiB frames, half-closed header" decoders_agree
 t_case "a successor dying mid-handoff: the store keeps all" successor_dies
 t_case "store and connection holder do not mix" kinds
 t_case "rights per operation by uid" rights

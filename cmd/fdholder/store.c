@@ -5,7 +5,7 @@
  * successor like the connection of relay.c.
  *
  * One process, one poll loop, and nothing in it waits for one client: a
- * request is served only once its whole frame is queued (frame_ready),
+ * request is read as its bytes come (frame_step) and served once whole,
  * and every reply goes into the client's queue (struct outq), sent as its
  * socket takes it.  A long reply, a list or an entry of many fds, is made
  * a frame at a time, the next once the last is out, so that a client that
@@ -45,7 +45,6 @@
 
 #define MAXCLIENTS	32		/* served at once; the rest wait */
 #define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
-#define PARTIAL_MS	10		/* how often to look at part of a frame */
 #define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
 #define TURN		4		/* frames made for a client per turn */
 #define FAREWELL_MS	1000		/* for a last error to go out */
@@ -95,7 +94,7 @@ struct client {
 	uint64_t	 gen;		/* of the entry sent */
 	size_t		 nsent;		/* of its fds */
 	int		 pi;		/* its place in the poll array */
-	int		 partial;	/* part of a frame is queued */
+	struct frdec	 in;		/* the frame coming from it */
 };
 
 struct store {
@@ -321,6 +320,7 @@ client_close(struct store *st, int i)
 		close(cl->fd);
 	fdset_close(&cl->set);
 	outq_free(&cl->q);
+	frdec_free(&cl->in);
 	st->cl[i] = st->cl[--st->ncl];
 }
 
@@ -775,7 +775,7 @@ request(struct store *st, int i, const struct frame *f, struct perr *pe)
 	return rq->serve(st, i, &r, pe);
 }
 
-/* A whole frame from client i is queued: serve it. */
+/* Client i sent something: read it, and serve it once a frame is whole. */
 static void
 client_frame(struct store *st, int i)
 {
@@ -784,7 +784,12 @@ client_frame(struct store *st, int i)
 	struct perr pe;
 	int rc;
 
-	rc = frame_recv(cl->fd, &f, &cl->until, &pe);
+	if ((rc = frame_step(cl->fd, &cl->in, &f, MSG_DONTWAIT, &pe)) ==
+	    FRAME_AGAIN) {
+		if (deadline_ms(&cl->until) == 0)
+			client_timeout(st, i);
+		return;
+	}
 	if (cl->state == CL_OUTCOME) {
 		outcome(st, i, rc, &f);
 		if (rc == 1)
@@ -844,16 +849,12 @@ client_event(struct store *st, int i, int ev)
 
 	if (cl->state == CL_SEND && ev != 0)
 		client_push(st, i);
-	else if (client_reading(st, cl) && (ev || cl->partial) &&
-	    frame_ready(cl->fd)) {
-		cl->partial = 0;
+	else if (client_reading(st, cl) && ev)
 		client_frame(st, i);
-	} else if (ev & (POLLHUP | POLLERR))
-		client_close(st, i);	/* gone mid-frame */
+	else if (ev & (POLLHUP | POLLERR))
+		client_close(st, i);
 	else if (deadline_ms(&cl->until) == 0)
 		client_timeout(st, i);
-	else if (ev)
-		cl->partial = 1;
 }
 
 static void
@@ -1221,18 +1222,11 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 				if (cl->state != CL_SEND &&
 				    !client_reading(&st, cl))
 					continue;
-				/*
-				 * Part of a frame is queued: POLLIN would
-				 * wake us at once, again and again, so look
-				 * again in a while instead.
-				 */
 				pfd[n].fd = cl->fd;
 				pfd[n].events = cl->state == CL_SEND ?
-				    POLLOUT : cl->partial ? 0 : POLLIN;
+				    POLLOUT : POLLIN;
 				pfd[n].revents = 0;
 				cl->pi = n++;
-				if (cl->partial)
-					timeout = poll_ms(timeout, PARTIAL_MS);
 			}
 		}
 		n = ctl_pollfds(c, pfd, n, 0);
