@@ -1,6 +1,5 @@
 /* ISC license: see LICENSE. */
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -169,128 +168,191 @@ take_fds(struct msghdr *msg, int *fds, int room, struct perr *pe)
 	return n;
 }
 
+/* Is the header of a frame one we read on?  0 if so, else -1 with pe. */
+static int
+hdr_check(const unsigned char hdr[PROTO_HDRLEN], const struct hdr *h,
+    struct perr *pe)
+{
+	if (!h->magic)
+		perr_set(pe, PE_PROTO, "not a frame (bad magic 0x%02x%02x)",
+		    hdr[0], hdr[1]);
+	else if (h->version != PROTO_VERSION)
+		perr_set(pe, PE_VERSION, "protocol version %u not supported "
+		    "(this is %u)", h->version, PROTO_VERSION);
+	else if (h->nfds > PROTO_MAXFDS)
+		perr_set(pe, PE_PROTO, "frame announces %d fds (at most %d)",
+		    h->nfds, PROTO_MAXFDS);
+	else if (h->len > PROTO_MAXLEN)
+		perr_set(pe, PE_PROTO, "frame of %lu bytes (at most %d)",
+		    (unsigned long)h->len, PROTO_MAXLEN);
+	else
+		return 0;
+	return -1;
+}
+
 /*
- * Read exactly len bytes.  Fds may only arrive with the first byte
- * (first != 0); they are stored in f.  0 at once on end of file before the
- * first byte, -1 on error (EPROTO at end of file after it).
+ * The frame is whole: does it carry the fds its header announced?
+ * 0 if so, else -1 with pe.
  */
 static int
-recv_exact(int s, void *buf, size_t len, int first, struct frame *f,
-    int *ctrunc, const struct deadline *dl, struct perr *pe)
+fds_check(const struct frdec *d, struct perr *pe)
+{
+	if (d->f.nfds == d->want && !d->ctrunc)
+		return 0;
+	if (d->ctrunc)
+		perr_set(pe, PE_TRUNC, "fds lost in transit (MSG_CTRUNC): "
+		    "%d announced, %d arrived; out of fds?", d->want,
+		    d->f.nfds);
+	else if (d->f.nfds > d->want)
+		perr_set(pe, PE_PROTO, "frame announces %d fds, %d arrived",
+		    d->want, d->f.nfds);
+	else
+		perr_set(pe, PE_PROTO, "frame announces %d fds, only %d "
+		    "arrived", d->want, d->f.nfds);
+	return -1;
+}
+
+/*
+ * One read of the frame d is decoding, never past the end of its header
+ * or of its payload, so that the fds of the next frame cannot come with
+ * it.  Fds arriving on a read of header bytes are the frame's, on any of
+ * them: bytes sent without fds just before bytes with fds come in one
+ * read with the fds, or apart, as the kernel pleases, and the rule must
+ * not depend on which (fdproto(7)).  Returns the bytes read, 0 at end of
+ * file, -1 on error with pe set, FRAME_AGAIN.
+ */
+static ssize_t
+frame_read(int s, struct frdec *d, int flags, struct perr *pe)
 {
 	union ctlbuf ctl;
 	struct msghdr msg;
 	struct iovec iov;
-	size_t got = 0;
 	ssize_t n;
 	int k;
 
-	while (got < len) {
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = (char *)buf + got;
-		iov.iov_len = len - got;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		if ((n = recvmsg(s, &msg, RECV_FLAGS)) == -1) {
-			if (errno == EINTR)
-				continue;
-			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-			    deadline_poll(s, POLLIN, dl) == 0)
-				continue;
+	memset(&msg, 0, sizeof(msg));
+	if (d->got < PROTO_HDRLEN) {
+		iov.iov_base = d->hdr + d->got;
+		iov.iov_len = PROTO_HDRLEN - d->got;
+	} else {
+		iov.iov_base = d->f.data + (d->got - PROTO_HDRLEN);
+		iov.iov_len = d->f.len - (d->got - PROTO_HDRLEN);
+	}
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+	while ((n = recvmsg(s, &msg, RECV_FLAGS | flags)) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return FRAME_AGAIN;
+		if (errno != EINTR) {
 			perr_sys(pe, "receive");
 			return -1;
 		}
-		k = take_fds(&msg, f->fds + f->nfds, PROTO_MAXFDS - f->nfds,
-		    pe);
-		if (k < 0)
-			return -1;
-		if (k > 0 && !(first && got == 0)) {
-			close_fds(f->fds + f->nfds, k);
-			perr_set(pe, PE_PROTO, "fds on a byte that starts "
-			    "no frame");
-			return -1;
-		}
-		f->nfds += k;
-		if (msg.msg_flags & MSG_CTRUNC)
-			*ctrunc = 1;
-		if (n == 0) {
-			if (first && got == 0)
-				return 0;
-			perr_set(pe, PE_PROTO, "peer closed mid-frame");
-			return -1;
-		}
-		got += n;
 	}
-	return 1;
+	k = take_fds(&msg, d->f.fds + d->f.nfds, PROTO_MAXFDS - d->f.nfds,
+	    pe);
+	if (k < 0)
+		return -1;
+	if (msg.msg_flags & MSG_CTRUNC)
+		d->ctrunc = 1;
+	d->f.nfds += k;
+	if (k > 0 && d->got >= PROTO_HDRLEN) {
+		perr_set(pe, PE_PROTO, "fds on a byte past the header of a "
+		    "frame");
+		return -1;
+	}
+	if (k > 0 && d->f.nfds > k) {
+		perr_set(pe, PE_PROTO, "fds in two control messages of one "
+		    "frame");
+		return -1;
+	}
+	return n;
 }
 
 /*
- * Read one frame.  Returns 1, 0 on end of file before a frame began, -1 on
- * error with pe set.  On error, no fd of the frame stays open.
+ * Go on decoding the frame of d from what s has: each read is one
+ * recvmsg with flags (MSG_DONTWAIT on a socket shared with others), and
+ * what it brings stays in d between calls.  A zeroed frdec is empty.
+ * Returns 1 with the frame in f (then d is empty again), FRAME_AGAIN when
+ * the rest has not come yet, 0 on end of file before a frame began, or
+ * -1 on error with pe set and d emptied, no fd left open.
+ */
+int
+frame_step(int s, struct frdec *d, struct frame *f, int flags,
+    struct perr *pe)
+{
+	struct hdr h;
+	ssize_t n;
+
+	for (;;) {
+		if (d->got == PROTO_HDRLEN && d->f.data == NULL) {
+			hdr_get(d->hdr, &h);
+			if (hdr_check(d->hdr, &h, pe) == -1)
+				goto fail;
+			d->f.version = h.version;
+			d->f.type = h.type;
+			d->f.flags = h.flags;
+			d->f.len = h.len;
+			d->want = h.nfds;
+			if ((d->f.data = malloc(h.len + 1)) == NULL) {
+				perr_sys(pe, "malloc");
+				goto fail;
+			}
+			d->f.data[h.len] = '\0';
+		}
+		if (d->got == PROTO_HDRLEN + d->f.len && d->f.data != NULL)
+			break;
+		if ((n = frame_read(s, d, flags, pe)) == FRAME_AGAIN)
+			return FRAME_AGAIN;
+		if (n == -1)
+			goto fail;
+		if (n == 0 && d->got == 0 && d->f.nfds == 0)
+			return 0;
+		if (n == 0) {
+			perr_set(pe, PE_PROTO, "peer closed mid-frame");
+			goto fail;
+		}
+		d->got += n;
+	}
+	if (fds_check(d, pe) == -1)
+		goto fail;
+	*f = d->f;
+	memset(d, 0, sizeof(*d));
+	return 1;
+fail:
+	frdec_free(d);
+	return -1;
+}
+
+/* Let go of a frame half decoded: close its fds, free its payload. */
+void
+frdec_free(struct frdec *d)
+{
+	frame_free(&d->f);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * Read one frame, waiting up to dl for each read.  Returns 1, 0 on end of
+ * file before a frame began, -1 on error with pe set.  On error, no fd of
+ * the frame stays open.
  */
 int
 frame_recv(int s, struct frame *f, const struct deadline *dl,
     struct perr *pe)
 {
-	unsigned char hdr[PROTO_HDRLEN];
-	struct hdr h;
-	int r, ctrunc = 0, want;
+	struct frdec d;
+	int r;
 
-	memset(f, 0, offsetof(struct frame, fds));
-	/* A peer gone mid-header may have passed fds on its first byte. */
-	if ((r = recv_exact(s, hdr, sizeof(hdr), 1, f, &ctrunc, dl, pe)) <= 0) {
-		frame_free(f);
-		return r;
-	}
-	hdr_get(hdr, &h);
-	f->version = h.version;
-	f->type = h.type;
-	want = h.nfds;
-	f->flags = h.flags;
-	f->len = h.len;
-	if (!h.magic)
-		perr_set(pe, PE_PROTO, "not a frame (bad magic 0x%02x%02x)",
-		    hdr[0], hdr[1]);
-	else if (f->version != PROTO_VERSION)
-		perr_set(pe, PE_VERSION, "protocol version %u not supported "
-		    "(this is %u)", f->version, PROTO_VERSION);
-	else if (want > PROTO_MAXFDS)
-		perr_set(pe, PE_PROTO, "frame announces %d fds (at most %d)",
-		    want, PROTO_MAXFDS);
-	else if (f->len > PROTO_MAXLEN)
-		perr_set(pe, PE_PROTO, "frame of %lu bytes (at most %d)",
-		    (unsigned long)f->len, PROTO_MAXLEN);
-	else
-		goto body;
-	frame_free(f);
-	return -1;
-body:
-	if ((f->data = malloc(f->len + 1)) == NULL) {
-		perr_sys(pe, "malloc");
-		frame_free(f);
-		return -1;
-	}
-	f->data[f->len] = '\0';
-	if (f->len > 0 &&
-	    recv_exact(s, f->data, f->len, 0, f, &ctrunc, dl, pe) == -1) {
-		frame_free(f);
-		return -1;
-	}
-	if (f->nfds == want && !ctrunc)
-		return 1;
-	if (ctrunc)
-		perr_set(pe, PE_TRUNC, "fds lost in transit (MSG_CTRUNC): "
-		    "%d announced, %d arrived; out of fds?", want, f->nfds);
-	else if (f->nfds > want)
-		perr_set(pe, PE_PROTO, "frame announces %d fds, %d arrived",
-		    want, f->nfds);
-	else
-		perr_set(pe, PE_PROTO, "frame announces %d fds, only %d "
-		    "arrived", want, f->nfds);
-	frame_free(f);
-	return -1;
+	memset(&d, 0, sizeof(d));
+	while ((r = frame_step(s, &d, f, 0, pe)) == FRAME_AGAIN)
+		if (deadline_poll(s, POLLIN, dl) == -1) {
+			perr_sys(pe, "receive");
+			frdec_free(&d);
+			return -1;
+		}
+	return r;
 }
 
 /* Close the fds of a frame that nobody took, and free its payload. */
@@ -885,27 +947,4 @@ raw_recv(int s, struct fdset *set, const struct deadline *dl,
 fail:
 	fdset_close(set);
 	return -1;
-}
-
-/*
- * Is a whole frame queued on s, so that frame_recv will not wait?  Also 1
- * at end of file or with a header frame_recv will refuse: it says so.
- */
-int
-frame_ready(int s)
-{
-	unsigned char hdr[PROTO_HDRLEN];
-	struct hdr h;
-	ssize_t n;
-	int avail;
-
-	if (ioctl(s, FIONREAD, &avail) == -1 || avail == 0)
-		return 1;
-	if (avail < PROTO_HDRLEN)
-		return 0;
-	n = recv(s, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT);
-	if (n < PROTO_HDRLEN)
-		return 1;
-	hdr_get(hdr, &h);
-	return h.len > PROTO_MAXLEN || (uint32_t)avail - PROTO_HDRLEN >= h.len;
 }

@@ -44,6 +44,8 @@ enum frame_type {
 
 #define FF_MORE		0x0001	/* another F_OFFER of the same set follows */
 #define FF_STATE	0x0002	/* F_LIST asks, F_ENTRIES has: entries' state */
+#define FF_SINCE	0x0004	/* F_TAKE asks, F_HANDOFF has: a store's
+				   records carry since (hrec_put) */
 
 /* The codes of F_ERROR, so that a program can tell refusals apart. */
 enum proto_code {
@@ -106,7 +108,23 @@ struct outq {
 
 int	frame_send(int, int type, int flags, const void *, size_t,
 	    const int *fds, int nfds, const struct deadline *, struct perr *);
-int	frame_ready(int);
+/*
+ * A frame being decoded as its bytes come (frame_step), on a socket that
+ * others share a poll loop with; zeroed, it is empty.
+ */
+struct frdec {
+	struct frame	 f;		/* what came so far */
+	unsigned char	 hdr[PROTO_HDRLEN];
+	size_t		 got;		/* bytes of the frame read */
+	int		 want;		/* fds its header announces */
+	int		 ctrunc;	/* the kernel cut fds (MSG_CTRUNC) */
+};
+
+#define FRAME_AGAIN	(-2)	/* frame_step: the rest has not come yet */
+
+int	frame_step(int, struct frdec *, struct frame *, int flags,
+	    struct perr *);
+void	frdec_free(struct frdec *);
 int	frame_recv(int, struct frame *, const struct deadline *,
 	    struct perr *);
 void	frame_free(struct frame *);

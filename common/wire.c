@@ -385,25 +385,52 @@ handoff_get(struct rbuf *r, struct handoff *h)
 	return r->bad ? -1 : 0;
 }
 
+/*
+ * A record, with since (FF_SINCE) or, for a successor that did not ask
+ * for it, as whole seconds of age (down) and time left (up) at now.
+ */
 void
-hrec_put(struct wbuf *b, const struct hrec *rec)
+hrec_put(struct wbuf *b, const struct hrec *rec, int since, int64_t now)
 {
+	int64_t left = rec->since + (int64_t)rec->ttl * 1000 - now;
+
 	wb_name(b, rec->name);
 	wb_u32(b, rec->uid);
 	wb_u32(b, rec->gid);
-	wb_u32(b, rec->age);
-	wb_u32(b, rec->ttl);
+	if (since) {
+		wb_u64(b, (uint64_t)rec->since);
+		wb_u32(b, rec->ttl);
+	} else {
+		wb_u32(b, (uint32_t)((now - rec->since) / 1000));
+		wb_u32(b, rec->ttl == HOLD_FOREVER ? HOLD_FOREVER :
+		    left > 0 ? (uint32_t)((left + 999) / 1000) : 1);
+	}
 	wb_u32(b, rec->nfds);
 }
 
+/* A record as hrec_put wrote it; the seconds of one without since end
+ * where they said, counted from now. */
 int
-hrec_get(struct rbuf *r, struct hrec *rec)
+hrec_get(struct rbuf *r, struct hrec *rec, int since, int64_t now)
 {
+	uint64_t life;
+	uint32_t age;
+
 	rb_name(r, rec->name);
 	rec->uid = rb_u32(r);
 	rec->gid = rb_u32(r);
-	rec->age = rb_u32(r);
-	rec->ttl = rb_u32(r);
+	if (since) {
+		rec->since = (int64_t)rb_u64(r);
+		rec->ttl = rb_u32(r);
+	} else {
+		age = rb_u32(r);
+		rec->since = now - (int64_t)age * 1000;
+		rec->ttl = rb_u32(r);
+		life = (uint64_t)rec->ttl + age;
+		if (rec->ttl != HOLD_FOREVER && rec->ttl != 0)
+			rec->ttl = life >= HOLD_FOREVER ? HOLD_FOREVER - 1 :
+			    (uint32_t)life;
+	}
 	rec->nfds = rb_u32(r);
 	return r->bad ? -1 : 0;
 }

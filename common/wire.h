@@ -141,19 +141,25 @@ struct handoff {
 	unsigned		 nrecs;
 };
 
-/* One entry of a store's F_HANDOFF, riding with its first fd. */
+/*
+ * One entry of a store's F_HANDOFF, riding with its first fd.  Its life
+ * crosses as it is kept: since when, in ms of CLOCK_MONOTONIC (one clock
+ * for every process of the host), and for how many seconds from then.
+ * Without FF_SINCE (a holder or successor older than it) the record says
+ * whole seconds of age and of time left instead.
+ */
 struct hrec {
 	char		name[PROTO_NAMEMAX + 1];
 	uint32_t	uid;
 	uint32_t	gid;
-	uint32_t	age;
+	int64_t		since;
 	uint32_t	ttl;
 	uint32_t	nfds;
 };
 
 void	handoff_put(struct wbuf *, const struct handoff *);
 int	handoff_get(struct rbuf *, struct handoff *);
-void	hrec_put(struct wbuf *, const struct hrec *);
-int	hrec_get(struct rbuf *, struct hrec *);
+void	hrec_put(struct wbuf *, const struct hrec *, int since, int64_t now);
+int	hrec_get(struct rbuf *, struct hrec *, int since, int64_t now);
 
 #endif

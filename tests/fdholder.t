@@ -516,6 +516,25 @@ fd_limit() {
 	[ "$RC" = 0 ] || fail "old holder exited $RC: $(cat errs)"
 	wait_for 10 lines 100000
 	seq 1 100000 | cmp - data
+}
+
+# A successor that shuts down its writing side mid-header is told code 2
+# at once (fdproto(7)), not timed out after -t; the holder goes on.
+half_closed_request() {
+	serve 1000
+	hold -t 10
+	wait_for 10 lines 1000
+	python3 -c 'import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"FD\x01")
+s.shutdown(socket.SHUT_WR)
+s.settimeout(5)
+h = s.recv(12)
+print(struct.unpack(">H", s.recv(2))[0], s.recv(100).decode())' \
+	    "$PWD/ctl" >ans
+	[ "$(cat ans)" = "2 peer closed mid-frame" ] || fail "told: $(cat ans)"
+	kill -0 "$HOLDER"
 	server_done
 }
 
@@ -1002,6 +1021,7 @@ t_case "-u take:nobody lets that uid take over" other_uid_allowed
 t_case "a successor that never asks is dropped after -t" silent_successor
 t_case "half a request: the holder waits without spinning" half_request
 t_case "at its fd limit the holder refuses a successor, without spinning" fd_limit
+t_case "a request half-closed mid-header: told code 2 at once" half_closed_request
 t_case "-S: the service killed and restarted, connection from LISTEN_FDS" systemd_store
 t_case "NOTIFY_SOCKET: READY=1 and STATUS= from holder and store" notify_ready
 if command -v strace >/dev/null &&

@@ -138,7 +138,7 @@ garbage()	{ bad_sender garbage "error 2 not a frame"; }
 truncated()	{ bad_sender trunc "error 2 peer closed mid-frame"; }
 more_fds()	{ bad_sender morefds "error 2 frame announces 3 fds, only 1"; }
 fds_on_none()	{ bad_sender fdsnone "error 2 frame announces 0 fds, 2 arrived"; }
-late_fds()	{ bad_sender latefds "error 2 fds on a byte that starts no frame"; }
+late_fds()	{ bad_sender latefds "error 2 fds on a byte past the header of a frame"; }
 version()	{ bad_sender version "error 3 protocol version 9 not supported"; }
 bad_name()	{ bad_sender badname "error 2 invalid fd name: a:b"; }
 
@@ -167,6 +167,20 @@ escaped() {
 	expect_err err 'fdholder: invalid name: \033[2J'
 	! grep -q "$(printf '\033')" rerr err* reply ||
 	    fail "raw ESC: $(cat -A rerr err*)"
+}
+
+half_header()	{ bad_sender halfclose "error 2 peer closed mid-frame"; }
+
+# fds on byte 5 of the header, bytes 0-4 read alone: the frame's, as the
+# store takes them too (store.t decoders_agree).
+fds_on_byte5() {
+	bg fdrecv -t 10 -m 0 s cat >out
+	wait_for 5 listening
+	$PEER byte5 s "on byte 5" >reply
+	[ "$(cat reply)" = "type 2" ] || fail "reply: $(cat reply)"
+	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$RC" = 0 ] || fail "fdrecv exited $RC"
+	[ "$(cat out)" = "on byte 5" ] || fail "read: $(cat out)"
 }
 
 dies_mid_frame() {
@@ -567,11 +581,13 @@ t_case "garbage: told, fds kept, still listening" garbage
 t_case "truncated frame" truncated
 t_case "frame announcing more fds than arrived" more_fds
 t_case "fds on a frame announcing none" fds_on_none
-t_case "fds on a byte that starts no frame" late_fds
+t_case "fds on a payload byte, past the header" late_fds
 t_case "unknown protocol version" version
 t_case "invalid fd name" bad_name
 t_case "sender's and arguments' bytes shown escaped" escaped
 t_case "sender killed mid-frame" dies_mid_frame
+t_case "sender half-closed mid-header: told code 2" half_header
+t_case "fds on byte 5 of the header, read apart from bytes 0-4: accepted" fds_on_byte5
 t_case "MSG_CTRUNC at the fd limit: error, nothing leaked" emfile
 t_case "-m count mismatch told to the sender" count_mismatch
 t_case "missing program: sender told, exit 127" prog_missing

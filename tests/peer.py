@@ -84,6 +84,22 @@ def main():
         time.sleep(0.1)
         sendfds(s, b"\0", [r])
         reply(s)
+    elif action == "byte5":
+        # An offer of a pipe that reads ARG, its fd on byte 5 of the
+        # header: bytes 0-4 go alone 0.1 s before, to be read alone.
+        s = connect(path)
+        os.write(w, args[0].encode() + b"\n")
+        os.close(w)
+        h = header(1, 1, 1)
+        s.sendall(h[:5])
+        time.sleep(0.1)
+        sendfds(s, h[5:] + b"\0", [r])
+        reply(s)
+    elif action == "halfclose":
+        s = connect(path)
+        s.sendall(header(1, 0, 0)[:5])
+        s.shutdown(socket.SHUT_WR)
+        reply(s)
     elif action == "version":
         s = connect(path)
         sendfds(s, header(1, 1, 1, version=9) + b"\0", [r])

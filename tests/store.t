@@ -107,6 +107,45 @@ expiry() {
 	held 1
 }
 
+# ms: milliseconds of the monotonic clock (uptime), as the store keeps.
+ms() {
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+# An entry's deadline crosses restarts exactly: restarted every 0.2 s or
+# so, an -e 3 entry ages, its time left shrinks, and it goes at 3 s.
+expiry_restarts() {
+	local t0 old line age left n=0
+	store
+	t0=$(ms)
+	fdsend -n e -e 3 ctl 0 </dev/null
+	while [ $(($(ms) - t0)) -lt 2200 ]; do
+		old=$STORE
+		store
+		reap 10 "$old"
+		[ "$RC" = 0 ] || fail "restart: exited $RC"
+		n=$((n + 1))
+		sleep 0.1
+	done
+	line=$(fdholder -L -s ctl)
+	age=$(echo "$line" | cut -f3)
+	left=$(echo "$line" | cut -f4)
+	t_note "after $n restarts in $(($(ms) - t0)) ms: $age old, $left left"
+	case $age/$left in
+	[2-3]s/[01]s) ;;
+	*) fail "after $n restarts, 2.2 s on: $line" ;;
+	esac
+	# Gone at 3 s, restarts going on; never before 2.5 s.
+	while [ -n "$(entries)" ]; do
+		[ $(($(ms) - t0)) -lt 5000 ] || fail "still there: $(entries)"
+		old=$STORE
+		store
+		reap 10 "$old"
+	done
+	[ $(($(ms) - t0)) -ge 2500 ] || fail "gone after $(($(ms) - t0)) ms"
+	held 0
+}
+
 # Limits: a clear error to the client that hits them, the store goes on.
 limits() {
 	store -E 2 -f 5
@@ -187,6 +226,27 @@ s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(30)' ctl
 	[ "$(entries)" = keep ] || fail "$(entries)"
 	held 1
 	kill -0 "$STORE"
+}
+
+# Every decoder follows fdproto(7), as fdrecv does (fdrecv.t): fds on
+# byte 5 of a header read apart from bytes 0-4 are the frame's; a frame
+# of 1 MiB, more than the socket buffers, is read and answered; a client
+# gone mid-header is told code 2, not timed out.
+decoders_agree() {
+	store -t 3
+	$PEER ctl byte5 five >ans
+	[ "$(cat ans)" = "ack 1" ] || fail "byte 5: $(cat ans)"
+	[ "$(entries)" = five ] || fail "entries: $(entries)"
+	for n in 300000 1048576; do
+		$PEER ctl big $n >ans
+		[ "$(cat ans)" = "error 2 malformed list request" ] ||
+		    fail "$n bytes: $(cat ans)"
+	done
+	$PEER ctl halfclose >ans
+	[ "$(cat ans)" = "error 2 peer closed mid-frame" ] ||
+	    fail "half-closed: $(cat ans)"
+	held 1
+	[ ! -s serr ] || fail "store said: $(cat serr)"
 }
 
 # A successor that dies at each step of the handoff: the store keeps all.
@@ -787,10 +847,12 @@ d_keeps_on_exec_failure() {
 t_case "store, list, retrieve, retrieve and remove, delete" basics
 t_case "a pipe parked in the store keeps its data" pipe_through
 t_case "entries expire" expiry
+t_case "an entry expires on time across restarts every 0.2 s" expiry_restarts
 t_case "limits on entries and fds: a clear error, the store goes on" limits
 t_case "1000 fds, 255-byte names, across a restart of the store" thousand
 t_case "20 restarts in a row keep the store" restarts
 t_case "hostile clients: answered, dropped, nothing leaked" abuse
+t_case "decoders agree: fds on header byte 5, 1 MiB frames, half-closed header" decoders_agree
 t_case "a successor dying mid-handoff: the store keeps all" successor_dies
 t_case "store and connection holder do not mix" kinds
 t_case "rights per operation by uid" rights

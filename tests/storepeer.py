@@ -12,6 +12,11 @@ implementation of the protocol, polite or abusive as the test asks.
   storepeer.py CTL unsolicited      a list request carrying 3 fds
   storepeer.py CTL badversion       a frame of version 9
   storepeer.py CTL half             half a header, then silence
+  storepeer.py CTL halfclose        half a header, then shut down writing
+  storepeer.py CTL byte5 NAME       store NAME, the fd of its offer on
+                                    byte 5 of the header, bytes 0-4 sent
+                                    alone 0.1 s before
+  storepeer.py CTL big BYTES        a list request of BYTES of payload
   storepeer.py CTL overlimit N      one store of N fds
   storepeer.py CTL load T SECONDS   T threads store, list, fetch, fetch
                                     and remove, and delete for SECONDS;
@@ -392,6 +397,25 @@ def main():
         frame(s, F_LIST, version=9)
     elif mode == "half":
         s.sendall(b"FD\x01")
+    elif mode == "halfclose":
+        s.sendall(b"FD\x01\x14\x00")
+        s.shutdown(socket.SHUT_WR)
+    elif mode == "byte5":
+        import time
+        frame(s, F_STORE, name(sys.argv[3].encode()) +
+              struct.pack(">I", 0xffffffff))
+        hdr = struct.pack(">BBBBHHI", 0x46, 0x44, 1, F_OFFER, 1, 0, 1)
+        s.sendall(hdr[:5])
+        time.sleep(0.1)
+        socket.send_fds(s, [hdr[5:] + b"\0"], [0])
+    elif mode == "big":
+        # The store reads while we write: from another thread, all of it
+        # (one sendmsg sends what the socket takes).
+        import threading
+        n = int(sys.argv[3])
+        hdr = struct.pack(">BBBBHHI", 0x46, 0x44, 1, F_LIST, 0, 0, n)
+        threading.Thread(target=s.sendall, args=(hdr + b"\0" * n,),
+                         daemon=True).start()
     elif mode == "midframe":
         # A store whose offer is cut off mid-frame: the peer goes away.
         frame(s, F_STORE, name(b"cut") + struct.pack(">I", 0xffffffff))

@@ -233,10 +233,15 @@ ctl_ask(struct ctl *c)
 	if (!peer_trusted(&p, &c->rights[OP_TAKE]))
 		errx(EXIT_REFUSED, "%s: refused holder %s", a->str,
 		    peer_str(&p));
-	/* If this fails, the holder's F_ERROR or end of file says why. */
+	/*
+	 * If this fails, the holder's F_ERROR or end of file says why.  A
+	 * store sends entries' times exactly when asked (FF_SINCE); a
+	 * holder of a connection, or an older store, ignores the flag.
+	 */
 	take_put(&b, c->kind);
 	if (!b.oom)
-		frame_send(s, F_TAKE, 0, b.p, b.len, NULL, 0, &dl, &pe);
+		frame_send(s, F_TAKE, FF_SINCE, b.p, b.len, NULL, 0, &dl,
+		    &pe);
 	wb_free(&b);
 	return s;
 }
@@ -305,9 +310,8 @@ ctl_pollfds(struct ctl *c, struct pollfd *pfd, int n, int listening)
 		c->pi_l = n++;
 	}
 	if (c->succ != -1) {
-		/* With part of a frame queued, POLLIN would wake us at once. */
 		pfd[n].fd = c->succ;
-		pfd[n].events = c->partial ? 0 : POLLIN;
+		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
 		c->pi_s = n++;
 	}
@@ -321,8 +325,7 @@ ctl_timeout(const struct ctl *c)
 
 	if (c->succ == -1)
 		return ms;
-	return poll_ms(ms, c->partial ? poll_ms(deadline_ms(&c->until), 10) :
-	    deadline_ms(&c->until));
+	return poll_ms(ms, deadline_ms(&c->until));
 }
 
 /* Tell a peer why we will not serve it, and hang up. */
@@ -506,7 +509,7 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 	}
 	close(c->succ);
 	c->succ = -1;
-	c->partial = 0;
+	frdec_free(&c->in);
 	if (c->state == CS_SENT) {
 		path_set(c, PATH_BACK);
 		cpu_defer(0);
@@ -527,6 +530,7 @@ ctl_commit(struct ctl *c)
 	c->spare = -1;
 	close(c->succ);
 	c->succ = -1;
+	frdec_free(&c->in);
 }
 
 static int
@@ -571,24 +575,18 @@ confirming(struct ctl *c, struct frame *f)
 	return CTL_RESUME;
 }
 
+/* What came from the successor: part of a frame waits for the rest. */
 static int
-succ_event(struct ctl *c, int revents)
+succ_event(struct ctl *c)
 {
 	struct frame f;
 	struct perr pe;
 	int r, state = c->state;
 
-	if (!frame_ready(c->succ)) {
-		if (!(revents & (POLLHUP | POLLERR))) {
-			c->partial = 1;
-			return CTL_NONE;
-		}
-		/* Gone mid-frame: the rest will never come. */
-		ctl_drop(c, NULL);
-		return state == CS_SENT ? CTL_RESUME : CTL_NONE;
-	}
-	c->partial = 0;
-	if ((r = frame_recv(c->succ, &f, &c->until, &pe)) <= 0) {
+	r = frame_step(c->succ, &c->in, &f, MSG_DONTWAIT, &pe);
+	if (r == FRAME_AGAIN)
+		return CTL_NONE;
+	if (r <= 0) {
 		ctl_drop(c, r == 0 ? NULL : &pe);
 		return state == CS_SENT ? CTL_RESUME : CTL_NONE;
 	}
@@ -607,7 +605,6 @@ static int
 cut(struct ctl *c)
 {
 	struct frame f;
-	struct deadline now;
 	struct perr pe;
 	uint32_t n;
 	int r = CTL_NONE;
@@ -615,8 +612,7 @@ cut(struct ctl *c)
 	if (c->state != CS_SENT || !ctl_can_cut() ||
 	    shutdown(c->succ, SHUT_RD) == -1)
 		return CTL_NONE;
-	deadline_in(&now, 0);
-	if (frame_ready(c->succ) && frame_recv(c->succ, &f, &now, &pe) == 1) {
+	if (frame_step(c->succ, &c->in, &f, MSG_DONTWAIT, &pe) == 1) {
 		if (f.nfds == 0 && ack_get(&f, &n) == 0 && n == c->nsent)
 			r = CTL_COMMIT;
 		frame_free(&f);
@@ -635,8 +631,8 @@ ctl_events(struct ctl *c, const struct pollfd *pfd)
 	struct peer p;
 	int r = CTL_NONE, state = c->state, s, i;
 
-	if (c->pi_s != -1 && (pfd[c->pi_s].revents != 0 || c->partial))
-		r = succ_event(c, pfd[c->pi_s].revents);
+	if (c->pi_s != -1 && pfd[c->pi_s].revents != 0)
+		r = succ_event(c);
 	if (r == CTL_NONE && c->succ != -1 && deadline_ms(&c->until) == 0 &&
 	    (r = cut(c)) == CTL_NONE) {
 		perr_set(&pe, PE_SYS, "%s timed out; resumed",

@@ -37,11 +37,11 @@ struct ctl {
 	int		 created;	/* ep.created, while a handoff runs */
 	size_t		 nsent;		/* fds sent, for the F_ACK */
 	int		 pi_l, pi_s;	/* their places in the poll array */
-	int		 partial;	/* part of the successor's frame came */
 	int		 spare;		/* given up to accept at the fd limit */
 	struct deadline	 pause;		/* no spare: accept nothing until */
 	struct loglimit	 limitlog;	/* what ctl_accept refused */
 	struct loglimit	 trustlog;
+	struct frdec	 in;		/* the successor's frame, as it comes */
 };
 
 /* Rounds of asking a live holder, or claiming the socket, before we give up. */

@@ -5,7 +5,7 @@
  * successor like the connection of relay.c.
  *
  * One process, one poll loop, and nothing in it waits for one client: a
- * request is served only once its whole frame is queued (frame_ready),
+ * request is read as its bytes come (frame_step) and served once whole,
  * and every reply goes into the client's queue (struct outq), sent as its
  * socket takes it.  A long reply, a list or an entry of many fds, is made
  * a frame at a time, the next once the last is out, so that a client that
@@ -48,7 +48,6 @@
 #define UIDSLOTS(n)	((n) / 4 > 0 ? (n) / 4 : 1)	/* one uid's share */
 #define IDLE_MS		1000		/* for a whole request, if -t is more */
 #define ENTRYMAXFDS	65535		/* F_ENTRIES counts them in 16 bits */
-#define PARTIAL_MS	10		/* how often to look at part of a frame */
 #define LISTFRAME	65536		/* bytes of entries in an F_ENTRIES */
 #define TURN		4		/* frames made for a client per turn */
 #define FAREWELL_MS	1000		/* for a last error to go out */
@@ -99,7 +98,7 @@ struct client {
 	uint64_t	 gen;		/* of the entry sent */
 	size_t		 nsent;		/* of its fds */
 	int		 pi;		/* its place in the poll array */
-	int		 partial;	/* part of a frame is queued */
+	struct frdec	 in;		/* the frame coming from it */
 };
 
 struct store {
@@ -112,6 +111,7 @@ struct store {
 	size_t		 maxfds;
 	size_t		 nreserved;	/* clients holding an entry */
 	uint64_t	 gen;
+	int		 since;		/* the successor asked FF_SINCE */
 	struct client	 cl[MAXCLIENTS];
 	int		 ncl;
 	int		 maxcl;		/* slots, MAXCLIENTS unless fds are few */
@@ -328,6 +328,7 @@ client_close(struct store *st, int i)
 		close(cl->fd);
 	fdset_close(&cl->set);
 	outq_free(&cl->q);
+	frdec_free(&cl->in);
 	st->cl[i] = st->cl[--st->ncl];
 }
 
@@ -578,11 +579,17 @@ offer_room(struct store *st, int i, struct perr *pe)
 {
 	struct client *cl = &st->cl[i];
 	unsigned char b[PROTO_HDRLEN];
+	size_t got = cl->in.got;
 	struct hdr h;
 
-	if (cl->state != CL_OFFER || recv(cl->fd, b, sizeof(b),
-	    MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof(b))
-		return 1;	/* frame_recv says what is wrong */
+	/* The header's bytes so far are the decoder's, the rest still the
+	 * kernel's; once fds came, offer() judges them. */
+	if (cl->state != CL_OFFER || got >= sizeof(b) || cl->in.f.nfds > 0)
+		return 1;
+	memcpy(b, cl->in.hdr, got);
+	if (recv(cl->fd, b + got, sizeof(b) - got, MSG_PEEK | MSG_DONTWAIT) !=
+	    (ssize_t)(sizeof(b) - got))
+		return 1;	/* frame_step says what is wrong */
 	hdr_get(b, &h);
 	return h.type != F_OFFER || room(st, cl, h.nfds, pe);
 }
@@ -762,6 +769,7 @@ req_take(struct store *st, int i, struct rbuf *r, struct perr *pe)
 		return -1;
 	}
 	cl->fd = -1;
+	st->since = (cl->rflags & FF_SINCE) != 0;
 	client_close(st, i);
 	if (ctl_begin(c, s, &p) == 0 && st->nreserved == 0)
 		handoff_send(st);
@@ -833,7 +841,7 @@ request(struct store *st, int i, const struct frame *f, struct perr *pe)
 	return rq->serve(st, i, &r, pe);
 }
 
-/* A whole frame from client i is queued: serve it. */
+/* Client i sent something: read it, and serve it once a frame is whole. */
 static void
 client_frame(struct store *st, int i)
 {
@@ -842,7 +850,12 @@ client_frame(struct store *st, int i)
 	struct perr pe;
 	int rc;
 
-	rc = frame_recv(cl->fd, &f, &cl->until, &pe);
+	if ((rc = frame_step(cl->fd, &cl->in, &f, MSG_DONTWAIT, &pe)) ==
+	    FRAME_AGAIN) {
+		if (deadline_ms(&cl->until) == 0)
+			client_timeout(st, i);
+		return;
+	}
 	if (cl->state == CL_OUTCOME) {
 		outcome(st, i, rc, &f);
 		if (rc == 1)
@@ -913,9 +926,7 @@ client_event(struct store *st, int i, int ev)
 
 	if (cl->state == CL_SEND && ev != 0)
 		client_push(st, i);
-	else if (client_reading(st, cl) && (ev || cl->partial) &&
-	    frame_ready(cl->fd)) {
-		cl->partial = 0;
+	else if (client_reading(st, cl) && ev) {
 		if (offer_room(st, i, &pe))
 			client_frame(st, i);
 		else
@@ -924,8 +935,6 @@ client_event(struct store *st, int i, int ev)
 		client_close(st, i);	/* gone mid-frame */
 	else if (client_polled(st, cl) && deadline_ms(&cl->until) == 0)
 		client_timeout(st, i);
-	else if (ev)
-		cl->partial = 1;
 }
 
 /*
@@ -982,8 +991,8 @@ clients_accept(struct store *st)
  * fds, the first one our control socket, then the entries' fds in order.
  * A frame's payload: kind, flags, 0, dev, ino as relay.c writes them, a
  * count of records, one record per entry whose first fd rides in this
- * frame (name, uid, gid, age, ttl left, its number of fds), then the name
- * of each fd of the frame but the control socket.
+ * frame (hrec_put: name, uid, gid, its times, its number of fds), then
+ * the name of each fd of the frame but the control socket.
  */
 struct hframe {
 	struct wbuf	 recs;
@@ -1009,8 +1018,9 @@ hframe_flush(struct store *st, struct hframe *h, int more, struct perr *pe)
 		perr_set(pe, PE_SYS, "out of memory");
 		r = -1;
 	} else
-		r = frame_send(c->succ, F_HANDOFF, more ? FF_MORE : 0, b.p,
-		    b.len, h->fds, h->nfds, &c->until, pe);
+		r = frame_send(c->succ, F_HANDOFF, (more ? FF_MORE : 0) |
+		    (st->since ? FF_SINCE : 0), b.p, b.len, h->fds, h->nfds,
+		    &c->until, pe);
 	wb_free(&b);
 	h->recs.len = h->names.len = 0;
 	h->nrecs = 0;
@@ -1039,10 +1049,10 @@ handoff_send(struct store *st)
 		strlcpy(rec.name, e->name, sizeof(rec.name));
 		rec.uid = e->uid;
 		rec.gid = e->gid;
-		rec.age = entry_age(e, now);
-		rec.ttl = entry_ttl(e, now);
+		rec.since = e->since;
+		rec.ttl = e->ttl;
 		rec.nfds = e->set.n;
-		hrec_put(&h.recs, &rec);
+		hrec_put(&h.recs, &rec, st->since, now);
 		h.nrecs++;
 		for (j = 0; j < e->set.n; j++) {
 			if (h.nfds == PROTO_MAXFDS &&
@@ -1084,6 +1094,7 @@ hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
 	struct rbuf r;
 	unsigned nrecs, k;
 	size_t *wants = NULL;
+	int64_t now = now_ms();
 	int i;
 
 	rb_init(&r, f->data, f->len);
@@ -1099,15 +1110,16 @@ hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
 		goto fail;
 	}
 	for (k = 0; k < nrecs; k++) {
-		if (hrec_get(&r, &rec) == -1 || rec.ttl == 0 ||
+		if (hrec_get(&r, &rec, f->flags & FF_SINCE, now) == -1 ||
+		    rec.ttl == 0 ||
 		    rec.nfds == 0 || rec.nfds > ENTRYMAXFDS ||
 		    entry_find(st, rec.name) != NULL)
 			goto bad;
 		wants[k] = rec.nfds;
 		p.uid = rec.uid;
 		p.gid = rec.gid;
-		if ((recs[k] = entry_add(st, rec.name, &p, now_ms() -
-		    (int64_t)rec.age * 1000, rec.ttl, &empty)) == NULL) {
+		if ((recs[k] = entry_add(st, rec.name, &p, rec.since,
+		    rec.ttl, &empty)) == NULL) {
 			perr_sys(pe, "malloc");
 			goto fail;
 		}
@@ -1354,18 +1366,11 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 					continue;
 				timeout = poll_ms(timeout,
 				    deadline_ms(&cl->until));
-				/*
-				 * Part of a frame is queued: POLLIN would
-				 * wake us at once, again and again, so look
-				 * again in a while instead.
-				 */
 				pfd[n].fd = cl->fd;
 				pfd[n].events = cl->state == CL_SEND ?
-				    POLLOUT : cl->partial ? 0 : POLLIN;
+				    POLLOUT : POLLIN;
 				pfd[n].revents = 0;
 				cl->pi = n++;
-				if (cl->partial)
-					timeout = poll_ms(timeout, PARTIAL_MS);
 			}
 		}
 		n = ctl_pollfds(c, pfd, n, 0);
