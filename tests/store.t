@@ -280,8 +280,8 @@ kinds() {
 	[ "$(entries)" = keep ] || fail "$(entries)"
 }
 
-# ms T0 T1: the milliseconds from T0 to T1 ($EPOCHREALTIME values).
-ms() {
+# ms_between T0 T1: the milliseconds from T0 to T1 ($EPOCHREALTIME values).
+ms_between() {
 	echo $(( (${2/./} - ${1/./}) / 1000 ))
 }
 
@@ -312,11 +312,11 @@ idle_untrusted() {
 	t1=$EPOCHREALTIME
 	fdrecv -n keep "$sock" true || fail "fetch: exit $?"
 	t2=$EPOCHREALTIME
-	t_note "200 idle untrusted connections: list $(ms "$t0" "$t1") ms," \
-	    "fetch $(ms "$t1" "$t2") ms"
+	t_note "200 idle untrusted connections: list $(ms_between "$t0" "$t1") ms," \
+	    "fetch $(ms_between "$t1" "$t2") ms"
 	[ "$(cut -f1 list)" = keep ] || fail "list: $(cat list)"
-	[ "$(ms "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
-	    "$(ms "$t0" "$t2") ms"
+	[ "$(ms_between "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
+	    "$(ms_between "$t0" "$t2") ms"
 	wait_for 5 grep -q "refused uid 65534 gid 65534 pid [0-9]*: not allowed" serr
 	[ "$(grep -c refused serr)" -le 5 ] || fail "not rate-limited:" \
 	    "$(grep -c refused serr) lines"
@@ -345,10 +345,10 @@ idle_trusted() {
 	fdrecv -n keep "$sock" true || fail "fetch: exit $?"
 	t2=$EPOCHREALTIME
 	t_note "200 idle connections of a trusted uid: list" \
-	    "$(ms "$t0" "$t1") ms, fetch $(ms "$t1" "$t2") ms"
+	    "$(ms_between "$t0" "$t1") ms, fetch $(ms_between "$t1" "$t2") ms"
 	[ "$(cut -f1 list)" = keep ] || fail "list: $(cat list)"
-	[ "$(ms "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
-	    "$(ms "$t0" "$t2") ms"
+	[ "$(ms_between "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
+	    "$(ms_between "$t0" "$t2") ms"
 	wait_for 5 grep -q "uid 65534 holds 8 connections, the most one uid may" serr
 	# The store closes the connections of its slots within a second.
 	wait_for 5 eval '[ "$(nfds "$STORE")" -le "$base" ]'
