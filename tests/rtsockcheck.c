@@ -682,7 +682,7 @@ f_list(void *ctx, unsigned int *idx, int max)
 	struct fake *f = ctx;
 	int n = 0;
 
-	for (; f->ifs[n].name != NULL && n < max; n++)
+	for (; n < max && f->ifs[n].name != NULL; n++)
 		idx[n] = f->ifs[n].index;
 	return n;
 }
