@@ -98,6 +98,7 @@ $(B)/tests/sbcheck: tests/sbcheck.c $(B)/libcommon.a
 
 # effif's routing-socket messages for macOS, tested here (tests/rtsock.t).
 $(B)/tests/rtsockcheck: tests/rtsockcheck.c $(B)/cmd/effif/rtsock.o \
+	    $(B)/cmd/effif/delegate.o \
 	    $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Icmd/effif $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

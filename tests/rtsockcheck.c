@@ -4,7 +4,8 @@
  * system: messages are built here byte by byte to xnu's layouts
  * (bsd/net/route.h, rtsock.c) and fed to the functions darwin.c calls,
  * directly or through a datagram socketpair standing for PF_ROUTE (both
- * keep message boundaries).  rtsockcheck CASE exits 0 if CASE holds.
+ * keep message boundaries).  delegate.c's decisions are fed a system
+ * made of tables.  rtsockcheck CASE [PATH] exits 0 if CASE holds.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -20,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "delegate.h"
+#include "exits.h"
 #include "rtsock.h"
 
 #define US	4242		/* our pid, as the kernel would write it */
@@ -90,6 +93,16 @@ sa_in(struct msg *m, int rtax, const char *a)
 }
 
 static void
+sa_in6(struct msg *m, int rtax, const char *a)
+{
+	unsigned char ip[16];
+
+	if (inet_pton(AF_INET6, a, ip) != 1)
+		errx(2, "bad address %s", a);
+	msg_sa(m, rtax, XNU_SIN6_LEN, XNU_AF_INET6, XNU_SIN6_ADDR, ip, 16);
+}
+
+static void
 sa_dl(struct msg *m, int rtax, size_t len, int index)
 {
 	uint16_t i = (uint16_t)index;
@@ -139,6 +152,21 @@ expect_gw(const struct rtanswer *a, unsigned int index, const char *gw)
 	inet_pton(AF_INET, gw, ip);
 	if (a->gw.family != AF_INET || memcmp(a->gw.a, ip, 4) != 0)
 		errx(1, "gateway wrong or missing, want %s", gw);
+}
+
+static void
+expect_gw6(const struct rtanswer *a, unsigned int index, const char *gw)
+{
+	unsigned char ip[16];
+	char got[INET6_ADDRSTRLEN] = "none";
+
+	if (a->index != index)
+		errx(1, "index %u, want %u", a->index, index);
+	inet_pton(AF_INET6, gw, ip);
+	if (a->gw.family == AF_INET6)
+		inet_ntop(AF_INET6, a->gw.a, got, sizeof(got));
+	if (a->gw.family != AF_INET6 || memcmp(a->gw.a, ip, 16) != 0)
+		errx(1, "gateway %s, want %s", got, gw);
 }
 
 static void
@@ -350,6 +378,7 @@ watch(void)
 static int
 request(void)
 {
+	static const struct rtask plain = { 0, 0 }, scoped = { 1, 9 };
 	struct ipaddr dst;
 	struct xnu_rtm h;
 	unsigned char b[XNU_RTM_BUFLEN];
@@ -357,7 +386,7 @@ request(void)
 
 	memset(&dst, 0, sizeof(dst));
 	dst.family = AF_INET;
-	n = rtm_get_build(b, sizeof(b), &dst, SEQ);
+	n = rtm_get_build(b, sizeof(b), &dst, SEQ, &plain);
 	memcpy(&h, b, XNU_RTM_LEN);
 	if (n != 92 + 16 + 16 + 20 || h.msglen != n ||
 	    h.version != 5 || h.type != 4 || h.seq != SEQ ||
@@ -371,7 +400,7 @@ request(void)
 	dst.a[0] = 0x20;
 	dst.a[1] = 0x01;
 	dst.a[15] = 1;
-	n = rtm_get_build(b, sizeof(b), &dst, SEQ);
+	n = rtm_get_build(b, sizeof(b), &dst, SEQ, &plain);
 	memcpy(&h, b, XNU_RTM_LEN);
 	if (n != 92 + 28 + 20 || h.msglen != n ||
 	    h.addrs != (XNU_RTA_DST | XNU_RTA_IFP))
@@ -379,8 +408,409 @@ request(void)
 	if (b[92] != 28 || b[93] != 30 || b[100] != 0x20 || b[115] != 1 ||
 	    b[120] != 20 || b[121] != 18)
 		errx(1, "IPv6 peer: sockaddrs wrong");
-	if (rtm_get_build(b, 100, &dst, SEQ) != 0)
+	if (rtm_get_build(b, 100, &dst, SEQ, &plain) != 0)
 		errx(1, "a small buffer was overrun");
+	/* The IPv6 default route: a netmask of zero, or xnu finds ::/128. */
+	memset(dst.a, 0, sizeof(dst.a));
+	n = rtm_get_build(b, sizeof(b), &dst, SEQ, &plain);
+	memcpy(&h, b, XNU_RTM_LEN);
+	if (n != 92 + 28 + 28 + 20 || h.msglen != n ||
+	    h.addrs != (XNU_RTA_DST | XNU_RTA_NETMASK | XNU_RTA_IFP))
+		errx(1, "default IPv6: header wrong (length %zu)", n);
+	if (b[92] != 28 || b[93] != 30 || b[120] != 28 || b[121] != 30 ||
+	    b[148] != 20 || b[149] != 18)
+		errx(1, "default IPv6: sockaddrs wrong");
+	/* Scoped to interface 9, the reply to us alone. */
+	n = rtm_get_build(b, sizeof(b), &dst, SEQ, &scoped);
+	memcpy(&h, b, XNU_RTM_LEN);
+	if (h.type != XNU_RTM_GET_SILENT || h.index != 9 ||
+	    h.flags != (XNU_RTF_UP | XNU_RTF_GATEWAY | XNU_RTF_IFSCOPE))
+		errx(1, "scoped: type %d, index %d, flags %#x", h.type,
+		    h.index, (unsigned)h.flags);
+	return 0;
+}
+
+/*
+ * An IPv6 reply as xnu writes it: sockaddr_in6 of 28 bytes take 28
+ * (4-byte rounding, not 8), the gateway's address at byte 8, the
+ * interface from RTAX_IFP when rtm_index is 0.
+ */
+static int
+ipv6(void)
+{
+	struct rtanswer a;
+	struct msg m;
+
+	msg_start(&m, XNU_RTM_GET, US, SEQ, XNU_RTF_UP | XNU_RTF_GATEWAY, 0);
+	sa_in6(&m, XNU_RTAX_DST, "::");
+	sa_in6(&m, XNU_RTAX_GATEWAY, "2001:db8::1");
+	msg_sa(&m, XNU_RTAX_NETMASK, 0, 0, 0, NULL, 0);
+	sa_dl(&m, XNU_RTAX_IFP, XNU_SDL_LEN, 11);
+	msg_end(&m, 0);
+	if (parse(&m, m.len, US, SEQ, &a) != 1)
+		errx(1, "IPv6 reply not recognised");
+	expect_gw6(&a, 11, "2001:db8::1");
+	return 0;
+}
+
+/*
+ * A link-local gateway comes with the interface's index in bytes 2-3
+ * (KAME); it is cleared, as route(8) clears it.  A global address whose
+ * bytes 2-3 are not zero is left alone.
+ */
+static int
+linklocal(void)
+{
+	struct rtanswer a;
+	struct msg m;
+
+	reply(&m, US, SEQ, XNU_RTF_UP | XNU_RTF_GATEWAY, 4, "192.0.2.1");
+	msg_start(&m, XNU_RTM_GET, US, SEQ, XNU_RTF_UP | XNU_RTF_GATEWAY, 4);
+	sa_in6(&m, XNU_RTAX_DST, "::");
+	sa_in6(&m, XNU_RTAX_GATEWAY, "fe80:4::1");
+	msg_end(&m, 0);
+	if (parse(&m, m.len, US, SEQ, &a) != 1)
+		errx(1, "reply not recognised");
+	expect_gw6(&a, 4, "fe80::1");
+	msg_start(&m, XNU_RTM_GET, US, SEQ, XNU_RTF_UP | XNU_RTF_GATEWAY, 4);
+	sa_in6(&m, XNU_RTAX_DST, "::");
+	sa_in6(&m, XNU_RTAX_GATEWAY, "2001:db8:4::1");
+	msg_end(&m, 0);
+	if (parse(&m, m.len, US, SEQ, &a) != 1)
+		errx(1, "reply not recognised");
+	expect_gw6(&a, 4, "2001:db8:4::1");
+	return 0;
+}
+
+/*
+ * Every sockaddr is stepped over, those not read included: a GENMASK
+ * and a netmask of length 0 (4 bytes) before the interface's, an IFA
+ * after it.
+ */
+static int
+genmask(void)
+{
+	unsigned char g[4] = { 0xff, 0xff, 0, 0 };
+	struct rtanswer a;
+	struct msg m;
+
+	msg_start(&m, XNU_RTM_GET, US, SEQ, XNU_RTF_UP | XNU_RTF_GATEWAY, 0);
+	sa_in(&m, XNU_RTAX_DST, "10.7.0.0");
+	sa_in(&m, XNU_RTAX_GATEWAY, "10.0.0.7");
+	msg_sa(&m, XNU_RTAX_NETMASK, 0, 0, 0, NULL, 0);
+	msg_sa(&m, XNU_RTAX_GENMASK, 8, XNU_AF_INET, 4, g, 4);
+	sa_dl(&m, XNU_RTAX_IFP, XNU_SDL_LEN, 7);
+	sa_in(&m, XNU_RTAX_IFA, "10.0.0.2");
+	msg_end(&m, 0);
+	if (parse(&m, m.len, US, SEQ, &a) != 1)
+		errx(1, "reply not recognised");
+	expect_gw(&a, 7, "10.0.0.7");
+	return 0;
+}
+
+/*
+ * Lost messages count as a change: a read that fails with ENOBUFS
+ * (tests/rtsock.t makes the first reads of PATH fail so) wakes -w, on
+ * either socket, and makes rtm_await give up, to be asked again.
+ */
+static int
+enobufs(const char *path, const char *which)
+{
+	struct deadline dl;
+	struct rtanswer a;
+	uint32_t next = 1;
+	int fd, r;
+
+	if ((fd = open(path, O_RDWR | O_NONBLOCK)) == -1)
+		err(2, "%s", path);
+	if (strcmp(which, "route") == 0 && (r = rtm_drain(fd, US)) != 1)
+		errx(1, "routing socket: ENOBUFS gave %d, want 1", r);
+	if (strcmp(which, "event") == 0 && (r = kev_drain(fd, &next)) != 1)
+		errx(1, "event socket: ENOBUFS gave %d, want 1", r);
+	deadline_in(&dl, 2000);
+	if (strcmp(which, "await") == 0 &&
+	    (rtm_await(fd, US, SEQ, &dl, &a) != -1 || errno != ENOBUFS))
+		errx(1, "rtm_await: ENOBUFS not reported");
+	if (rtm_drain(fd, US) != 0)
+		errx(1, "an empty socket woke the watch");
+	return 0;
+}
+
+static void
+kev_put(int fd, uint32_t id, uint32_t class, uint32_t sub, uint32_t code)
+{
+	struct xnu_kev k = { XNU_KEV_HDR_LEN + 4, XNU_KEV_VENDOR_APPLE, class,
+	    sub, id, code };
+	unsigned char b[XNU_KEV_HDR_LEN + 4] = { 0 };
+
+	memcpy(b, &k, XNU_KEV_HDR_LEN);
+	if (write(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
+		err(2, "write");
+}
+
+/*
+ * The event socket: a delegate changed, a link on or off wake -w; other
+ * events do not, unless an event number was skipped (a lost event).
+ */
+static int
+kevents(void)
+{
+	uint32_t next = 100;
+	int sv[2], r;
+
+	pair(sv);
+	kev_put(sv[1], 100, XNU_KEV_NETWORK_CLASS, 1, 1);	/* inet */
+	kev_put(sv[1], 101, 6, 1, 1);				/* 802.11 */
+	kev_put(sv[1], 102, XNU_KEV_NETWORK_CLASS, XNU_KEV_DL_SUBCLASS, 20);
+	if ((r = kev_drain(sv[0], &next)) != 0 || next != 103)
+		errx(1, "other events woke the watch (%d, next %u)", r, next);
+	kev_put(sv[1], 103, XNU_KEV_NETWORK_CLASS, XNU_KEV_DL_SUBCLASS,
+	    XNU_KEV_DL_IFDELEGATE_CHANGED);
+	if (kev_drain(sv[0], &next) != 1)
+		errx(1, "KEV_DL_IFDELEGATE_CHANGED did not wake the watch");
+	kev_put(sv[1], 104, XNU_KEV_NETWORK_CLASS, XNU_KEV_DL_SUBCLASS,
+	    XNU_KEV_DL_LINK_OFF);
+	if (kev_drain(sv[0], &next) != 1)
+		errx(1, "KEV_DL_LINK_OFF did not wake the watch");
+	kev_put(sv[1], 105, XNU_KEV_NETWORK_CLASS, XNU_KEV_DL_SUBCLASS,
+	    XNU_KEV_DL_LINK_ON);
+	if (kev_drain(sv[0], &next) != 1)
+		errx(1, "KEV_DL_LINK_ON did not wake the watch");
+	kev_put(sv[1], 109, 6, 1, 1);
+	if (kev_drain(sv[0], &next) != 1)
+		errx(1, "events 106-108 lost, and the watch slept");
+	if (kev_drain(sv[0], &next) != 0)
+		errx(1, "an empty socket woke the watch");
+	return 0;
+}
+
+/* The system the decisions see: interfaces and routes, by table. */
+struct fakeif {
+	unsigned int	index;
+	const char	*name;
+	int		state;
+	unsigned int	del;
+};
+
+struct fakert {
+	int		family;
+	unsigned int	scope;		/* the lookup, 0: unscoped */
+	unsigned int	index;		/* the answer */
+	const char	*gw;
+};
+
+struct fake {
+	const struct fakeif	*ifs;
+	const struct fakert	*rts;
+	int			timeout;	/* every route times out */
+	int			asked;		/* scoped lookups made */
+};
+
+static const struct fakeif *
+fake_if(struct fake *f, unsigned int index, const char *name)
+{
+	const struct fakeif *i;
+
+	for (i = f->ifs; i->name != NULL; i++)
+		if (i->index == index || (name && strcmp(i->name, name) == 0))
+			return i;
+	return NULL;
+}
+
+static unsigned int
+f_index(void *ctx, const char *name)
+{
+	const struct fakeif *i = fake_if(ctx, 0, name);
+
+	return i != NULL ? i->index : 0;
+}
+
+static int
+f_name(void *ctx, unsigned int index, char *name)
+{
+	const struct fakeif *i = fake_if(ctx, index, NULL);
+
+	if (i == NULL)
+		return 0;
+	strlcpy(name, i->name, IF_NAMESIZE);
+	return 1;
+}
+
+static int
+f_state(void *ctx, const char *name)
+{
+	const struct fakeif *i = fake_if(ctx, 0, name);
+
+	return i != NULL ? i->state : IFS_GONE;
+}
+
+static int
+f_delegate(void *ctx, const char *name, unsigned int *del)
+{
+	const struct fakeif *i = fake_if(ctx, 0, name);
+
+	*del = i != NULL ? i->del : 0;
+	return 0;
+}
+
+static int
+f_route(void *ctx, const struct ipaddr *dst, unsigned int scope,
+    struct rtanswer *a)
+{
+	struct fake *f = ctx;
+	const struct fakert *r;
+
+	if (f->timeout) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	f->asked += scope != 0;
+	memset(a, 0, sizeof(*a));
+	for (r = f->rts; r->family != 0; r++)
+		if (r->family == dst->family && r->scope == scope) {
+			a->index = r->index;
+			a->gw.family = r->family;
+			inet_pton(r->family, r->gw, a->gw.a);
+			return 1;
+		}
+	return 0;
+}
+
+static int
+f_list(void *ctx, unsigned int *idx, int max)
+{
+	struct fake *f = ctx;
+	int n = 0;
+
+	for (; n < max && f->ifs[n].name != NULL; n++)
+		idx[n] = f->ifs[n].index;
+	return n;
+}
+
+/* Resolve name by method on f; check the status, answer and stderr. */
+static void
+decide(struct fake *f, const char *name, enum method method, int status,
+    const char *want, const char *warn)
+{
+	struct macsys m = { f, f_index, f_name, f_state, f_delegate,
+	    f_route, f_list };
+	struct query q;
+	struct answer a;
+	const char *got;
+
+	memset(&q, 0, sizeof(q));
+	q.name = name;
+	q.family = AF_UNSPEC;
+	q.method = method;
+	mac_resolve(&m, &q, &a);
+	got = a.nchain > 0 ? a.chain[a.nchain - 1].name : "nothing";
+	if (a.status != status)
+		errx(1, "%s: status %d (%s), want %d", name, a.status, a.error,
+		    status);
+	if (status == EXIT_OK && strcmp(got, want) != 0)
+		errx(1, "%s: answered %s, want %s", name, got, want);
+	if (status > EXIT_REFUSED && strstr(a.error, want) == NULL)
+		errx(1, "%s: error \"%s\", want \"%s\"", name, a.error, want);
+	if (warn == NULL ? a.warn[0] != '\0' : strstr(a.warn, warn) == NULL)
+		errx(1, "%s: said \"%s\", want \"%s\"", name, a.warn,
+		    warn ? warn : "");
+}
+
+#define PHYS	(IFS_UP)
+#define TUN	(IFS_UP | IFS_TUNNEL)
+
+/* The delegate when it can carry packets, else the route, and why. */
+static int
+fallbacks(void)
+{
+	static const struct fakeif ifs[] = {
+		{ 1, "lo0", IFS_UP | IFS_LOOPBACK, 0 },
+		{ 4, "en0", PHYS, 0 },
+		{ 5, "en7", PHYS, 0 },
+		{ 6, "en8", PHYS | IFS_NOLINK, 0 },
+		{ 7, "en9", 0, 0 },
+		{ 10, "utun4", TUN, 5 },	/* delegate en7 */
+		{ 11, "utun5", TUN, 0 },	/* none */
+		{ 12, "utun6", TUN, 99 },	/* detached */
+		{ 13, "utun7", TUN, 6 },	/* no link */
+		{ 14, "utun8", TUN, 7 },	/* admin down */
+		{ 0, NULL, 0, 0 }
+	};
+	static const struct fakert rts[] = {
+		{ AF_INET, 0, 4, "192.0.2.1" },
+		{ 0, 0, 0, NULL }
+	};
+	struct fake f = { ifs, rts, 0, 0 };
+
+	decide(&f, "utun4", M_NONE, EXIT_OK, "en7", NULL);
+	decide(&f, "utun5", M_NONE, EXIT_OK, "en0",
+	    "utun5: it has no delegate: answered by the route");
+	decide(&f, "utun6", M_NONE, EXIT_OK, "en0",
+	    "utun6: its delegate, index 99, names no interface (detached)");
+	decide(&f, "utun7", M_NONE, EXIT_OK, "en0",
+	    "utun7: its delegate en8 has no link");
+	decide(&f, "utun8", M_NONE, EXIT_OK, "en0",
+	    "utun8: its delegate en9 is down");
+	decide(&f, "utun5", M_DELEGATE, EXIT_NOROUTE,
+	    "utun5: it has no delegate", NULL);
+	decide(&f, "utun5", M_ROUTE, EXIT_OK, "en0", NULL);
+	decide(&f, "en0", M_NONE, EXIT_REFUSED, "", NULL);
+	decide(&f, "nosuch", M_NONE, EXIT_NOIF, "nosuch: no such interface",
+	    NULL);
+	f.timeout = 1;
+	decide(&f, "utun5", M_NONE, EXIT_TIMEOUT, "utun5: route socket:",
+	    NULL);
+	return 0;
+}
+
+/*
+ * A full tunnel: the unscoped route leads into the tunnel itself; the
+ * interfaces' own (scoped) routes answer, one is the answer, two are
+ * ambiguous, none is no route.  Tunnels, loopback, interfaces without
+ * link or down are not asked.
+ */
+static int
+fulltunnel(void)
+{
+	static const struct fakeif ifs[] = {
+		{ 1, "lo0", IFS_UP | IFS_LOOPBACK, 0 },
+		{ 4, "en0", PHYS, 0 },
+		{ 5, "en1", PHYS, 0 },
+		{ 6, "en8", PHYS | IFS_NOLINK, 0 },
+		{ 7, "en9", 0, 0 },
+		{ 9, "utun3", TUN, 0 },
+		{ 10, "utun4", TUN, 0 },
+		{ 0, NULL, 0, 0 }
+	};
+	static const struct fakert one[] = {
+		{ AF_INET, 0, 10, "10.64.0.1" },
+		{ AF_INET, 4, 4, "192.0.2.1" },
+		{ 0, 0, 0, NULL }
+	};
+	static const struct fakert two[] = {
+		{ AF_INET, 0, 10, "10.64.0.1" },
+		{ AF_INET, 4, 4, "192.0.2.1" },
+		{ AF_INET, 5, 5, "198.51.100.1" },
+		{ 0, 0, 0, NULL }
+	};
+	static const struct fakert none[] = {
+		{ AF_INET, 0, 10, "10.64.0.1" },
+		{ 0, 0, 0, NULL }
+	};
+	struct fake f = { ifs, one, 0, 0 };
+
+	decide(&f, "utun4", M_NONE, EXIT_OK, "en0",
+	    "the route leads into utun4 itself: en0's own route answered");
+	if (f.asked != 2)
+		errx(1, "%d scoped lookups, want 2 (en0, en1)", f.asked);
+	f.rts = two;
+	decide(&f, "utun4", M_NONE, EXIT_AMBIGUOUS,
+	    "utun4: ambiguous; it has no delegate; the route leads into "
+	    "utun4 itself, and en0, en1 have routes of their own", NULL);
+	f.rts = none;
+	decide(&f, "utun4", M_ROUTE, EXIT_NOROUTE,
+	    "utun4: no underlay route; the route leads into utun4 itself, "
+	    "and no other interface has a route of its own", NULL);
 	return 0;
 }
 
@@ -394,11 +824,16 @@ main(int argc, char *argv[])
 		{ "burst", burst }, { "noreply", noreply },
 		{ "nogateway", nogateway }, { "shortsa", shortsa },
 		{ "watch", watch }, { "request", request },
+		{ "ipv6", ipv6 }, { "linklocal", linklocal },
+		{ "genmask", genmask }, { "kevents", kevents },
+		{ "fallbacks", fallbacks }, { "fulltunnel", fulltunnel },
 	};
 	size_t i;
 
+	if (argc == 4 && strcmp(argv[1], "enobufs") == 0)
+		return enobufs(argv[2], argv[3]);
 	if (argc != 2)
-		errx(2, "usage: rtsockcheck case");
+		errx(2, "usage: rtsockcheck case | enobufs path which");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (strcmp(argv[1], cases[i].name) == 0)
 			return cases[i].fn();

@@ -1,13 +1,17 @@
 /* ISC license: see LICENSE. */
 /*
- * effif on macOS: the delegate that the kernel keeps for a tunnel, read
- * as ifconfig -v reads it, else the route.  Compiled and linked for macOS
- * by make check (tests/macos.t), its routing messages tested on Linux
- * (rtsock.c, tests/rtsock.t); never run on a Mac (CAVEATS in effif.8).
+ * effif on macOS: the system calls that gather the facts delegate.c
+ * decides from (the delegate, as ifconfig -v reads it; flags and link;
+ * routes asked on a routing socket), and -w's two sockets.  Nothing here
+ * exits: errors go back with errno.  Compiled and linked for macOS by make
+ * check (tests/macos.t), its messages and decisions tested on Linux
+ * (rtsock.c, delegate.c, tests/rtsock.t); never run on a Mac (CAVEATS in
+ * effif.8).
  */
 #ifdef __APPLE__
 
 #include <sys/types.h>
+#include <sys/event.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/sockio.h>
@@ -16,7 +20,6 @@
 #include <net/route.h>
 #include <netinet/in.h>
 
-#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -26,10 +29,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "delegate.h"
 #include "effif.h"
-#include "exits.h"
 #include "rtsock.h"
 #include "sock.h"
+#include "util.h"
 
 /*
  * Not in the public SDK (xnu's sys/sockio_private.h): the delegate is a
@@ -49,6 +53,12 @@
 
 #define ROUTE_WAIT_MS	1000	/* for the reply to one RTM_GET */
 #define ROUTE_TRIES	3
+/*
+ * -w's sockets: the kernel drops what does not fit, without a word (a
+ * routing socket has 8 KiB, the event socket 32 KiB); kern.ipc.maxsockbuf
+ * (8 MiB by default) bounds what we ask.
+ */
+#define WATCH_RCVBUF	(1024 * 1024)
 
 /* What the code relies on, checked against the headers it is built with. */
 #define FACT(e)	_Static_assert(e, #e)
@@ -78,12 +88,20 @@ FACT(RTM_VERSION == XNU_RTM_VERSION && RTM_GET == XNU_RTM_GET &&
     RTM_ADD == XNU_RTM_ADD && RTM_DELETE == XNU_RTM_DELETE &&
     RTM_CHANGE == XNU_RTM_CHANGE && RTM_NEWADDR == XNU_RTM_NEWADDR &&
     RTM_IFINFO == XNU_RTM_IFINFO);
-FACT(RTF_UP == XNU_RTF_UP && RTF_GATEWAY == XNU_RTF_GATEWAY);
+FACT(RTF_UP == XNU_RTF_UP && RTF_GATEWAY == XNU_RTF_GATEWAY &&
+    RTF_IFSCOPE == XNU_RTF_IFSCOPE);
 FACT(RTA_DST == XNU_RTA_DST && RTA_GATEWAY == XNU_RTA_GATEWAY &&
-    RTA_NETMASK == XNU_RTA_NETMASK && RTA_IFP == XNU_RTA_IFP);
+    RTA_NETMASK == XNU_RTA_NETMASK && RTA_GENMASK == XNU_RTA_GENMASK &&
+    RTA_IFP == XNU_RTA_IFP && RTA_IFA == XNU_RTA_IFA);
 FACT(RTAX_DST == XNU_RTAX_DST && RTAX_GATEWAY == XNU_RTAX_GATEWAY &&
-    RTAX_NETMASK == XNU_RTAX_NETMASK && RTAX_IFP == XNU_RTAX_IFP &&
+    RTAX_NETMASK == XNU_RTAX_NETMASK && RTAX_GENMASK == XNU_RTAX_GENMASK &&
+    RTAX_IFP == XNU_RTAX_IFP && RTAX_IFA == XNU_RTAX_IFA &&
     RTAX_MAX == XNU_RTAX_MAX);
+FACT(PF_SYSTEM == XNU_AF_SYSTEM);
+FACT(XNU_SIOCGKEVID == _IOR('e', 1, uint32_t));
+FACT(XNU_SIOCSKEVFILT == _IOW('e', 2, uint32_t[3]));
+FACT(SIOCGIFMEDIA == _IOWR('i', 56, struct ifmediareq));
+FACT(offsetof(struct sockaddr_in6, sin6_scope_id) == XNU_SIN6_SCOPE);
 FACT(AF_INET == XNU_AF_INET && AF_INET6 == XNU_AF_INET6 &&
     AF_LINK == XNU_AF_LINK);
 FACT(offsetof(struct sockaddr, sa_len) == 0 &&
@@ -95,37 +113,57 @@ FACT(sizeof(struct sockaddr_in6) == XNU_SIN6_LEN &&
 FACT(sizeof(struct sockaddr_dl) == XNU_SDL_LEN &&
     offsetof(struct sockaddr_dl, sdl_index) == XNU_SDL_INDEX);
 
+
 struct sys {
-	int	sock;		/* for the ioctls */
-	int	ev;		/* PF_ROUTE, for -w */
-	int	seq;
-	pid_t	pid;
+	int		sock;		/* for the ioctls */
+	int		rt;		/* -w: PF_ROUTE */
+	int		kev;		/* -w: PF_SYSTEM, the kernel's events */
+	int		kq;		/* -w: both, for the driver's poll */
+	uint32_t	kevnext;	/* the event number expected next */
+	int		seq;
+	int		loud;		/* RTM_GET_SILENT refused: RTM_GET */
+	pid_t		pid;
+	struct macsys	m;
 };
 
+static int
+ifreq_ioctl(struct sys *s, const char *name, unsigned long req,
+    struct ifreq *ifr)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	if (strlcpy(ifr->ifr_name, name, sizeof(ifr->ifr_name)) >=
+	    sizeof(ifr->ifr_name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return ioctl(s->sock, req, ifr);
+}
+
 static unsigned int
-delegate(struct sys *s, const char *name)
+m_index(void *ctx, const char *name)
+{
+	(void)ctx;
+	return if_nametoindex(name);
+}
+
+static int
+m_name(void *ctx, unsigned int index, char *name)
+{
+	(void)ctx;
+	return if_indextoname(index, name) != NULL;
+}
+
+static int
+m_delegate(void *ctx, const char *name, unsigned int *del)
 {
 	struct ifreq ifr;
 	uint32_t index;
 
-	memset(&ifr, 0, sizeof(ifr));
-	strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
-	if (ioctl(s->sock, SIOCGIFDELEGATE, &ifr) == -1)
-		return 0;
+	if (ifreq_ioctl(ctx, name, SIOCGIFDELEGATE, &ifr) == -1)
+		return -1;
 	memcpy(&index, &ifr.ifr_ifru, sizeof(index));
-	return index;
-}
-
-static int
-link_up(struct sys *s, const char *name)
-{
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
-	if (ioctl(s->sock, SIOCGIFFLAGS, &ifr) == -1)
-		return 0;
-	return (ifr.ifr_flags & IFF_UP) != 0;
+	*del = index;
+	return 0;
 }
 
 /* utun and ipsec are IFT_OTHER; gif, stf and ppp have their own types. */
@@ -148,7 +186,7 @@ name_tunnel(const char *name)
 	int t = 0;
 
 	if (getifaddrs(&ifa) == -1)
-		err(EXIT_SYS, "getifaddrs");
+		return -1;
 	for (p = ifa; p != NULL; p = p->ifa_next)
 		if (p->ifa_addr != NULL && p->ifa_addr->sa_family == AF_LINK &&
 		    strcmp(p->ifa_name, name) == 0) {
@@ -160,93 +198,111 @@ name_tunnel(const char *name)
 }
 
 /*
- * RTM_GET for dst, or for the unscoped default route when dst is 0: the
- * interface index, or 0 when there is no route.  Each question has a
- * socket of its own, which holds only what came after it: a routing
- * socket receives every routing message of the system, and a full one
- * drops them, our reply among them, without a word.  So the wait is
- * bounded, and asked again.
+ * IFF_UP is the administrator's; the link is the media's status, where
+ * the driver has one (utun has none, and is taken to have link).
  */
-static unsigned int
-route_get(struct sys *s, const struct ipaddr *dst, struct ipaddr *gw)
+static int
+m_state(void *ctx, const char *name)
+{
+	struct ifmediareq ifm;
+	struct ifreq ifr;
+	int st = 0, t;
+
+	if (ifreq_ioctl(ctx, name, SIOCGIFFLAGS, &ifr) == -1)
+		return errno == ENXIO ? IFS_GONE : -1;
+	if (ifr.ifr_flags & IFF_UP)
+		st |= IFS_UP;
+	if (ifr.ifr_flags & IFF_LOOPBACK)
+		st |= IFS_LOOPBACK;
+	memset(&ifm, 0, sizeof(ifm));
+	strlcpy(ifm.ifm_name, name, sizeof(ifm.ifm_name));
+	if (ioctl(((struct sys *)ctx)->sock, SIOCGIFMEDIA, &ifm) == 0 &&
+	    (ifm.ifm_status & XNU_IFM_AVALID) &&
+	    !(ifm.ifm_status & XNU_IFM_ACTIVE))
+		st |= IFS_NOLINK;
+	if ((t = name_tunnel(name)) == -1)
+		return -1;
+	return t ? st | IFS_TUNNEL : st;
+}
+
+static int
+m_list(void *ctx, unsigned int *idx, int max)
+{
+	struct if_nameindex *ni, *p;
+	int n = 0;
+
+	(void)ctx;
+	if ((ni = if_nameindex()) == NULL)
+		return -1;
+	for (p = ni; p->if_index != 0 && n < max; p++)
+		idx[n++] = p->if_index;
+	if_freenameindex(ni);
+	return n;
+}
+
+/*
+ * Write one RTM_GET on a socket of its own, as RTM_GET_SILENT where the
+ * kernel knows it: its reply then goes to that socket alone, and not to
+ * every routing socket of the system (-w's among them).  1 if sent, 0 if
+ * the kernel says at once that there is no route, -1 with errno.
+ */
+static int
+route_ask(struct sys *s, int fd, const struct ipaddr *dst, unsigned int scope,
+    int seq)
 {
 	unsigned char m[XNU_RTM_BUFLEN];
-	struct rtanswer a;
-	struct deadline dl;
+	struct rtask ask;
 	size_t len;
+
+	ask.scope = scope;
+	for (;;) {
+		ask.silent = !s->loud;
+		len = rtm_get_build(m, sizeof(m), dst, seq, &ask);
+		if (write(fd, m, len) != -1)
+			return 1;
+		if (errno == ESRCH || errno == ENETUNREACH)
+			return 0;
+		/* Before RTM_GET_SILENT: EOPNOTSUPP, an unknown type. */
+		if (s->loud || (errno != EOPNOTSUPP && errno != EINVAL))
+			return -1;
+		s->loud = 1;
+	}
+}
+
+/*
+ * RTM_GET for dst, or for the default route when dst is 0; scoped to an
+ * interface unless scope is 0.  Each question has a socket of its own,
+ * which holds only what came after it: a routing socket receives every
+ * routing message of the system, and a full one drops them, our reply
+ * among them, without a word.  So the wait is bounded, and asked again.
+ */
+static int
+m_route(void *ctx, const struct ipaddr *dst, unsigned int scope,
+    struct rtanswer *a)
+{
+	struct sys *s = ctx;
+	struct deadline dl;
 	int e, fd, r, seq, try;
 
 	for (try = 0; try < ROUTE_TRIES; try++) {
 		seq = ++s->seq;
-		len = rtm_get_build(m, sizeof(m), dst, seq);
 		if ((fd = sock_open(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1)
-			err(EXIT_SYS, "route socket");
-		if (write(fd, m, len) == -1) {
-			e = errno;
-			close(fd);
-			if (e == ESRCH || e == ENETUNREACH)
-				return 0;
-			errno = e;
-			err(EXIT_SYS, "route socket");
+			return -1;
+		if ((r = route_ask(s, fd, dst, scope, seq)) == 1) {
+			deadline_in(&dl, ROUTE_WAIT_MS);
+			r = rtm_await(fd, s->pid, seq, &dl, a);
 		}
-		deadline_in(&dl, ROUTE_WAIT_MS);
-		r = rtm_await(fd, s->pid, seq, &dl, &a);
 		e = errno;
 		close(fd);
-		if (r == 1) {
-			*gw = a.gw;
-			return a.index;
-		}
+		if (r != -1)
+			return r == 1 && a->index != 0;
 		if (e != ETIMEDOUT && e != ENOBUFS) {
 			errno = e;
-			err(EXIT_SYS, "route socket");
+			return -1;
 		}
 	}
-	errx(EXIT_TIMEOUT, "route socket: no reply in %d times %d s",
-	    ROUTE_TRIES, ROUTE_WAIT_MS / 1000);
-}
-
-/* The route method: the peer's route, or the default, of a family. */
-static unsigned int
-by_route(struct sys *s, const struct query *q, unsigned int self,
-    struct answer *a)
-{
-	struct ipaddr dst, gw;
-	unsigned int via;
-	int fams[2], i, n = 0;
-
-	if (q->peer.family != 0)
-		fams[n++] = q->peer.family;
-	else if (q->family != AF_UNSPEC)
-		fams[n++] = q->family;
-	else {
-		fams[n++] = AF_INET;
-		fams[n++] = AF_INET6;
-	}
-	for (i = 0; i < n; i++) {
-		if (q->peer.family != 0)
-			dst = q->peer;
-		else {
-			memset(&dst, 0, sizeof(dst));
-			dst.family = fams[i];
-		}
-		if ((via = route_get(s, &dst, &gw)) != 0 && via != self) {
-			a->family = fams[i];
-			a->gateway = gw;
-			return via;
-		}
-	}
-	return 0;
-}
-
-static void
-push(struct answer *a, unsigned int index)
-{
-	struct hop *h = &a->chain[a->nchain++];
-
-	h->index = index;
-	if (if_indextoname(index, h->name) == NULL)
-		snprintf(h->name, sizeof(h->name), "%u", index);
+	errno = ETIMEDOUT;
+	return -1;
 }
 
 struct sys *
@@ -255,20 +311,33 @@ sys_open(void)
 	struct sys *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
-		err(EXIT_SYS, NULL);
-	if ((s->sock = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
-		err(EXIT_SYS, "socket");
+		return NULL;
+	if ((s->sock = socket(AF_INET, SOCK_DGRAM, 0)) == -1) {
+		free(s);
+		return NULL;
+	}
 	fcntl(s->sock, F_SETFD, FD_CLOEXEC);
-	s->ev = -1;
+	s->rt = s->kev = s->kq = -1;
 	s->pid = getpid();
+	s->m.ctx = s;
+	s->m.index = m_index;
+	s->m.name = m_name;
+	s->m.state = m_state;
+	s->m.delegate = m_delegate;
+	s->m.route = m_route;
+	s->m.list = m_list;
 	return s;
 }
 
 void
 sys_close(struct sys *s)
 {
-	if (s->ev != -1)
-		close(s->ev);
+	if (s->kq != -1)
+		close(s->kq);
+	if (s->kev != -1)
+		close(s->kev);
+	if (s->rt != -1)
+		close(s->rt);
 	close(s->sock);
 	free(s);
 }
@@ -288,99 +357,105 @@ sys_refresh(struct sys *s)
 void
 sys_resolve(struct sys *s, const struct query *q, struct answer *a)
 {
-	char name[IF_NAMESIZE], down[IF_NAMESIZE] = "";
-	unsigned int self, del = 0, via = 0;
-
-	memset(a, 0, sizeof(*a));
-	a->family = q->family;
-	a->table = -1;
-	if ((self = if_nametoindex(q->name)) == 0) {
-		a->status = EXIT_NOIF;
-		snprintf(a->error, sizeof(a->error), "%s: no such interface",
-		    q->name);
-		return;
-	}
-	push(a, self);
-	if (q->method != M_ROUTE)
-		del = delegate(s, q->name);
-	if (del != 0 && if_indextoname(del, name) == NULL)
-		del = 0;
-	if (del != 0 && !link_up(s, name)) {
-		strlcpy(down, name, sizeof(down));
-		del = 0;
-	}
-	if (q->method != M_DELEGATE)
-		via = by_route(s, q, self, a);
-	if (del != 0) {
-		a->chain[0].method = M_DELEGATE;
-		a->family = q->family;
-		a->gateway.family = 0;
-		push(a, del);
-		if (via != 0 && via != del && if_indextoname(via, name) != NULL)
-			snprintf(a->note, sizeof(a->note),
-			    "the route says %s", name);
-		return;
-	}
-	if (!name_tunnel(q->name)) {
-		a->status = EXIT_REFUSED;
-		return;
-	}
-	if (via != 0) {
-		a->chain[0].method = M_ROUTE;
-		push(a, via);
-		if (down[0] != '\0')
-			snprintf(a->note, sizeof(a->note),
-			    "the delegate %s is down", down);
-		return;
-	}
-	a->status = EXIT_NOROUTE;
-	snprintf(a->error, sizeof(a->error), "%s: no underlay route",
-	    q->name);
+	mac_resolve(&s->m, q, a);
 }
 
-/* -a: the tunnels, and the devices with a delegate. */
+/* -a: the tunnels, and the devices with a delegate; NULL with errno. */
 char **
 sys_list(struct sys *s, size_t *np)
 {
-	struct ifaddrs *ifa, *p;
-	char **names = NULL, **v;
+	struct ifaddrs *ifa = NULL, *p;
+	char **names, **v;
+	unsigned int del;
 	size_t n = 0;
 
+	*np = 0;
+	if ((names = calloc(1, sizeof(*names))) == NULL)
+		return NULL;
 	if (getifaddrs(&ifa) == -1)
-		err(EXIT_SYS, "getifaddrs");
+		goto fail;
 	for (p = ifa; p != NULL; p = p->ifa_next) {
 		if (p->ifa_addr == NULL || p->ifa_addr->sa_family != AF_LINK ||
-		    (p->ifa_flags & IFF_LOOPBACK) ||
-		    !(link_tunnel(p) || delegate(s, p->ifa_name) != 0))
+		    (p->ifa_flags & IFF_LOOPBACK) || !(link_tunnel(p) ||
+		    (m_delegate(s, p->ifa_name, &del) == 0 && del != 0)))
 			continue;
-		if ((v = realloc(names, (n + 2) * sizeof(*names))) == NULL)
-			err(EXIT_SYS, NULL);
+		if ((v = reallocarray(names, n + 2, sizeof(*names))) == NULL)
+			goto fail;
 		names = v;
-		if ((names[n++] = strdup(p->ifa_name)) == NULL)
-			err(EXIT_SYS, NULL);
+		if ((names[n] = strdup(p->ifa_name)) == NULL)
+			goto fail;
+		n++;
 	}
 	freeifaddrs(ifa);
 	*np = n;
 	return names;
+fail:
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+	if (ifa != NULL)
+		freeifaddrs(ifa);
+	return NULL;
 }
 
+/* As large a receive buffer as the system allows, up to WATCH_RCVBUF. */
+static void
+rcvbuf_grow(int fd)
+{
+	int n;
+
+	for (n = WATCH_RCVBUF; n > 8192; n /= 2)
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)) == 0)
+			return;
+}
+
+/*
+ * -w listens on two sockets: the routing socket says when routes,
+ * addresses, and an interface's admin flag or MTU change; the delegate,
+ * the link going on or off, an interface coming or going are kernel
+ * events, posted on the event socket only (KEV_DL_*).  The driver polls
+ * one fd: a kqueue of both.  -1 with errno.
+ */
 int
 sys_watch(struct sys *s)
 {
-	if ((s->ev = sock_open(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1)
-		err(EXIT_SYS, "route socket");
-	return s->ev;
+	uint32_t filter[3] = { 0, 0, 0 };	/* any vendor, class */
+	struct kevent ev[2];
+
+	if ((s->rt = sock_open(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1 ||
+	    (s->kev = sock_open(PF_SYSTEM, SOCK_RAW,
+	    XNU_SYSPROTO_EVENT)) == -1)
+		return -1;
+	rcvbuf_grow(s->rt);
+	rcvbuf_grow(s->kev);
+	/* A new event socket takes no event until it has a filter. */
+	if (ioctl(s->kev, XNU_SIOCSKEVFILT, filter) == -1 ||
+	    ioctl(s->kev, XNU_SIOCGKEVID, &s->kevnext) == -1)
+		return -1;
+	s->kevnext++;
+	if ((s->kq = kqueue()) == -1)
+		return -1;
+	fcntl(s->kq, F_SETFD, FD_CLOEXEC);
+	EV_SET(&ev[0], s->rt, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	EV_SET(&ev[1], s->kev, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	if (kevent(s->kq, ev, 2, NULL, 0, NULL) == -1)
+		return -1;
+	return s->kq;
 }
 
-/* Drain the route socket: 1 if anything changed.  Lost messages count. */
+/*
+ * Drain both sockets: 1 if anything may have changed, lost messages
+ * included; -1 with errno.  Draining empties the kqueue's readiness.
+ */
 int
 sys_watch_read(struct sys *s)
 {
-	int r;
+	int a, b;
 
-	if ((r = rtm_drain(s->ev, s->pid)) == -1)
-		err(EXIT_SYS, "route socket");
-	return r;
+	if ((a = rtm_drain(s->rt, s->pid)) == -1 ||
+	    (b = kev_drain(s->kev, &s->kevnext)) == -1)
+		return -1;
+	return a | b;
 }
 
 #endif /* __APPLE__ */

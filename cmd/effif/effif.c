@@ -346,6 +346,8 @@ report(const struct answer *a, const char *name, int pass,
 			warnx("%s (%s)", a->error, family_name(o->pass[pass]));
 		else if (a->status > EXIT_REFUSED)
 			warnx("%s", a->error);
+		else if (a->warn[0] != '\0')
+			warnx("%s", a->warn);
 	}
 	entry_add(cur, name, pass, a->status, text);
 }
@@ -365,7 +367,8 @@ compute(struct sys *s, struct query *q, const struct opts *o, char **names,
 
 	sys_refresh(s);
 	if (o->aflag)
-		names = sys_list(s, &n);
+		if ((names = sys_list(s, &n)) == NULL)
+			err(EXIT_SYS, "interfaces");
 	for (i = 0; i < n; i++) {
 		for (p = 0; p < o->npass; p++) {
 			q->name = names[i];
@@ -437,7 +440,7 @@ signals_catch(void)
 static int
 wait_events(struct sys *s, struct pollfd *pfd, const struct deadline *dl)
 {
-	int any = 0, n;
+	int any = 0, n, r;
 
 	for (;;) {
 		n = poll(pfd, 2, deadline_ms(dl));
@@ -445,8 +448,11 @@ wait_events(struct sys *s, struct pollfd *pfd, const struct deadline *dl)
 			err(EXIT_SYS, "poll");
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			return 0;
-		if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
-			any |= sys_watch_read(s);
+		if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR))) {
+			if ((r = sys_watch_read(s)) == -1)
+				err(EXIT_SYS, "watch");
+			any |= r;
+		}
 		if (dl == NULL ? any : deadline_ms(dl) == 0)
 			return 1;
 	}
@@ -465,7 +471,8 @@ watch(struct sys *s, struct query *q, const struct opts *o, char **names,
 	struct pollfd pfd[2];
 	struct deadline dl;
 
-	pfd[0].fd = sys_watch(s);
+	if ((pfd[0].fd = sys_watch(s)) == -1)
+		err(EXIT_SYS, "watch");
 	pfd[0].events = POLLIN;
 	signals_catch();
 	pfd[1].fd = sigfd[0];
@@ -572,7 +579,8 @@ main(int argc, char *argv[])
 		o.pass[o.npass++] = AF_UNSPEC;
 	o.several = o.aflag || argc > 1;
 
-	s = sys_open();
+	if ((s = sys_open()) == NULL)
+		err(EXIT_SYS, "open");
 	if (o.wflag)
 		watch(s, &q, &o, argv, argc);
 	status = compute(s, &q, &o, argv, argc, &prev);

@@ -45,6 +45,7 @@ struct answer {
 	int		hasmark;
 	uint32_t	mark;
 	char		note[256];	/* a remark for -v, or empty */
+	char		warn[256];	/* why a fallback answered: stderr */
 };
 
 struct query {

@@ -38,10 +38,14 @@ put_ip(unsigned char *p, const struct ipaddr *ip)
 /*
  * RTM_GET for dst, or for the default route of its family when dst is the
  * unspecified address (with a netmask of zero, as route(8) asks); RTA_IFP
- * asks for the interface.  Returns the length, 0 if cap is too small.
+ * asks for the interface.  As RTM_GET_SILENT, the reply goes to our socket
+ * only, not to every routing socket (-w's among them); scoped, the lookup
+ * is the one the kernel makes for a socket bound to that interface
+ * (RTF_IFSCOPE, rtm_index).  Returns the length, 0 if cap is too small.
  */
 size_t
-rtm_get_build(void *buf, size_t cap, const struct ipaddr *dst, int seq)
+rtm_get_build(void *buf, size_t cap, const struct ipaddr *dst, int seq,
+    const struct rtask *ask)
 {
 	static const unsigned char zero[16];
 	struct xnu_rtm h;
@@ -55,8 +59,10 @@ rtm_get_build(void *buf, size_t cap, const struct ipaddr *dst, int seq)
 		return 0;
 	memset(&h, 0, sizeof(h));
 	h.version = XNU_RTM_VERSION;
-	h.type = XNU_RTM_GET;
-	h.flags = XNU_RTF_UP | XNU_RTF_GATEWAY;
+	h.type = ask->silent ? XNU_RTM_GET_SILENT : XNU_RTM_GET;
+	h.flags = XNU_RTF_UP | XNU_RTF_GATEWAY |
+	    (ask->scope != 0 ? XNU_RTF_IFSCOPE : 0);
+	h.index = (uint16_t)ask->scope;
 	h.addrs = XNU_RTA_DST | XNU_RTA_IFP |
 	    (isdefault ? XNU_RTA_NETMASK : 0);
 	h.seq = seq;
@@ -75,6 +81,20 @@ rtm_get_build(void *buf, size_t cap, const struct ipaddr *dst, int seq)
 	return len;
 }
 
+/*
+ * The kernel keeps a link-local IPv6 address (fe80::/10, and multicast
+ * of interface- and link-local scope) with the interface's index in bytes
+ * 2 and 3 (KAME's embedded scope); route(8) clears them before it shows
+ * the address, and so do we: the interface is in the answer already.
+ */
+static void
+unscope(unsigned char *a)
+{
+	if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+	    (a[0] == 0xff && ((a[1] & 0x0f) == 1 || (a[1] & 0x0f) == 2)))
+		a[2] = a[3] = 0;
+}
+
 /* The gateway of a reply, if it has one and it is an address. */
 static void
 take_gateway(const unsigned char *sa, struct rtanswer *a)
@@ -85,6 +105,7 @@ take_gateway(const unsigned char *sa, struct rtanswer *a)
 	} else if (sa[0] >= XNU_SIN6_ADDR + 16 && sa[1] == XNU_AF_INET6) {
 		a->gw.family = AF_INET6;
 		memcpy(a->gw.a, sa + XNU_SIN6_ADDR, 16);
+		unscope(a->gw.a);
 	}
 }
 
@@ -203,6 +224,72 @@ rtm_drain(int fd, pid_t pid)
 	for (;;) {
 		if ((n = read(fd, buf, sizeof(buf))) >= 0) {
 			any |= rtm_wakes(buf, (size_t)n, pid);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return any;
+		if (errno == ENOBUFS)
+			any = 1;
+		else if (errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * Does a message read from the kernel event socket say that a delegate,
+ * a link or an interface changed (those come on no routing socket)?  The
+ * socket takes every event (no filter), and the kernel numbers every
+ * event it posts: a number skipped is an event that a full socket lost,
+ * without a word, and counts as a change.  *next is the number expected.
+ */
+int
+kev_wakes(const void *buf, size_t n, uint32_t *next)
+{
+	const unsigned char *p = buf;
+	struct xnu_kev k;
+	int any = 0;
+
+	while (n >= XNU_KEV_HDR_LEN) {
+		memcpy(&k, p, XNU_KEV_HDR_LEN);
+		if (k.id != *next)
+			any = 1;
+		*next = k.id + 1;
+		if (k.vendor_code == XNU_KEV_VENDOR_APPLE &&
+		    k.kev_class == XNU_KEV_NETWORK_CLASS &&
+		    k.kev_subclass == XNU_KEV_DL_SUBCLASS)
+			switch (k.event_code) {
+			case XNU_KEV_DL_SIFFLAGS:
+			case XNU_KEV_DL_IF_ATTACHED:
+			case XNU_KEV_DL_IF_DETACHING:
+			case XNU_KEV_DL_IF_DETACHED:
+			case XNU_KEV_DL_LINK_OFF:
+			case XNU_KEV_DL_LINK_ON:
+			case XNU_KEV_DL_IFDELEGATE_CHANGED:
+				any = 1;
+			}
+		if (k.total_size < XNU_KEV_HDR_LEN || k.total_size > n)
+			break;
+		p += k.total_size;
+		n -= k.total_size;
+	}
+	return any || n != 0;
+}
+
+/*
+ * Drain -w's non-blocking kernel event socket: 1 if any event says that
+ * something may have changed, or some were lost; 0 if not; -1 with errno
+ * set when read fails.
+ */
+int
+kev_drain(int fd, uint32_t *next)
+{
+	unsigned char buf[XNU_RTM_BUFLEN];
+	ssize_t n;
+	int any = 0;
+
+	for (;;) {
+		if ((n = read(fd, buf, sizeof(buf))) >= 0) {
+			any |= kev_wakes(buf, (size_t)n, next);
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
