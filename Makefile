@@ -53,8 +53,6 @@ MANS	:= $(wildcard man/*.[1-8])
 # completions there are, the examples (each mode kept: 755 or 644).
 COMPS	:= $(wildcard completions/*)
 EXAMPLES := $(shell find examples -type f 2>/dev/null | LC_ALL=C sort)
-# effif's page is in section 8: the tool goes to sbin.
-SBINS	:= $(filter $(B)/effif,$(BINS))
 TESTS	:= $(sort $(wildcard tests/*.t))
 
 all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck $(B)/tests/rtsockcheck
@@ -215,9 +213,11 @@ tools: $(BINS)
 
 install: tools
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 755 $(filter-out $(SBINS),$(BINS)) $(DESTDIR)$(BINDIR)
-	install -d $(DESTDIR)$(SBINDIR)
-	install -m 755 $(SBINS) $(DESTDIR)$(SBINDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	# effif is in bin, as ip(8) is, though its page is in section 8: a
+	# regular user runs it and has no sbin on PATH.  The copy an older
+	# install put in sbin would come first in root's PATH.
+	rm -f $(DESTDIR)$(SBINDIR)/effif
 	for m in $(MANS); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s || exit 1; \
@@ -234,8 +234,7 @@ install: tools
 
 # Removes what install installed, and the directories of ours it made.
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(filter-out effif,$(CMDS)))
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(filter effif,$(CMDS)))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(CMDS))
 	for m in $(MANS); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/}; \
 	done

@@ -149,6 +149,31 @@ files() {
 	has 0 1 2
 }
 
+# fdsend's listener operands: what process -p listens on, as ss(8) says.
+listeners() {
+	cat >lsn.py <<-'EOT'
+	import os, socket, time
+	t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen(1)
+	u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	u.bind(("127.0.0.1", 0))
+	x = socket.socket(socket.AF_UNIX); x.bind("lsn.sock"); x.listen(1)
+	with open("lpid.tmp", "w") as f:
+	    print(os.getpid(), t.getsockname()[1], u.getsockname()[1], file=f)
+	os.rename("lpid.tmp", "lpid")
+	time.sleep(30)
+	EOT
+	bg python3 lsn.py
+	wait_for 5 test -s lpid
+	read -r pid tport uport <lpid
+	comp fdsend "fdsend -p $pid sock "
+	has "tcp:$tport" "udp:$uport" unix:lsn.sock
+	# bash puts back only what follows the colon.
+	comp fdsend "fdsend -p $pid sock tcp:"
+	[ "$(cat got)" = "$tport" ] || fail "tcp:: $(cat got)"
+	comp fdsend "fdsend -p $pid sock un"
+	[ "$(cat got)" = unix:lsn.sock ] || fail "un: $(cat got)"
+}
+
 # Entry names, listed by fdholder -L from the store on the line.
 entries() {
 	bg fdholder -s "$PWD/ctl"
@@ -182,5 +207,6 @@ t_case "options of each tool; effif --method names" options
 t_case "-u users, -g groups, fdholder's op:" users
 t_case "effif: interfaces of /sys/class/net" interfaces
 t_case "sockets are files; after fdrecv's socket, a command" files
+t_case "fdsend -p: the process's listeners as tcp:, udp:, unix:" listeners
 t_case "fdrecv -n, fdholder -D: entry names from the store on the line" entries
 t_done

@@ -27,8 +27,7 @@ built() {
 want_list() {
 	local f m
 	{
-		printf -- '-rwxr-xr-x ./usr/bin/%s\n' fdholder fdrecv fdsend
-		printf -- '-rwxr-xr-x ./usr/sbin/effif\n'
+		printf -- '-rwxr-xr-x ./usr/bin/%s\n' effif fdholder fdrecv fdsend
 		printf -- '-rw-r--r-- ./usr/share/man/man1/%s.1.gz\n' fdholder \
 		    fdrecv fdsend
 		printf -- '-rw-r--r-- ./usr/share/man/man7/fdproto.7.gz\n'
@@ -78,7 +77,7 @@ lintian_clean() {
 extracted() {
 	local t
 	dpkg-deb -x $DEB root
-	for t in bin/fdsend bin/fdrecv bin/fdholder sbin/effif; do
+	for t in bin/fdsend bin/fdrecv bin/fdholder bin/effif; do
 		"root/usr/$t" -h >out 2>err || fail "$t -h: $(cat err)"
 		grep -q "^usage: ${t#*/} " out || fail "$t -h: $(head -n 1 out)"
 	done

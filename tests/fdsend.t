@@ -243,6 +243,89 @@ take_refusals() {
 	expect_err err "fdsend: pid too small: 0"
 }
 
+# A server whose listeners are not on fd 3, as a real one's are not: a
+# dummy fd or two, then TCP on IPv4 and IPv6 of one port, UDP on another,
+# a UNIX socket; its pid and ports land in ./lpid.
+listeners() {
+	cat >lsn.py <<-'EOT'
+	import os, socket, time
+	junk = [os.open("/dev/null", os.O_RDONLY) for _ in range(2)]
+	t4 = socket.socket(); t4.bind(("127.0.0.1", 0)); t4.listen(1)
+	port = t4.getsockname()[1]
+	t6 = socket.socket(socket.AF_INET6)
+	t6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+	t6.bind(("::1", port)); t6.listen(1)
+	u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	u.bind(("127.0.0.1", 0))
+	x = socket.socket(socket.AF_UNIX); x.bind("lsn.sock"); x.listen(1)
+	c = socket.create_connection(("127.0.0.1", port))
+	with open("lpid.tmp", "w") as f:
+	    print(os.getpid(), port, u.getsockname()[1], t4.fileno(),
+	        t6.fileno(), file=f)
+	os.rename("lpid.tmp", "lpid")
+	time.sleep(60)
+	EOT
+	bg python3 lsn.py
+	wait_for 5 test -s lpid
+	read -r LPID LPORT UPORT LFD4 LFD6 <lpid
+}
+
+# fdsend -p PID OPERAND to a receiver that prints what it got: ./out.
+take_by_name() {
+	bg fdsend -p "$LPID" -t 10 s "$@"
+	fdrecv -t 10 s sdcheck >out
+	wait_exit 5 "$(tail -n 1 pids)"
+	[ "$RC" = 0 ] || fail "fdsend exited $RC"
+}
+
+take_listener() {
+	listeners
+	[ "$LFD4" -gt 3 ] || fail "the listener is on fd $LFD4"
+	# Both families of the port, named, and the one a client reaches.
+	take_by_name "tcp:$LPORT=web"
+	printf '2\n3 web socket\n4 web socket\n' >want
+	diff -u want out
+	take_by_name "udp:$UPORT" "unix:lsn.sock=ctl"
+	printf '2\n3 unknown socket\n4 ctl socket\n' >want
+	diff -u want out
+	# They are the listeners themselves, IPv4 and IPv6 in fd order.
+	bg fdsend -p "$LPID" -t 10 s "tcp:$LPORT"
+	fdrecv -t 10 s python3 -c '
+import socket
+for fd in 3, 4:
+    s = socket.socket(fileno=fd)
+    print(s.getsockname()[0], s.getsockname()[1])' >out
+	printf '127.0.0.1 %s\n::1 %s\n' "$LPORT" "$LPORT" >want
+	diff -u want out
+	# Ours too: a listener that fdsend inherits on fd 8.
+	bg python3 -c '
+import os, socket
+t = socket.socket(); t.bind(("127.0.0.1", 0)); t.listen(1)
+port = t.getsockname()[1]
+os.dup2(t.fileno(), 8); t.close()
+os.execlp("fdsend", "fdsend", "-t", "10", "s", "tcp:%d=mine" % port)'
+	fdrecv -t 10 s sdcheck >out
+	printf '1\n3 mine socket\n' >want
+	diff -u want out
+}
+
+take_listener_none() {
+	listeners
+	must_fail 100 fdsend -p "$LPID" -t 1 s tcp:1
+	expect_err err "fdsend: pid $LPID: no listening socket tcp:1; it listens on tcp:$LPORT (fd $LFD4), tcp:$LPORT (fd $LFD6), udp:$UPORT (fd"
+	grep -q ", unix:lsn.sock (fd [0-9]*)\$" err || fail "$(cat err)"
+	# The connected socket is no listener.
+	! grep -q "fd $((LFD6 + 3))" err || fail "$(cat err)"
+	must_fail 100 fdsend -t 1 s udp:1
+	expect_err err "fdsend: no listening socket udp:1; this process listens on nothing"
+	must_fail 100 fdsend s tcp:x
+	expect_err err "fdsend: invalid port: tcp:x"
+	must_fail 100 fdsend s tcp:70000
+	expect_err err "fdsend: invalid port: tcp:70000"
+	must_fail 100 fdsend s unix:
+	expect_err err "fdsend: invalid fd[=name]: unix:"
+}
+
 fdstore() {
 	bg $PEER notify n >log
 	wait_for 5 test -S n
@@ -348,6 +431,8 @@ t_case "a file that is not a socket: no waiting" not_a_socket
 t_case "fd:N neither connected nor listening: said so by every tool" unconnected_fd
 t_case "-p: a pipe and a TCP connection taken from a running process" take_from_pid
 t_case "-p: no such fd, no such process, no ptrace rights" take_refusals
+t_case "tcp:PORT, udp:PORT, unix:PATH: the listeners, on any fd, named" take_listener
+t_case "tcp:PORT with no match: what the process does listen on" take_listener_none
 t_case "-S: into a service manager's fd store, confirmed by a barrier" fdstore
 t_case "-S: 300 fds" fdstore_many
 t_case "-S -D: remove from the fd store" fdstore_remove

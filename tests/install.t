@@ -18,8 +18,8 @@ smake() {
 want_list() {
 	local p=${1#/} f m
 	{
-		printf '755 %s/bin/%s\n' "$p" fdholder "$p" fdrecv "$p" fdsend
-		printf '755 %s/sbin/effif\n' "$p"
+		printf '755 %s/bin/%s\n' "$p" effif "$p" fdholder "$p" fdrecv \
+		    "$p" fdsend
 		printf '644 %s/share/man/man1/%s.1\n' "$p" fdholder "$p" fdrecv \
 		    "$p" fdsend
 		printf '644 %s/share/man/man7/fdproto.7\n' "$p"
@@ -66,12 +66,18 @@ installed_pages() {
 }
 
 # The installed tools run: -h prints the usage on standard output, exit 0.
+# A regular user finds every one on a PATH without sbin, as ip(8) is
+# found: effif needs no privilege for most of what it does.
 installed_run() {
 	local t
 	smake install PREFIX=/usr/local DESTDIR="$PWD/root"
-	for t in bin/fdsend bin/fdrecv bin/fdholder sbin/effif; do
-		"root/usr/local/$t" -h >out 2>err || fail "$t -h: $(cat err)"
-		grep -q "^usage: ${t#*/} " out || fail "$t -h: $(head -n 1 out)"
+	# The user must reach the tree: the scratch directories are 0700.
+	chmod o+x "$T_ROOT" . root root/usr root/usr/local root/usr/local/bin
+	for t in fdsend fdrecv fdholder effif; do
+		setpriv --reuid nobody --regid nogroup --clear-groups \
+		    env PATH="$PWD/root/usr/local/bin:/usr/bin:/bin" \
+		    "$t" -h >out 2>err || fail "$t -h as nobody: $(cat err)"
+		grep -q "^usage: $t " out || fail "$t -h: $(head -n 1 out)"
 	done
 }
 
@@ -87,9 +93,9 @@ uninstalled() {
 if ! command -v man >/dev/null; then
 	t_skip installed_pages "no man (.ci/deps installs man-db)"
 fi
-t_case "make install: the tools (effif in sbin), the pages by section, completions, examples, with their modes" installed_files
+t_case "make install: the tools (effif too) in bin, the pages by section, completions, examples, with their modes" installed_files
 command -v man >/dev/null &&
     t_case "make install: man finds and renders each installed page in its section; mandoc -Tlint is silent" installed_pages
-t_case "make install: the installed tools run (-h)" installed_run
+t_case "make install: the installed tools run (-h), found by a regular user on a PATH without sbin" installed_run
 t_case "make uninstall: nothing of ours is left" uninstalled
 t_done

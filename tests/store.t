@@ -386,6 +386,41 @@ rights() {
 	[ "$(fdholder -L -s "$sock" | cut -f1)" = f ] || fail "entry lost"
 }
 
+# A client refused for a right is logged: who (uid, gid, pid) and what it
+# asked; 40 refusals in a row make a line or two, not 40.
+refusals_logged() {
+	local sock=@fdholder-store-$$ nobody
+	nobody="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+	mkdir -m 755 pub
+	cp "$BIN/fdrecv" "$BIN/fdsend" "$BIN/fdholder" pub/
+	chmod 755 . pub pub/*
+	: >pid
+	chmod 666 pid
+	bg fdholder -u retrieve:nobody -s "$sock" 2>serr
+	STORE=$!
+	wait_for 10 fdholder -L -s "$sock"
+	fdsend -n f "$sock" 0 </dev/null
+	must_fail 1 $nobody sh -c 'echo $$ >pid; exec pub/fdholder -L -s "$1"' \
+	    sh "$sock"
+	wait_for 5 grep -q "refused uid 65534 gid 65534 pid $(cat pid): list: not allowed" serr
+	sleep 1.1	# the next line is not held back
+	must_fail 1 $nobody sh -c 'echo $$ >pid; exec pub/fdrecv -u root -D -n f "$1" true' \
+	    sh "$sock"
+	wait_for 5 grep -q "refused uid 65534 gid 65534 pid $(cat pid): retrieve and delete f: not allowed" serr
+	sleep 1.1
+	must_fail 1 $nobody pub/fdsend -u root -n g "$sock" 0
+	wait_for 5 grep -q "refused uid 65534 gid 65534 pid [0-9]*: store: not allowed" serr
+	: >serr
+	for i in $(seq 40); do
+		$nobody pub/fdholder -L -s "$sock" 2>/dev/null && fail "listed"
+	done
+	sleep 1.1
+	$nobody pub/fdholder -L -s "$sock" 2>/dev/null && fail "listed"
+	wait_for 5 grep -q "more like it held back" serr
+	t_note "41 refused lists: $(grep -c refused serr) lines logged"
+	[ "$(grep -c refused serr)" -le 4 ] || fail "not rate-limited: $(cat serr)"
+}
+
 # Root lists and deletes in another user's store with -u, or -g, naming
 # that user (issue 22 item 12: -L and -D took neither, and refused the
 # store's uid, though root could take the store over with -u).
@@ -856,6 +891,7 @@ t_case "decoders agree: fds on header byte 5, 1 MiB frames, half-closed header" 
 t_case "a successor dying mid-handoff: the store keeps all" successor_dies
 t_case "store and connection holder do not mix" kinds
 t_case "rights per operation by uid" rights
+t_case "a client refused for a right: logged with what it asked, rate-limited" refusals_logged
 t_case "200 idle untrusted connections: refused at accept, logged, root served at once" idle_untrusted
 t_case "a silent connection dropped in 1 s; one uid holds a few slots only" idle_trusted
 t_case "runbook: a listening socket parked across a server restart" runbook

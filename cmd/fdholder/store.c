@@ -31,11 +31,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "esc.h"
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
@@ -513,13 +515,20 @@ client_timeout(struct store *st, int i)
 	client_close(st, i);
 }
 
+/*
+ * May client i do op?  A refusal is told to the client and logged, with
+ * what it asked (asked: the operation, and the entry where it is known),
+ * at most a line a second with the refusals at accept.
+ */
 static int
-allowed(struct store *st, int i, int op, struct perr *pe)
+allowed(struct store *st, int i, int op, const char *asked, struct perr *pe)
 {
 	struct client *cl = &st->cl[i];
 
 	if (peer_trusted(&cl->peer, &st->ctl->rights[op]))
 		return 1;
+	lwarnx(&st->ctl->trustlog, "%s: refused %s: %s: not allowed",
+	    st->ctl->ep.addr.str, peer_str(&cl->peer), asked);
 	perr_set(pe, PE_REFUSED, "uid %u not allowed to %s",
 	    (unsigned)cl->peer.uid, op_name(op));
 	return 0;
@@ -652,6 +661,7 @@ static int
 req_fetch(struct store *st, int i, struct rbuf *r, struct perr *pe)
 {
 	struct client *cl = &st->cl[i];
+	char asked[32 + 4 * PROTO_NAMEMAX];
 	struct entry *e;
 	int flags;
 
@@ -665,8 +675,12 @@ req_fetch(struct store *st, int i, struct rbuf *r, struct perr *pe)
 		perr_set(pe, PE_NOENT, "%s: no such entry", cl->name);
 		return -1;
 	}
-	if ((flags & FETCH_REMOVE) && !allowed(st, i, OP_DELETE, pe))
-		return -1;
+	if (flags & FETCH_REMOVE) {
+		snprintf(asked, sizeof(asked), "retrieve and delete %s",
+		    esc(cl->name));
+		if (!allowed(st, i, OP_DELETE, asked, pe))
+			return -1;
+	}
 	cl->gen = e->gen;
 	cl->nsent = 0;
 	if (flags & FETCH_REMOVE) {
@@ -834,7 +848,7 @@ request(struct store *st, int i, const struct frame *f, struct perr *pe)
 		perr_set(pe, PE_PROTO, "unexpected frame type %u", f->type);
 		return -1;
 	}
-	if (rq->op != OP_N && !allowed(st, i, rq->op, pe))
+	if (rq->op != OP_N && !allowed(st, i, rq->op, op_name(rq->op), pe))
 		return -1;
 	rb_init(&r, f->data, f->len);
 	st->cl[i].rflags = f->flags;
