@@ -171,5 +171,7 @@ no_lock() {
 	[ -z "$(ls | grep '\.lock$')" ] || fail "left: $(ls)"
 }
 
+t_case "--version on all four tools" version
+t_case "-h: one line per option" help_lines
 t_case "no lock file left behind" no_lock
 t_done

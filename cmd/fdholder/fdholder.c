@@ -25,6 +25,24 @@
 #define MAXENTRIES	10000
 #define MAXFDS		10000
 
+/* -h: the usage and a line per option on standard output, exit 0. */
+static const char options[] =
+    "  -D          delete the entries named\n"
+    "  -E maxentries  the store's entry limit\n"
+    "  -f maxfds   the store's fd limit\n"
+    "  -g [op:]group  also trust this group (for operation op)\n"
+    "  -h          this help on standard output, exit 0\n"
+    "  -i          copy standard input to the connection\n"
+    "  -j          with -L: JSON output\n"
+    "  -L          list a store\n"
+    "  -N          shut down the write side at the end of standard input\n"
+    "  -S          keep in, and take back from, the service manager's "
+    "fd store\n"
+    "  -s ctlsock  the control socket\n"
+    "  -t seconds  bound on each wait\n"
+    "  -u [op:]user  also trust this user (for operation op)\n"
+    "  --version   the version on standard output, exit 0\n";
+
 /* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
 usage(int help)
@@ -37,6 +55,8 @@ usage(int help)
 	    "       %s -D [-g group] [-t seconds] [-u user] -s ctlsock "
 	    "name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
+	if (help)
+		fputs(options, stdout);
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
@@ -157,6 +177,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed = stdio_fix()) == -1)
 		exit(EXIT_SYS);
+	version_exit(argc, argv);
 	memset(rights, 0, sizeof(rights));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();

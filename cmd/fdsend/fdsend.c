@@ -27,6 +27,21 @@
 #include "trust.h"
 #include "util.h"
 
+/* -h: the usage and a line per option on standard output, exit 0. */
+static const char options[] =
+    "  -D          with -S: drop the names from the service manager's store\n"
+    "  -e seconds  the entry's expiry, with -n\n"
+    "  -g group    also trust a receiver of this group\n"
+    "  -h          this help on standard output, exit 0\n"
+    "  -l          listen on the socket (default: connect)\n"
+    "  -n name     store the fds in an fdholder store as entry name\n"
+    "  -p pid      the fd operands are fds of process pid\n"
+    "  -r          raw mode (no fdproto)\n"
+    "  -S          store the fds in the service manager's fd store\n"
+    "  -t seconds  bound on each wait\n"
+    "  -u user     also trust a receiver of this user\n"
+    "  --version   the version on standard output, exit 0\n";
+
 /* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
 usage(int help)
@@ -38,6 +53,8 @@ usage(int help)
 	    "       %s -S [-p pid] [-t seconds] fd[=name] ...\n"
 	    "       %s -S -D [-t seconds] name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
+	if (help)
+		fputs(options, stdout);
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
@@ -353,6 +370,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed_std = stdio_fix()) == -1)
 		exit(EXIT_SYS);
+	version_exit(argc, argv);
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
 	while ((ch = getopt(argc, argv, "De:g:hln:p:rSt:u:")) != -1) {
