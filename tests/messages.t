@@ -23,7 +23,7 @@ wait_typo_bounded() {
 
 # Unbounded: the hint at -t, once, and the wait was real.
 wait_typo_unbounded() {
-	bg sh -c 'exec fdrecv -c typo.sock cat >out 2>rerr'
+	bg sh -c 'exec fdrecv -c typo.sock >out 2>rerr'
 	R=$!
 	wait_for 5 grep -q . rerr
 	sleep 1.5
@@ -171,6 +171,12 @@ no_lock() {
 	[ -z "$(ls | grep '\.lock$')" ] || fail "left: $(ls)"
 }
 
+t_case "fdsend to a store without -n: wants -n NAME" store_no_name
+t_case "fdrecv -c on a store: the live store named" store_recv_c
+t_case "fdsend of an fd not open: said of the calling process" not_open
+t_case "a missing operand or -s is named" missing
+t_case "entry exists: how to replace it" entry_exists
+t_case "fdholder -L where no store is: said" no_store
 t_case "--version on all four tools" version
 t_case "-h: one line per option" help_lines
 t_case "no lock file left behind" no_lock

@@ -97,6 +97,14 @@ usage(int help)
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
+}
+
 /*
  * A mark as ip-rule(8) reads it: strtoul in base 0 (decimal, 0x hex, 0
  * octal), 32 bits.  Not strtonum, which reads decimal only.
@@ -573,7 +581,7 @@ main(int argc, char *argv[])
 	    q.method != M_NONE))
 		usage(0);
 	if (!o.aflag && argc == 0)
-		usage(0);
+		missing("iface operand (or -a)");
 	if (o.wflag && q.method == M_SOCKET)
 		errx(EXIT_USAGE, "cannot use --method socket with -w");
 	if (q.hasmark && !sys_method(M_MARK))

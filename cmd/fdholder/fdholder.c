@@ -60,6 +60,14 @@ usage(int help)
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
+}
+
 /*
  * -u and -g: "op:list" grants the operation op to the users or groups of
  * list, a bare "list" grants every operation.  Returns 1 for "op:list".
@@ -231,8 +239,14 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (jflag && !Lflag)
 		errx(EXIT_USAGE, "cannot use -j without -L");
-	if (sflag == NULL || (Dflag && Lflag))
+	if (sflag == NULL)
+		missing("-s ctlsock");
+	if (Dflag && Lflag)
 		usage(0);
+	if (Dflag && argc == 0) {
+		warnx("-D: missing name operand");
+		usage(0);
+	}
 	if (Dflag || Lflag) {
 		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
 		    Nflag || Sflag || maxfds != 0 || maxentries != 0)
@@ -245,7 +259,11 @@ main(int argc, char *argv[])
 		return Lflag ? client_list(&addr, &rights[OP_LIST], jflag, tms) :
 		    client_delete(&addr, &rights[OP_DELETE], argv, argc, tms);
 	}
-	if (argc != 0 && argc != 2)
+	if (argc == 1) {
+		warnx("%s: missing port operand", esc(argv[0]));
+		usage(0);
+	}
+	if (argc > 2)
 		usage(0);
 	if (argc == 2 && (maxfds != 0 || maxentries != 0))
 		errx(EXIT_USAGE, "-E and -f limit the store, not a connection");

@@ -58,6 +58,14 @@ usage(int help)
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
+}
+
 /* Where prog_check() found the program, for run(): "" when not searched. */
 static char prog_path[PATH_MAX];
 
@@ -520,7 +528,7 @@ main(int argc, char *argv[])
 		return listen_fds(Sflag, argv, map, nmap);
 	}
 	if (argc < 1)
-		usage(0);
+		missing("socket operand");
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));

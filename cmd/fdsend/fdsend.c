@@ -58,6 +58,14 @@ usage(int help)
 	exit(help ? EXIT_OK : EXIT_USAGE);
 }
 
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
+}
+
 /* Fds 0-2 that were closed when we started (stdio_fix put /dev/null). */
 static int closed_std;
 
@@ -68,8 +76,11 @@ source_fd(int fd, pid_t pid, int *pidfd)
 	int copy;
 
 	if (pid == 0) {
-		if (fd <= 2 && closed_std & 1 << fd)
-			errx(EXIT_USAGE, "fd %d: %s", fd, strerror(EBADF));
+		if ((fd <= 2 && closed_std & 1 << fd) ||
+		    (fcntl(fd, F_GETFD) == -1 && errno == EBADF))
+			errx(EXIT_USAGE, "fd %d: not open in the calling process "
+			    "(fdsend sends the fds it inherits; -p pid takes "
+			    "another process's)", fd);
 		if (fcntl(fd, F_GETFD) == -1)
 			err(EXIT_USAGE, "fd %d", fd);
 		return fd;
@@ -243,6 +254,9 @@ connect_or_exit(struct endpoint *ep, const struct addr *a, int now,
 		return;
 	if (errno == ETIMEDOUT)
 		errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+	if (now && no_store(errno))
+		errx(EXIT_SYS, "connect %s: %s: no fdholder store is there",
+		    a->str, strerror(errno));
 	err(EXIT_SYS, "connect %s", a->str);
 }
 
@@ -301,6 +315,10 @@ store_named(const struct addr *a, const char *name, uint32_t ttl,
 	s = receiver(&ep, a, trust, 0, &peer, dl);
 	if (hold_store(s, name, ttl, set, dl, &pe) == -1) {
 		ep_close(&ep);
+		if (pe.code == PE_EXIST)
+			errx(exit_for(&pe), "%s: %s (to replace it, delete it "
+			    "first: fdholder -s %s -D %s)", a->str, pe.msg,
+			    a->str, name);
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
 	}
 	ep_close(&ep);
@@ -429,8 +447,12 @@ main(int argc, char *argv[])
 		verb = NOTIFY_REMOVE;
 	conflicts(verb, lflag, rflag, pid, trust_widened(&trust), ttl);
 	/* The forms with a socket operand want an fd after it. */
+	if (argc == 0 && (verb == SEND || verb == STORE))
+		missing("socket operand");
 	if (argc < ((verb == SEND || verb == STORE) ? 2 : 1))
-		usage(0);
+		missing(verb == SEND || verb == STORE ? "fd operand after the "
+		    "socket" : verb == NOTIFY_STORE ? "fd operand" :
+		    "name operand");
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));
