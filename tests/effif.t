@@ -284,7 +284,8 @@ t_usage() {
 	    "usage: effif [-46Ijv] [-w] [-M mark] [-P peer] [--method name] iface ..." \
 	    "       effif -a [-46Ijv] [-w]" \
 	    "       effif -h" >want
-	diff -u want err
+	{ echo "effif: missing iface operand (or -a)"; cat want; } |
+	    diff -u - err
 	[ ! -s out ] || fail "bad usage printed on standard output"
 	# -h: the same on standard output, then the options, and success.
 	effif -h >out 2>err || fail "effif -h exited $?"
