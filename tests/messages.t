@@ -7,6 +7,7 @@
 
 TOOLS="fdsend fdrecv fdholder effif"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+PEER="python3 $SRC/tests/peer.py"
 
 # lines FILE N: FILE has exactly N lines.
 lines() {
@@ -47,6 +48,16 @@ wait_listen() {
 	wait_for 5 grep -q . rerr
 	echo "fdrecv: waiting for a sender on r; -t gives up after 30 s" |
 	    diff -u - rerr
+}
+
+# fdsend -S: a service manager that does not answer.
+wait_notify() {
+	bg $PEER notify n hang >log
+	wait_for 5 test -S n
+	must_fail 99 env NOTIFY_SOCKET=n fdsend -S -t 2 0=x
+	printf '%s\n' "fdsend: waiting for the service manager on n to take the fds; -t gives up after 2 s" \
+	    "fdsend: wait for the service manager: Connection timed out" |
+	    diff -u - err
 }
 
 # Quiet on success: a peer within the second says nothing.
@@ -171,6 +182,11 @@ no_lock() {
 	[ -z "$(ls | grep '\.lock$')" ] || fail "left: $(ls)"
 }
 
+t_case "a wait for a typo'd socket is said after a second (-t)" wait_typo_bounded
+t_case "a wait without -t says that -t bounds it, once" wait_typo_unbounded
+t_case "fdsend -l and fdrecv waiting for a peer say so" wait_listen
+t_case "fdsend -S waiting for the service manager says so" wait_notify
+t_case "a peer within the second: nothing said" wait_quiet
 t_case "fdsend to a store without -n: wants -n NAME" store_no_name
 t_case "fdrecv -c on a store: the live store named" store_recv_c
 t_case "fdsend of an fd not open: said of the calling process" not_open

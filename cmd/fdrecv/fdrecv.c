@@ -400,9 +400,11 @@ receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
 	struct perr pe;
 	int r, s;
 
+	wait_note(dl, "waiting for a sender on %s", a->str);
 	senders_open(&ep, a, cflag, trust, dl);
 	for (;;) {
 		s = sender_next(&ep, a, &peer, dl);
+		wait_note_off();
 		r = sender_take(s, a, &peer, rflag, trust, argv, nmap, &set,
 		    dl, &pe);
 		if (r == 1)

@@ -118,6 +118,8 @@ notify_done(int s, const struct deadline *dl)
 {
 	struct perr pe;
 
+	wait_note(dl, "waiting for the service manager on %s to take the fds",
+	    getenv("NOTIFY_SOCKET"));
 	if (notify_barrier(s, dl, &pe) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
 	close(s);
@@ -270,6 +272,7 @@ send_fds(const struct addr *a, const struct fdset *set, const struct trust *trus
 	struct perr pe;
 	int s;
 
+	wait_note(dl, "waiting for a receiver on %s", a->str);
 	if (lflag) {
 		ep_unlink_on_signal(&ep);
 		if (ep_listen(&ep, a, trust_widened(trust), dl) == -1)
@@ -279,6 +282,7 @@ send_fds(const struct addr *a, const struct fdset *set, const struct trust *trus
 		connect_or_exit(&ep, a, 0, dl);
 	for (;;) {
 		s = receiver(&ep, a, trust, rflag, &peer, dl);
+		wait_note_off();
 		if (offer(s, set, rflag, dl, &pe) == 0)
 			break;
 		close(s);
