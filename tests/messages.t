@@ -182,6 +182,33 @@ no_lock() {
 	[ -z "$(ls | grep '\.lock$')" ] || fail "left: $(ls)"
 }
 
+# The lock file goes as its holder lets go: a claimant that was waiting on
+# it then holds the lock of a file no longer at the path.  It must open
+# the path anew, or a third claimant locks a new file and both hold "the"
+# lock at once: here C would replace B's socket, bound and not yet
+# listening, and B would listen on a socket no path leads to.  A holds
+# the lock 1 s (listen delayed) while B opens the file; B's bind and
+# listen are delayed so that C comes between them.
+lock_renewed() {
+	have_strace || { t_note "no strace"; return 0; }
+	bg strace -f -qq -o /dev/null -e inject=listen:delay_enter=1000000 \
+	    fdrecv -t 1.5 s
+	A=$!
+	wait_for 5 test -e s.lock
+	sleep 0.3
+	bg sh -c 'exec strace -f -qq -o /dev/null \
+	    -e inject=bind:delay_enter=2000000 \
+	    -e inject=listen:delay_enter=1500000 fdrecv -t 20 s >out'
+	B=$!
+	wait_exit 10 "$A"
+	wait_for 10 test -S s
+	must_fail 111 fdrecv -t 5 s
+	expect_err err "a live socket is listening there"
+	echo held | fdsend -t 5 s 0
+	reap 10 "$B"
+	[ "$RC" = 0 ] && [ "$(cat out)" = held ] || fail "B: $RC $(cat out)"
+}
+
 t_case "a wait for a typo'd socket is said after a second (-t)" wait_typo_bounded
 t_case "a wait without -t says that -t bounds it, once" wait_typo_unbounded
 t_case "fdsend -l and fdrecv waiting for a peer say so" wait_listen
@@ -196,4 +223,5 @@ t_case "fdholder -L where no store is: said" no_store
 t_case "--version on all four tools" version
 t_case "-h: one line per option" help_lines
 t_case "no lock file left behind" no_lock
+t_case "a claimant whose lock file was removed meanwhile opens it anew" lock_renewed
 t_done
