@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +54,7 @@ void
 deadline_in(struct deadline *dl, int ms)
 {
 	memset(dl, 0, sizeof(*dl));
+	dl->ms = ms;
 	if (ms < 0) {
 		dl->never = 1;
 		return;
@@ -96,6 +99,64 @@ deadline_ms(const struct deadline *dl)
 }
 
 /*
+ * A wait for a peer looks like a hang to a person (a socket's name
+ * mistyped, a peer late): once it has lasted a second, it is said, once,
+ * on standard error, by the waits below.  Quiet when the peer comes first.
+ */
+static struct {
+	struct deadline	due;
+	char		msg[PATH_MAX + 128];
+	int		armed;
+} note;
+
+/* Say, after a second of waiting under dl, that we wait for what fmt says. */
+void
+wait_note(const struct deadline *dl, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	/* A bound of a second or less ends the wait before it is said. */
+	if (dl != NULL && !dl->never && dl->ms <= 1000)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note.msg, sizeof(note.msg), fmt, ap);
+	va_end(ap);
+	n = strlen(note.msg);
+	if (dl == NULL || dl->never)
+		snprintf(note.msg + n, sizeof(note.msg) - n,
+		    "; -t bounds the wait");
+	else
+		snprintf(note.msg + n, sizeof(note.msg) - n,
+		    "; -t gives up after %g s", dl->ms / 1000.0);
+	deadline_in(&note.due, 1000);
+	note.armed = 1;
+}
+
+/* The peer came: nothing to say. */
+void
+wait_note_off(void)
+{
+	note.armed = 0;
+}
+
+/* Milliseconds until the note is due; -1 when there is none. */
+static int
+note_ms(void)
+{
+	return note.armed ? deadline_ms(&note.due) : -1;
+}
+
+static void
+note_say(void)
+{
+	if (note.armed && deadline_ms(&note.due) == 0) {
+		note.armed = 0;
+		warnx("%s", note.msg);
+	}
+}
+
+/*
  * Wait until fd is ready for events.  Returns 0 when it is, -1 with errno
  * ETIMEDOUT when the deadline passed first.
  */
@@ -103,13 +164,15 @@ int
 deadline_poll(int fd, short events, const struct deadline *dl)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
-	int ms, n;
+	int n;
 
 	for (;;) {
-		ms = deadline_ms(dl);
-		if ((n = poll(&pfd, 1, ms)) > 0)
+		if ((n = poll(&pfd, 1, poll_ms(deadline_ms(dl), note_ms()))) > 0)
 			return 0;
 		if (n == 0) {
+			note_say();
+			if (deadline_ms(dl) != 0)
+				continue;
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -138,6 +201,7 @@ deadline_usleep(long us, const struct deadline *dl)
 	ts.tv_nsec = us % 1000000 * 1000;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+	note_say();
 }
 
 /* The smaller of two poll(2) timeouts, -1 meaning none. */

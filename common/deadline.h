@@ -8,6 +8,7 @@
 struct deadline {
 	struct timespec	end;
 	int		never;
+	int		ms;	/* the bound it was made with (deadline_in) */
 };
 
 int	timeout_parse(const char *seconds, const char **errstr);
@@ -18,5 +19,8 @@ int	deadline_poll(int fd, short events, const struct deadline *);
 void	deadline_sleep(int ms, const struct deadline *);
 void	deadline_usleep(long us, const struct deadline *);
 int	poll_ms(int, int);
+void	wait_note(const struct deadline *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	wait_note_off(void);
 
 #endif

@@ -31,6 +31,13 @@ fd_kind_str(int kind)
  * Connect at once to the holder on a, as its client, and check that its
  * credentials are trusted.  Returns the socket, or -1 with pe set.
  */
+/* Does connect's errno say that nothing listens at the address? */
+int
+no_store(int e)
+{
+	return e == ENOENT || e == ECONNREFUSED || e == ENOTSOCK;
+}
+
 int
 hold_connect(const struct addr *a, const struct trust *trust,
     const struct deadline *dl, struct perr *pe)
@@ -45,6 +52,10 @@ hold_connect(const struct addr *a, const struct trust *trust,
 		if (errno == ETIMEDOUT) {
 			perr_set(pe, PE_SYS, "%s: timed out", what);
 			pe->errnum = ETIMEDOUT;
+		} else if (no_store(errno)) {
+			perr_set(pe, PE_SYS, "%s: %s: no fdholder store is "
+			    "there", what, strerror(errno));
+			pe->errnum = errno;
 		} else
 			perr_sys(pe, what);
 		return -1;

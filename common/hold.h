@@ -20,6 +20,7 @@
 const char	*fd_kind_str(int);
 
 struct trust;
+int	no_store(int);
 int	hold_connect(const struct addr *, const struct trust *,
 	    const struct deadline *, struct perr *);
 int	hold_store(int, const char *, uint32_t ttl, const struct fdset *,

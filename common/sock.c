@@ -212,11 +212,14 @@ why(int e, const char *obj, const char *suffix, const char *what)
  * listening (connect says ECONNREFUSED then, as for a dead one) and
  * replaces it: a socket is judged stale, and replaced, only under the
  * lock.  skalibs' socket binders lock the same file the same way.  The
- * lock file stays: removing it would let two claimants lock two files.
+ * holder removes the lock file before it lets go (claim_unlock), so none
+ * is left behind; a claimant that then gets the lock of a file no longer
+ * at the path opens the path anew, so that two never hold two files.
  */
 static int
 claim_lock(const struct addr *a, const struct deadline *dl)
 {
+	struct stat fst, pst;
 	struct flock fl;
 	char path[PATH_MAX];
 	long us = 50;
@@ -225,6 +228,7 @@ claim_lock(const struct addr *a, const struct deadline *dl)
 	if ((size_t)snprintf(path, sizeof(path), "%s.lock", a->sun.sun_path) >=
 	    sizeof(path))
 		return why(ENAMETOOLONG, a->sun.sun_path, ".lock", NULL);
+again:
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600)) == -1) {
 		/* No directory for it: say so of the path asked for. */
@@ -249,7 +253,25 @@ claim_lock(const struct addr *a, const struct deadline *dl)
 		deadline_usleep(us, dl);
 		us = us * 2 > 5000 ? 5000 : us * 2;
 	}
+	if (fstat(fd, &fst) == -1 || stat(path, &pst) == -1 ||
+	    fst.st_dev != pst.st_dev || fst.st_ino != pst.st_ino) {
+		close(fd);
+		goto again;
+	}
 	return fd;
+}
+
+/* Let go of the claim: the lock file first, while it is still ours. */
+static void
+claim_unlock(const struct addr *a, int fd)
+{
+	char path[PATH_MAX];
+
+	if (fd == -1)
+		return;
+	snprintf(path, sizeof(path), "%s.lock", a->sun.sun_path);
+	unlink(path);
+	close(fd);
 }
 
 /* Bind a's path, under the claim lock: replace a stale socket only. */
@@ -351,8 +373,7 @@ ep_listen(struct endpoint *ep, const struct addr *a, int shared,
 		why(errno, a->str, "", NULL);
 		goto fail;
 	}
-	if (lock != -1)
-		close(lock);
+	claim_unlock(a, lock);
 	ep->lfd = fd;
 	sigprocmask(SIG_SETMASK, &omask, NULL);
 	return 0;
@@ -361,8 +382,7 @@ fail:
 	ep_close(ep);
 	if (fd != -1)
 		close(fd);
-	if (lock != -1)
-		close(lock);
+	claim_unlock(a, lock);
 	sigprocmask(SIG_SETMASK, &omask, NULL);
 	errno = e;
 	return -1;

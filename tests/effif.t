@@ -284,11 +284,12 @@ t_usage() {
 	    "usage: effif [-46Ijv] [-w] [-M mark] [-P peer] [--method name] iface ..." \
 	    "       effif -a [-46Ijv] [-w]" \
 	    "       effif -h" >want
-	diff -u want err
+	{ echo "effif: missing iface operand (or -a)"; cat want; } |
+	    diff -u - err
 	[ ! -s out ] || fail "bad usage printed on standard output"
-	# -h: the same on standard output, and success.
+	# -h: the same on standard output, then the options, and success.
 	effif -h >out 2>err || fail "effif -h exited $?"
-	diff -u want out
+	grep -v '^  -' out | diff -u want -
 	[ ! -s err ] || fail "effif -h wrote to standard error: $(cat err)"
 	# The letters before issue 18: usage errors now.
 	for o in "-m 1" "-p 192.0.2.1" "-n"; do

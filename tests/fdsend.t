@@ -35,7 +35,7 @@ confirmed_exit() {
 not_open() {
 	bg fdrecv -t 1 s cat
 	must_fail 100 fdsend -t 1 s 9
-	expect_err err "fdsend: fd 9: Bad file descriptor"
+	expect_err err "fdsend: fd 9: not open in the calling process"
 	wait_exit 5 "$(tail -n 1 pids)"
 	[ "$RC" = 99 ] || fail "fdrecv got something: exit $RC"
 }

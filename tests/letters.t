@@ -6,14 +6,15 @@
 . "$(dirname "$0")/lib.sh"
 
 # help TOOL: -h is the usage, on standard output only, exit 0, the same
-# text that bad usage prints on standard error.
+# usage lines that bad usage prints on standard error, then a line per
+# option (tests/messages.t).
 help() {
 	local tool=$1
 	"$tool" -h >help 2>err
 	[ ! -s err ] || fail "$tool -h wrote to standard error: $(cat err)"
 	grep -q "^usage: $tool " help || fail "$tool -h: $(cat help)"
 	must_fail 100 "$tool" -@
-	sed -n '/^usage:/,$p' err | diff -u - help
+	grep -v '^  -' help | diff -u <(sed -n '/^usage:/,$p' err) -
 }
 
 # gone TOOL LETTER ARG...: TOOL refuses -LETTER: exit 100, "invalid

@@ -81,7 +81,7 @@ hello" ] || fail "got: $(cat out)"
 	fdsend -n one ctl 0 </dev/null 2>e2
 	[ ! -s e2 ] || fail "not quiet: $(cat e2)"
 	must_fail 1 fdsend -n one ctl 3 3<f
-	expect_err err "fdsend: ctl: one: entry exists"
+	expect_err err "fdsend: ctl: one: entry exists (to replace it, delete it first: fdholder -s ctl -D one)"
 	fdholder -D -s ctl one
 	must_fail 1 fdholder -D -s ctl one
 	expect_err err "fdholder: ctl: one: no such entry"
@@ -335,7 +335,7 @@ idle_trusted() {
 	fdsend -n keep "$sock" 0 </dev/null
 	base=$(nfds "$STORE")
 	python3 "$TESTS/idlepeers.py" "$sock" once >once
-	grep -q '^error 10 timed out: no whole request within 1000 ms$' once || fail "$(cat once)"
+	grep -q "^error 10 timed out: no whole request within 1000 ms: an fdholder store (pid $STORE) waits for a request: fdrecv -n NAME fetches an entry$" once || fail "$(cat once)"
 	# Well before -t; the bound is loose for a loaded machine.
 	awk '/^after / { exit !($2 < 5) }' once || fail "dropped $(cat once)"
 	nobody_idle "$sock" 200

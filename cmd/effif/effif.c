@@ -68,6 +68,21 @@ method_name(enum method m)
 	return m < M_COUNT ? method_names[m] : "none";
 }
 
+/* -h: the usage and a line per option on standard output, exit 0. */
+static const char options[] =
+    "  -4          address family IPv4\n"
+    "  -6          address family IPv6\n"
+    "  -a          every tunnel\n"
+    "  -h          this help on standard output, exit 0\n"
+    "  -I          print interface indexes\n"
+    "  -j          JSON output\n"
+    "  -M mark     firewall mark\n"
+    "  -P peer     the tunnel's peer address\n"
+    "  -v          how the answer was found\n"
+    "  -w          watch\n"
+    "  --method name  the method\n"
+    "  --version   the version on standard output, exit 0\n";
+
 /* -h: on standard output, and success; bad usage: standard error. */
 static void __dead2
 usage(int help)
@@ -77,7 +92,17 @@ usage(int help)
 	    "[--method name] iface ...\n"
 	    "       %s -a [-46Ijv] [-w]\n"
 	    "       %s -h\n", getprogname(), getprogname(), getprogname());
+	if (help)
+		fputs(options, stdout);
 	exit(help ? EXIT_OK : EXIT_USAGE);
+}
+
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
 }
 
 /*
@@ -510,6 +535,7 @@ main(int argc, char *argv[])
 
 	if (stdio_fix() == -1)
 		exit(EXIT_SYS);
+	version_exit(argc, argv);
 	memset(&o, 0, sizeof(o));
 	memset(&q, 0, sizeof(q));
 	/* It runs no program: it need never gain privileges. */
@@ -562,7 +588,7 @@ main(int argc, char *argv[])
 	    q.method != M_NONE))
 		usage(0);
 	if (!o.aflag && argc == 0)
-		usage(0);
+		missing("iface operand (or -a)");
 	if (o.wflag && q.method == M_SOCKET)
 		errx(EXIT_USAGE, "cannot use --method socket with -w");
 	if (q.hasmark && !sys_method(M_MARK))

@@ -25,6 +25,24 @@
 #define MAXENTRIES	10000
 #define MAXFDS		10000
 
+/* -h: the usage and a line per option on standard output, exit 0. */
+static const char options[] =
+    "  -D          delete the entries named\n"
+    "  -E maxentries  the store's entry limit\n"
+    "  -f maxfds   the store's fd limit\n"
+    "  -g [op:]group  also trust this group (for operation op)\n"
+    "  -h          this help on standard output, exit 0\n"
+    "  -i          copy standard input to the connection\n"
+    "  -j          with -L: JSON output\n"
+    "  -L          list a store\n"
+    "  -N          shut down the write side at the end of standard input\n"
+    "  -S          keep in, and take back from, the service manager's "
+    "fd store\n"
+    "  -s ctlsock  the control socket\n"
+    "  -t seconds  bound on each wait\n"
+    "  -u [op:]user  also trust this user (for operation op)\n"
+    "  --version   the version on standard output, exit 0\n";
+
 /* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
 usage(int help)
@@ -37,7 +55,17 @@ usage(int help)
 	    "       %s -D [-g group] [-t seconds] [-u user] -s ctlsock "
 	    "name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
+	if (help)
+		fputs(options, stdout);
 	exit(help ? EXIT_OK : EXIT_USAGE);
+}
+
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
 }
 
 /*
@@ -157,6 +185,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed = stdio_fix()) == -1)
 		exit(EXIT_SYS);
+	version_exit(argc, argv);
 	memset(rights, 0, sizeof(rights));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
@@ -210,8 +239,14 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (jflag && !Lflag)
 		errx(EXIT_USAGE, "cannot use -j without -L");
-	if (sflag == NULL || (Dflag && Lflag))
+	if (sflag == NULL)
+		missing("-s ctlsock");
+	if (Dflag && Lflag)
 		usage(0);
+	if (Dflag && argc == 0) {
+		warnx("-D: missing name operand");
+		usage(0);
+	}
 	if (Dflag || Lflag) {
 		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
 		    Nflag || Sflag || maxfds != 0 || maxentries != 0)
@@ -224,7 +259,11 @@ main(int argc, char *argv[])
 		return Lflag ? client_list(&addr, &rights[OP_LIST], jflag, tms) :
 		    client_delete(&addr, &rights[OP_DELETE], argv, argc, tms);
 	}
-	if (argc != 0 && argc != 2)
+	if (argc == 1) {
+		warnx("%s: missing port operand", esc(argv[0]));
+		usage(0);
+	}
+	if (argc > 2)
 		usage(0);
 	if (argc == 2 && (maxfds != 0 || maxentries != 0))
 		errx(EXIT_USAGE, "-E and -f limit the store, not a connection");

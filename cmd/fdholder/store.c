@@ -501,8 +501,14 @@ client_timeout(struct store *st, int i)
 		lwarnx(&st->idlelog, "%s: dropped %s: no whole request within "
 		    "%d ms", st->ctl->ep.addr.str, peer_str(&cl->peer),
 		    idle_ms(st));
+		/* Most likely fdrecv -c, waiting for fds as we wait for
+		 * a request: say what we are, and that we are alive (its
+		 * peer credentials name the store that bound the socket,
+		 * maybe gone since a takeover). */
 		perr_set(&pe, PE_SYS, "timed out: no whole request within "
-		    "%d ms", idle_ms(st));
+		    "%d ms: an fdholder store (pid %ld) waits for a request: "
+		    "fdrecv -n NAME fetches an entry", idle_ms(st),
+		    (long)getpid());
 		pe.errnum = ETIMEDOUT;
 		if (outq_error(&cl->q, &pe) == 0)
 			outq_flush(cl->fd, &cl->q, &pe);
@@ -838,7 +844,10 @@ request(struct store *st, int i, const struct frame *f, struct perr *pe)
 	struct rbuf r;
 
 	if (f->nfds > 0) {
-		perr_set(pe, PE_PROTO, "fds on a request");
+		/* Most likely fdsend without -n: say what we are. */
+		perr_set(pe, PE_PROTO, "fds on a request: an fdholder store "
+		    "(pid %ld) takes fds only as a named entry: fdsend -n NAME",
+		    (long)getpid());
 		return -1;
 	}
 	for (rq = requests; rq < requests + NREQUESTS; rq++)

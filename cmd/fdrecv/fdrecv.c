@@ -29,6 +29,20 @@
 #include "trust.h"
 #include "util.h"
 
+/* -h: the usage and a line per option on standard output, exit 0. */
+static const char options[] =
+    "  -c          connect to the socket (default: listen)\n"
+    "  -D          with -n: take the entry and delete it from the store\n"
+    "  -g group    also trust a sender of this group\n"
+    "  -h          this help on standard output, exit 0\n"
+    "  -m fd,...   place the received fds on these numbers\n"
+    "  -n name     fetch entry name from an fdholder store\n"
+    "  -r          raw mode (no fdproto)\n"
+    "  -S name,... take these fds from LISTEN_FDS\n"
+    "  -t seconds  bound on each wait\n"
+    "  -u user     also trust a sender of this user\n"
+    "  --version   the version on standard output, exit 0\n";
+
 /* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
 usage(int help)
@@ -39,7 +53,17 @@ usage(int help)
 	    "[-u user] socket [prog [arg ...]]\n"
 	    "       %s -S name[,name...] [-m fd[,fd...]] [prog [arg ...]]\n",
 	    getprogname(), getprogname(), getprogname());
+	if (help)
+		fputs(options, stdout);
 	exit(help ? EXIT_OK : EXIT_USAGE);
+}
+
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
 }
 
 /* Where prog_check() found the program, for run(): "" when not searched. */
@@ -376,9 +400,11 @@ receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
 	struct perr pe;
 	int r, s;
 
+	wait_note(dl, "waiting for a sender on %s", a->str);
 	senders_open(&ep, a, cflag, trust, dl);
 	for (;;) {
 		s = sender_next(&ep, a, &peer, dl);
+		wait_note_off();
 		r = sender_take(s, a, &peer, rflag, trust, argv, nmap, &set,
 		    dl, &pe);
 		if (r == 1)
@@ -448,6 +474,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if (stdio_fix() == -1)
 		exit(EXIT_SYS);
+	version_exit(argc, argv);
 	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:hm:n:rS:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
@@ -503,7 +530,7 @@ main(int argc, char *argv[])
 		return listen_fds(Sflag, argv, map, nmap);
 	}
 	if (argc < 1)
-		usage(0);
+		missing("socket operand");
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));

@@ -28,6 +28,21 @@
 #include "trust.h"
 #include "util.h"
 
+/* -h: the usage and a line per option on standard output, exit 0. */
+static const char options[] =
+    "  -D          with -S: drop the names from the service manager's store\n"
+    "  -e seconds  the entry's expiry, with -n\n"
+    "  -g group    also trust a receiver of this group\n"
+    "  -h          this help on standard output, exit 0\n"
+    "  -l          listen on the socket (default: connect)\n"
+    "  -n name     store the fds in an fdholder store as entry name\n"
+    "  -p pid      the fd operands are fds of process pid\n"
+    "  -r          raw mode (no fdproto)\n"
+    "  -S          store the fds in the service manager's fd store\n"
+    "  -t seconds  bound on each wait\n"
+    "  -u user     also trust a receiver of this user\n"
+    "  --version   the version on standard output, exit 0\n";
+
 /* -h: on standard output, exit 0; bad usage: on standard error. */
 static void __dead2
 usage(int help)
@@ -39,7 +54,17 @@ usage(int help)
 	    "       %s -S [-p pid] [-t seconds] fd[=name] ...\n"
 	    "       %s -S -D [-t seconds] name ...\n",
 	    getprogname(), getprogname(), getprogname(), getprogname());
+	if (help)
+		fputs(options, stdout);
 	exit(help ? EXIT_OK : EXIT_USAGE);
+}
+
+/* Bad usage that is only something left out: named, then the usage. */
+static void __dead2
+missing(const char *what)
+{
+	warnx("missing %s", what);
+	usage(0);
 }
 
 /* Fds 0-2 that were closed when we started (stdio_fix put /dev/null). */
@@ -69,8 +94,11 @@ source_fd(int fd, pid_t pid, int *pidfd)
 	int copy;
 
 	if (pid == 0) {
-		if (fd <= 2 && closed_std & 1 << fd)
-			errx(EXIT_USAGE, "fd %d: %s", fd, strerror(EBADF));
+		if ((fd <= 2 && closed_std & 1 << fd) ||
+		    (fcntl(fd, F_GETFD) == -1 && errno == EBADF))
+			errx(EXIT_USAGE, "fd %d: not open in the calling process "
+			    "(fdsend sends the fds it inherits; -p pid takes "
+			    "another process's)", fd);
 		if (fcntl(fd, F_GETFD) == -1)
 			err(EXIT_USAGE, "fd %d", fd);
 		return fd;
@@ -142,6 +170,8 @@ notify_done(int s, const struct deadline *dl)
 {
 	struct perr pe;
 
+	wait_note(dl, "waiting for the service manager on %s to take the fds",
+	    getenv("NOTIFY_SOCKET"));
 	if (notify_barrier(s, dl, &pe) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
 	close(s);
@@ -278,6 +308,9 @@ connect_or_exit(struct endpoint *ep, const struct addr *a, int now,
 		return;
 	if (errno == ETIMEDOUT)
 		errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+	if (now && no_store(errno))
+		errx(EXIT_SYS, "connect %s: %s: no fdholder store is there",
+		    a->str, strerror(errno));
 	err(EXIT_SYS, "connect %s", a->str);
 }
 
@@ -291,6 +324,7 @@ send_fds(const struct addr *a, const struct fdset *set, const struct trust *trus
 	struct perr pe;
 	int s;
 
+	wait_note(dl, "waiting for a receiver on %s", a->str);
 	if (lflag) {
 		ep_unlink_on_signal(&ep);
 		if (ep_listen(&ep, a, trust_widened(trust), dl) == -1)
@@ -300,6 +334,7 @@ send_fds(const struct addr *a, const struct fdset *set, const struct trust *trus
 		connect_or_exit(&ep, a, 0, dl);
 	for (;;) {
 		s = receiver(&ep, a, trust, rflag, &peer, dl);
+		wait_note_off();
 		if (offer(s, set, rflag, dl, &pe) == 0)
 			break;
 		close(s);
@@ -336,6 +371,10 @@ store_named(const struct addr *a, const char *name, uint32_t ttl,
 	s = receiver(&ep, a, trust, 0, &peer, dl);
 	if (hold_store(s, name, ttl, set, dl, &pe) == -1) {
 		ep_close(&ep);
+		if (pe.code == PE_EXIST)
+			errx(exit_for(&pe), "%s: %s (to replace it, delete it "
+			    "first: fdholder -s %s -D %s)", a->str, pe.msg,
+			    a->str, name);
 		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
 	}
 	ep_close(&ep);
@@ -430,6 +469,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed_std = stdio_fix()) == -1)
 		exit(EXIT_SYS);
+	version_exit(argc, argv);
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
 	while ((ch = getopt(argc, argv, "De:g:hln:p:rSt:u:")) != -1) {
@@ -488,8 +528,12 @@ main(int argc, char *argv[])
 		verb = NOTIFY_REMOVE;
 	conflicts(verb, lflag, rflag, pid, trust_widened(&trust), ttl);
 	/* The forms with a socket operand want an fd after it. */
+	if (argc == 0 && (verb == SEND || verb == STORE))
+		missing("socket operand");
 	if (argc < ((verb == SEND || verb == STORE) ? 2 : 1))
-		usage(0);
+		missing(verb == SEND || verb == STORE ? "fd operand after the "
+		    "socket" : verb == NOTIFY_STORE ? "fd operand" :
+		    "name operand");
 	if (nflag != NULL && (*nflag == '\0' ||
 	    !name_valid(nflag, strlen(nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));
