@@ -178,7 +178,7 @@ main(int argc, char *argv[])
 	struct ctl ctl;
 	const char *sflag = NULL, *oparg = NULL;
 	size_t maxentries = 0, maxfds = 0;
-	int ch, iflag = 0, jflag = 0, Dflag = 0, Lflag = 0, Nflag = 0;
+	int ch, i, rc, iflag = 0, jflag = 0, Dflag = 0, Lflag = 0, Nflag = 0;
 	int Sflag = 0;
 	int tms = 10000, closed;
 
@@ -256,8 +256,11 @@ main(int argc, char *argv[])
 			errx(EXIT_USAGE, "%s: -L and -D trust a store's user or "
 			    "group, not an operation", esc(oparg));
 		eaddr_parse(&addr, sflag);
-		return Lflag ? client_list(&addr, &rights[OP_LIST], jflag, tms) :
+		rc = Lflag ? client_list(&addr, &rights[OP_LIST], jflag, tms) :
 		    client_delete(&addr, &rights[OP_DELETE], argv, argc, tms);
+		for (i = 0; i < OP_N; i++)
+			trust_free(&rights[i]);
+		return rc;
 	}
 	if (argc == 1) {
 		warnx("%s: missing port operand", esc(argv[0]));
