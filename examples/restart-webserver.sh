@@ -39,6 +39,8 @@
 # Runs on one pidfile are serialised on a lock of the pidfile itself (no
 # other file): a second run waits, up to -t seconds, until the first one's
 # new server holds the socket and, with -o, its old server is gone.
+#
+# Linux: it needs flock(1) and, for tcp:port, ss(8) (util-linux, iproute2).
 set -eu
 ctl=/run/fds.ctl name=web.listen fd=3 expiry=60 sig=TERM limit=30 overlap=
 usage() {
