@@ -12,7 +12,9 @@ command; the lines under it, what it prints.  DIR/session.sh gets the
 commands as a bash script: a command with no output is run once and must
 succeed; one with output is run again, for up to 10 s, until it prints
 exactly those lines (an operator who looks again), as a server comes up.
-The script ends the jobs it started, by pid, when it exits.
+The script ends the jobs it started, by pid, when it exits, and adds
+them to the case's ($T_DIR/pids), which lib.sh ends if the case is cut
+short.
 """
 import shlex
 import sys
@@ -61,6 +63,10 @@ check() {
 }
 run() {
 	eval "$1" || { echo "FAIL: exit $?: $1" >&2; exit 1; }
+	# A job is the case's too, ended by pid however the case ends.
+	case $1 in
+	*'&')	[ -z "${T_DIR-}" ] || echo $! >>"$T_DIR/pids" ;;
+	esac
 }
 '''
 
