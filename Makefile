@@ -187,6 +187,12 @@ SEEDS	?= 400
 effifdiff: all
 	BIN=$(abspath $(B)) EFFIFDIFF_SEEDS=$(SEEDS) prove -v -e bash tests/effifdiff.t
 
+# The web servers of examples/ (tests/examples.t) under more load than
+# make check gives them: 2,000 requests or more through 20 restarts each.
+recipes: all
+	BIN=$(abspath $(B)) RECIPE_REQUESTS=2000 RECIPE_RESTARTS=20 \
+	    prove -v -e bash tests/examples.t
+
 lint:
 	mandoc -Tlint -W warning $(MANS)
 	cppcheck -q --error-exitcode=1 --enable=warning,portability \
@@ -263,4 +269,4 @@ clean:
 # The results of a target that failed are not kept.
 .DELETE_ON_ERROR:
 
-.PHONY: bench-effif effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps tools install uninstall deb clean
+.PHONY: recipes bench-effif effifdiff zig macos $(addprefix macos-,$(MACOS_TARGETS)) all check check-one fuzz fuzz-build lint bench demo demo-pipe deps tools install uninstall deb clean

@@ -30,7 +30,8 @@ want_list() {
 		printf -- '-rwxr-xr-x ./usr/bin/%s\n' effif fdholder fdrecv fdsend
 		printf -- '-rw-r--r-- ./usr/share/man/man1/%s.1.gz\n' fdholder \
 		    fdrecv fdsend
-		printf -- '-rw-r--r-- ./usr/share/man/man7/fdproto.7.gz\n'
+		printf -- '-rw-r--r-- ./usr/share/man/man7/%s.7.gz\n' fdproto \
+		    fdtools
 		printf -- '-rw-r--r-- ./usr/share/man/man8/effif.8.gz\n'
 		# dh_compress gzips a README over 4 KiB.
 		f=README

@@ -345,6 +345,188 @@ print(urllib.request.urlopen("http://127.0.0.1:" + sys.argv[1] + "/").read().dec
 	    "$(cat port)")" = "$old" ] || fail "the old server does not answer"
 }
 
+# The load of a recipe: GET requests one after the other, each on a
+# connection of its own, until ./stop exists; each line "ok MS" (the
+# milliseconds it took) or "fail ERROR".
+LOAD='import http.client, os, sys, time
+while not os.path.exists("stop"):
+    t = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+    try:
+        c.request("GET", sys.argv[2], headers={"Connection": "close"})
+        r = c.getresponse()
+        r.read()
+        if r.status == 200:
+            print("ok %.1f" % ((time.monotonic() - t) * 1000), flush=True)
+        else:
+            print("fail %d" % r.status, flush=True)
+    except Exception as e:
+        print("fail", repr(e), flush=True)
+    c.close()'
+
+# Requests and restarts of each recipe: few in make check (a few seconds
+# a server), many in make recipes (RECIPE_REQUESTS=2000 RECIPE_RESTARTS=20).
+REQUESTS=${RECIPE_REQUESTS:-300}
+RESTARTS=${RECIPE_RESTARTS:-3}
+
+# done_requests N: the load has made N requests or more.
+done_requests() {
+	[ "$(wc -l <load)" -ge "$1" ]
+}
+
+# handed OLD: the server of srv.pid is another than OLD, has taken the
+# socket (the entry is gone from the store), and OLD is gone.
+handed() {
+	local new
+	new=$(cat srv.pid)
+	[ -n "$new" ] && [ "$new" != "$1" ] && ! kill -0 "$1" 2>/dev/null &&
+	    [ -z "$(fdholder -L -s "$PWD/fds.ctl")" ]
+}
+
+# listening PORT: a socket listens on PORT.
+listening() {
+	[ -n "$(ss -Hltn "sport = :$1")" ]
+}
+
+# recipe FILE CONF PATH [FROM TO] ...: examples/FILE, installed as CONF
+# (a path in the file's command line) with each FROM replaced by TO,
+# started by the command line of its header ("# $ "), as written but
+# for this machine's paths and port, and restarted RESTARTS times under a
+# client's load: every request is answered, each restart's new server
+# takes the socket and its old one ends; PATH is what the load asks for.
+recipe() {
+	local file=$1 conf=$2 path=$3 cmd port i old max client
+	shift 3
+	port=$(free_port)
+	mkdir www
+	echo hello >www/index.html
+	example "$file" 8080 "$port" "$@" >conf
+	cmd=$(sed -n 's/^# \$ //p' "$EX/$file")
+	[ -n "$cmd" ] || fail "no command line in $file"
+	cmd=${cmd//\/usr\/share\/doc\/fdtools\/examples\//$EX/}
+	cmd=${cmd//\/run\/fds.ctl/$PWD/fds.ctl}
+	cmd=${cmd//$conf/$PWD/conf}
+	cmd=${cmd//tcp:8080/tcp:$port}
+	cmd=${cmd//app:application/wsgiapp:application}
+	# RECIPE_STOPFIRST=1: without -o, for the figures of the old way.
+	[ -z "${RECIPE_STOPFIRST-}" ] || cmd=${cmd/ -o 1 / }
+	cmd="-s $PWD/fds.ctl ${cmd#"$EX/restart-webserver.sh "}"
+	cmd=$(printf '%s' "$cmd" | sed 's|/run/[^ ]*\.pid|'"$PWD"'/srv.pid|')
+	bg fdholder -s "$PWD/fds.ctl"
+	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+	bg sh -c "exec sh $EX/restart-webserver.sh $cmd" 2>srv.err
+	wait_for 10 listening "$port" || fail "$(cat srv.err)"
+	bg python3 -c "$LOAD" "$port" "$path" >load
+	client=$!
+	wait_for 10 done_requests 1
+	for i in $(seq "$RESTARTS"); do
+		old=$(cat srv.pid)
+		bg sh -c "exec sh $EX/restart-webserver.sh $cmd" 2>>srv.err
+		wait_for 30 handed "$old"
+		wait_for 30 done_requests $((REQUESTS * i / RESTARTS))
+	done
+	touch stop
+	wait_exit 20 "$client"
+	old=$(cat srv.pid)
+	kill -s "$(sed -n 's/.* -k \([A-Z0-9]*\) .*/\1/p' <<<"$cmd")" "$old" 2>/dev/null ||
+	    kill -TERM "$old"
+	wait_exit 20 "$old"
+	! grep '^fail' load >failed || fail "$(wc -l <failed) of" \
+	    "$(wc -l <load) requests failed: $(head -n 3 failed); server:" \
+	    "$(tail -n 5 srv.err)"
+	! grep -q 'could not park\|is gone' srv.err || fail "$(cat srv.err)"
+	max=$(sed -n 's/^ok //p' load | sort -n | tail -n 1)
+	t_note "$file: $(wc -l <load) requests, $RESTARTS restarts, 0 failed," \
+	    "the longest ${max} ms"
+}
+
+lighttpd_recipe() {
+	recipe lighttpd.conf /etc/lighttpd/fdtools.conf /index.html \
+	    /var/www/html "$PWD/www"
+}
+
+nginx_recipe() {
+	recipe nginx.conf /etc/nginx/fdtools.conf / \
+	    /run/nginx-fdtools.nginx.pid "$PWD/nginx.pid"
+}
+
+haproxy_recipe() {
+	recipe haproxy.cfg /etc/haproxy/fdtools.cfg /
+}
+
+gunicorn_recipe() {
+	recipe gunicorn.conf.py /etc/gunicorn/fdtools.conf.py / \
+	    "bind =" "chdir = '$TESTS'
+bind ="
+}
+
+# alive PID: PID runs and is no zombie.
+alive() {
+	kill -0 "$1" 2>/dev/null && ! ps -o stat= -p "$1" | grep -q Z
+}
+
+# one_serves OLD A B: A and B have both run their course: OLD is gone, one
+# of A and B serves (the pid file names it), the other is gone.
+one_serves() {
+	local cur
+	cur=$(cat httpd.pid)
+	! alive "$1" && { [ "$cur" = "$2" ] || [ "$cur" = "$3" ]; } &&
+	    alive "$cur" && ! { alive "$2" && alive "$3"; } &&
+	    [ -z "$(fdholder -L -s "$PWD/fds.ctl")" ]
+}
+
+# Two restarts started at the same instant, three times under load: the
+# lock serialises them (the second parks the socket of the first one's
+# new server), no run fails to park, and every request is answered.
+restart_together() {
+	local old a b client i
+	bg fdholder -s "$PWD/fds.ctl"
+	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+	bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" "$PWD/httpd.pid" \
+	    python3 "$TESTS/webserver.py" "$PWD/port"
+	wait_for 10 test -s port
+	bg python3 -c "$CLIENT" "$(cat port)" >load
+	client=$!
+	for i in 1 2 3; do
+		old=$(cat httpd.pid)
+		wait_for 10 served 5 "$old"
+		bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" \
+		    "$PWD/httpd.pid" python3 "$TESTS/webserver.py" x 2>>err
+		a=$!
+		bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" \
+		    "$PWD/httpd.pid" python3 "$TESTS/webserver.py" x 2>>err
+		b=$!
+		wait_for 20 one_serves "$old" "$a" "$b"
+	done
+	touch stop
+	wait_exit 20 "$client"
+	[ ! -s err ] || fail "$(cat err)"
+	! grep -q '^fail' load || fail "$(grep -c '^fail' load) requests" \
+	    "failed: $(grep -m 3 '^fail' load)"
+	t_note "3 rounds of two restarts at once: $(wc -l <load) requests," \
+	    "none failed"
+}
+
+# -o: the new server starts first; it dies at once, so the old one is
+# not stopped: it still serves, and the script says why.
+restart_overlap_broken() {
+	local old
+	bg fdholder -s "$PWD/fds.ctl"
+	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+	bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" "$PWD/httpd.pid" \
+	    python3 "$TESTS/webserver.py" "$PWD/port"
+	old=$!
+	wait_for 10 test -s port
+	bg sh "$EX/restart-webserver.sh" -o 1 -s "$PWD/fds.ctl" \
+	    "$PWD/httpd.pid" sh -c 'exit 3' 2>err
+	wait_for 10 grep -q . err
+	expect_err err "the new server $! is gone; $old runs on"
+	alive "$old" || fail "the old server is gone"
+	[ "$(timeout 10 python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:" + sys.argv[1] + "/").read().decode().strip())' \
+	    "$(cat port)")" = "$old" ] || fail "the old server does not answer"
+}
+
 if command -v systemd-analyze >/dev/null; then
 	t_case "systemd-analyze verify --user: the example units, nothing to say" units_verify
 else
@@ -366,5 +548,14 @@ else
 	t_case "s6/fdholder under s6-supervise: s6-svc -r loses every entry; a takeover by hand keeps them" s6_store
 fi
 t_case "restart-webserver.sh under load: every request answered, by the old server, then by the new on the same socket" restart_webserver
+for s in lighttpd nginx haproxy gunicorn; do
+	if ! command -v "$s" >/dev/null; then
+		t_skip "${s}_recipe" "no $s (.ci/deps installs it)"
+	else
+		t_case "examples/$s: its command line, $RESTARTS restarts under load: every request answered" "${s}_recipe"
+	fi
+done
+t_case "restart-webserver.sh twice at once, three times under load: serialised, none fails to park, every request answered" restart_together
+t_case "restart-webserver.sh -o with a new server that dies: the old one serves on" restart_overlap_broken
 t_case "restart-webserver.sh with no store: exit 1, the old server serves on" restart_no_store
 t_done

@@ -14,7 +14,7 @@ smake() {
 }
 
 # want_list PREFIX: what make install PREFIX=PREFIX installs, with modes:
-# the four tools, the five pages, what completions/ and examples/ hold.
+# the four tools, the six pages, what completions/ and examples/ hold.
 want_list() {
 	local p=${1#/} f m
 	{
@@ -22,7 +22,7 @@ want_list() {
 		    "$p" fdsend
 		printf '644 %s/share/man/man1/%s.1\n' "$p" fdholder "$p" fdrecv \
 		    "$p" fdsend
-		printf '644 %s/share/man/man7/fdproto.7\n' "$p"
+		printf '644 %s/share/man/man7/%s.7\n' "$p" fdproto "$p" fdtools
 		printf '644 %s/share/man/man8/effif.8\n' "$p"
 		for f in $(cd "$SRC" && ls completions/* 2>/dev/null); do
 			echo "644 $p/share/bash-completion/completions/${f#*/}"
@@ -52,7 +52,7 @@ installed_files() {
 installed_pages() {
 	local man=root/usr/local/share/man sec name
 	smake install PREFIX=/usr/local DESTDIR="$PWD/root"
-	for sec_name in 1:fdsend 1:fdrecv 1:fdholder 7:fdproto 8:effif; do
+	for sec_name in 1:fdsend 1:fdrecv 1:fdholder 7:fdproto 7:fdtools 8:effif; do
 		sec=${sec_name%%:*} name=${sec_name#*:}
 		MANPAGER=cat MANWIDTH=80 man -M "$man" "$sec" "$name" \
 		    >"$name.txt" 2>"$name.err" || fail "man $sec $name: $(cat "$name.err")"
