@@ -210,12 +210,12 @@ rtm_await(int fd, pid_t pid, int seq, const struct deadline *dl,
 }
 
 /*
- * Drain -w's non-blocking routing socket: 1 if any message says that
- * something may have changed, or some were lost (ENOBUFS), 0 if not;
- * -1 with errno set when read fails otherwise.
+ * Read a socket dry: 1 if a message woke us (wakes says so of each) or the
+ * kernel said it dropped some (ENOBUFS), 0 if not, -1 with errno set when
+ * read fails otherwise.
  */
-int
-rtm_drain(int fd, pid_t pid)
+static int
+drain(int fd, int (*wakes)(const void *, size_t, void *), void *arg)
 {
 	unsigned char buf[XNU_RTM_BUFLEN];
 	ssize_t n;
@@ -223,7 +223,7 @@ rtm_drain(int fd, pid_t pid)
 
 	for (;;) {
 		if ((n = read(fd, buf, sizeof(buf))) >= 0) {
-			any |= rtm_wakes(buf, (size_t)n, pid);
+			any |= wakes(buf, (size_t)n, arg);
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -233,6 +233,29 @@ rtm_drain(int fd, pid_t pid)
 		else if (errno != EINTR)
 			return -1;
 	}
+}
+
+static int
+rtm_wakes_arg(const void *buf, size_t n, void *pid)
+{
+	return rtm_wakes(buf, n, *(pid_t *)pid);
+}
+
+static int
+kev_wakes_arg(const void *buf, size_t n, void *next)
+{
+	return kev_wakes(buf, n, next);
+}
+
+/*
+ * Drain -w's non-blocking routing socket: 1 if any message says that
+ * something may have changed, or some were lost (ENOBUFS), 0 if not;
+ * -1 with errno set when read fails otherwise.
+ */
+int
+rtm_drain(int fd, pid_t pid)
+{
+	return drain(fd, rtm_wakes_arg, &pid);
 }
 
 /*
@@ -283,20 +306,5 @@ kev_wakes(const void *buf, size_t n, uint32_t *next)
 int
 kev_drain(int fd, uint32_t *next)
 {
-	unsigned char buf[XNU_RTM_BUFLEN];
-	ssize_t n;
-	int any = 0;
-
-	for (;;) {
-		if ((n = read(fd, buf, sizeof(buf))) >= 0) {
-			any |= kev_wakes(buf, (size_t)n, next);
-			continue;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return any;
-		if (errno == ENOBUFS)
-			any = 1;
-		else if (errno != EINTR)
-			return -1;
-	}
+	return drain(fd, kev_wakes_arg, next);
 }
