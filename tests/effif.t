@@ -660,6 +660,28 @@ t_watch46() {
 	printf 'inet\tup1\ninet6\tup1\ninet6\tup2\n' | diff -u - wout
 }
 
+# A netlink error in watch mode is that round's answer, not the end: the
+# second request of the first round fails (EIO, by strace), the line is
+# empty and the error is said; the next change is answered again.
+t_watch_error() {
+	local pid
+	have_strace || { t_note "no strace"; return 0; }
+	tailscale
+	bg ip netns exec "$NS" strace -f -qq -o /dev/null -e trace=sendto \
+	    -e inject=sendto:error=EIO:when=2 "$BIN/effif" -w -4 -M 0x80000 \
+	    utun5 >wout 2>werr
+	pid=$!
+	wait_for 5 lines wout 1
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	wait_for 5 lines wout 2
+	# strace leaves its tracee running on SIGTERM: end effif itself.
+	kill -TERM "$(pgrep -P "$pid" effif)"
+	wait_exit 5 "$pid"
+	[ "$RC" -eq 0 ] || { cat werr >&2; fail "watch exited $RC"; }
+	printf '\nup2\n' | diff -u - wout
+	expect_err werr "effif: utun5: route with mark 0x80000: Input/output error"
+}
+
 # run NAME FUNCTION: t_case, or t_skip where namespaces cannot be made.
 run() {
 	if [ -n "$NO_NETNS" ] && [ "$2" != t_usage ]; then
@@ -699,6 +721,7 @@ run "-M and -P hold below a stacked device" t_stacked_mark
 run "nexthop objects with nexthop_compat_mode=0" t_nhid
 run "output: JSON of any name, marks as ip-rule reads them, one status" t_output
 run "-w -46: each line names its family" t_watch46
+run "-w: a netlink error is one round's answer, not the end" t_watch_error
 run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
 run "socket: the tun owner's socket, its mark, device and peer" t_socket
 run "socket: an unconnected marked socket, then none that leaves" t_socket_mark

@@ -364,8 +364,11 @@ compute(struct sys *s, struct query *q, const struct opts *o, char **names,
 	int p, status = EXIT_OK;
 
 	sys_refresh(s);
-	if (o->aflag)
-		names = sys_list(s, &n);
+	/* In watch mode a failure is this round's, and the next may pass. */
+	if (o->aflag && (names = sys_list(s, &n)) == NULL) {
+		warnx("%s", sys_error());
+		return EXIT_SYS;
+	}
 	for (i = 0; i < n; i++) {
 		for (p = 0; p < o->npass; p++) {
 			q->name = names[i];
@@ -437,7 +440,7 @@ signals_catch(void)
 static int
 wait_events(struct sys *s, struct pollfd *pfd, const struct deadline *dl)
 {
-	int any = 0, n;
+	int any = 0, n, r;
 
 	for (;;) {
 		n = poll(pfd, 2, deadline_ms(dl));
@@ -445,8 +448,12 @@ wait_events(struct sys *s, struct pollfd *pfd, const struct deadline *dl)
 			err(EXIT_SYS, "poll");
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			return 0;
-		if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR)))
-			any |= sys_watch_read(s);
+		if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR))) {
+			/* A failed read may have lost events: compute. */
+			if ((r = sys_watch_read(s)) == -1)
+				warnx("%s", sys_error());
+			any |= r != 0;
+		}
 		if (dl == NULL ? any : deadline_ms(dl) == 0)
 			return 1;
 	}
@@ -465,7 +472,8 @@ watch(struct sys *s, struct query *q, const struct opts *o, char **names,
 	struct pollfd pfd[2];
 	struct deadline dl;
 
-	pfd[0].fd = sys_watch(s);
+	if ((pfd[0].fd = sys_watch(s)) == -1)
+		errx(EXIT_SYS, "%s", sys_error());
 	pfd[0].events = POLLIN;
 	signals_catch();
 	pfd[1].fd = sigfd[0];
@@ -572,7 +580,8 @@ main(int argc, char *argv[])
 		o.pass[o.npass++] = AF_UNSPEC;
 	o.several = o.aflag || argc > 1;
 
-	s = sys_open();
+	if ((s = sys_open()) == NULL)
+		errx(EXIT_SYS, "%s", sys_error());
 	if (o.wflag)
 		watch(s, &q, &o, argv, argc);
 	status = compute(s, &q, &o, argv, argc, &prev);

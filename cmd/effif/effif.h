@@ -60,6 +60,15 @@ struct sys;
 
 const char	*method_name(enum method);
 
+/*
+ * The system layer never exits: sys_open and sys_list return NULL,
+ * sys_watch and sys_watch_read -1, sys_resolve an answer of EXIT_SYS, and
+ * sys_error() says what failed.
+ */
+int		 sys_fail(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+const char	*sys_error(void);
+
 struct sys	*sys_open(void);
 void		 sys_close(struct sys *);
 int		 sys_method(enum method);
