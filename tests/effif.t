@@ -590,7 +590,7 @@ t_socket() {
 	[ "$(ssfield "$OWNER" fwmark:)" = 0x1234 ] || fail "ss fwmark"
 	ip netns exec "$NS" ss -H -uapne | grep "pid=$OWNER," |
 	    grep -q "%up2:$OPORT " || fail "ss: not bound to up2"
-	[ "$(field note)" = "pid $OWNER udp socket $(ssfield "$OWNER" ino:) 10.2.0.2:$OPORT -> 203.0.113.7:51820 mark 0x1234 dev up2" ] ||
+	[ "$(field note)" = "pid $OWNER uid 0 udp socket $(ssfield "$OWNER" ino:) 10.2.0.2:$OPORT -> 203.0.113.7:51820 mark 0x1234 dev up2" ] ||
 	    fail "note $(field note)"
 	# And what ip route get says of exactly that flow.
 	ip -n "$NS" route get 203.0.113.7 mark 0x1234 oif up2 |
@@ -619,7 +619,7 @@ t_socket_mark() {
 	is up2 ef --method socket tun0
 	ef -v -4 tun0 >out
 	[ "$(field method)" = socket ] || fail "method $(field method)"
-	field note | grep -q "^pid $OWNER udp .* (not connected)$" ||
+	field note | grep -q "^pid $OWNER uid 0 udp .* (not connected)$" ||
 	    fail "note $(field note)"
 	ip -n "$NS" rule del pref 100
 	must_fail 2 ef -4 --method socket tun0
@@ -632,6 +632,60 @@ t_socket_mark() {
 	expect_err err "tun9: no underlay route by method socket: no process holds tun9 open"
 	must_fail 100 ef -w --method socket tun0
 	expect_err err "effif: cannot use --method socket with -w"
+}
+
+# txpk DEV: packets sent by DEV so far.
+txpk() {
+	ip netns exec "$NS" cat "/sys/class/net/$1/statistics/tx_packets"
+}
+
+# sent DEV: the owner sends one datagram, which leaves by DEV.
+sent() {
+	local before
+	before=$(txpk "$1")
+	kill -USR1 "$OWNER"
+	wait_for 5 test "$(txpk "$1")" -gt "$before"
+}
+
+# sockrules: uplinks up1 and up2 whose gateways answer without ARP,
+# a default route into tun0 before them, and table 7's default via up2.
+sockrules() {
+	ns
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" neigh add 10.1.0.1 lladdr 02:00:00:00:01:01 dev up1 \
+	    nud permanent
+	ip -n "$NS" neigh add 10.2.0.1 lladdr 02:00:00:00:02:01 dev up2 \
+	    nud permanent
+	ip netns exec "$NS" ip tuntap add mode tun name tun0
+	ip -n "$NS" link set tun0 up
+	ip -n "$NS" route add default dev tun0 metric 10
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 table 7
+}
+
+# The socket method asks the socket's whole question: its uid, protocol
+# and ports too, as the kernel routes that socket's datagrams.
+t_socket_uid() {
+	sockrules
+	ip -n "$NS" rule add pref 100 uidrange 1000-1000 lookup 7
+	owner tun0 -c 203.0.113.7:51820 -u 1000
+	sent up2
+	is up2 ef -4 --method socket tun0
+}
+
+t_socket_ports() {
+	sockrules
+	ip -n "$NS" rule add pref 100 ipproto udp dport 51820 lookup 7
+	owner tun0 -c 203.0.113.7:51820 -p 40000
+	sent up2
+	is up2 ef -4 --method socket tun0
+	ip -n "$NS" rule del pref 100
+	ip -n "$NS" rule add pref 100 ipproto udp sport 40000 lookup 7
+	sent up2
+	is up2 ef -4 --method socket tun0
+	ip -n "$NS" rule del pref 100
+	must_fail 2 ef -4 --method socket tun0
+	expect_err err "the sockets of tun0 route into a tunnel"
 }
 
 # Kernel WireGuard: its fwmark and peers from its netlink family.
@@ -725,6 +779,8 @@ run "-w: a netlink error is one round's answer, not the end" t_watch_error
 run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
 run "socket: the tun owner's socket, its mark, device and peer" t_socket
 run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
+run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid
+run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
 WG=
 if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
 	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1

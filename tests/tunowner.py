@@ -4,10 +4,12 @@
 # it opens a tun device and a UDP socket that carries the tunnel's
 # packets, with SO_MARK and SO_BINDTODEVICE when asked, connected to the
 # peer (or not, as wireguard-go's), then says "ready PID PORT" and waits
-# for SIGTERM or SIGINT.  No packet is sent.
+# for SIGTERM or SIGINT.  A packet is sent only on SIGUSR1: one datagram
+# from the first socket, to its peer.
 #
 # usage: tunowner.py TUNNAME [-m MARK] [-d DEVICE] [-c PEER:PORT] [-6]
-#                     [-C PEER6:PORT]
+#                     [-C PEER6:PORT] [-p SPORT] [-u UID]
+# -u: the sockets are made as UID (the tun device, by root, first).
 # -C opens a second socket, IPv6, marked and bound the same, connected to
 # PEER6, as wireguard-go keeps one socket per family.
 import argparse
@@ -31,7 +33,7 @@ def udp(o, six, peer):
     if o.d is not None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
                      o.d.encode())
-    s.bind(("::" if six else "0.0.0.0", 0))
+    s.bind(("::" if six else "0.0.0.0", o.p))
     if peer is not None:
         host, port = peer.rsplit(":", 1)
         s.connect((host.strip("[]"), int(port)))
@@ -46,16 +48,24 @@ def main():
     a.add_argument("-c")
     a.add_argument("-6", dest="six", action="store_true")
     a.add_argument("-C")
+    a.add_argument("-p", type=int, default=0)
+    a.add_argument("-u", type=int)
     o = a.parse_args()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    sigs = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     tun = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(tun, TUNSETIFF,
                 struct.pack("16sH", o.tun.encode(), IFF_TUN | IFF_NO_PI))
+    if o.u is not None:
+        os.setgroups([])
+        os.setresgid(o.u, o.u, o.u)
+        os.setresuid(o.u, o.u, o.u)
     s = udp(o, o.six, o.c)
     if o.C is not None:
         s6 = udp(o, True, o.C)
     print("ready %d %d" % (os.getpid(), s.getsockname()[1]), flush=True)
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    while signal.sigwait(sigs) == signal.SIGUSR1:
+        s.send(b"x")
 
 
 if __name__ == "__main__":

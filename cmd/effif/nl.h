@@ -102,6 +102,11 @@ struct flow {
 	int		hasmark;
 	uint32_t	mark;
 	unsigned int	oif;		/* 0: not bound to a device */
+	int		hasuid;		/* a socket's, for uidrange rules */
+	uid_t		uid;
+	uint8_t		proto;		/* 0: as ip route get asks */
+	uint16_t	sport;		/* 0: none */
+	uint16_t	dport;
 };
 
 struct vec {

@@ -302,6 +302,7 @@ diag_cb(const struct nlmsghdr *nlh, void *arg)
 		o->sport = ntohs(m->id.idiag_sport);
 		o->dport = ntohs(m->id.idiag_dport);
 		o->oif = m->id.idiag_if;
+		o->uid = m->idiag_uid;
 		mnl_attr_parse(nlh, sizeof(*m), diag_attr_cb, o);
 	}
 	return MNL_CB_OK;

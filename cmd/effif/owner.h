@@ -26,6 +26,7 @@ struct osock {
 	unsigned int	oif;		/* SO_BINDTODEVICE, or 0 */
 	int		hasmark;	/* the kernel told it */
 	uint32_t	mark;
+	uid_t		uid;		/* the socket's, which routing sees */
 };
 
 struct osocks {

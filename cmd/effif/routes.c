@@ -303,6 +303,14 @@ getroute(struct sys *s, const struct flow *f, unsigned int flags,
 		mnl_attr_put_u32(nlh, RTA_MARK, f->mark);
 	if (f->oif != 0)
 		mnl_attr_put_u32(nlh, RTA_OIF, f->oif);
+	if (f->hasuid)
+		mnl_attr_put_u32(nlh, RTA_UID, f->uid);
+	if (f->proto != 0)
+		mnl_attr_put_u8(nlh, RTA_IP_PROTO, f->proto);
+	if (f->sport != 0)
+		mnl_attr_put_u16(nlh, RTA_SPORT, htons(f->sport));
+	if (f->dport != 0)
+		mnl_attr_put_u16(nlh, RTA_DPORT, htons(f->dport));
 	memset(rt, 0, sizeof(*rt));
 	rt->type = RTN_UNSPEC;
 	if (nl_talk(s, nlh, getroute_cb, rt) == -1 ||

@@ -114,6 +114,13 @@ sock_flow(struct ctx *c, const struct osock *o, struct flow *f, char *how,
 	f->hasmark = o->hasmark && o->mark != 0;
 	f->mark = o->mark;
 	f->oif = o->oif;
+	/* The rest of what the kernel routes the socket's packets by. */
+	f->hasuid = 1;
+	f->uid = o->uid;
+	f->proto = o->proto;
+	f->sport = o->sport;
+	if (o->dst.family != 0)
+		f->dport = o->dport;
 	dev[0] = '\0';
 	if (o->oif != 0 && (b = link_byindex(c->s, o->oif)) != NULL)
 		snprintf(dev, sizeof(dev), " dev %s", b->name);
@@ -121,8 +128,8 @@ sock_flow(struct ctx *c, const struct osock *o, struct flow *f, char *how,
 		snprintf(mark, sizeof(mark), " mark 0x%x", o->mark);
 	else
 		snprintf(mark, sizeof(mark), " mark unknown");
-	snprintf(how, len, "pid %ld %s socket %llu %s:%u -> %s:%u%s%s%s",
-	    (long)o->pid, o->proto == IPPROTO_UDP ? "udp" : "tcp", o->inode,
+	snprintf(how, len, "pid %ld uid %lu %s socket %llu %s:%u -> %s:%u%s%s"
+	    "%s", (long)o->pid, (unsigned long)o->uid, o->proto == IPPROTO_UDP ? "udp" : "tcp", o->inode,
 	    addr_str(&o->src, sa, sizeof(sa)), o->sport,
 	    addr_str(&f->dst, da, sizeof(da)), o->dport, mark, dev,
 	    o->dst.family == 0 ? " (not connected)" : "");
