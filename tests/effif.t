@@ -688,6 +688,28 @@ t_socket_ports() {
 	expect_err err "the sockets of tun0 route into a tunnel"
 }
 
+# Every process that holds the tun device counts, not the first found: a
+# child shares its parent's tun fd (the kernel counts one queue).
+t_socket_owners() {
+	sockrules
+	ip -n "$NS" route add default via 10.1.0.1 dev up1 table 8
+	ip -n "$NS" rule add pref 100 fwmark 0x1 lookup 8
+	ip -n "$NS" rule add pref 101 fwmark 0x2 lookup 7
+	# Parent 0x1 (up1), child 0x2 (up2): ambiguous, each one named.
+	owner tun0 -m 0x1 -k 0x2 -c 203.0.113.7:51820
+	must_fail 3 ef -4 --method socket tun0
+	expect_err err "tun0: ambiguous: sockets routed through several devices: up1 (pid $OWNER) up2 (pid "
+	kill -TERM "$OWNER"
+	wait_exit 5 "$OWNER"
+	# A parent without a socket, its child's socket marked 0x2: up2.
+	owner tun0 -n -k 0x2 -c 203.0.113.7:51820
+	sent up2
+	is up2 ef -4 --method socket tun0
+	ef -v -4 tun0 >out
+	field socket | grep -q "^pid [0-9]* uid 0 udp socket .* mark 0x2 -> up2 via 10.2.0.1 table 7$" ||
+	    fail "socket $(field socket)"
+}
+
 # Kernel WireGuard: its fwmark and peers from its netlink family.
 t_socket_wireguard() {
 	ns
@@ -781,6 +803,7 @@ run "socket: the tun owner's socket, its mark, device and peer" t_socket
 run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
 run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid
 run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
+run "socket: every process that holds the tun, not the first" t_socket_owners
 WG=
 if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
 	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1

@@ -10,9 +10,13 @@
 # usage: tunowner.py TUNNAME [-m MARK] [-d DEVICE] [-c PEER:PORT] [-6]
 #                     [-C PEER6:PORT] [-p SPORT] [-u UID]
 # -u: the sockets are made as UID (the tun device, by root, first).
+# -k MARK: a child, forked once the tun is open, holds it too, with a
+# socket of its own marked MARK (to the same peer); -n: the parent has no
+# socket (SIGUSR1 goes to the child).  The child ends with the parent.
 # -C opens a second socket, IPv6, marked and bound the same, connected to
 # PEER6, as wireguard-go keeps one socket per family.
 import argparse
+import ctypes
 import fcntl
 import os
 import signal
@@ -50,6 +54,8 @@ def main():
     a.add_argument("-C")
     a.add_argument("-p", type=int, default=0)
     a.add_argument("-u", type=int)
+    a.add_argument("-k", type=lambda x: int(x, 0))
+    a.add_argument("-n", action="store_true")
     o = a.parse_args()
     sigs = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
@@ -60,12 +66,44 @@ def main():
         os.setgroups([])
         os.setresgid(o.u, o.u, o.u)
         os.setresuid(o.u, o.u, o.u)
-    s = udp(o, o.six, o.c)
+    child = None
+    if o.k is not None:
+        child = fork_child(o, sigs)
+    if o.n:
+        s = None
+    else:
+        s = udp(o, o.six, o.c)
     if o.C is not None:
         s6 = udp(o, True, o.C)
-    print("ready %d %d" % (os.getpid(), s.getsockname()[1]), flush=True)
+    print("ready %d %d" % (os.getpid(), s.getsockname()[1] if s else 0),
+          flush=True)
+    while signal.sigwait(sigs) == signal.SIGUSR1:
+        if s is not None:
+            s.send(b"x")
+        else:
+            os.kill(child, signal.SIGUSR1)
+    if child is not None:
+        os.kill(child, signal.SIGTERM)
+        os.waitpid(child, 0)
+
+
+def fork_child(o, sigs):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid > 0:
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
+        return pid
+    os.close(r)
+    # PR_SET_PDEATHSIG: the child ends with its parent, however it ends.
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    o.m = o.k
+    s = udp(o, o.six, o.c)
+    os.write(w, b"x")
     while signal.sigwait(sigs) == signal.SIGUSR1:
         s.send(b"x")
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -203,7 +203,9 @@ static void
 put_verbose(FILE *f, const struct answer *a, const char *name, int several)
 {
 	const struct hop *last = answer_last(a);
+	const char *p;
 	char gw[INET6_ADDRSTRLEN];
+	size_t n;
 	int found = last != NULL, i;
 
 	if (several)
@@ -242,6 +244,10 @@ put_verbose(FILE *f, const struct answer *a, const char *name, int several)
 		fprintf(f, "\terror: %s\n", a->error);
 	if (a->note[0] != '\0')
 		fprintf(f, "\tnote: %s\n", a->note);
+	for (p = a->socks; *p != '\0'; p += n + (p[n] == '\n')) {
+		n = strcspn(p, "\n");
+		fprintf(f, "\tsocket: %.*s\n", (int)n, p);
+	}
 }
 
 /*

@@ -45,6 +45,7 @@ struct answer {
 	int		hasmark;
 	uint32_t	mark;
 	char		note[256];	/* a remark for -v, or empty */
+	char		socks[1024];	/* -v: sockets and routes, a line each */
 };
 
 struct query {

@@ -157,7 +157,6 @@ pid_netns(int proc, const char *pid, const char *ns)
 struct procscan {
 	struct scan	 sc;
 	char		 ns[64];
-	long		 want;		/* tun fds to find, -1: all */
 	pid_t		*pids;
 	size_t		 npids;
 	size_t		 n;
@@ -194,18 +193,18 @@ proc_cb(int proc, const char *name, void *arg)
 	if (ps->n < ps->npids)
 		ps->pids[ps->n] = ps->sc.npid;
 	ps->n++;
-	if (ps->want > 0)
-		ps->want -= ps->sc.tun;
-	return ps->want == 0;
+	return 0;
 }
 
 /*
  * The processes of our network namespace that hold the tun device dev
- * open (want fds of it in all, -1 when the kernel did not say), and
- * their sockets, by inode only so far.  Returns how many processes (-1
- * when /proc could not be read or memory ran out);
- * their pids are in pids (at most npids).  The scan stops once want fds
- * were found.  Processes we may not look into are not seen.
+ * open (want fds of it, -1 when the kernel did not say, 0: none), and
+ * their sockets, by inode only so far.  Every process is read: one open
+ * description shared by a parent and its child, or passed on, is one
+ * queue to the kernel, so its count cannot end the scan early.  Returns
+ * how many processes, their pids in pids (at most npids), or -1 when
+ * /proc could not be read or memory ran out.  Processes we may not look
+ * into are not seen.
  */
 ssize_t
 owner_find(const char *dev, long want, pid_t *pids, size_t npids,
@@ -220,7 +219,6 @@ owner_find(const char *dev, long want, pid_t *pids, size_t npids,
 	memset(&ps, 0, sizeof(ps));
 	ps.sc.dev = dev;
 	ps.sc.v = v;
-	ps.want = want;
 	ps.pids = pids;
 	ps.npids = npids;
 	if ((n = readlink("/proc/self/ns/net", ps.ns, sizeof(ps.ns) - 1)) ==

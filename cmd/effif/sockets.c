@@ -30,22 +30,51 @@ struct sockagg {
 	int	several;
 	int	unreach;
 	int	loop;
-	char	names[120];
+	char	names[150];		/* each device, with its pids */
 };
+
+/* -v's line for a socket: what it is, and where its packets go. */
+static void
+sock_line(struct ctx *c, const char *how, const char *dev,
+    const struct route *rt, const struct nexthop *nh)
+{
+	char *p = c->ans->socks, gw[INET6_ADDRSTRLEN], via[64] = "";
+	size_t len = strlen(p);
+
+	if (nh != NULL && nh->gw.family != 0 &&
+	    inet_ntop(nh->gw.family, nh->gw.a, gw, sizeof(gw)) != NULL)
+		snprintf(via, sizeof(via), " via %s", gw);
+	if (rt == NULL)
+		snprintf(p + len, sizeof(c->ans->socks) - len, "%s%s -> %s",
+		    len > 0 ? "\n" : "", how, dev);
+	else
+		snprintf(p + len, sizeof(c->ans->socks) - len, "%s%s -> %s%s "
+		    "table %s", len > 0 ? "\n" : "", how, dev, via,
+		    rt->table == 254 ? "main" : rt->table == 253 ? "default" :
+		    rt->table == 255 ? "local" : "");
+	if (rt != NULL && rt->table < 253) {
+		len = strlen(p);
+		snprintf(p + len, sizeof(c->ans->socks) - len, "%u",
+		    rt->table);
+	}
+}
 
 /*
  * The route of one socket's packets, as the kernel gives it for exactly
  * that flow: its remote, source, mark and bound device.  The first that
  * leaves the chain is the step; others that leave elsewhere make it
- * ambiguous.  0, or -1 when the kernel could not be asked.
+ * ambiguous, and the message names each device with the processes whose
+ * sockets go there (pid 0: kernel WireGuard).  0, or -1 when the kernel
+ * could not be asked.
  */
 static int
-sock_route(struct ctx *c, const struct flow *f, struct step *st,
+sock_route(struct ctx *c, const struct flow *f, pid_t pid, struct step *st,
     struct sockagg *g, const char *how)
 {
 	const struct nexthop *nh;
 	const struct link *x;
 	struct route rt;
+	char one[IF_NAMESIZE + 24];
 	size_t len;
 	int e;
 
@@ -53,25 +82,31 @@ sock_route(struct ctx *c, const struct flow *f, struct step *st,
 		if (!unreachable(e))
 			return sys_fail(e, "route of a socket");
 		g->unreach++;
+		sock_line(c, how, "no route", NULL, NULL);
 		return 0;
 	}
 	if (rt.type != RTN_UNICAST || (nh = route_leaves(c, &rt)) == NULL ||
 	    (x = link_byindex(c->s, nh->oif)) == NULL ||
 	    (x->flags & IFF_LOOPBACK) || link_tunnel(x)) {
 		g->loop++;
+		sock_line(c, how, "a tunnel", NULL, NULL);
 		return 0;
 	}
+	sock_line(c, how, x->name, &rt, nh);
 	if (g->found == 0) {
 		step_route(st, M_SOCKET, nh, f->dst.family, rt.table,
 		    f->hasmark, f->mark);
 		snprintf(c->ans->note, sizeof(c->ans->note), "%s", how);
-		strlcpy(g->names, x->name, sizeof(g->names));
-	} else if (st->next != x->index && strstr(g->names, x->name) ==
-	    NULL) {
+	} else if (st->next != x->index)
 		g->several = 1;
+	if (pid != 0)
+		snprintf(one, sizeof(one), "%s (pid %ld)", x->name, (long)pid);
+	else
+		strlcpy(one, x->name, sizeof(one));
+	if (strstr(g->names, one) == NULL) {
 		len = strlen(g->names);
-		snprintf(g->names + len, sizeof(g->names) - len, " %s",
-		    x->name);
+		snprintf(g->names + len, sizeof(g->names) - len, "%s%s",
+		    len > 0 ? " " : "", one);
 	}
 	g->found++;
 	return 0;
@@ -168,7 +203,7 @@ by_wireguard(struct ctx *c, const struct link *l, struct step *st,
 		snprintf(how, sizeof(how), "wireguard port %u fwmark 0x%x "
 		    "peer %s", w.port, w.fwmark,
 		    addr_str(&w.peers[i], a, sizeof(a)));
-		if (sock_route(c, &f, st, g, how) == -1)
+		if (sock_route(c, &f, 0, st, g, how) == -1)
 			return R_ERR;
 	}
 	if (w.npeers == 0)
@@ -211,7 +246,7 @@ by_owner(struct ctx *c, const struct link *l, struct step *st,
 			if (v.v[i].proto == proto && sock_flow(c, &v.v[i], &f,
 			    how, sizeof(how)) && f.dst.family ==
 			    (pass % 2 == 0 ? AF_INET : AF_INET6) &&
-			    sock_route(c, &f, st, g, how) == -1)
+			    sock_route(c, &f, v.v[i].pid, st, g, how) == -1)
 				res = R_ERR;
 	}
 	free(v.v);
