@@ -710,6 +710,47 @@ t_socket_owners() {
 	    fail "socket $(field socket)"
 }
 
+# One rule for several paths: the methods that ask about no flow say
+# ambiguous for any multipath route (nexthops, groups, resilient groups,
+# or one leg through the tunnel itself); the socket method, whose one
+# flow the kernel hashes onto one leg, answers that leg and -v says so.
+t_multipath_methods() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	ip -n "$NS" route add default nexthop via 10.1.0.1 dev up1 \
+	    nexthop via 10.2.0.1 dev up2
+	must_fail 3 ef -4 -P 203.0.113.7 --method peer tun0
+	expect_err err "tun0: ambiguous: multipath route to peer 203.0.113.7 in table 254: up1 up2"
+	must_fail 3 ef -4 -M 0x1 --method mark tun0
+	expect_err err "tun0: ambiguous: multipath route with mark 0x1 in table 254: up1 up2"
+	owner tun0 -c 203.0.113.7:51820
+	is "$(ip -n "$NS" route get 203.0.113.7 | sed -n 's/.* dev \(up[12]\) .*/\1/p')" \
+	    ef -4 --method socket tun0
+	ef -v -4 --method socket tun0 >out
+	field socket | grep -q "(multipath route over up1 up2: the kernel's hash of this flow picks up[12])$" ||
+	    fail "socket $(field socket)"
+	ip -n "$NS" route del default
+	ip -n "$NS" nexthop add id 1 via 10.1.0.1 dev up1
+	ip -n "$NS" nexthop add id 2 via 10.2.0.1 dev up2
+	ip -n "$NS" nexthop add id 10 group 1/2
+	ip -n "$NS" nexthop add id 11 group 1/2 type resilient buckets 8
+	for g in 10 11; do
+		ip -n "$NS" route replace default nhid "$g"
+		must_fail 3 ef -4 -P 203.0.113.7 --method peer tun0
+		expect_err err "multipath route to peer 203.0.113.7 in table 254: up1 up2"
+		must_fail 3 ef -4 -M 0x1 --method mark tun0
+		expect_err err "multipath route with mark 0x1 in table 254: up1 up2"
+	done
+	ip -n "$NS" route replace default nexthop dev tun0 \
+	    nexthop via 10.1.0.1 dev up1
+	must_fail 3 ef -4 -P 203.0.113.7 --method peer tun0
+	expect_err err "multipath route to peer 203.0.113.7 in table 254: tun0 (the tunnel itself) up1"
+}
+
 # Kernel WireGuard: its fwmark and peers from its netlink family.
 t_socket_wireguard() {
 	ns
@@ -804,6 +845,7 @@ run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
 run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid
 run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
 run "socket: every process that holds the tun, not the first" t_socket_owners
+run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
 WG=
 if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
 	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1

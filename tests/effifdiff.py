@@ -401,21 +401,28 @@ class Oracle:
 
     def peer(self, f, tunnel, peer, mark):
         """--method peer: the route to the far end, the mark given or
-        none, then the well-known marks some rule treats apart."""
+        none, then the well-known marks some rule treats apart; a
+        multipath route is ambiguous, as for -M."""
         tries = [mark]
         if mark is None:
             tries += [m for m in WELLKNOWN if self.mark_in_use(f, m)]
         for i, m in enumerate(tries):
-            rt = self.real.route(f, peer, mark=m)
+            rt = self.real.route(f, peer, mark=m, fibmatch=True)
             if rt is None:
                 if i == 0:
                     return (2, None)
                 continue
             if rt.get("type", "unicast") != "unicast":
                 continue
-            if rt.get("dev") in (tunnel, None):
+            # One rule for several paths: the route's every nexthop,
+            # not the one the hash picks for this lookup.
+            devs = sorted(set(self.devs(self.real, rt)))
+            out = [d for d in devs if d != tunnel]
+            if not out:
                 continue
-            return self.answer(rt["dev"])
+            if len(devs) > 1:
+                return (3, None)
+            return self.answer(out[0])
         return (2, None)
 
 

@@ -107,19 +107,67 @@ by_link(struct ctx *c, const struct link *l, struct step *st)
 	return R_AMBIG;
 }
 
+/*
+ * One rule for several paths, for the methods that ask about no
+ * particular flow: the kernel hashes each flow onto one nexthop, so a
+ * route whose live nexthops leave through several devices, or some of
+ * them back into the chain (the tunnel itself), has no one answer:
+ * R_AMBIG.  R_FOUND (*nhp) when they all leave by one device, R_NONE when
+ * they all lead back.  devs names the devices (sockets.c says the same).
+ */
+int
+route_pick(struct ctx *c, const struct route *rt, const struct nexthop **nhp,
+    char *devs, size_t len)
+{
+	const struct nexthop *nh = NULL;
+	const struct link *x;
+	char one[IF_NAMESIZE + 24];
+	int i, several = 0, back = 0;
+
+	devs[0] = '\0';
+	for (i = 0; i < rt->nnh; i++) {
+		if (rt->nh[i].flags & RTNH_F_DEAD)
+			continue;
+		if ((x = link_byindex(c->s, rt->nh[i].oif)) == NULL)
+			continue;
+		if (in_chain(c, x->index)) {
+			back = 1;
+			snprintf(one, sizeof(one), "%s (the tunnel itself)",
+			    x->name);
+		} else {
+			if (nh == NULL)
+				nh = &rt->nh[i];
+			else if (nh->oif != x->index)
+				several = 1;
+			strlcpy(one, x->name, sizeof(one));
+		}
+		if (strstr(devs, one) == NULL) {
+			if (devs[0] != '\0')
+				strlcat(devs, " ", len);
+			strlcat(devs, one, len);
+		}
+	}
+	if (nh == NULL)
+		return R_NONE;
+	if (several || back)
+		return R_AMBIG;
+	*nhp = nh;
+	return R_FOUND;
+}
+
 /* 2: the route to the far end, with the tunnel's mark if it has one. */
 int
 by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 {
 	const struct query *q = c->q;
 	const struct ipaddr *peer = &l->remote;
-	const struct nexthop *nh;
+	const struct nexthop *nh = NULL;
 	struct route rt;
 	struct flow f;
 	uint32_t marks[4];
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN], devs[120];
 	size_t i, n = 0;
-	int e, hasmark[4];
+	int e, hasmark[4], res;
 
 	(void)depth;
 	if (c->stacked && q->peer.family != 0)
@@ -140,7 +188,8 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 	}
 	for (i = 0; i < n; i++) {
 		flow_to(&f, peer, hasmark[i], marks[i]);
-		if ((e = getroute(c->s, &f, 0, &rt)) != 0) {
+		/* The route itself, all its nexthops: not one flow's pick. */
+		if ((e = getroute(c->s, &f, RTM_F_FIB_MATCH, &rt)) != 0) {
 			if (!unreachable(e)) {
 				sys_fail(e, "route to %s", inet_ntop(
 				    peer->family, peer->a, addr, sizeof(addr)));
@@ -153,35 +202,20 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 			    sizeof(addr)));
 			return R_NOROUTE;
 		}
-		if (rt.type != RTN_UNICAST ||
-		    (nh = route_leaves(c, &rt)) == NULL)
+		if (rt.type != RTN_UNICAST || (res = route_pick(c, &rt, &nh,
+		    devs, sizeof(devs))) == R_NONE)
 			continue;
+		if (res == R_AMBIG) {
+			snprintf(c->why, sizeof(c->why), "multipath route to "
+			    "peer %s in table %u: %s", inet_ntop(peer->family,
+			    peer->a, addr, sizeof(addr)), rt.table, devs);
+			return R_AMBIG;
+		}
 		step_route(st, M_PEER, nh, peer->family, rt.table, hasmark[i],
 		    marks[i]);
 		return R_FOUND;
 	}
 	return R_NONE;
-}
-
-/*
- * The nexthops of a route that leave through another device than the
- * chain's: R_FOUND (*nhp), R_AMBIG when they leave through several, or
- * R_NONE when the route leads back into the chain.
- */
-static int
-route_pick(struct ctx *c, const struct route *rt, const struct nexthop **nhp)
-{
-	const struct nexthop *nh;
-	int i;
-
-	if ((nh = route_leaves(c, rt)) == NULL)
-		return R_NONE;
-	for (i = 0; i < rt->nnh; i++)
-		if (!(rt->nh[i].flags & RTNH_F_DEAD) &&
-		    !in_chain(c, rt->nh[i].oif) && rt->nh[i].oif != nh->oif)
-			return R_AMBIG;
-	*nhp = nh;
-	return R_FOUND;
 }
 
 /*
@@ -197,6 +231,7 @@ mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
 	struct ipaddr probe = { .family = family };
 	struct route rt;
 	struct flow f;
+	char devs[120];
 	int e, res;
 
 	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
@@ -207,12 +242,12 @@ mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
 		return R_ERR;
 	}
 	if (e == 0 && rt.type == RTN_UNICAST && (given || rt.dst_len == 0))
-		res = route_pick(c, &rt, &nh);
+		res = route_pick(c, &rt, &nh, devs, sizeof(devs));
 	else
 		res = R_NONE;
 	if (res == R_AMBIG) {
 		snprintf(c->why, sizeof(c->why), "multipath route with mark "
-		    "0x%x in table %u", mark, rt.table);
+		    "0x%x in table %u: %s", mark, rt.table, devs);
 		return R_AMBIG;
 	}
 	if (res == R_FOUND) {

@@ -220,6 +220,8 @@ int	 in_chain(const struct ctx *, unsigned int);
 void	 step_route(struct step *, enum method, const struct nexthop *, int,
 	    uint32_t, int, uint32_t);
 const struct nexthop *route_leaves(struct ctx *, const struct route *);
+int	 route_pick(struct ctx *, const struct route *,
+	    const struct nexthop **, char *, size_t);
 int	 by_link(struct ctx *, const struct link *, struct step *);
 int	 by_peer(struct ctx *, const struct link *, int, struct step *);
 int	 by_mark(struct ctx *, int, struct step *);

@@ -60,6 +60,31 @@ sock_line(struct ctx *c, const char *how, const char *dev,
 }
 
 /*
+ * The kernel pins one flow to one nexthop of a multipath route (by a hash
+ * of its addresses, or of its ports too by fib_multipath_hash_policy):
+ * the socket's answer is fair, and -v says why it is that one.
+ */
+static int
+sock_multipath(struct ctx *c, const struct flow *f, const char *dev)
+{
+	const struct nexthop *nh;
+	struct route rt;
+	char devs[120];
+	size_t len;
+	int e;
+
+	if ((e = getroute(c->s, f, RTM_F_FIB_MATCH, &rt)) != 0)
+		return unreachable(e) ? 0 : sys_fail(e, "route of a socket");
+	if (route_pick(c, &rt, &nh, devs, sizeof(devs)) != R_AMBIG)
+		return 0;
+	len = strlen(c->ans->socks);
+	snprintf(c->ans->socks + len, sizeof(c->ans->socks) - len,
+	    " (multipath route over %s: the kernel's hash of this flow picks "
+	    "%s)", devs, dev);
+	return 0;
+}
+
+/*
  * The route of one socket's packets, as the kernel gives it for exactly
  * that flow: its remote, source, mark and bound device.  The first that
  * leaves the chain is the step; others that leave elsewhere make it
@@ -93,6 +118,8 @@ sock_route(struct ctx *c, const struct flow *f, pid_t pid, struct step *st,
 		return 0;
 	}
 	sock_line(c, how, x->name, &rt, nh);
+	if (sock_multipath(c, f, x->name) == -1)
+		return -1;
 	if (g->found == 0) {
 		step_route(st, M_SOCKET, nh, f->dst.family, rt.table,
 		    f->hasmark, f->mark);
