@@ -751,6 +751,25 @@ t_multipath_methods() {
 	expect_err err "multipath route to peer 203.0.113.7 in table 254: tun0 (the tunnel itself) up1"
 }
 
+# A vxlan made in one namespace on its uplink and moved into another: its
+# packets are still routed, and leave, in the first.  effif never names a
+# device of the namespace it runs in for it.
+t_vxlan_netns() {
+	local a
+	ns
+	a=$NS
+	uplink up1 1 100
+	ns
+	uplink up3 3 100
+	ip -n "$a" link add vx0 type vxlan id 42 dev up1 remote 10.1.0.9 \
+	    dstport 4789
+	ip -n "$a" link set vx0 netns "$NS"
+	ip -n "$NS" link set vx0 up
+	must_fail 2 ef vx0
+	expect_err err "effif: vx0: no underlay route: the underlay of vx0 is in another network namespace (nsid "
+	expect_err err ", ifindex $(ip netns exec "$a" cat /sys/class/net/up1/ifindex))"
+}
+
 # Kernel WireGuard: its fwmark and peers from its netlink family.
 t_socket_wireguard() {
 	ns
@@ -822,6 +841,7 @@ run "wg-quick, IPv6" t_wgquick6
 run "openvpn def1: -P server answers by peer, scan without it" t_openvpn
 run "macvlan: its lower device" t_macvlan
 run "vxlan with a device: that device" t_vxlan
+run "vxlan moved into another namespace: never a device of this one" t_vxlan_netns
 run "vxlan routed into a tunnel: the tunnel's uplink" t_vxlan_tunnel
 run "bridge: one port is the answer, two are ambiguous" t_bridge
 run "multipath default over two uplinks: ambiguous" t_multipath

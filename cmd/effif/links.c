@@ -158,9 +158,17 @@ link_cb(const struct nlmsghdr *nlh, void *arg)
 	if (l->kind != NULL && l->kind->uselink && l->lower == 0 &&
 	    attr_u32(at.tb[IFLA_LINK], &lower) && lower != l->index)
 		l->lower = lower;
-	/* A lower device in another namespace is not ours to name. */
-	if (at.tb[IFLA_LINK_NETNSID] != NULL)
+	/*
+	 * A lower device in another namespace is not ours to name, and a
+	 * stacked device or tunnel made there (moved here since) sends its
+	 * packets there: no route of ours says where they go.
+	 */
+	if (attr_u32(at.tb[IFLA_LINK_NETNSID], &l->nsid)) {
+		l->otherns = l->kind != NULL && (l->kind->tunnel ||
+		    l->kind->uselink);
+		l->nslower = l->lower;
 		l->lower = 0;
+	}
 	return MNL_CB_OK;
 }
 

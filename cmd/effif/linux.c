@@ -37,6 +37,12 @@ step(struct ctx *c, const struct link *l, int depth, struct step *st)
 
 	memset(st, 0, sizeof(*st));
 	st->table = -1;
+	if (l->otherns) {
+		snprintf(c->why, sizeof(c->why), ": the underlay of %s is in "
+		    "another network namespace (nsid %d, ifindex %u)", l->name,
+		    (int)l->nsid, l->nslower);
+		return R_NOROUTE;
+	}
 	/* Stacked devices carry the same packets: -M and -P hold for them. */
 	c->hasmark = c->stacked && q->hasmark;
 	c->mark = c->hasmark ? q->mark : 0;

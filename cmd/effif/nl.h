@@ -48,6 +48,9 @@ struct link {
 	int			 hasmark;
 	uint32_t		 fwmark;
 	long			 tunfds;	/* fds on a tun, -1: not told */
+	int			 otherns;	/* its underlay is elsewhere */
+	uint32_t		 nsid;		/* there: IFLA_LINK_NETNSID */
+	unsigned int		 nslower;	/* there: its lower, or 0 */
 };
 
 struct rule {
