@@ -770,6 +770,32 @@ t_vxlan_netns() {
 	expect_err err ", ifindex $(ip netns exec "$a" cat /sys/class/net/up1/ifindex))"
 }
 
+# Source-specific IPv6 defaults (default from P via ...): a lookup with
+# no source matches none; each source is asked, and two sources that
+# leave by two devices are named, ambiguous; one source is the answer.
+t_source_routes() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
+	ip -n "$NS" -6 route del default via 2001:db8:2::1 dev up2
+	ip -n "$NS" -6 route add default from 2001:db8:1::/64 \
+	    via 2001:db8:1::1 dev up1
+	ip -n "$NS" -6 route add default from 2001:db8:2::/64 \
+	    via 2001:db8:2::1 dev up2
+	must_fail 3 ef -6 --method scan tun0
+	expect_err err "tun0: ambiguous: the answer depends on the source: from 2001:db8:1::/64 up1, from 2001:db8:2::/64 up2"
+	must_fail 3 ef -6 -P 2001:db8:ff::7 --method peer tun0
+	expect_err err "tun0: ambiguous: the answer depends on the source: from 2001:db8:1::/64 up1, from 2001:db8:2::/64 up2"
+	ip -n "$NS" -6 route del default from 2001:db8:2::/64
+	is up1 ef -6 --method scan tun0
+	is up1 ef -6 -P 2001:db8:ff::7 --method peer tun0
+	ef -v -6 --method scan tun0 >out
+	[ "$(field note)" = "source-specific route from 2001:db8:1::/64 up1" ] ||
+	    fail "note $(field note)"
+}
+
 # Kernel WireGuard: its fwmark and peers from its netlink family.
 t_socket_wireguard() {
 	ns
@@ -866,6 +892,7 @@ run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_
 run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
 run "socket: every process that holds the tun, not the first" t_socket_owners
 run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
+run "IPv6 source-specific defaults: each source asked" t_source_routes
 WG=
 if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
 	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1

@@ -190,6 +190,7 @@ sys_open(void)
 	s->routes[0].size = s->routes[1].size = sizeof(struct route);
 	s->nhobjs.size = sizeof(struct nhobj);
 	s->rejects6.size = sizeof(struct route);
+	s->srcroutes6.size = sizeof(struct route);
 	if ((s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC)) == NULL ||
 	    mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) == -1) {
 		sys_fail(errno, "netlink socket");
@@ -216,6 +217,7 @@ sys_close(struct sys *s)
 	}
 	free(s->nhobjs.v);
 	free(s->rejects6.v);
+	free(s->srcroutes6.v);
 	free(s->buf);
 	free(s);
 }
@@ -235,6 +237,7 @@ sys_refresh(struct sys *s)
 	s->have_routes[0] = s->have_routes[1] = 0;
 	s->nhobjs.n = 0;
 	s->have_rejects6 = 0;
+	s->have_srcroutes6 = 0;
 }
 
 void

@@ -155,6 +155,72 @@ route_pick(struct ctx *c, const struct route *rt, const struct nexthop **nhp,
 	return R_FOUND;
 }
 
+/*
+ * IPv6 source-specific defaults (default from P via G): a lookup with no
+ * source matches none of them, while the tunnel's packets, once the
+ * kernel picks their source, take one.  Each source prefix is asked in
+ * turn (RTA_SRC, its first address): one device for all of them is the
+ * answer; several, and the answer depends on the source: ambiguous, each
+ * named.  R_NONE when no source leaves the chain.
+ */
+static int
+by_source(struct ctx *c, const struct ipaddr *dst, int hasmark,
+    uint32_t mark, enum method m, struct step *st)
+{
+	const struct route *sr;
+	const struct nexthop *nh;
+	struct route rt;
+	struct flow f;
+	char a[INET6_ADDRSTRLEN], devs[120], list[160] = "";
+	size_t i, j, len, n;
+	unsigned int first = 0;
+	int e, res, several = 0;
+
+	if (dst->family != AF_INET6 || srcroutes6_load(c->s) == -1)
+		return dst->family != AF_INET6 ? R_NONE : R_ERR;
+	sr = c->s->srcroutes6.v;
+	n = c->s->srcroutes6.n;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && (sr[j].src_len != sr[i].src_len ||
+		    memcmp(sr[j].src.a, sr[i].src.a, 16) != 0); j++)
+			;
+		if (j < i)
+			continue;	/* that source was asked */
+		flow_to(&f, dst, hasmark, mark);
+		f.src = sr[i].src;
+		if ((e = getroute(c->s, &f, RTM_F_FIB_MATCH, &rt)) != 0) {
+			if (!unreachable(e)) {
+				sys_fail(e, "route from %s", inet_ntop(
+				    AF_INET6, f.src.a, a, sizeof(a)));
+				return R_ERR;
+			}
+			continue;
+		}
+		if (rt.type != RTN_UNICAST || (res = route_pick(c, &rt, &nh,
+		    devs, sizeof(devs))) == R_NONE)
+			continue;
+		len = strlen(list);
+		snprintf(list + len, sizeof(list) - len, "%sfrom %s/%u %s",
+		    len > 0 ? ", " : "", inet_ntop(AF_INET6, f.src.a, a,
+		    sizeof(a)), sr[i].src_len, devs);
+		if (res == R_AMBIG || (first != 0 && nh->oif != first))
+			several = 1;
+		if (first == 0 && res == R_FOUND) {
+			first = nh->oif;
+			step_route(st, m, nh, AF_INET6, rt.table, hasmark,
+			    mark);
+			snprintf(c->ans->note, sizeof(c->ans->note),
+			    "source-specific route %s", list);
+		}
+	}
+	if (several) {
+		snprintf(c->why, sizeof(c->why), "the answer depends on the "
+		    "source: %s", list);
+		return R_AMBIG;
+	}
+	return first != 0 ? R_FOUND : R_NONE;
+}
+
 /* 2: the route to the far end, with the tunnel's mark if it has one. */
 int
 by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
@@ -197,6 +263,9 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 			}
 			if (i > 0)
 				continue;
+			if ((res = by_source(c, peer, hasmark[i], marks[i],
+			    M_PEER, st)) != R_NONE)
+				return res;
 			snprintf(c->why, sizeof(c->why), " to peer %s",
 			    inet_ntop(peer->family, peer->a, addr,
 			    sizeof(addr)));
@@ -489,6 +558,7 @@ by_scan(struct ctx *c, int family, struct step *st)
 	const struct rule *r;
 	const struct route *rt;
 	const struct nexthop *nh = NULL;
+	struct ipaddr probe;
 	size_t i, n, steps;
 	int res;
 
@@ -542,7 +612,11 @@ by_scan(struct ctx *c, int family, struct step *st)
 		step_route(st, M_SCAN, nh, family, rt->table, 0, 0);
 		return R_FOUND;
 	}
-	return R_NOROUTE;
+	memset(&probe, 0, sizeof(probe));
+	probe.family = family;
+	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
+	res = by_source(c, &probe, 0, 0, M_SCAN, st);
+	return res == R_NONE ? R_NOROUTE : res;
 }
 
 #endif /* __linux__ */

@@ -85,6 +85,7 @@ struct route {
 	uint32_t	table;
 	uint32_t	metric;
 	uint32_t	nhid;		/* a nexthop object, not yet resolved */
+	struct ipaddr	src;		/* of a source-specific route */
 	int		nnh;
 	struct nexthop	nh[NH_MAX];
 };
@@ -136,6 +137,8 @@ struct sys {
 	int			 watching;	/* -w: no socket method */
 	int			 have_rejects6;
 	struct vec		 rejects6;	/* IPv6 reject and throw defaults */
+	int			 have_srcroutes6;
+	struct vec		 srcroutes6;	/* IPv6 defaults from a prefix */
 };
 
 /* A parse in progress: the attributes of one level. */
@@ -217,6 +220,7 @@ int	 unreachable(int);
 int	 rejects6_load(struct sys *);
 int	 reject6_in(struct sys *, uint32_t);
 int	 route_same(const struct route *, const struct route *);
+int	 srcroutes6_load(struct sys *);
 
 /* methods.c */
 int	 in_chain(const struct ctx *, unsigned int);

@@ -73,6 +73,7 @@ route_parse(const struct nlmsghdr *nlh, struct route *rt)
 	attr_u32(at.tb[RTA_TABLE], &rt->table);
 	attr_u32(at.tb[RTA_PRIORITY], &rt->metric);
 	attr_u32(at.tb[RTA_NH_ID], &rt->nhid);
+	attr_addr(at.tb[RTA_SRC], &rt->src);
 	if (at.tb[RTA_MULTIPATH] != NULL) {
 		nexthops_parse(at.tb[RTA_MULTIPATH], rt);
 		return 0;
@@ -411,6 +412,46 @@ route_same(const struct route *a, const struct route *b)
 	return a->table == b->table && a->dst_len == b->dst_len &&
 	    a->metric == b->metric && a->nnh == b->nnh &&
 	    memcmp(a->nh, b->nh, a->nnh * sizeof(a->nh[0])) == 0;
+}
+
+static int
+srcroute6_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct sys *s = arg;
+	struct route rt, *p;
+
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		s->intr = 1;
+	if (nlh->nlmsg_type != RTM_NEWROUTE || route_parse(nlh, &rt) == -1 ||
+	    rt.dst_len != 0 || rt.src_len == 0 || rt.type != RTN_UNICAST)
+		return MNL_CB_OK;
+	if ((p = vec_add(&s->srcroutes6)) == NULL)
+		return MNL_CB_ERROR;
+	*p = rt;
+	return MNL_CB_OK;
+}
+
+/*
+ * The IPv6 default routes from a source prefix (subtrees), of every
+ * table: asked only once a lookup without a source found no route.
+ */
+int
+srcroutes6_load(struct sys *s)
+{
+	union {
+		struct nlmsghdr	h;
+		char		b[256];
+	} req;
+	struct nlmsghdr *nlh;
+
+	if (s->have_srcroutes6)
+		return 0;
+	nlh = dump_begin(req.b, RTM_GETROUTE, AF_INET6, sizeof(struct rtmsg));
+	if (nl_dump(s, nlh, srcroute6_cb, &s->srcroutes6,
+	    "IPv6 source routes") == -1)
+		return -1;
+	s->have_srcroutes6 = 1;
+	return 0;
 }
 
 #endif /* __linux__ */
