@@ -844,6 +844,51 @@ t_watch_error() {
 	expect_err werr "effif: utun5: route with mark 0x80000: Input/output error"
 }
 
+# stamp: each line read, after the time it was read (ns since the epoch).
+stamp() {
+	local line
+	while IFS= read -r line; do
+		printf '%s %s\n' "$(date +%s%N)" "$line"
+	done
+}
+
+# Watch mode prints every change: twenty flips 50 ms apart are twenty
+# lines, each soon after its flip (latencies measured, not asserted).
+t_watch_flips() {
+	local pid i t lat
+	tailscale
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 metric 200
+	bg ip netns exec "$NS" "$BIN/effif" -w -4 -M 0x80000 utun5 \
+	    > >(stamp >wout) 2>werr
+	pid=$!
+	wait_for 5 lines wout 1
+	: >flips
+	for i in $(seq 1 20); do
+		if [ $((i % 2)) -eq 1 ]; then
+			ip -n "$NS" route del default via 10.1.0.1 dev up1
+		else
+			ip -n "$NS" route add default via 10.1.0.1 dev up1 \
+			    metric 100
+		fi
+		date +%s%N >>flips
+		sleep 0.05
+	done
+	wait_for 5 lines wout 21
+	sleep 0.3
+	kill -TERM "$pid"
+	wait_exit 5 "$pid"
+	cut -d' ' -f2 wout >got
+	{ echo up1; for i in $(seq 1 10); do printf 'up2\nup1\n'; done; } |
+	    diff -u - got
+	# Latency: each line after the flip before it, in ms.
+	lat=$(tail -n +2 wout | cut -d' ' -f1 | paste - flips |
+	    awk '{ print int(($1 - $2) / 1000000) }' | sort -n | tr '\n' ' ')
+	t_note "watch: 20 flips 50 ms apart, 20 lines; latency ms (sorted): $lat"
+	t=$(echo "$lat" | awk '{ print $NF }')
+	[ "$t" -lt 2000 ] || fail "a line $t ms late"
+}
+
 # run NAME FUNCTION: t_case, or t_skip where namespaces cannot be made.
 run() {
 	if [ -n "$NO_NETNS" ] && [ "$2" != t_usage ]; then
@@ -885,6 +930,7 @@ run "nexthop objects with nexthop_compat_mode=0" t_nhid
 run "output: JSON of any name, marks as ip-rule reads them, one status" t_output
 run "-w -46: each line names its family" t_watch46
 run "-w: a netlink error is one round's answer, not the end" t_watch_error
+run "-w: twenty flips 50 ms apart are twenty lines" t_watch_flips
 run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
 run "socket: the tun owner's socket, its mark, device and peer" t_socket
 run "socket: an unconnected marked socket, then none that leaves" t_socket_mark

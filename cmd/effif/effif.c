@@ -28,7 +28,13 @@
 #include "sandbox.h"
 #include "util.h"
 
-#define DEBOUNCE_MS	100	/* from an event to the recompute */
+/*
+ * From the first event of a burst to the recompute: short enough that a
+ * change prints within 20 ms and a state of 50 ms still shows, long
+ * enough that the notices of one change (a link and its routes) are one
+ * round.
+ */
+#define DEBOUNCE_MS	10
 #define OPT_METHOD	0x100	/* --method: no letter */
 
 struct opts {
