@@ -1,6 +1,7 @@
 /* ISC license: see LICENSE. */
 /*
- * effif: what main asks of the system part (linux.c, darwin.c).
+ * effif: what main asks of the system part (linux.c and its files,
+ * darwin.c).
  */
 #ifndef EFFIF_H
 #define EFFIF_H

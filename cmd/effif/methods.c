@@ -450,6 +450,15 @@ scan_best(const struct route *rt, const int *ok, size_t n,
 	return 0;
 }
 
+/* The scan could not be asked of the kernel: -v says why. */
+static int
+scan_read(struct ctx *c, const char *why)
+{
+	snprintf(c->ans->note, sizeof(c->ans->note), "scan read the tables: "
+	    "%s", why);
+	return -1;
+}
+
 /*
  * The scan, asked of the kernel: for each device that may carry the
  * tunnel's packets, the route of the probe bound to that device (RTA_OIF,
@@ -460,15 +469,6 @@ scan_best(const struct route *rt, const int *ok, size_t n,
  * reject or throw default on the way, or no answer at all: -1, and the
  * scan reads the tables itself (it also names why there is no route).
  */
-/* The scan could not be asked of the kernel: -v says why. */
-static int
-scan_read(struct ctx *c, const char *why)
-{
-	snprintf(c->ans->note, sizeof(c->ans->note), "scan read the tables: "
-	    "%s", why);
-	return -1;
-}
-
 static int
 scan_ask(struct ctx *c, int family, struct step *st)
 {
