@@ -829,7 +829,10 @@ t_watch_error() {
 	local pid
 	have_strace || { t_note "no strace"; return 0; }
 	tailscale
-	bg ip netns exec "$NS" strace -f -qq -o /dev/null -e trace=sendto \
+	# LeakSanitizer cannot run under ptrace.
+	bg ip netns exec "$NS" \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -f -qq -o /dev/null -e trace=sendto \
 	    -e inject=sendto:error=EIO:when=2 "$BIN/effif" -w -4 -M 0x80000 \
 	    utun5 >wout 2>werr
 	pid=$!
