@@ -163,8 +163,8 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 	$(FUZZCC) $(CPPFLAGS) -std=c11 $(FZFLAGS) -fsanitize=fuzzer-no-link \
 	    -c -o $@ $<
 
-$(FZ)/netlink: cmd/effif/linux.c cmd/effif/owner.c cmd/effif/effif.h \
-    cmd/effif/owner.h
+$(FZ)/netlink: $(filter-out cmd/effif/darwin.c cmd/effif/effif.c \
+    cmd/effif/rtsock.c,$(wildcard cmd/effif/*.c)) $(wildcard cmd/effif/*.h)
 $(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/ops.c \
     cmd/fdholder/fdholder.h
 $(FZ)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FZOBJ)

@@ -591,7 +591,7 @@ t_socket() {
 	[ "$(ssfield "$OWNER" fwmark:)" = 0x1234 ] || fail "ss fwmark"
 	ip netns exec "$NS" ss -H -uapne | grep "pid=$OWNER," |
 	    grep -q "%up2:$OPORT " || fail "ss: not bound to up2"
-	[ "$(field note)" = "pid $OWNER udp socket $(ssfield "$OWNER" ino:) 10.2.0.2:$OPORT -> 203.0.113.7:51820 mark 0x1234 dev up2" ] ||
+	[ "$(field note)" = "pid $OWNER uid 0 udp socket $(ssfield "$OWNER" ino:) 10.2.0.2:$OPORT -> 203.0.113.7:51820 mark 0x1234 dev up2" ] ||
 	    fail "note $(field note)"
 	# And what ip route get says of exactly that flow.
 	ip -n "$NS" route get 203.0.113.7 mark 0x1234 oif up2 |
@@ -620,7 +620,7 @@ t_socket_mark() {
 	is up2 ef --method socket tun0
 	ef -v -4 tun0 >out
 	[ "$(field method)" = socket ] || fail "method $(field method)"
-	field note | grep -q "^pid $OWNER udp .* (not connected)$" ||
+	field note | grep -q "^pid $OWNER uid 0 udp .* (not connected)$" ||
 	    fail "note $(field note)"
 	ip -n "$NS" rule del pref 100
 	must_fail 2 ef -4 --method socket tun0
@@ -633,6 +633,168 @@ t_socket_mark() {
 	expect_err err "tun9: no underlay route by method socket: no process holds tun9 open"
 	must_fail 100 ef -w --method socket tun0
 	expect_err err "effif: cannot use --method socket with -w"
+}
+
+# txpk DEV: packets sent by DEV so far.
+txpk() {
+	ip netns exec "$NS" cat "/sys/class/net/$1/statistics/tx_packets"
+}
+
+# sent DEV: the owner sends one datagram, which leaves by DEV.
+sent() {
+	local before
+	before=$(txpk "$1")
+	kill -USR1 "$OWNER"
+	wait_for 5 test "$(txpk "$1")" -gt "$before"
+}
+
+# sockrules: uplinks up1 and up2 whose gateways answer without ARP,
+# a default route into tun0 before them, and table 7's default via up2.
+sockrules() {
+	ns
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" neigh add 10.1.0.1 lladdr 02:00:00:00:01:01 dev up1 \
+	    nud permanent
+	ip -n "$NS" neigh add 10.2.0.1 lladdr 02:00:00:00:02:01 dev up2 \
+	    nud permanent
+	ip netns exec "$NS" ip tuntap add mode tun name tun0
+	ip -n "$NS" link set tun0 up
+	ip -n "$NS" route add default dev tun0 metric 10
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 table 7
+}
+
+# The socket method asks the socket's whole question: its uid, protocol
+# and ports too, as the kernel routes that socket's datagrams.
+t_socket_uid() {
+	sockrules
+	ip -n "$NS" rule add pref 100 uidrange 1000-1000 lookup 7
+	owner tun0 -c 203.0.113.7:51820 -u 1000
+	sent up2
+	is up2 ef -4 --method socket tun0
+}
+
+t_socket_ports() {
+	sockrules
+	ip -n "$NS" rule add pref 100 ipproto udp dport 51820 lookup 7
+	owner tun0 -c 203.0.113.7:51820 -p 40000
+	sent up2
+	is up2 ef -4 --method socket tun0
+	ip -n "$NS" rule del pref 100
+	ip -n "$NS" rule add pref 100 ipproto udp sport 40000 lookup 7
+	sent up2
+	is up2 ef -4 --method socket tun0
+	ip -n "$NS" rule del pref 100
+	must_fail 2 ef -4 --method socket tun0
+	expect_err err "the sockets of tun0 route into a tunnel"
+}
+
+# Every process that holds the tun device counts, not the first found: a
+# child shares its parent's tun fd (the kernel counts one queue).
+t_socket_owners() {
+	sockrules
+	ip -n "$NS" route add default via 10.1.0.1 dev up1 table 8
+	ip -n "$NS" rule add pref 100 fwmark 0x1 lookup 8
+	ip -n "$NS" rule add pref 101 fwmark 0x2 lookup 7
+	# Parent 0x1 (up1), child 0x2 (up2): ambiguous, each one named.
+	owner tun0 -m 0x1 -k 0x2 -c 203.0.113.7:51820
+	must_fail 3 ef -4 --method socket tun0
+	expect_err err "tun0: ambiguous: sockets routed through several devices: up1 (pid $OWNER) up2 (pid "
+	kill -TERM "$OWNER"
+	wait_exit 5 "$OWNER"
+	# A parent without a socket, its child's socket marked 0x2: up2.
+	owner tun0 -n -k 0x2 -c 203.0.113.7:51820
+	sent up2
+	is up2 ef -4 --method socket tun0
+	ef -v -4 tun0 >out
+	field socket | grep -q "^pid [0-9]* uid 0 udp socket .* mark 0x2 -> up2 via 10.2.0.1 table 7$" ||
+	    fail "socket $(field socket)"
+}
+
+# One rule for several paths: the methods that ask about no flow say
+# ambiguous for any multipath route (nexthops, groups, resilient groups,
+# or one leg through the tunnel itself); the socket method, whose one
+# flow the kernel hashes onto one leg, answers that leg and -v says so.
+t_multipath_methods() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	ip -n "$NS" route add default nexthop via 10.1.0.1 dev up1 \
+	    nexthop via 10.2.0.1 dev up2
+	must_fail 3 ef -4 -P 203.0.113.7 --method peer tun0
+	expect_err err "tun0: ambiguous: multipath route to peer 203.0.113.7 in table 254: up1 up2"
+	must_fail 3 ef -4 -M 0x1 --method mark tun0
+	expect_err err "tun0: ambiguous: multipath route with mark 0x1 in table 254: up1 up2"
+	owner tun0 -c 203.0.113.7:51820
+	is "$(ip -n "$NS" route get 203.0.113.7 | sed -n 's/.* dev \(up[12]\) .*/\1/p')" \
+	    ef -4 --method socket tun0
+	ef -v -4 --method socket tun0 >out
+	field socket | grep -q "(multipath route over up1 up2: the kernel's hash of this flow picks up[12])$" ||
+	    fail "socket $(field socket)"
+	ip -n "$NS" route del default
+	ip -n "$NS" nexthop add id 1 via 10.1.0.1 dev up1
+	ip -n "$NS" nexthop add id 2 via 10.2.0.1 dev up2
+	ip -n "$NS" nexthop add id 10 group 1/2
+	ip -n "$NS" nexthop add id 11 group 1/2 type resilient buckets 8
+	for g in 10 11; do
+		ip -n "$NS" route replace default nhid "$g"
+		must_fail 3 ef -4 -P 203.0.113.7 --method peer tun0
+		expect_err err "multipath route to peer 203.0.113.7 in table 254: up1 up2"
+		must_fail 3 ef -4 -M 0x1 --method mark tun0
+		expect_err err "multipath route with mark 0x1 in table 254: up1 up2"
+	done
+	ip -n "$NS" route replace default nexthop dev tun0 \
+	    nexthop via 10.1.0.1 dev up1
+	must_fail 3 ef -4 -P 203.0.113.7 --method peer tun0
+	expect_err err "multipath route to peer 203.0.113.7 in table 254: tun0 (the tunnel itself) up1"
+}
+
+# A vxlan made in one namespace on its uplink and moved into another: its
+# packets are still routed, and leave, in the first.  effif never names a
+# device of the namespace it runs in for it.
+t_vxlan_netns() {
+	local a
+	ns
+	a=$NS
+	uplink up1 1 100
+	ns
+	uplink up3 3 100
+	ip -n "$a" link add vx0 type vxlan id 42 dev up1 remote 10.1.0.9 \
+	    dstport 4789
+	ip -n "$a" link set vx0 netns "$NS"
+	ip -n "$NS" link set vx0 up
+	must_fail 2 ef vx0
+	expect_err err "effif: vx0: no underlay route: the underlay of vx0 is in another network namespace (nsid "
+	expect_err err ", ifindex $(ip netns exec "$a" cat /sys/class/net/up1/ifindex))"
+}
+
+# Source-specific IPv6 defaults (default from P via ...): a lookup with
+# no source matches none; each source is asked, and two sources that
+# leave by two devices are named, ambiguous; one source is the answer.
+t_source_routes() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
+	ip -n "$NS" -6 route del default via 2001:db8:2::1 dev up2
+	ip -n "$NS" -6 route add default from 2001:db8:1::/64 \
+	    via 2001:db8:1::1 dev up1
+	ip -n "$NS" -6 route add default from 2001:db8:2::/64 \
+	    via 2001:db8:2::1 dev up2
+	must_fail 3 ef -6 --method scan tun0
+	expect_err err "tun0: ambiguous: the answer depends on the source: from 2001:db8:1::/64 up1, from 2001:db8:2::/64 up2"
+	must_fail 3 ef -6 -P 2001:db8:ff::7 --method peer tun0
+	expect_err err "tun0: ambiguous: the answer depends on the source: from 2001:db8:1::/64 up1, from 2001:db8:2::/64 up2"
+	ip -n "$NS" -6 route del default from 2001:db8:2::/64
+	is up1 ef -6 --method scan tun0
+	is up1 ef -6 -P 2001:db8:ff::7 --method peer tun0
+	ef -v -6 --method scan tun0 >out
+	[ "$(field note)" = "source-specific route from 2001:db8:1::/64 up1" ] ||
+	    fail "note $(field note)"
 }
 
 # Kernel WireGuard: its fwmark and peers from its netlink family.
@@ -661,6 +823,76 @@ t_watch46() {
 	printf 'inet\tup1\ninet6\tup1\ninet6\tup2\n' | diff -u - wout
 }
 
+# A netlink error in watch mode is that round's answer, not the end: the
+# second request of the first round fails (EIO, by strace), the line is
+# empty and the error is said; the next change is answered again.
+t_watch_error() {
+	local pid
+	have_strace || { t_note "no strace"; return 0; }
+	tailscale
+	# LeakSanitizer cannot run under ptrace.
+	bg ip netns exec "$NS" \
+	    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -f -qq -o /dev/null -e trace=sendto \
+	    -e inject=sendto:error=EIO:when=2 "$BIN/effif" -w -4 -M 0x80000 \
+	    utun5 >wout 2>werr
+	pid=$!
+	wait_for 5 lines wout 1
+	ip -n "$NS" route del default via 10.1.0.1 dev up1
+	wait_for 5 lines wout 2
+	# strace leaves its tracee running on SIGTERM: end effif itself.
+	kill -TERM "$(pgrep -P "$pid" effif)"
+	wait_exit 5 "$pid"
+	[ "$RC" -eq 0 ] || { cat werr >&2; fail "watch exited $RC"; }
+	printf '\nup2\n' | diff -u - wout
+	expect_err werr "effif: utun5: route with mark 0x80000: Input/output error"
+}
+
+# stamp: each line read, after the time it was read (ns since the epoch).
+stamp() {
+	local line
+	while IFS= read -r line; do
+		printf '%s %s\n' "$(date +%s%N)" "$line"
+	done
+}
+
+# Watch mode prints every change: twenty flips 50 ms apart are twenty
+# lines, each soon after its flip (latencies measured, not asserted).
+t_watch_flips() {
+	local pid i t lat
+	tailscale
+	ip -n "$NS" route del default via 10.2.0.1 dev up2
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 metric 200
+	bg ip netns exec "$NS" "$BIN/effif" -w -4 -M 0x80000 utun5 \
+	    > >(stamp >wout) 2>werr
+	pid=$!
+	wait_for 5 lines wout 1
+	: >flips
+	for i in $(seq 1 20); do
+		if [ $((i % 2)) -eq 1 ]; then
+			ip -n "$NS" route del default via 10.1.0.1 dev up1
+		else
+			ip -n "$NS" route add default via 10.1.0.1 dev up1 \
+			    metric 100
+		fi
+		date +%s%N >>flips
+		sleep 0.05
+	done
+	wait_for 5 lines wout 21
+	sleep 0.3
+	kill -TERM "$pid"
+	wait_exit 5 "$pid"
+	cut -d' ' -f2 wout >got
+	{ echo up1; for i in $(seq 1 10); do printf 'up2\nup1\n'; done; } |
+	    diff -u - got
+	# Latency: each line after the flip before it, in ms.
+	lat=$(tail -n +2 wout | cut -d' ' -f1 | paste - flips |
+	    awk '{ print int(($1 - $2) / 1000000) }' | sort -n | tr '\n' ' ')
+	t_note "watch: 20 flips 50 ms apart, 20 lines; latency ms (sorted): $lat"
+	t=$(echo "$lat" | awk '{ print $NF }')
+	[ "$t" -lt 2000 ] || fail "a line $t ms late"
+}
+
 # run NAME FUNCTION: t_case, or t_skip where namespaces cannot be made.
 run() {
 	if [ -n "$NO_NETNS" ] && [ "$2" != t_usage ]; then
@@ -684,6 +916,7 @@ run "wg-quick, IPv6" t_wgquick6
 run "openvpn def1: -P server answers by peer, scan without it" t_openvpn
 run "macvlan: its lower device" t_macvlan
 run "vxlan with a device: that device" t_vxlan
+run "vxlan moved into another namespace: never a device of this one" t_vxlan_netns
 run "vxlan routed into a tunnel: the tunnel's uplink" t_vxlan_tunnel
 run "bridge: one port is the answer, two are ambiguous" t_bridge
 run "multipath default over two uplinks: ambiguous" t_multipath
@@ -700,9 +933,16 @@ run "-M and -P hold below a stacked device" t_stacked_mark
 run "nexthop objects with nexthop_compat_mode=0" t_nhid
 run "output: JSON of any name, marks as ip-rule reads them, one status" t_output
 run "-w -46: each line names its family" t_watch46
+run "-w: a netlink error is one round's answer, not the end" t_watch_error
+run "-w: twenty flips 50 ms apart are twenty lines" t_watch_flips
 run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
 run "socket: the tun owner's socket, its mark, device and peer" t_socket
 run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
+run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid
+run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
+run "socket: every process that holds the tun, not the first" t_socket_owners
+run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
+run "IPv6 source-specific defaults: each source asked" t_source_routes
 WG=
 if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
 	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1

@@ -4,7 +4,10 @@
 # network namespace, each question effif answers compared with what the
 # kernel says to `ip route get` (with the same mark), and, for the scan
 # ("as if the tunnels were not there"), with the kernel's answer in a
-# twin namespace where the tunnels were deleted.  No packet is sent.
+# twin namespace where the tunnels were deleted.  The socket method is
+# compared with a real datagram: a tun owner (tunowner.py, its socket of
+# a random mark and uid, connected from port 40000 to port 51820) sends
+# one, and a packet socket says by which device it went out.
 #
 # usage: effifdiff.py BIN FIRST_SEED COUNT [-v]
 # Prints one line per disagreement (with -v, the setup too), then
@@ -14,10 +17,14 @@ import collections
 import json
 import os
 import random
+import select
+import signal
 import subprocess
 import sys
 
 PROBE = {4: "192.0.2.1", 6: "2001:db8::1"}
+OWNER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                     "tunowner.py")
 PEERS = {4: ["203.0.113.7", "198.51.100.9"],
          6: ["2001:db8:ff::7", "2001:db8:fe::9"]}
 TUNKINDS = ("tun", "tap", "vxlan", "wireguard", "gre", "ipip", "sit",
@@ -39,6 +46,9 @@ class Setup:
 
     def __init__(self, seed):
         self.r = random.Random(seed)
+        # What the socket question adds draws from its own generator, so
+        # that every earlier setup stays as it was.
+        self.r2 = random.Random(seed * 104729 + 1)
         self.cmds = []          # ip -batch lines
         self.sysctl = []
         self.uplinks = []       # (dev carrying the address, N)
@@ -218,6 +228,26 @@ class Setup:
             prefs = sorted(r.sample(range(50, 400, 5), r.randrange(0, 6)))
             for p in prefs:
                 self.rule(f, p)
+        self.sock_rules()
+
+    def sock_rules(self):
+        """Rules on what only a socket carries: its uid, protocol and
+        ports; and gateways that answer, so that a datagram goes out."""
+        r = self.r2
+        for n in range(1, len(self.uplinks) + 1):
+            self.c("neigh add 10.%d.0.1 lladdr 02:00:00:00:%02x:01 dev %s "
+                   "nud permanent" % (n, n, self.uplinks[n - 1]))
+        self.owner_uid = r.choice((0, 1000))
+        self.owner_mark = r.choice((None,) + tuple(sorted(self.marks)))
+        for _ in range(r.randrange(0, 3)):
+            # None of them matches root's lookups without ports, which
+            # the other methods' oracles are.
+            sel = r.choice(("uidrange 1000-1000", "ipproto udp dport 51820",
+                            "ipproto udp sport 40000", "dport 51820"))
+            self.c("-4 rule add pref %d %s table %d" % (
+                r.randrange(20, 400), sel, r.choice((100, 101, 102, 254))))
+            self.feat[4].add("sel-other")
+            self.feat[4].add("sock-" + sel.split()[0])
 
     def style(self, style, f, t):
         r = self.r
@@ -399,24 +429,62 @@ class Oracle:
                 return True
         return False
 
+    def socket(self, s, tunnel):
+        """--method socket: where a datagram of the owner's socket left."""
+        a = self.real.ex + ["python3", OWNER, tunnel, "-W", "-p", "40000",
+                            "-c", PEERS[4][0] + ":51820", "-u",
+                            str(s.owner_uid)]
+        if s.owner_mark is not None:
+            a += ["-m", "%#x" % s.owner_mark]
+        p = subprocess.Popen(a, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        try:
+            ready = line(p)
+            if not ready.startswith("ready "):
+                return ("skip", "no tun owner"), p
+            os.kill(int(ready.split()[1]), signal.SIGUSR1)
+            left = line(p).split()
+        except (OSError, ValueError):
+            return ("skip", "no tun owner"), p
+        if left[1:] in ([], ["none"]):
+            return ("skip", "datagram not seen"), p
+        dev = left[1]
+        if dev == "unreachable" or NS.kind(self.links.get(dev, {})) in \
+                TUNKINDS:
+            return (2, None), p
+        return self.answer(dev), p
+
     def peer(self, f, tunnel, peer, mark):
         """--method peer: the route to the far end, the mark given or
-        none, then the well-known marks some rule treats apart."""
+        none, then the well-known marks some rule treats apart; a
+        multipath route is ambiguous, as for -M."""
         tries = [mark]
         if mark is None:
             tries += [m for m in WELLKNOWN if self.mark_in_use(f, m)]
         for i, m in enumerate(tries):
-            rt = self.real.route(f, peer, mark=m)
+            rt = self.real.route(f, peer, mark=m, fibmatch=True)
             if rt is None:
                 if i == 0:
                     return (2, None)
                 continue
             if rt.get("type", "unicast") != "unicast":
                 continue
-            if rt.get("dev") in (tunnel, None):
+            # One rule for several paths: the route's every nexthop,
+            # not the one the hash picks for this lookup.
+            devs = sorted(set(self.devs(self.real, rt)))
+            out = [d for d in devs if d != tunnel]
+            if not out:
                 continue
-            return self.answer(rt["dev"])
+            if len(devs) > 1:
+                return (3, None)
+            return self.answer(out[0])
         return (2, None)
+
+
+def line(p, timeout=5):
+    """A line of p's output, or "" after timeout seconds."""
+    r, _, _ = select.select([p.stdout], [], [], timeout)
+    return p.stdout.readline().decode() if r else ""
 
 
 def effif(ns, binpath, args, notes=None):
@@ -450,6 +518,8 @@ def cause(kind, feat, got, want):
                  "sel-other", "multipath"),
         "mark": ("stacked", "nhid", "multipath"),
         "peer": ("stacked", "nhid"),
+        "socket": ("sock-uidrange", "sock-ipproto", "sock-dport",
+                   "multipath", "nhid"),
     }[kind]
     for c in order:
         if c in feat:
@@ -475,6 +545,9 @@ def questions(s, r):
                 if m is not None:
                     a += ["-M", "%#x" % m]
                 qs.append((a + [t], f, t, "peer", (), ("peer", p, m)))
+            if f == 4 and t == "tun0":
+                qs.append((["-4", "--method", "socket", t], f, t, "socket",
+                           (), ("socket",)))
         for dev, t in s.stacked:
             for m in sorted(s.marks):
                 qs.append((["-%d" % f, "-M", "%#x" % m, dev], f, t, "mark",
@@ -482,6 +555,12 @@ def questions(s, r):
             qs.append((["-%d" % f, "-P", PEERS[f][0], dev], f, t, "peer",
                        ("stacked",), ("peer-stacked", PEERS[f][0])))
     return qs
+
+
+def stop(p):
+    if p is not None:
+        p.terminate()
+        p.wait(timeout=5)
 
 
 def main():
@@ -502,23 +581,33 @@ def main():
             stats["setups"] += 1
             r = random.Random(seed * 7919)
             for args, f, t, kind, extra, key in questions(s, r):
-                if key[0] == "scan":
+                owner = None
+                if key[0] == "socket":
+                    want, owner = o.socket(s, t)
+                elif key[0] == "scan":
                     want = o.scan(f)
                 elif key[0] == "mark":
                     want = o.marked(f, t, key[1])
                 elif key[0] == "peer":
                     want = o.peer(f, t, key[1], key[2])
                 else:
-                    rt = real.route(f, key[1])
-                    if rt is None or rt.get("dev") in (t, None):
+                    # The route itself: multipath is ambiguous (item 3).
+                    rt = real.route(f, key[1], fibmatch=True)
+                    devs = sorted(set(o.devs(real, rt))) if rt else []
+                    out = [d for d in devs if d != t]
+                    if not out:
                         want = ("skip", "peer routed into the tunnel")
+                    elif len(devs) > 1:
+                        want = (3, None)
                     else:
-                        want = o.answer(rt["dev"])
+                        want = o.answer(out[0])
                 if want[0] == "skip":
                     stats["skipped"] += 1
+                    stop(owner)
                     continue
                 got = effif(real, binpath, args,
                             notes if key[0] == "scan" else None)
+                stop(owner)
                 stats["answers"] += 1
                 if got == want:
                     stats["agree"] += 1

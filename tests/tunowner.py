@@ -4,18 +4,30 @@
 # it opens a tun device and a UDP socket that carries the tunnel's
 # packets, with SO_MARK and SO_BINDTODEVICE when asked, connected to the
 # peer (or not, as wireguard-go's), then says "ready PID PORT" and waits
-# for SIGTERM or SIGINT.  No packet is sent.
+# for SIGTERM or SIGINT.  A packet is sent only on SIGUSR1: one datagram
+# from the first socket, to its peer.
 #
 # usage: tunowner.py TUNNAME [-m MARK] [-d DEVICE] [-c PEER:PORT] [-6]
-#                     [-C PEER6:PORT]
+#                     [-C PEER6:PORT] [-p SPORT] [-u UID]
+# -u: the sockets are made as UID (its fsuid: the tun device by root,
+# first; a mark may still be set).
+# -k MARK: a child, forked once the tun is open, holds it too, with a
+# socket of its own marked MARK (to the same peer); -n: the parent has no
+# socket (SIGUSR1 goes to the child).  The child ends with the parent.
+# -W: after each datagram, say by which device it left, as a packet
+# socket opened at the start (as root) saw it go out: "left DEV", "left
+# none" (not seen within a second), or "left unreachable" (send failed).
 # -C opens a second socket, IPv6, marked and bound the same, connected to
 # PEER6, as wireguard-go keeps one socket per family.
 import argparse
+import ctypes
 import fcntl
 import os
+import select
 import signal
 import socket
 import struct
+import time
 
 TUNSETIFF = 0x400454ca
 IFF_TUN = 0x0001
@@ -31,7 +43,7 @@ def udp(o, six, peer):
     if o.d is not None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
                      o.d.encode())
-    s.bind(("::" if six else "0.0.0.0", 0))
+    s.bind(("::" if six else "0.0.0.0", o.p))
     if peer is not None:
         host, port = peer.rsplit(":", 1)
         s.connect((host.strip("[]"), int(port)))
@@ -46,16 +58,102 @@ def main():
     a.add_argument("-c")
     a.add_argument("-6", dest="six", action="store_true")
     a.add_argument("-C")
+    a.add_argument("-p", type=int, default=0)
+    a.add_argument("-u", type=int)
+    a.add_argument("-k", type=lambda x: int(x, 0))
+    a.add_argument("-n", action="store_true")
+    a.add_argument("-W", action="store_true")
     o = a.parse_args()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    sigs = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    # ETH_P_ALL: only such packet sockets see what goes out.
+    sniff = None
+    if o.W:
+        sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                              socket.htons(3))
     tun = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(tun, TUNSETIFF,
                 struct.pack("16sH", o.tun.encode(), IFF_TUN | IFF_NO_PI))
-    s = udp(o, o.six, o.c)
+    if o.u is not None:
+        # A socket's uid, which routing sees, is the fsuid that made it;
+        # the fsuid alone keeps CAP_NET_ADMIN for SO_MARK.
+        libc = ctypes.CDLL(None)
+        libc.setfsgid(o.u)
+        libc.setfsuid(o.u)
+    child = None
+    if o.k is not None:
+        child = fork_child(o, sigs)
+    if o.n:
+        s = None
+    else:
+        s = udp(o, o.six, o.c)
     if o.C is not None:
         s6 = udp(o, True, o.C)
-    print("ready %d %d" % (os.getpid(), s.getsockname()[1]), flush=True)
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    print("ready %d %d" % (os.getpid(), s.getsockname()[1] if s else 0),
+          flush=True)
+    while signal.sigwait(sigs) == signal.SIGUSR1:
+        if s is None:
+            os.kill(child, signal.SIGUSR1)
+        elif sniff is None:
+            s.send(b"x")
+        else:
+            print("left %s" % sent_by(s, sniff, tun, o.tun), flush=True)
+    if child is not None:
+        os.kill(child, signal.SIGTERM)
+        os.waitpid(child, 0)
+
+
+def ours(data, sport, dport):
+    """Whether an IPv4 packet is a UDP datagram between those ports."""
+    if len(data) < 28 or data[0] >> 4 != 4 or data[9] != 17:
+        return False
+    hl = (data[0] & 15) * 4
+    return struct.unpack("!HH", data[hl:hl + 4]) == (sport, dport)
+
+
+def sent_by(s, sniff, tun, name):
+    """Send a datagram; the device it went out by, as sniff saw it, or
+    the tun device itself when it arrives on the tun fd."""
+    sport = s.getsockname()[1]
+    dport = s.getpeername()[1]
+    try:
+        s.send(b"x")
+    except OSError:
+        return "unreachable"
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([sniff, tun], [], [],
+                                max(0, deadline - time.monotonic()))
+        if not r:
+            break
+        if tun in r and ours(os.read(tun, 65536), sport, dport):
+            return name
+        if sniff not in r:
+            continue
+        data, addr = sniff.recvfrom(65536)
+        if addr[1] == 0x0800 and addr[2] == socket.PACKET_OUTGOING and \
+                ours(data, sport, dport):
+            return addr[0]
+    return "none"
+
+
+def fork_child(o, sigs):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid > 0:
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
+        return pid
+    os.close(r)
+    # PR_SET_PDEATHSIG: the child ends with its parent, however it ends.
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    o.m = o.k
+    s = udp(o, o.six, o.c)
+    os.write(w, b"x")
+    while signal.sigwait(sigs) == signal.SIGUSR1:
+        s.send(b"x")
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -310,9 +310,12 @@ sys_open(void)
 {
 	struct sys *s;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		sys_fail(errno, "malloc");
 		return NULL;
+	}
 	if ((s->sock = socket(AF_INET, SOCK_DGRAM, 0)) == -1) {
+		sys_fail(errno, "socket");
 		free(s);
 		return NULL;
 	}
@@ -360,7 +363,7 @@ sys_resolve(struct sys *s, const struct query *q, struct answer *a)
 	mac_resolve(&s->m, q, a);
 }
 
-/* -a: the tunnels, and the devices with a delegate; NULL with errno. */
+/* -a: the tunnels, and the devices with a delegate; NULL (sys_error). */
 char **
 sys_list(struct sys *s, size_t *np)
 {
@@ -370,8 +373,10 @@ sys_list(struct sys *s, size_t *np)
 	size_t n = 0;
 
 	*np = 0;
-	if ((names = calloc(1, sizeof(*names))) == NULL)
+	if ((names = calloc(1, sizeof(*names))) == NULL) {
+		sys_fail(errno, "interfaces");
 		return NULL;
+	}
 	if (getifaddrs(&ifa) == -1)
 		goto fail;
 	for (p = ifa; p != NULL; p = p->ifa_next) {
@@ -390,6 +395,7 @@ sys_list(struct sys *s, size_t *np)
 	*np = n;
 	return names;
 fail:
+	sys_fail(errno, "interfaces");
 	while (n > 0)
 		free(names[--n]);
 	free(names);
@@ -414,7 +420,7 @@ rcvbuf_grow(int fd)
  * addresses, and an interface's admin flag or MTU change; the delegate,
  * the link going on or off, an interface coming or going are kernel
  * events, posted on the event socket only (KEV_DL_*).  The driver polls
- * one fd: a kqueue of both.  -1 with errno.
+ * one fd: a kqueue of both.  -1 (sys_error).
  */
 int
 sys_watch(struct sys *s)
@@ -425,27 +431,27 @@ sys_watch(struct sys *s)
 	if ((s->rt = sock_open(PF_ROUTE, SOCK_RAW, AF_UNSPEC)) == -1 ||
 	    (s->kev = sock_open(PF_SYSTEM, SOCK_RAW,
 	    XNU_SYSPROTO_EVENT)) == -1)
-		return -1;
+		return sys_fail(errno, "watch: socket");
 	rcvbuf_grow(s->rt);
 	rcvbuf_grow(s->kev);
 	/* A new event socket takes no event until it has a filter. */
 	if (ioctl(s->kev, XNU_SIOCSKEVFILT, filter) == -1 ||
 	    ioctl(s->kev, XNU_SIOCGKEVID, &s->kevnext) == -1)
-		return -1;
+		return sys_fail(errno, "watch: kernel event filter");
 	s->kevnext++;
 	if ((s->kq = kqueue()) == -1)
-		return -1;
+		return sys_fail(errno, "watch: kqueue");
 	fcntl(s->kq, F_SETFD, FD_CLOEXEC);
 	EV_SET(&ev[0], s->rt, EVFILT_READ, EV_ADD, 0, 0, NULL);
 	EV_SET(&ev[1], s->kev, EVFILT_READ, EV_ADD, 0, 0, NULL);
 	if (kevent(s->kq, ev, 2, NULL, 0, NULL) == -1)
-		return -1;
+		return sys_fail(errno, "watch: kevent");
 	return s->kq;
 }
 
 /*
  * Drain both sockets: 1 if anything may have changed, lost messages
- * included; -1 with errno.  Draining empties the kqueue's readiness.
+ * included; -1 (sys_error).  Draining empties the kqueue's readiness.
  */
 int
 sys_watch_read(struct sys *s)
@@ -454,7 +460,7 @@ sys_watch_read(struct sys *s)
 
 	if ((a = rtm_drain(s->rt, s->pid)) == -1 ||
 	    (b = kev_drain(s->kev, &s->kevnext)) == -1)
-		return -1;
+		return sys_fail(errno, "watch: read");
 	return a | b;
 }
 

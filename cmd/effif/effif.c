@@ -28,7 +28,13 @@
 #include "sandbox.h"
 #include "util.h"
 
-#define DEBOUNCE_MS	100	/* from an event to the recompute */
+/*
+ * From the first event of a burst to the recompute: short enough that a
+ * change prints within 20 ms and a state of 50 ms still shows, long
+ * enough that the notices of one change (a link and its routes) are one
+ * round.
+ */
+#define DEBOUNCE_MS	10
 #define OPT_METHOD	0x100	/* --method: no letter */
 
 struct opts {
@@ -228,7 +234,9 @@ static void
 put_verbose(FILE *f, const struct answer *a, const char *name, int several)
 {
 	const struct hop *last = answer_last(a);
+	const char *p;
 	char gw[INET6_ADDRSTRLEN];
+	size_t n;
 	int found = last != NULL, i;
 
 	if (several)
@@ -267,6 +275,10 @@ put_verbose(FILE *f, const struct answer *a, const char *name, int several)
 		fprintf(f, "\terror: %s\n", a->error);
 	if (a->note[0] != '\0')
 		fprintf(f, "\tnote: %s\n", a->note);
+	for (p = a->socks; *p != '\0'; p += n + (p[n] == '\n')) {
+		n = strcspn(p, "\n");
+		fprintf(f, "\tsocket: %.*s\n", (int)n, p);
+	}
 }
 
 /*
@@ -391,9 +403,11 @@ compute(struct sys *s, struct query *q, const struct opts *o, char **names,
 	int p, status = EXIT_OK;
 
 	sys_refresh(s);
-	if (o->aflag)
-		if ((names = sys_list(s, &n)) == NULL)
-			err(EXIT_SYS, "interfaces");
+	/* In watch mode a failure is this round's, and the next may pass. */
+	if (o->aflag && (names = sys_list(s, &n)) == NULL) {
+		warnx("%s", sys_error());
+		return EXIT_SYS;
+	}
 	for (i = 0; i < n; i++) {
 		for (p = 0; p < o->npass; p++) {
 			q->name = names[i];
@@ -474,9 +488,10 @@ wait_events(struct sys *s, struct pollfd *pfd, const struct deadline *dl)
 		if (n > 0 && (pfd[1].revents & POLLIN))
 			return 0;
 		if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR))) {
+			/* A failed read may have lost events: compute. */
 			if ((r = sys_watch_read(s)) == -1)
-				err(EXIT_SYS, "watch");
-			any |= r;
+				warnx("%s", sys_error());
+			any |= r != 0;
 		}
 		if (dl == NULL ? any : deadline_ms(dl) == 0)
 			return 1;
@@ -497,7 +512,7 @@ watch(struct sys *s, struct query *q, const struct opts *o, char **names,
 	struct deadline dl;
 
 	if ((pfd[0].fd = sys_watch(s)) == -1)
-		err(EXIT_SYS, "watch");
+		errx(EXIT_SYS, "%s", sys_error());
 	pfd[0].events = POLLIN;
 	signals_catch();
 	pfd[1].fd = sigfd[0];
@@ -606,7 +621,7 @@ main(int argc, char *argv[])
 	o.several = o.aflag || argc > 1;
 
 	if ((s = sys_open()) == NULL)
-		err(EXIT_SYS, "open");
+		errx(EXIT_SYS, "%s", sys_error());
 	if (o.wflag)
 		watch(s, &q, &o, argv, argc);
 	status = compute(s, &q, &o, argv, argc, &prev);

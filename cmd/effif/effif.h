@@ -1,6 +1,7 @@
 /* ISC license: see LICENSE. */
 /*
- * effif: what main asks of the system part (linux.c, darwin.c).
+ * effif: what main asks of the system part (linux.c and its files,
+ * darwin.c).
  */
 #ifndef EFFIF_H
 #define EFFIF_H
@@ -46,6 +47,7 @@ struct answer {
 	uint32_t	mark;
 	char		note[256];	/* a remark for -v, or empty */
 	char		warn[256];	/* why a fallback answered: stderr */
+	char		socks[1024];	/* -v: sockets and routes, a line each */
 };
 
 struct query {
@@ -60,6 +62,15 @@ struct query {
 struct sys;
 
 const char	*method_name(enum method);
+
+/*
+ * The system layer never exits: sys_open and sys_list return NULL,
+ * sys_watch and sys_watch_read -1, sys_resolve an answer of EXIT_SYS, and
+ * sys_error() says what failed.
+ */
+int		 sys_fail(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+const char	*sys_error(void);
 
 struct sys	*sys_open(void);
 void		 sys_close(struct sys *);

@@ -25,7 +25,6 @@
 #include <sys/syscall.h>
 
 #include <dirent.h>
-#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,18 +41,21 @@
 
 #define OWNER_BUFSZ	32768
 
-static void
+static int
 osock_add(struct osocks *v, const struct osock *o)
 {
 	struct osock *p;
+	size_t cap;
 
 	if (v->n == v->cap) {
-		v->cap = v->cap ? v->cap * 2 : 8;
-		if ((p = reallocarray(v->v, v->cap, sizeof(*p))) == NULL)
-			err(EXIT_SYS, NULL);
+		cap = v->cap ? v->cap * 2 : 8;
+		if ((p = reallocarray(v->v, cap, sizeof(*p))) == NULL)
+			return -1;
 		v->v = p;
+		v->cap = cap;
 	}
 	v->v[v->n++] = *o;
+	return 0;
 }
 
 /*
@@ -89,6 +91,7 @@ struct scan {
 	pid_t		 npid;
 	struct osocks	*v;
 	int		 tun;		/* this process holds dev */
+	int		 nomem;		/* a socket could not be kept */
 };
 
 /* Whether fd (its link already read) is the tun device dev: fdinfo. */
@@ -128,7 +131,10 @@ fd_cb(int dfd, const char *name, void *arg)
 		memset(&o, 0, sizeof(o));
 		o.pid = sc->npid;
 		o.inode = ino;
-		osock_add(sc->v, &o);
+		if (osock_add(sc->v, &o) == -1) {
+			sc->nomem = 1;
+			return 1;
+		}
 	} else if (strcmp(buf, "/dev/net/tun") == 0 && fd_is_tun(sc, name))
 		sc->tun++;
 	return 0;
@@ -151,7 +157,6 @@ pid_netns(int proc, const char *pid, const char *ns)
 struct procscan {
 	struct scan	 sc;
 	char		 ns[64];
-	long		 want;		/* tun fds to find, -1: all */
 	pid_t		*pids;
 	size_t		 npids;
 	size_t		 n;
@@ -179,6 +184,8 @@ proc_cb(int proc, const char *name, void *arg)
 	keep = ps->sc.v->n;
 	dir_each(fd, fd_cb, &ps->sc);
 	close(fd);
+	if (ps->sc.nomem)
+		return 1;
 	if (ps->sc.tun == 0) {
 		ps->sc.v->n = keep;	/* not an owner: its sockets go */
 		return 0;
@@ -186,19 +193,20 @@ proc_cb(int proc, const char *name, void *arg)
 	if (ps->n < ps->npids)
 		ps->pids[ps->n] = ps->sc.npid;
 	ps->n++;
-	if (ps->want > 0)
-		ps->want -= ps->sc.tun;
-	return ps->want == 0;
+	return 0;
 }
 
 /*
  * The processes of our network namespace that hold the tun device dev
- * open (want fds of it in all, -1 when the kernel did not say), and
- * their sockets, by inode only so far.  Returns how many processes;
- * their pids are in pids (at most npids).  The scan stops once want fds
- * were found.  Processes we may not look into are not seen.
+ * open (want fds of it, -1 when the kernel did not say, 0: none), and
+ * their sockets, by inode only so far.  Every process is read: one open
+ * description shared by a parent and its child, or passed on, is one
+ * queue to the kernel, so its count cannot end the scan early.  Returns
+ * how many processes, their pids in pids (at most npids), or -1 when
+ * /proc could not be read or memory ran out.  Processes we may not look
+ * into are not seen.
  */
-size_t
+ssize_t
 owner_find(const char *dev, long want, pid_t *pids, size_t npids,
     struct osocks *v)
 {
@@ -211,18 +219,19 @@ owner_find(const char *dev, long want, pid_t *pids, size_t npids,
 	memset(&ps, 0, sizeof(ps));
 	ps.sc.dev = dev;
 	ps.sc.v = v;
-	ps.want = want;
 	ps.pids = pids;
 	ps.npids = npids;
 	if ((n = readlink("/proc/self/ns/net", ps.ns, sizeof(ps.ns) - 1)) ==
 	    -1)
-		err(EXIT_SYS, "/proc/self/ns/net");
+		return sys_fail(errno, "/proc/self/ns/net");
 	ps.ns[n] = '\0';
 	if ((proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		err(EXIT_SYS, "/proc");
+		return sys_fail(errno, "/proc");
 	ps.sc.proc = proc;
 	dir_each(proc, proc_cb, &ps);
 	close(proc);
+	if (ps.sc.nomem)
+		return sys_fail(ENOMEM, "sockets of the owners of %s", dev);
 	return ps.n;
 }
 
@@ -291,6 +300,7 @@ diag_cb(const struct nlmsghdr *nlh, void *arg)
 		o->sport = ntohs(m->id.idiag_sport);
 		o->dport = ntohs(m->id.idiag_dport);
 		o->oif = m->id.idiag_if;
+		o->uid = m->idiag_uid;
 		mnl_attr_parse(nlh, sizeof(*m), diag_attr_cb, o);
 	}
 	return MNL_CB_OK;
@@ -300,9 +310,9 @@ diag_cb(const struct nlmsghdr *nlh, void *arg)
  * sock_diag's dump of the sockets of one protocol (UDP or TCP), both
  * families, to fill in the sockets of v by inode: addresses, bound
  * device, mark (which the kernel gives only to CAP_NET_ADMIN).  Returns
- * how many were found.
+ * how many were found, or -1.
  */
-size_t
+ssize_t
 owner_diag(struct osocks *v, int proto)
 {
 	static const int fams[] = { AF_INET, AF_INET6 };
@@ -313,17 +323,22 @@ owner_diag(struct osocks *v, int proto)
 	unsigned int seq = 0, portid;
 	size_t i, j, found = 0;
 	char *buf;
+	const char *what = NULL;
 	ssize_t n;
 	int ret = MNL_CB_OK;
 
 	if (v->n == 0)
 		return 0;
 	if ((buf = malloc(OWNER_BUFSZ)) == NULL)
-		err(EXIT_SYS, NULL);
-	if ((nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC)) == NULL)
-		err(EXIT_SYS, "sock_diag socket");
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1)
-		err(EXIT_SYS, "sock_diag bind");
+		return sys_fail(errno, "sock_diag buffer");
+	if ((nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC)) == NULL) {
+		free(buf);
+		return sys_fail(errno, "sock_diag socket");
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1) {
+		what = "sock_diag bind";
+		goto out;
+	}
 	portid = mnl_socket_get_portid(nl);
 	dc.proto = proto;
 	for (i = 0; i < 2; i++) {
@@ -335,21 +350,32 @@ owner_diag(struct osocks *v, int proto)
 		req->sdiag_family = fams[i];
 		req->sdiag_protocol = proto;
 		req->idiag_states = ~0U;
-		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
-			err(EXIT_SYS, "sock_diag send");
+		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1) {
+			what = "sock_diag send";
+			goto out;
+		}
 		do {
 			n = mnl_socket_recvfrom(nl, buf, OWNER_BUFSZ);
 			if (n == -1 && errno == EINTR)
 				continue;
-			if (n == -1)
-				err(EXIT_SYS, "sock_diag receive");
+			if (n == -1) {
+				what = "sock_diag receive";
+				goto out;
+			}
 			ret = mnl_cb_run(buf, n, seq, portid, diag_cb, &dc);
 		} while (ret > MNL_CB_STOP);
-		if (ret == -1 && errno != ENOENT)
-			err(EXIT_SYS, "sock_diag dump");
+		if (ret == -1 && errno != ENOENT) {
+			what = "sock_diag dump";
+			goto out;
+		}
 	}
+out:
+	if (what != NULL)
+		sys_fail(errno, "%s", what);
 	mnl_socket_close(nl);
 	free(buf);
+	if (what != NULL)
+		return -1;
 	for (j = 0; j < v->n; j++)
 		found += v->v[j].proto == proto;
 	return found;
@@ -490,10 +516,16 @@ owner_wireguard(unsigned int ifindex, struct wgdev *w)
 
 	memset(w, 0, sizeof(*w));
 	if ((buf = malloc(OWNER_BUFSZ)) == NULL)
-		err(EXIT_SYS, NULL);
-	if ((nl = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC)) == NULL ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1)
-		err(EXIT_SYS, "generic netlink socket");
+		return -1;
+	if ((nl = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC)) == NULL) {
+		free(buf);
+		return -1;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1) {
+		e = errno;
+		ret = -1;
+		goto out;
+	}
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = GENL_ID_CTRL;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;

@@ -1,7 +1,7 @@
 /* ISC license: see LICENSE. */
 /*
  * effif on Linux: the sockets of a tunnel's owner (owner.c), for the
- * socket method of linux.c.
+ * socket method of sockets.c.
  */
 #ifndef OWNER_H
 #define OWNER_H
@@ -26,6 +26,7 @@ struct osock {
 	unsigned int	oif;		/* SO_BINDTODEVICE, or 0 */
 	int		hasmark;	/* the kernel told it */
 	uint32_t	mark;
+	uid_t		uid;		/* the socket's, which routing sees */
 };
 
 struct osocks {
@@ -42,8 +43,8 @@ struct wgdev {
 	size_t		npeers;
 };
 
-size_t	owner_find(const char *, long, pid_t *, size_t, struct osocks *);
-size_t	owner_diag(struct osocks *, int);
+ssize_t	owner_find(const char *, long, pid_t *, size_t, struct osocks *);
+ssize_t	owner_diag(struct osocks *, int);
 int	owner_wireguard(unsigned int, struct wgdev *);
 
 #endif

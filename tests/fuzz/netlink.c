@@ -2,11 +2,18 @@
 /*
  * Fuzz effif's parsers of rtnetlink replies: raw netlink buffers, as the
  * kernel (or something pretending to be it) would answer a dump of links,
- * rules or routes.  The callbacks are static in cmd/effif/linux.c, so the
- * file is included here whole.  The first byte picks the dump.
+ * rules or routes.  The Linux layer's files are included here whole.  The
+ * first byte picks the dump.
  */
+#include "../../cmd/effif/nl.c"
+#include "../../cmd/effif/links.c"
+#include "../../cmd/effif/rules.c"
+#include "../../cmd/effif/routes.c"
+#include "../../cmd/effif/methods.c"
+#include "../../cmd/effif/sockets.c"
 #include "../../cmd/effif/linux.c"
 #include "../../cmd/effif/owner.c"
+#include "../../cmd/effif/syserr.c"
 
 /* effif.c has main(); the parsers need only this from it. */
 const char *
