@@ -66,6 +66,30 @@ missing(const char *what)
 	usage(0);
 }
 
+enum verb { RECEIVE, FETCH, LISTEN_FDS };
+
+/* The command line: its options, and the socket operand once parsed. */
+struct opts {
+	enum verb	 verb;
+	const char	*nflag;		/* -n: the entry */
+	const char	*Sflag;		/* -S: the names */
+	int		 cflag;
+	int		 Dflag;
+	int		 rflag;
+	int		 tms;		/* -t, or -1 */
+	struct trust	 trust;		/* -u, -g */
+	struct addr	 addr;		/* the socket operand */
+	struct deadline	 dl;		/* from -t */
+};
+
+/* What is done with a set: run prog on it, or copy its one fd out. */
+struct job {
+	char		**argv;		/* prog [arg ...]; argv[0] NULL: copy */
+	int		 *map;		/* -m: the fds' numbers, or NULL */
+	size_t		  nmap;
+	struct rlimit	  nofile;	/* the limit to give prog back */
+};
+
 /* Where prog_check() found the program, for run(): "" when not searched. */
 static char prog_path[PATH_MAX];
 
@@ -115,11 +139,12 @@ prog_check(const char *prog, struct perr *pe)
  * names, any number for socket activation.
  */
 static int
-set_fits(const struct fdset *set, int hasprog, size_t nmap, struct perr *pe)
+set_fits(const struct fdset *set, const struct job *j, struct perr *pe)
 {
-	size_t want = hasprog ? nmap : 1;
+	int hasprog = j->argv[0] != NULL;
+	size_t want = hasprog ? j->nmap : 1;
 
-	if ((!hasprog || nmap > 0) && set->n != want) {
+	if ((!hasprog || j->nmap > 0) && set->n != want) {
 		perr_set(pe, PE_COUNT, "expected %zu fd%s, got %zu", want,
 		    want == 1 ? "" : "s", set->n);
 		return 0;
@@ -174,19 +199,19 @@ targets_fit(int conn, const struct deadline *dl, int highest)
  * the peer that prog runs.  Placing moves it off the targets.
  */
 static void __dead2
-run(char *argv[], struct fdset *set, int *map, size_t nmap,
-    const struct rlimit *nofile, int conn, const struct deadline *dl)
+run(const struct job *j, struct fdset *set, int conn,
+    const struct deadline *dl)
 {
 	char what[PATH_MAX + 8];
-	int *dst, r, highest = 2 + (nmap > 0 ? 0 : (int)set->n);
+	int *dst, r, highest = 2 + (j->nmap > 0 ? 0 : (int)set->n);
 	size_t i;
 
-	for (i = 0; i < nmap; i++)
-		if (map[i] > highest)
-			highest = map[i];
+	for (i = 0; i < j->nmap; i++)
+		if (j->map[i] > highest)
+			highest = j->map[i];
 	targets_fit(conn, dl, highest);
-	if (nmap > 0) {
-		dst = map;
+	if (j->nmap > 0) {
+		dst = j->map;
 		listen_env_clear();
 	} else {
 		if ((dst = calloc(set->n ? set->n : 1, sizeof(int))) == NULL)
@@ -199,130 +224,128 @@ run(char *argv[], struct fdset *set, int *map, size_t nmap,
 		}
 	}
 	r = fd_place(set->fds, dst, set->n, &conn);
-	if (dst != map)
+	if (dst != j->map)
 		free(dst);
 	if (r == -1)
 		run_fail(conn, dl, PE_SYS, EXIT_SYS, "place fds");
-	nofile_restore(nofile, highest);
+	nofile_restore(&j->nofile, highest);
 	/* As execvp(3) would, without a second walk of PATH; a script
 	 * without #! (ENOEXEC) is left to execvp, which runs it by sh. */
-	if (prog_path[0] == '\0' || (execv(prog_path, argv) == -1 &&
+	if (prog_path[0] == '\0' || (execv(prog_path, j->argv) == -1 &&
 	    errno == ENOEXEC))
-		execvp(argv[0], argv);
-	snprintf(what, sizeof(what), "exec %s", argv[0]);
+		execvp(j->argv[0], j->argv);
+	snprintf(what, sizeof(what), "exec %s", j->argv[0]);
 	run_fail(conn, dl, PE_EXEC, errno == ENOENT ? EXIT_NOTFOUND :
 	    EXIT_NOEXEC, what);
 }
 
 /*
- * Run prog on the set (argv[0] is prog), or copy its one fd to stdout.
- * conn, if not -1, is the peer that waits for the exec: closed at once
- * when there is nothing to exec.
+ * Run prog on the set, or copy its one fd to stdout.  conn, if not -1, is
+ * the peer that waits for the exec: closed at once when there is nothing
+ * to exec.
  */
 static int
-deliver(char *argv[], struct fdset *set, int *map, size_t nmap,
-    const struct rlimit *nofile, int conn, const struct deadline *dl)
+deliver(struct job *j, struct fdset *set, int conn,
+    const struct deadline *dl)
 {
 	int side;
 
-	if (argv[0] != NULL)
-		run(argv, set, map, nmap, nofile, conn, dl);
+	if (j->argv[0] != NULL)
+		run(j, set, conn, dl);
 	if (conn != -1)
 		close(conn);
 	if (fd_copy(set->fds[0], STDOUT_FILENO, &side) == -1)
 		err(EXIT_SYS, "%s", side == 0 ? "read received fd" :
 		    side == 1 ? "write standard output" : "copy");
 	fdset_close(set);
-	free(map);
+	free(j->map);
 	return EXIT_OK;
 }
 
 /*
- * -n: fetch the entry name from the fdholder store at a and deliver it.
- * With -D, confirm to the store only once we know the set fits, and keep
- * the connection until the exec: the store removes the entry when it
+ * -n: fetch the entry from the fdholder store at the socket and deliver
+ * it.  With -D, confirm to the store only once we know the set fits, and
+ * keep the connection until the exec: the store removes the entry when it
  * closes without an error, and keeps it on a refusal or a failed exec.
  */
 static int
-retrieve(const struct addr *a, const char *name, int Dflag,
-    struct trust *trust, char *argv[], int *map, size_t nmap,
-    const struct deadline *dl, const struct rlimit *nofile)
+retrieve(struct opts *o, struct job *j)
 {
 	struct fdset set = { 0 };
 	struct perr pe;
+	const char *a = o->addr.str;
 	int s;
 
-	if ((s = hold_connect(a, trust, dl, &pe)) == -1)
+	if ((s = hold_connect(&o->addr, &o->trust, &o->dl, &pe)) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
-	trust_free(trust);
-	if (hold_fetch(s, name, Dflag ? FETCH_REMOVE : 0, &set, dl, &pe) ==
-	    -1)
-		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
-	if (!set_fits(&set, argv[0] != NULL, nmap, &pe))
-		errx(EXIT_REFUSED, "%s: %s: %s", a->str, name, pe.msg);
-	if (argv[0] != NULL && prog_check(argv[0], &pe) == -1)
+	trust_free(&o->trust);
+	if (hold_fetch(s, o->nflag, o->Dflag ? FETCH_REMOVE : 0, &set, &o->dl,
+	    &pe) == -1)
+		errx(exit_for(&pe), "%s: %s", a, pe.msg);
+	if (!set_fits(&set, j, &pe))
+		errx(EXIT_REFUSED, "%s: %s: %s", a, o->nflag, pe.msg);
+	if (j->argv[0] != NULL && prog_check(j->argv[0], &pe) == -1)
 		errx(pe.errnum == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC, "%s",
 		    pe.msg);
-	if (Dflag && hold_confirm(s, set.n, dl, &pe) == -1)
-		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
-	if (!Dflag) {
+	if (o->Dflag && hold_confirm(s, set.n, &o->dl, &pe) == -1)
+		errx(exit_for(&pe), "%s: %s", a, pe.msg);
+	if (!o->Dflag) {
 		close(s);
 		s = -1;
 	}
-	return deliver(argv, &set, map, nmap, nofile, s, dl);
+	return deliver(j, &set, s, &o->dl);
 }
 
 /* -S: the fds the service manager passed us, by name. */
 static int
-listen_fds(const char *names, char *argv[], int *map, size_t nmap)
+listen_fds(const char *names, struct job *j)
 {
 	struct fdset set = { 0 };
-	struct rlimit nofile;
 	struct perr pe;
 
-	nofile_raise(&nofile);
+	nofile_raise(&j->nofile);
 	if (listen_take(names, &set, &pe) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
-	if (!set_fits(&set, argv[0] != NULL, nmap, &pe))
+	if (!set_fits(&set, j, &pe))
 		errx(EXIT_USAGE, "-S %s: %s", esc(names), pe.msg);
-	return deliver(argv, &set, map, nmap, &nofile, -1, NULL);
+	return deliver(j, &set, -1, NULL);
 }
 
-/* Where the first form meets its senders: listening at a, or -c. */
+/* Where the first form meets its senders: listening at the socket, or -c. */
 static void
-senders_open(struct endpoint *ep, const struct addr *a, int cflag,
-    const struct trust *trust, const struct deadline *dl)
+senders_open(struct endpoint *ep, const struct opts *o)
 {
-	if (cflag && a->kind != ADDR_FD) {
-		if (ep_connect(ep, a, dl) == 0)
+	const struct addr *a = &o->addr;
+
+	if (o->cflag && a->kind != ADDR_FD) {
+		if (ep_connect(ep, a, &o->dl) == 0)
 			return;
 		if (errno == ETIMEDOUT)
 			errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
 		err(EXIT_SYS, "connect %s", a->str);
 	}
 	ep_unlink_on_signal(ep);
-	if (ep_listen(ep, a, trust_widened(trust), dl) == -1)
+	if (ep_listen(ep, a, trust_widened(&o->trust), &o->dl) == -1)
 		errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS, "listen %s",
 		    ep_error());
 }
 
 /* The next sender and its credentials; failing that, we exit. */
 static int
-sender_next(struct endpoint *ep, const struct addr *a, struct peer *peer,
-    const struct deadline *dl)
+sender_next(struct endpoint *ep, const struct opts *o, struct peer *peer)
 {
 	int s;
 
-	if ((s = ep_next(ep, dl)) == -1) {
+	if ((s = ep_next(ep, &o->dl)) == -1) {
 		ep_close(ep);
 		if (errno == ETIMEDOUT)
 			errx(EXIT_TIMEOUT, "%s: timed out waiting for a sender",
-			    a->str);
-		err(EXIT_SYS, "accept %s", a->str);
+			    o->addr.str);
+		err(EXIT_SYS, "accept %s", o->addr.str);
 	}
 	if (peer_get(s, peer) == -1) {
 		ep_close(ep);
-		err(EXIT_SYS, "%s: peer credentials", a->str);
+		err(EXIT_SYS, "%s: peer credentials", o->addr.str);
 	}
 	return s;
 }
@@ -333,31 +356,32 @@ sender_next(struct endpoint *ep, const struct addr *a, struct peer *peer,
  * said, when it was refused, failed, or sent what we cannot deliver.
  */
 static int
-sender_take(int s, const struct addr *a, const struct peer *peer, int rflag,
-    const struct trust *trust, char *argv[], size_t nmap,
-    struct fdset *set, const struct deadline *dl, struct perr *pe)
+sender_take(int s, const struct peer *peer, const struct opts *o,
+    const struct job *j, struct fdset *set, struct perr *pe)
 {
+	const char *a = o->addr.str;
 	int r;
 
-	if (!peer_trusted(peer, trust)) {
+	if (!peer_trusted(peer, &o->trust)) {
 		perr_set(pe, PE_REFUSED, "uid %u not allowed by the receiver",
 		    (unsigned)peer->uid);
-		warnx("%s: refused sender %s", a->str, peer_str(peer));
+		warnx("%s: refused sender %s", a, peer_str(peer));
 		return -1;
 	}
-	r = rflag ? raw_recv(s, set, dl, pe) : fdset_recv(s, set, dl, pe);
+	r = o->rflag ? raw_recv(s, set, &o->dl, pe) :
+	    fdset_recv(s, set, &o->dl, pe);
 	if (r == 1) {
-		if (set_fits(set, argv[0] != NULL, nmap, pe) &&
-		    (argv[0] == NULL || prog_check(argv[0], pe) == 0))
+		if (set_fits(set, j, pe) && (j->argv[0] == NULL ||
+		    prog_check(j->argv[0], pe) == 0))
 			return 1;
 		fdset_close(set);
 	}
 	if (r == 0)
 		return 0;
 	if (pe->remote)
-		warnx("%s: refused by sender: %s", a->str, pe->msg);
+		warnx("%s: refused by sender: %s", a, pe->msg);
 	else
-		warnx("%s: sender %s: %s", a->str, peer_str(peer), pe->msg);
+		warnx("%s: sender %s: %s", a, peer_str(peer), pe->msg);
 	return -1;
 }
 
@@ -367,17 +391,18 @@ sender_take(int s, const struct addr *a, const struct peer *peer, int rflag,
  * sender is gone: the set is ours all the same).
  */
 static int
-sender_confirm(int s, const struct addr *a, const struct peer *peer,
-    int rflag, const struct fdset *set, const struct deadline *dl)
+sender_confirm(int s, const struct peer *peer, const struct opts *o,
+    const struct fdset *set)
 {
 	struct perr pe;
 
-	if (rflag) {
+	if (o->rflag) {
 		close(s);
 		return -1;
 	}
-	if (ack_send(s, set->n, dl, &pe) == -1) {
-		warnx("%s: sender %s: %s", a->str, peer_str(peer), pe.msg);
+	if (ack_send(s, set->n, &o->dl, &pe) == -1) {
+		warnx("%s: sender %s: %s", o->addr.str, peer_str(peer),
+		    pe.msg);
 		close(s);
 		return -1;
 	}
@@ -385,14 +410,12 @@ sender_confirm(int s, const struct addr *a, const struct peer *peer,
 }
 
 /*
- * The first form: take a set from a sender, listening at a or connected
- * to it (-c), and deliver it.  A listener serves the next sender after one
- * that failed.
+ * The first form: take a set from a sender, listening at the socket or
+ * connected to it (-c), and deliver it.  A listener serves the next
+ * sender after one that failed.
  */
 static int
-receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
-    char *argv[], int *map, size_t nmap, const struct deadline *dl,
-    const struct rlimit *nofile)
+receive(struct opts *o, struct job *j)
 {
 	struct fdset set = { 0 };
 	struct endpoint ep;
@@ -400,24 +423,22 @@ receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
 	struct perr pe;
 	int r, s;
 
-	wait_note(dl, "waiting for a sender on %s", a->str);
-	senders_open(&ep, a, cflag, trust, dl);
+	wait_note(&o->dl, "waiting for a sender on %s", o->addr.str);
+	senders_open(&ep, o);
 	for (;;) {
-		s = sender_next(&ep, a, &peer, dl);
+		s = sender_next(&ep, o, &peer);
 		wait_note_off();
-		r = sender_take(s, a, &peer, rflag, trust, argv, nmap, &set,
-		    dl, &pe);
-		if (r == 1)
+		if ((r = sender_take(s, &peer, o, j, &set, &pe)) == 1)
 			break;
-		if (r == -1 && !rflag && !pe.remote)
-			frame_error(s, &pe, dl);
+		if (r == -1 && !o->rflag && !pe.remote)
+			frame_error(s, &pe, &o->dl);
 		close(s);
 		if (r == 0 && ep.lfd != -1)
 			continue;
 		if (r == 0) {
 			ep_close(&ep);
 			errx(EXIT_SYS, "%s: sender closed before sending",
-			    a->str);
+			    o->addr.str);
 		}
 		if (pe.code == PE_EXEC && !pe.remote) {
 			ep_close(&ep);
@@ -428,48 +449,56 @@ receive(const struct addr *a, int cflag, int rflag, struct trust *trust,
 			return exit_for(&pe);
 		}
 	}
-	s = sender_confirm(s, a, &peer, rflag, &set, dl);
+	s = sender_confirm(s, &peer, o, &set);
 	ep_close(&ep);
-	trust_free(trust);
-	return deliver(argv, &set, map, nmap, nofile, s, dl);
+	trust_free(&o->trust);
+	return deliver(j, &set, s, &o->dl);
 }
-
-enum verb { RECEIVE, FETCH, LISTEN_FDS };
 
 /* Options that the form picked does not take: named, as nc does. */
 static void
-conflicts(enum verb verb, int cflag, int Dflag, int rflag, int tset,
-    int widened)
+conflicts(const struct opts *o)
 {
-	if (verb == LISTEN_FDS) {
-		if (cflag)
+	if (o->verb == LISTEN_FDS) {
+		if (o->cflag)
 			errx(EXIT_USAGE, "cannot use -c with -S");
-		if (rflag)
+		if (o->rflag)
 			errx(EXIT_USAGE, "cannot use -r with -S");
-		if (tset)
+		if (o->tms != -1)
 			errx(EXIT_USAGE, "cannot use -t with -S");
-		if (widened)
+		if (trust_widened(&o->trust))
 			errx(EXIT_USAGE, "cannot use -u or -g with -S");
 	}
-	if (verb == FETCH && cflag)
+	if (o->verb == FETCH && o->cflag)
 		errx(EXIT_USAGE, "cannot use -c with -n");
-	if (verb == FETCH && rflag)
+	if (o->verb == FETCH && o->rflag)
 		errx(EXIT_USAGE, "cannot use -r with -n");
-	if (verb != FETCH && Dflag)
+	if (o->verb != FETCH && o->Dflag)
 		errx(EXIT_USAGE, "cannot use -D without -n");
+}
+
+/* The operands the form wants: argc of them are left after the options. */
+static void
+operands_check(const struct opts *o, const struct job *j, int argc)
+{
+	/* -S has no socket operand: the program starts at argv[0]. */
+	int prog = o->verb == LISTEN_FDS ? 0 : 1;
+
+	if (prog == 1 && argc < 1)
+		missing("socket operand");
+	if (o->nflag != NULL && (*o->nflag == '\0' ||
+	    !name_valid(o->nflag, strlen(o->nflag))))
+		errx(EXIT_USAGE, "invalid entry name: %s", esc(o->nflag));
+	if (j->nmap > 0 && argc < prog + 1)
+		errx(EXIT_USAGE, "-m needs a program to run");
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct trust trust = { 0 };
-	struct deadline dl;
-	struct rlimit nofile;
-	struct addr addr;
-	const char *Sflag = NULL, *nflag = NULL;
-	enum verb verb = RECEIVE;
-	int *map = NULL, ch, cflag = 0, Dflag = 0, rflag = 0, tms = -1;
-	size_t nmap = 0;
+	struct opts o = { .verb = RECEIVE, .tms = -1 };
+	struct job j = { .map = NULL };
+	int ch;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if (stdio_fix() == -1)
@@ -478,42 +507,42 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:hm:n:rS:t:u:")) != -1) {
 		switch (ch) {
 		case 'D':
-			Dflag = 1;
+			o.Dflag = 1;
 			break;
 		case 'n':
-			if (verb == LISTEN_FDS)
+			if (o.verb == LISTEN_FDS)
 				errx(EXIT_USAGE, "cannot use -n with -S");
-			verb = FETCH;
-			nflag = optarg;
+			o.verb = FETCH;
+			o.nflag = optarg;
 			break;
 		case 'S':
-			if (verb == FETCH)
+			if (o.verb == FETCH)
 				errx(EXIT_USAGE, "cannot use -S with -n");
-			verb = LISTEN_FDS;
-			Sflag = optarg;
+			o.verb = LISTEN_FDS;
+			o.Sflag = optarg;
 			break;
 		case 'c':
-			cflag = 1;
+			o.cflag = 1;
 			break;
 		case 'h':
 			usage(1);
 		case 'g':
-			etrust_add(&trust, optarg, 1);
+			etrust_add(&o.trust, optarg, 1);
 			break;
 		case 'm':
-			free(map);
-			if (fdlist_parse(optarg, &map, &nmap) == -1)
+			free(j.map);
+			if (fdlist_parse(optarg, &j.map, &j.nmap) == -1)
 				errx(EXIT_USAGE, "invalid fd list: %s",
 				    esc(optarg));
 			break;
 		case 'r':
-			rflag = 1;
+			o.rflag = 1;
 			break;
 		case 't':
-			tms = etimeout_parse(optarg);
+			o.tms = etimeout_parse(optarg);
 			break;
 		case 'u':
-			etrust_add(&trust, optarg, 0);
+			etrust_add(&o.trust, optarg, 0);
 			break;
 		default:
 			usage(0);
@@ -521,32 +550,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	conflicts(verb, cflag, Dflag, rflag, tms != -1,
-	    trust_widened(&trust));
-	if (verb == LISTEN_FDS) {
-		/* No socket operand: the program starts at argv[0]. */
-		if (nmap > 0 && argc < 1)
-			errx(EXIT_USAGE, "-m needs a program to run");
-		return listen_fds(Sflag, argv, map, nmap);
+	conflicts(&o);
+	operands_check(&o, &j, argc);
+	if (o.verb == LISTEN_FDS) {
+		j.argv = argv;
+		return listen_fds(o.Sflag, &j);
 	}
-	if (argc < 1)
-		missing("socket operand");
-	if (nflag != NULL && (*nflag == '\0' ||
-	    !name_valid(nflag, strlen(nflag))))
-		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));
-	if (nmap > 0 && argc < 2)
-		errx(EXIT_USAGE, "-m needs a program to run");
-	eaddr_parse(&addr, argv[0]);
-	deadline_in(&dl, tms);
-	nofile_raise(&nofile);
-
-	switch (verb) {
-	case FETCH:
-		return retrieve(&addr, nflag, Dflag, &trust, argv + 1, map,
-		    nmap, &dl, &nofile);
-	case RECEIVE:
-	default:
-		return receive(&addr, cflag, rflag, &trust, argv + 1, map,
-		    nmap, &dl, &nofile);
-	}
+	j.argv = argv + 1;
+	eaddr_parse(&o.addr, argv[0]);
+	deadline_in(&o.dl, o.tms);
+	nofile_raise(&j.nofile);
+	return o.verb == FETCH ? retrieve(&o, &j) : receive(&o, &j);
 }
