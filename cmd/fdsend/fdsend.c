@@ -67,6 +67,23 @@ missing(const char *what)
 	usage(0);
 }
 
+enum verb { SEND, STORE, NOTIFY_STORE, NOTIFY_REMOVE };
+
+/* The command line: its options, and the socket operand once parsed. */
+struct opts {
+	enum verb	 verb;
+	const char	*nflag;		/* -n: the entry */
+	uint32_t	 ttl;		/* -e, or HOLD_FOREVER */
+	pid_t		 pid;		/* -p, or 0: ours */
+	int		 Dflag;
+	int		 lflag;
+	int		 rflag;
+	int		 tms;		/* -t, or -1 */
+	struct trust	 trust;		/* -u, -g */
+	struct addr	 addr;		/* the socket operand */
+	struct deadline	 dl;		/* from -t */
+};
+
 /* Fds 0-2 that were closed when we started (stdio_fix put /dev/null). */
 static int closed_std;
 
@@ -152,236 +169,6 @@ listeners_add(struct fdset *set, const char *spec, const struct lsel *sel,
 		no_listener(pid, spec, ls, n);
 }
 
-/* -S: the service manager's fd store, opened or exited. */
-static int
-notify_or_exit(void)
-{
-	struct perr pe;
-	int s;
-
-	if ((s = notify_open(&pe)) == -1)
-		errx(EXIT_USAGE, "%s", pe.msg);
-	return s;
-}
-
-/* Wait on a barrier until the service manager has taken it all. */
-static void
-notify_done(int s, const struct deadline *dl)
-{
-	struct perr pe;
-
-	wait_note(dl, "waiting for the service manager on %s to take the fds",
-	    getenv("NOTIFY_SOCKET"));
-	if (notify_barrier(s, dl, &pe) == -1)
-		errx(exit_for(&pe), "%s", pe.msg);
-	close(s);
-}
-
-/*
- * -S: store the set in the service manager's fd store, the fds of one name
- * in messages of at most PROTO_MAXFDS.
- */
-static void
-notify_store(const struct fdset *set, const struct deadline *dl)
-{
-	char state[64 + PROTO_NAMEMAX];
-	struct perr pe;
-	size_t i, k;
-	int s;
-
-	s = notify_or_exit();
-	for (i = 0; i < set->n; i += k) {
-		for (k = 1; i + k < set->n && k < PROTO_MAXFDS &&
-		    strcmp(set->names[i], set->names[i + k]) == 0; k++)
-			;
-		if (*set->names[i] != '\0')
-			snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=%s",
-			    set->names[i]);
-		else
-			strlcpy(state, "FDSTORE=1", sizeof(state));
-		if (notify_send(s, state, set->fds + i, k, dl, &pe) == -1)
-			errx(exit_for(&pe), "%s", pe.msg);
-	}
-	notify_done(s, dl);
-}
-
-/* -S -D: remove the fds of each name from the service manager's store. */
-static void
-notify_remove(char **names, int n, const struct deadline *dl)
-{
-	char state[64 + PROTO_NAMEMAX];
-	struct perr pe;
-	int i, s;
-
-	s = notify_or_exit();
-	for (i = 0; i < n; i++) {
-		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s",
-		    names[i]);
-		if (notify_send(s, state, NULL, 0, dl, &pe) == -1)
-			errx(exit_for(&pe), "%s", pe.msg);
-	}
-	notify_done(s, dl);
-}
-
-/*
- * Offer the set to one receiver and wait for its confirmation.  Returns 0
- * when it holds the fds, -1 with pe set.  Whether its program runs is
- * done_recv's to learn.
- */
-static int
-offer(int s, const struct fdset *set, int rflag, const struct deadline *dl,
-    struct perr *pe)
-{
-	if (rflag)
-		return raw_send(s, set, dl, pe);
-	if (fdset_send(s, set, dl, pe) == -1) {
-		perr_why(s, pe);
-		return -1;
-	}
-	return ack_recv(s, set->n, dl, pe);
-}
-
-/*
- * The receiver confirmed: wait until it closes the connection, which its
- * exec does, or tells us that its program did not run.  Our fds are still
- * ours either way; a failure exits.
- */
-static void
-wait_exec(int s, const struct addr *a, const struct deadline *dl)
-{
-	struct perr pe;
-
-	if (done_recv(s, dl, &pe) == 0)
-		return;
-	if (pe.remote)
-		errx(exit_for(&pe), "%s: receiver's program did not run: %s",
-		    a->str, pe.msg);
-	if (pe.errnum == ETIMEDOUT)
-		errx(EXIT_TIMEOUT, "%s: timed out waiting for the receiver's "
-		    "program to start", a->str);
-	errx(exit_for(&pe), "%s: after confirming: %s", a->str, pe.msg);
-}
-
-/*
- * The receiver at a: the next trusted peer.  A refused one is told why;
- * when we listen, the next one is served instead, otherwise we exit.
- */
-static int
-receiver(struct endpoint *ep, const struct addr *a, const struct trust *trust,
-    int rflag, struct peer *peer, const struct deadline *dl)
-{
-	struct perr pe;
-	int s;
-
-	for (;;) {
-		if ((s = ep_next(ep, dl)) == -1) {
-			ep_close(ep);
-			if (errno == ETIMEDOUT)
-				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
-				    "a receiver", a->str);
-			err(EXIT_SYS, "accept %s", a->str);
-		}
-		if (peer_get(s, peer) == -1) {
-			ep_close(ep);
-			err(EXIT_SYS, "%s: peer credentials", a->str);
-		}
-		if (peer_trusted(peer, trust))
-			return s;
-		perr_set(&pe, PE_REFUSED, "uid %u not allowed by the sender",
-		    (unsigned)peer->uid);
-		if (!rflag)
-			frame_error(s, &pe, dl);
-		close(s);
-		warnx("%s: refused receiver %s", a->str, peer_str(peer));
-		if (ep->lfd == -1) {
-			ep_close(ep);
-			exit(EXIT_REFUSED);
-		}
-	}
-}
-
-static void
-connect_or_exit(struct endpoint *ep, const struct addr *a, int now,
-    const struct deadline *dl)
-{
-	if ((now ? ep_connect_now(ep, a, dl) : ep_connect(ep, a, dl)) == 0)
-		return;
-	if (errno == ETIMEDOUT)
-		errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
-	if (now && no_store(errno))
-		errx(EXIT_SYS, "connect %s: %s: no fdholder store is there",
-		    a->str, strerror(errno));
-	err(EXIT_SYS, "connect %s", a->str);
-}
-
-/* The first form: offer the set to a receiver, at a or listening at a. */
-static int
-send_fds(const struct addr *a, const struct fdset *set, const struct trust *trust,
-    int lflag, int rflag, const struct deadline *dl)
-{
-	struct endpoint ep;
-	struct peer peer;
-	struct perr pe;
-	int s;
-
-	wait_note(dl, "waiting for a receiver on %s", a->str);
-	if (lflag) {
-		ep_unlink_on_signal(&ep);
-		if (ep_listen(&ep, a, trust_widened(trust), dl) == -1)
-			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
-			    "listen %s", ep_error());
-	} else
-		connect_or_exit(&ep, a, 0, dl);
-	for (;;) {
-		s = receiver(&ep, a, trust, rflag, &peer, dl);
-		wait_note_off();
-		if (offer(s, set, rflag, dl, &pe) == 0)
-			break;
-		close(s);
-		if (ep.lfd != -1 && pe.errnum != 0 && pe.errnum != ETIMEDOUT) {
-			warnx("%s: receiver %s went away: %s", a->str,
-			    peer_str(&peer), pe.msg);
-			continue;
-		}
-		ep_close(&ep);
-		if (pe.remote)
-			errx(exit_for(&pe), "%s: refused by receiver: %s",
-			    a->str, pe.msg);
-		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
-	}
-	ep_close(&ep);
-	if (!rflag)
-		wait_exec(s, a, dl);
-	close(s);
-	return EXIT_OK;
-}
-
-/* -n: store the set in the fdholder store at a as the entry name. */
-static int
-store_named(const struct addr *a, const char *name, uint32_t ttl,
-    const struct fdset *set, const struct trust *trust,
-    const struct deadline *dl)
-{
-	struct endpoint ep;
-	struct peer peer;
-	struct perr pe;
-	int s;
-
-	connect_or_exit(&ep, a, 1, dl);
-	s = receiver(&ep, a, trust, 0, &peer, dl);
-	if (hold_store(s, name, ttl, set, dl, &pe) == -1) {
-		ep_close(&ep);
-		if (pe.code == PE_EXIST)
-			errx(exit_for(&pe), "%s: %s (to replace it, delete it "
-			    "first: fdholder -s %s -D %s)", a->str, pe.msg,
-			    a->str, name);
-		errx(exit_for(&pe), "%s: %s", a->str, pe.msg);
-	}
-	ep_close(&ep);
-	close(s);
-	return EXIT_OK;
-}
-
 /*
  * The set named by the operands fd[=name] or tcp:PORT[=name] (udp:,
  * unix:), ours or process pid's.  The listeners are looked up once.
@@ -428,43 +215,318 @@ operands_set(struct fdset *set, char **argv, int argc, pid_t pid, int rflag)
 		close(pidfd);
 }
 
-enum verb { SEND, STORE, NOTIFY_STORE, NOTIFY_REMOVE };
-
-/* Options that the form picked does not take: named, as nc does. */
-static void
-conflicts(enum verb verb, int lflag, int rflag, pid_t pid, int widened,
-    uint32_t ttl)
+/* -S: the service manager's fd store, opened or exited. */
+static int
+notify_or_exit(void)
 {
-	if (verb == NOTIFY_STORE || verb == NOTIFY_REMOVE) {
-		if (lflag)
+	struct perr pe;
+	int s;
+
+	if ((s = notify_open(&pe)) == -1)
+		errx(EXIT_USAGE, "%s", pe.msg);
+	return s;
+}
+
+/* Wait on a barrier until the service manager has taken it all. */
+static void
+notify_done(int s, const struct deadline *dl)
+{
+	struct perr pe;
+
+	wait_note(dl, "waiting for the service manager on %s to take the fds",
+	    getenv("NOTIFY_SOCKET"));
+	if (notify_barrier(s, dl, &pe) == -1)
+		errx(exit_for(&pe), "%s", pe.msg);
+	close(s);
+}
+
+/*
+ * -S: store the fds of the operands in the service manager's fd store,
+ * the fds of one name in messages of at most PROTO_MAXFDS.
+ */
+static int
+notify_store(const struct opts *o, char *argv[], int argc)
+{
+	char state[64 + PROTO_NAMEMAX];
+	struct fdset set = { 0 };
+	struct perr pe;
+	size_t i, k;
+	int s;
+
+	operands_set(&set, argv, argc, o->pid, 0);
+	s = notify_or_exit();
+	for (i = 0; i < set.n; i += k) {
+		for (k = 1; i + k < set.n && k < PROTO_MAXFDS &&
+		    strcmp(set.names[i], set.names[i + k]) == 0; k++)
+			;
+		if (*set.names[i] != '\0')
+			snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=%s",
+			    set.names[i]);
+		else
+			strlcpy(state, "FDSTORE=1", sizeof(state));
+		if (notify_send(s, state, set.fds + i, k, &o->dl, &pe) == -1)
+			errx(exit_for(&pe), "%s", pe.msg);
+	}
+	notify_done(s, &o->dl);
+	fdset_free(&set);
+	return EXIT_OK;
+}
+
+/* -S -D: remove the fds of each name from the service manager's store. */
+static int
+notify_remove(const struct opts *o, char *names[], int n)
+{
+	char state[64 + PROTO_NAMEMAX];
+	struct perr pe;
+	int i, s;
+
+	s = notify_or_exit();
+	for (i = 0; i < n; i++) {
+		snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s",
+		    names[i]);
+		if (notify_send(s, state, NULL, 0, &o->dl, &pe) == -1)
+			errx(exit_for(&pe), "%s", pe.msg);
+	}
+	notify_done(s, &o->dl);
+	return EXIT_OK;
+}
+
+/*
+ * Offer the set to one receiver and wait for its confirmation.  Returns 0
+ * when it holds the fds, -1 with pe set.  Whether its program runs is
+ * done_recv's to learn.
+ */
+static int
+offer(int s, const struct fdset *set, int rflag, const struct deadline *dl,
+    struct perr *pe)
+{
+	if (rflag)
+		return raw_send(s, set, dl, pe);
+	if (fdset_send(s, set, dl, pe) == -1) {
+		perr_why(s, pe);
+		return -1;
+	}
+	return ack_recv(s, set->n, dl, pe);
+}
+
+/*
+ * The receiver confirmed: wait until it closes the connection, which its
+ * exec does, or tells us that its program did not run.  Our fds are still
+ * ours either way; a failure exits.
+ */
+static void
+wait_exec(int s, const struct addr *a, const struct deadline *dl)
+{
+	struct perr pe;
+
+	if (done_recv(s, dl, &pe) == 0)
+		return;
+	if (pe.remote)
+		errx(exit_for(&pe), "%s: receiver's program did not run: %s",
+		    a->str, pe.msg);
+	if (pe.errnum == ETIMEDOUT)
+		errx(EXIT_TIMEOUT, "%s: timed out waiting for the receiver's "
+		    "program to start", a->str);
+	errx(exit_for(&pe), "%s: after confirming: %s", a->str, pe.msg);
+}
+
+/*
+ * The receiver at the socket: the next trusted peer.  A refused one is
+ * told why; when we listen, the next one is served instead, otherwise we
+ * exit.
+ */
+static int
+receiver(struct endpoint *ep, const struct opts *o, struct peer *peer)
+{
+	const char *a = o->addr.str;
+	struct perr pe;
+	int s;
+
+	for (;;) {
+		if ((s = ep_next(ep, &o->dl)) == -1) {
+			ep_close(ep);
+			if (errno == ETIMEDOUT)
+				errx(EXIT_TIMEOUT, "%s: timed out waiting for "
+				    "a receiver", a);
+			err(EXIT_SYS, "accept %s", a);
+		}
+		if (peer_get(s, peer) == -1) {
+			ep_close(ep);
+			err(EXIT_SYS, "%s: peer credentials", a);
+		}
+		if (peer_trusted(peer, &o->trust))
+			return s;
+		perr_set(&pe, PE_REFUSED, "uid %u not allowed by the sender",
+		    (unsigned)peer->uid);
+		if (!o->rflag)
+			frame_error(s, &pe, &o->dl);
+		close(s);
+		warnx("%s: refused receiver %s", a, peer_str(peer));
+		if (ep->lfd == -1) {
+			ep_close(ep);
+			exit(EXIT_REFUSED);
+		}
+	}
+}
+
+static void
+connect_or_exit(struct endpoint *ep, const struct addr *a, int now,
+    const struct deadline *dl)
+{
+	if ((now ? ep_connect_now(ep, a, dl) : ep_connect(ep, a, dl)) == 0)
+		return;
+	if (errno == ETIMEDOUT)
+		errx(EXIT_TIMEOUT, "connect %s: timed out", a->str);
+	if (now && no_store(errno))
+		errx(EXIT_SYS, "connect %s: %s: no fdholder store is there",
+		    a->str, strerror(errno));
+	err(EXIT_SYS, "connect %s", a->str);
+}
+
+/*
+ * The first form: offer the fds of the operands after the socket to a
+ * receiver, at the socket or listening at it.
+ */
+static int
+send_fds(struct opts *o, char *argv[], int argc)
+{
+	const char *a;
+	struct fdset set = { 0 };
+	struct endpoint ep;
+	struct peer peer;
+	struct perr pe;
+	int s;
+
+	operands_set(&set, argv + 1, argc - 1, o->pid, o->rflag);
+	eaddr_parse(&o->addr, argv[0]);
+	a = o->addr.str;
+	wait_note(&o->dl, "waiting for a receiver on %s", a);
+	if (o->lflag) {
+		ep_unlink_on_signal(&ep);
+		if (ep_listen(&ep, &o->addr, trust_widened(&o->trust),
+		    &o->dl) == -1)
+			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
+			    "listen %s", ep_error());
+	} else
+		connect_or_exit(&ep, &o->addr, 0, &o->dl);
+	for (;;) {
+		s = receiver(&ep, o, &peer);
+		wait_note_off();
+		if (offer(s, &set, o->rflag, &o->dl, &pe) == 0)
+			break;
+		close(s);
+		if (ep.lfd != -1 && pe.errnum != 0 && pe.errnum != ETIMEDOUT) {
+			warnx("%s: receiver %s went away: %s", a,
+			    peer_str(&peer), pe.msg);
+			continue;
+		}
+		ep_close(&ep);
+		if (pe.remote)
+			errx(exit_for(&pe), "%s: refused by receiver: %s", a,
+			    pe.msg);
+		errx(exit_for(&pe), "%s: %s", a, pe.msg);
+	}
+	ep_close(&ep);
+	if (!o->rflag)
+		wait_exec(s, &o->addr, &o->dl);
+	close(s);
+	fdset_free(&set);
+	trust_free(&o->trust);
+	return EXIT_OK;
+}
+
+/*
+ * -n: store the fds of the operands after the socket in the fdholder
+ * store there, as the entry -n names.
+ */
+static int
+store_named(struct opts *o, char *argv[], int argc)
+{
+	const char *a;
+	struct fdset set = { 0 };
+	struct endpoint ep;
+	struct peer peer;
+	struct perr pe;
+	int s;
+
+	operands_set(&set, argv + 1, argc - 1, o->pid, 0);
+	eaddr_parse(&o->addr, argv[0]);
+	a = o->addr.str;
+	connect_or_exit(&ep, &o->addr, 1, &o->dl);
+	s = receiver(&ep, o, &peer);
+	if (hold_store(s, o->nflag, o->ttl, &set, &o->dl, &pe) == -1) {
+		ep_close(&ep);
+		if (pe.code == PE_EXIST)
+			errx(exit_for(&pe), "%s: %s (to replace it, delete it "
+			    "first: fdholder -s %s -D %s)", a, pe.msg, a,
+			    o->nflag);
+		errx(exit_for(&pe), "%s: %s", a, pe.msg);
+	}
+	ep_close(&ep);
+	close(s);
+	fdset_free(&set);
+	trust_free(&o->trust);
+	return EXIT_OK;
+}
+
+/*
+ * -D makes -S the form that removes; then the options that the form
+ * picked does not take are named, as nc does.
+ */
+static void
+conflicts(struct opts *o)
+{
+	if (o->Dflag && o->verb != NOTIFY_STORE)
+		errx(EXIT_USAGE, "cannot use -D without -S");
+	if (o->Dflag)
+		o->verb = NOTIFY_REMOVE;
+	if (o->verb == NOTIFY_STORE || o->verb == NOTIFY_REMOVE) {
+		if (o->lflag)
 			errx(EXIT_USAGE, "cannot use -l with -S");
-		if (rflag)
+		if (o->rflag)
 			errx(EXIT_USAGE, "cannot use -r with -S");
-		if (widened)
+		if (trust_widened(&o->trust))
 			errx(EXIT_USAGE, "cannot use -u or -g with -S");
 	}
-	if (verb == NOTIFY_REMOVE && pid != 0)
+	if (o->verb == NOTIFY_REMOVE && o->pid != 0)
 		errx(EXIT_USAGE, "cannot use -p with -D");
-	if (verb == STORE && lflag)
+	if (o->verb == STORE && o->lflag)
 		errx(EXIT_USAGE, "cannot use -l with -n");
-	if (verb == STORE && rflag)
+	if (o->verb == STORE && o->rflag)
 		errx(EXIT_USAGE, "cannot use -r with -n");
-	if (verb != STORE && ttl != HOLD_FOREVER)
+	if (o->verb != STORE && o->ttl != HOLD_FOREVER)
 		errx(EXIT_USAGE, "cannot use -e without -n");
+}
+
+/* The operands the form wants: argc of them are left after the options. */
+static void
+operands_check(const struct opts *o, char *argv[], int argc)
+{
+	int sock = o->verb == SEND || o->verb == STORE, i;
+
+	/* The forms with a socket operand want an fd after it. */
+	if (argc == 0 && sock)
+		missing("socket operand");
+	if (argc < (sock ? 2 : 1))
+		missing(sock ? "fd operand after the socket" :
+		    o->verb == NOTIFY_STORE ? "fd operand" : "name operand");
+	if (o->nflag != NULL && (*o->nflag == '\0' ||
+	    !name_valid(o->nflag, strlen(o->nflag))))
+		errx(EXIT_USAGE, "invalid entry name: %s", esc(o->nflag));
+	if (o->pid != 0 && !pidfd_can())
+		errx(EXIT_USAGE, "-p: taking another process's fd needs "
+		    "pidfd_getfd(2): Linux only");
+	for (i = 0; o->verb == NOTIFY_REMOVE && i < argc; i++)
+		if (*argv[i] == '\0' || !name_valid(argv[i], strlen(argv[i])))
+			errx(EXIT_USAGE, "invalid name: %s", esc(argv[i]));
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct trust trust = { 0 };
-	struct fdset set = { 0 };
-	struct deadline dl;
-	struct addr addr;
-	const char *errstr, *nflag = NULL;
-	enum verb verb = SEND;
-	uint32_t ttl = HOLD_FOREVER;
-	int ch, i, r, Dflag = 0, lflag = 0, rflag = 0, tms = -1;
-	pid_t pid = 0;
+	struct opts o = { .verb = SEND, .ttl = HOLD_FOREVER, .tms = -1 };
+	const char *errstr;
+	int ch;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed_std = stdio_fix()) == -1)
@@ -475,46 +537,46 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "De:g:hln:p:rSt:u:")) != -1) {
 		switch (ch) {
 		case 'e':
-			ttl = strtonum(optarg, 1, HOLD_FOREVER - 1, &errstr);
+			o.ttl = strtonum(optarg, 1, HOLD_FOREVER - 1, &errstr);
 			if (errstr != NULL)
 				errx(EXIT_USAGE, "expiry %s: %s", errstr,
 				    optarg);
 			break;
 		case 'n':
-			if (verb == NOTIFY_STORE)
+			if (o.verb == NOTIFY_STORE)
 				errx(EXIT_USAGE, "cannot use -n with -S");
-			verb = STORE;
-			nflag = optarg;
+			o.verb = STORE;
+			o.nflag = optarg;
 			break;
 		case 'D':
-			Dflag = 1;
+			o.Dflag = 1;
 			break;
 		case 'h':
 			usage(1);
 		case 'S':
-			if (verb == STORE)
+			if (o.verb == STORE)
 				errx(EXIT_USAGE, "cannot use -S with -n");
-			verb = NOTIFY_STORE;
+			o.verb = NOTIFY_STORE;
 			break;
 		case 'p':
-			pid = strtonum(optarg, 1, INT_MAX, &errstr);
+			o.pid = strtonum(optarg, 1, INT_MAX, &errstr);
 			if (errstr != NULL)
 				errx(EXIT_USAGE, "pid %s: %s", errstr, optarg);
 			break;
 		case 'g':
-			etrust_add(&trust, optarg, 1);
+			etrust_add(&o.trust, optarg, 1);
 			break;
 		case 'l':
-			lflag = 1;
+			o.lflag = 1;
 			break;
 		case 'r':
-			rflag = 1;
+			o.rflag = 1;
 			break;
 		case 't':
-			tms = etimeout_parse(optarg);
+			o.tms = etimeout_parse(optarg);
 			break;
 		case 'u':
-			etrust_add(&trust, optarg, 0);
+			etrust_add(&o.trust, optarg, 0);
 			break;
 		default:
 			usage(0);
@@ -522,53 +584,18 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (Dflag && verb != NOTIFY_STORE)
-		errx(EXIT_USAGE, "cannot use -D without -S");
-	if (Dflag)
-		verb = NOTIFY_REMOVE;
-	conflicts(verb, lflag, rflag, pid, trust_widened(&trust), ttl);
-	/* The forms with a socket operand want an fd after it. */
-	if (argc == 0 && (verb == SEND || verb == STORE))
-		missing("socket operand");
-	if (argc < ((verb == SEND || verb == STORE) ? 2 : 1))
-		missing(verb == SEND || verb == STORE ? "fd operand after the "
-		    "socket" : verb == NOTIFY_STORE ? "fd operand" :
-		    "name operand");
-	if (nflag != NULL && (*nflag == '\0' ||
-	    !name_valid(nflag, strlen(nflag))))
-		errx(EXIT_USAGE, "invalid entry name: %s", esc(nflag));
-	if (pid != 0 && !pidfd_can())
-		errx(EXIT_USAGE, "-p: taking another process's fd needs "
-		    "pidfd_getfd(2): Linux only");
-	deadline_in(&dl, tms);
-
-	switch (verb) {
+	conflicts(&o);
+	operands_check(&o, argv, argc);
+	deadline_in(&o.dl, o.tms);
+	switch (o.verb) {
 	case NOTIFY_REMOVE:
-		for (i = 0; i < argc; i++)
-			if (*argv[i] == '\0' || !name_valid(argv[i],
-			    strlen(argv[i])))
-				errx(EXIT_USAGE, "invalid name: %s",
-				    esc(argv[i]));
-		notify_remove(argv, argc, &dl);
-		return EXIT_OK;
+		return notify_remove(&o, argv, argc);
 	case NOTIFY_STORE:
-		operands_set(&set, argv, argc, pid, 0);
-		notify_store(&set, &dl);
-		fdset_free(&set);
-		return EXIT_OK;
+		return notify_store(&o, argv, argc);
 	case STORE:
-		operands_set(&set, argv + 1, argc - 1, pid, 0);
-		eaddr_parse(&addr, argv[0]);
-		r = store_named(&addr, nflag, ttl, &set, &trust, &dl);
-		break;
+		return store_named(&o, argv, argc);
 	case SEND:
 	default:
-		operands_set(&set, argv + 1, argc - 1, pid, rflag);
-		eaddr_parse(&addr, argv[0]);
-		r = send_fds(&addr, &set, &trust, lflag, rflag, &dl);
-		break;
+		return send_fds(&o, argv, argc);
 	}
-	fdset_free(&set);
-	trust_free(&trust);
-	return r;
 }
