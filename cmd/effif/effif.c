@@ -38,14 +38,17 @@
 #define OPT_METHOD	0x100	/* --method: no letter */
 
 struct opts {
-	int	aflag;
-	int	jflag;
-	int	Iflag;
-	int	vflag;
-	int	wflag;
-	int	several;	/* iface<TAB>effective */
-	int	npass;
-	int	pass[2];	/* the families asked, one output each */
+	int		 aflag;
+	int		 fflag4;	/* -4 */
+	int		 fflag6;	/* -6 */
+	int		 jflag;
+	int		 Iflag;
+	int		 vflag;
+	int		 wflag;
+	const char	*peer;		/* -P, as typed */
+	int		 several;	/* iface<TAB>effective */
+	int		 npass;
+	int		 pass[2];	/* the families asked, one output each */
 };
 
 /* What was printed for one interface and family, to print only changes. */
@@ -534,6 +537,32 @@ watch(struct sys *s, struct query *q, const struct opts *o, char **names,
 	exit(EXIT_OK);
 }
 
+/* Options that do not go together; then the families asked, a pass each. */
+static void
+opts_check(struct opts *o, const struct query *q, int argc)
+{
+	if (o->aflag && (argc != 0 || q->hasmark || q->peer.family != 0 ||
+	    q->method != M_NONE))
+		usage(0);
+	if (!o->aflag && argc == 0)
+		missing("iface operand (or -a)");
+	if (o->wflag && q->method == M_SOCKET)
+		errx(EXIT_USAGE, "cannot use --method socket with -w");
+	if (q->hasmark && !sys_method(M_MARK))
+		errx(EXIT_USAGE, "marks: not on this system");
+	if (q->peer.family != 0 && o->fflag4 != o->fflag6 &&
+	    q->peer.family != (o->fflag4 ? AF_INET : AF_INET6))
+		errx(EXIT_USAGE, "peer %s: not an %s address", o->peer,
+		    o->fflag4 ? "IPv4" : "IPv6");
+	if (o->fflag4)
+		o->pass[o->npass++] = AF_INET;
+	if (o->fflag6)
+		o->pass[o->npass++] = AF_INET6;
+	if (o->npass == 0)
+		o->pass[o->npass++] = AF_UNSPEC;
+	o->several = o->aflag || argc > 1;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -542,27 +571,24 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct entries prev = { NULL, 0, 0 };
-	struct opts o;
-	struct query q;
+	struct opts o = { .aflag = 0 };
+	struct query q = { .name = NULL };
 	struct sys *s;
-	const char *peer = NULL;
-	int ch, fflag4 = 0, fflag6 = 0, status;
+	int ch, status;
 
 	if (stdio_fix() == -1)
 		exit(EXIT_SYS);
 	version_exit(argc, argv);
-	memset(&o, 0, sizeof(o));
-	memset(&q, 0, sizeof(q));
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
 	while ((ch = getopt_long(argc, argv, "46ahIjM:P:vw", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
-			fflag4 = 1;
+			o.fflag4 = 1;
 			break;
 		case '6':
-			fflag6 = 1;
+			o.fflag6 = 1;
 			break;
 		case 'a':
 			o.aflag = 1;
@@ -581,7 +607,7 @@ main(int argc, char *argv[])
 			break;
 		case 'P':
 			parse_peer(optarg, &q.peer);
-			peer = optarg;
+			o.peer = optarg;
 			break;
 		case 'v':
 			o.vflag = 1;
@@ -598,27 +624,7 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-
-	if (o.aflag && (argc != 0 || q.hasmark || q.peer.family != 0 ||
-	    q.method != M_NONE))
-		usage(0);
-	if (!o.aflag && argc == 0)
-		missing("iface operand (or -a)");
-	if (o.wflag && q.method == M_SOCKET)
-		errx(EXIT_USAGE, "cannot use --method socket with -w");
-	if (q.hasmark && !sys_method(M_MARK))
-		errx(EXIT_USAGE, "marks: not on this system");
-	if (q.peer.family != 0 && fflag4 != fflag6 &&
-	    q.peer.family != (fflag4 ? AF_INET : AF_INET6))
-		errx(EXIT_USAGE, "peer %s: not an %s address", peer,
-		    fflag4 ? "IPv4" : "IPv6");
-	if (fflag4)
-		o.pass[o.npass++] = AF_INET;
-	if (fflag6)
-		o.pass[o.npass++] = AF_INET6;
-	if (o.npass == 0)
-		o.pass[o.npass++] = AF_UNSPEC;
-	o.several = o.aflag || argc > 1;
+	opts_check(&o, &q, argc);
 
 	if ((s = sys_open()) == NULL)
 		errx(EXIT_SYS, "%s", sys_error());
