@@ -1,4 +1,5 @@
 /* ISC license: see LICENSE. */
+#include <err.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <err.h>
 
 #include "deadline.h"
 #include "exits.h"

@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "exits.h"
-#include "proto.h"
+#include "perr.h"
 
 /* The exit status that says what went wrong to a script. */
 int

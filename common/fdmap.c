@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "fdmap.h"
-#include "sock.h"
 #include "util.h"
 
 /*

@@ -2,10 +2,11 @@
 #ifndef FDMAP_H
 #define FDMAP_H
 
-#include <stddef.h>
 #include <sys/resource.h>
 
-#include "proto.h"
+#include <stddef.h>
+
+#include "offer.h"
 
 int	fdlist_parse(const char *, int **, size_t *);
 int	fdspec_parse(const char *, int *fd, const char **name);

@@ -9,23 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "hold.h"
 #include "json.h"
 #include "sock.h"
 #include "trust.h"
-
-const char *
-fd_kind_str(int kind)
-{
-	static const char *names[] = {
-		"other", "stream", "listen", "dgram", "seqpacket", "fifo",
-		"file", "char", "dir", "block"
-	};
-
-	if (kind < 0 || kind >= (int)(sizeof(names) / sizeof(names[0])))
-		return "other";
-	return names[kind];
-}
 
 /*
  * Connect at once to the holder on a, as its client, and check that its

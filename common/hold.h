@@ -8,7 +8,8 @@
 
 #include "addr.h"
 #include "deadline.h"
-#include "proto.h"
+#include "offer.h"
+#include "perr.h"
 #include "wire.h"
 
 /*
@@ -16,8 +17,6 @@
  * holder (F_TAKE, F_HANDOFF, F_ACK), and the requests of the store's
  * clients (F_STORE, F_FETCH, F_LIST, F_DELETE).
  */
-
-const char	*fd_kind_str(int);
 
 struct trust;
 int	no_store(int);

@@ -22,12 +22,9 @@
 
 #include "addr.h"
 #include "esc.h"
+#include "fd.h"
 #include "notify.h"
-#include "sock.h"
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL	0
-#endif
+#include "scm.h"
 
 static struct addr notify_addr;
 
@@ -105,16 +102,11 @@ notify_send(int s, const char *state, const int *fds, size_t n,
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	rights_put(&msg, &ctl, fds, (int)n);
-	for (;;) {
-		if (sendmsg(s, &msg, MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN && deadline_poll(s, POLLOUT, dl) == 0)
-			continue;
+	if (scm_send(s, &msg, dl) == -1) {
 		perr_sys(pe, "send to NOTIFY_SOCKET");
 		return -1;
 	}
+	return 0;
 }
 
 /*

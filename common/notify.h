@@ -5,7 +5,8 @@
 #include <stddef.h>
 
 #include "deadline.h"
-#include "proto.h"
+#include "offer.h"
+#include "perr.h"
 
 int	notify_open(struct perr *);
 int	notify_send(int, const char *, const int *, size_t,

@@ -17,30 +17,9 @@
 #include <unistd.h>
 
 #include "exits.h"
+#include "fd.h"
 #include "sock.h"
 #include "util.h"
-
-int
-fd_cloexec(int fd, int on)
-{
-	int fl;
-
-	if ((fl = fcntl(fd, F_GETFD)) == -1)
-		return -1;
-	fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
-	return fcntl(fd, F_SETFD, fl);
-}
-
-int
-fd_nonblock(int fd, int on)
-{
-	int fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
-	return fcntl(fd, F_SETFL, fl);
-}
 
 /*
  * socket(2) and accept(2), close-on-exec and non-blocking from the start
@@ -118,43 +97,6 @@ sock_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 	return 0;
 }
-
-/* What kind of fd this is: the one probe of an fd's kind. */
-int
-fd_kind(int fd)
-{
-	struct stat st;
-	socklen_t len;
-	int type, on;
-
-	if (fstat(fd, &st) == -1)
-		return FK_OTHER;
-	if (S_ISFIFO(st.st_mode))
-		return FK_FIFO;
-	if (S_ISREG(st.st_mode))
-		return FK_FILE;
-	if (S_ISCHR(st.st_mode))
-		return FK_CHAR;
-	if (S_ISDIR(st.st_mode))
-		return FK_DIR;
-	if (S_ISBLK(st.st_mode))
-		return FK_BLOCK;
-	if (!S_ISSOCK(st.st_mode))
-		return FK_OTHER;
-	len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-		return FK_OTHER;
-	if (type == SOCK_DGRAM)
-		return FK_DGRAM;
-	if (type == SOCK_SEQPACKET)
-		return FK_SEQPACKET;
-	len = sizeof(on);
-	if (type == SOCK_STREAM &&
-	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
-		return FK_LISTEN;
-	return type == SOCK_STREAM ? FK_STREAM : FK_OTHER;
-}
-
 
 static int
 unix_socket(void)

@@ -31,27 +31,9 @@ int	ep_next(struct endpoint *, const struct deadline *);
 void	ep_close(struct endpoint *);
 void	ep_unlink_on_signal(struct endpoint *);
 
-/* The kinds of fd, as F_ENTRIES names them (fdproto(7)). */
-enum fd_kind {
-	FK_OTHER = 0,
-	FK_STREAM = 1,		/* a connected or unconnected stream socket */
-	FK_LISTEN = 2,		/* a listening socket */
-	FK_DGRAM = 3,
-	FK_SEQPACKET = 4,
-	FK_FIFO = 5,
-	FK_FILE = 6,
-	FK_CHAR = 7,
-	FK_DIR = 8,
-	FK_BLOCK = 9
-};
-
-int	fd_kind(int);
-
 int	sock_open(int, int, int);
 int	sock_accept(int);
 int	sock_connect(int, const struct sockaddr *, socklen_t,
 	    const struct deadline *);
-int	fd_cloexec(int, int on);
-int	fd_nonblock(int, int on);
 
 #endif

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "exits.h"
-#include "proto.h"
 #include "util.h"
 
 /*

@@ -2,6 +2,11 @@
 #ifndef UTIL_H
 #define UTIL_H
 
+#include <stddef.h>
+
+#include "deadline.h"
+#include "proto.h"
+
 /*
  * getopt(3) that stops at the first operand, so that a program's own
  * options after it are never taken for ours.  BSD getopt does so already;
@@ -12,11 +17,6 @@
 #else
 #define OPTS_STOP	""
 #endif
-
-#include <stddef.h>
-
-#include "deadline.h"
-#include "proto.h"
 
 /*
  * macOS's libSystem exports reallocarray only as reallocarray$DARWIN_EXTSN,

@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sock.h"
+#include "fd.h"
+#include "offer.h"
 #include "wire.h"
 
 /* The only places a big endian number is written and read. */

@@ -5,13 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "frame.h"
 
 /*
  * The bytes of fdproto(7)'s frames, each encoded (put) and decoded (get)
  * here and nowhere else: the header, F_ACK, F_ERROR, and fdholder's
  * F_TAKE, F_HANDOFF, F_STORE, F_FETCH, F_LIST, F_ENTRIES, F_DELETE.
- * F_OFFER's names are the fdset's, in proto.c.  Numbers are big endian.
+ * F_OFFER's names are the fdset's, in offer.c.  Numbers are big endian.
  */
 
 /* What a holder holds: the first byte of F_TAKE and of F_HANDOFF. */

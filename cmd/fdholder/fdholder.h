@@ -6,6 +6,7 @@
 
 #include "addr.h"
 #include "deadline.h"
+#include "fd.h"
 #include "proto.h"
 #include "sock.h"
 #include "trust.h"

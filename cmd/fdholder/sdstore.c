@@ -246,7 +246,7 @@ peek(int s, unsigned char *buf, size_t len, struct fdset *fds,
 			perr_sys(pe, "recvmsg");
 			return -1;
 		}
-		if ((k = take_fds(&msg, got_fds, CTL_FDS, pe)) < 0)
+		if ((k = rights_take(&msg, got_fds, CTL_FDS, pe)) < 0)
 			return -1;
 		for (j = 0; j < k; j++)
 			if (fdset_add(fds, got_fds[j], "") == -1) {

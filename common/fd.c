@@ -1,0 +1,88 @@
+/* ISC license: see LICENSE. */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "fd.h"
+
+int
+fd_cloexec(int fd, int on)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFD)) == -1)
+		return -1;
+	fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
+	return fcntl(fd, F_SETFD, fl);
+}
+
+int
+fd_nonblock(int fd, int on)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, fl);
+}
+
+/* What kind of fd this is: the one probe of an fd's kind. */
+int
+fd_kind(int fd)
+{
+	struct stat st;
+	socklen_t len;
+	int type, on;
+
+	if (fstat(fd, &st) == -1)
+		return FK_OTHER;
+	if (S_ISFIFO(st.st_mode))
+		return FK_FIFO;
+	if (S_ISREG(st.st_mode))
+		return FK_FILE;
+	if (S_ISCHR(st.st_mode))
+		return FK_CHAR;
+	if (S_ISDIR(st.st_mode))
+		return FK_DIR;
+	if (S_ISBLK(st.st_mode))
+		return FK_BLOCK;
+	if (!S_ISSOCK(st.st_mode))
+		return FK_OTHER;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+		return FK_OTHER;
+	if (type == SOCK_DGRAM)
+		return FK_DGRAM;
+	if (type == SOCK_SEQPACKET)
+		return FK_SEQPACKET;
+	len = sizeof(on);
+	if (type == SOCK_STREAM &&
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on)
+		return FK_LISTEN;
+	return type == SOCK_STREAM ? FK_STREAM : FK_OTHER;
+}
+
+const char *
+fd_kind_str(int kind)
+{
+	static const char *names[] = {
+		"other", "stream", "listen", "dgram", "seqpacket", "fifo",
+		"file", "char", "dir", "block"
+	};
+
+	if (kind < 0 || kind >= (int)(sizeof(names) / sizeof(names[0])))
+		return "other";
+	return names[kind];
+}
+
+/* Close n fds, as when a message or a frame that brought them is refused. */
+void
+fds_close(const int *fds, int n)
+{
+	while (n-- > 0)
+		close(fds[n]);
+}

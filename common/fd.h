@@ -1,0 +1,25 @@
+/* ISC license: see LICENSE. */
+#ifndef FD_H
+#define FD_H
+
+/* The kinds of fd, as F_ENTRIES names them (fdproto(7)). */
+enum fd_kind {
+	FK_OTHER = 0,
+	FK_STREAM = 1,		/* a connected or unconnected stream socket */
+	FK_LISTEN = 2,		/* a listening socket */
+	FK_DGRAM = 3,
+	FK_SEQPACKET = 4,
+	FK_FIFO = 5,
+	FK_FILE = 6,
+	FK_CHAR = 7,
+	FK_DIR = 8,
+	FK_BLOCK = 9
+};
+
+int		 fd_kind(int);
+const char	*fd_kind_str(int);
+int		 fd_cloexec(int, int on);
+int		 fd_nonblock(int, int on);
+void		 fds_close(const int *, int n);
+
+#endif
