@@ -16,9 +16,9 @@
 /*
  * The successor's F_HANDOFF frames: each carries at most PROTO_MAXFDS
  * fds, the first one our control socket, then the entries' fds in order.
- * A frame's payload: kind, flags, 0, dev, ino as relay.c writes them, a
- * count of records, one record per entry whose first fd rides in this
- * frame (hrec_put: name, uid, gid, its times, its number of fds), then
+ * A frame's payload: kind, flags, 0, dev, ino as relay_handoff.c writes
+ * them, a count of records, one record per entry whose first fd rides in
+ * this frame (hrec_put: name, uid, gid, its times, its number of fds), then
  * the name of each fd of the frame but the control socket.
  */
 struct hframe {
@@ -103,14 +103,23 @@ fail:
 	    &pe);
 }
 
+/* Where a takeover is, from one F_HANDOFF frame to the next. */
+struct htake {
+	int		 first;		/* the next frame is the first */
+	struct entry	*cur;		/* the entry that is filling */
+	size_t		 want;		/* the fds it lacks */
+	size_t		 total;		/* fds taken, for the F_ACK */
+	uint64_t	 dev, ino;	/* of the control socket's path */
+};
+
 /*
  * Take one F_HANDOFF frame: its records become entries, its fds go to the
- * entry that is filling (*cur, which lacks *want more) and then to the
+ * entry that is filling (t->cur, which lacks t->want more) and then to the
  * next record's.  The fds are ours once it returns 0.
  */
 static int
-hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
-    size_t *want, uint64_t *dev, uint64_t *ino, struct perr *pe)
+hframe_take(struct store *st, struct frame *f, struct htake *t,
+    struct perr *pe)
 {
 	char name[PROTO_NAMEMAX + 1];
 	struct fdset empty = { 0 };
@@ -126,10 +135,12 @@ hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
 
 	rb_init(&r, f->data, f->len);
 	if (handoff_get(&r, &hd) == -1 || hd.kind != HOLD_STORE ||
-	    f->nfds < first || hd.nrecs > (unsigned)f->nfds)
+	    f->nfds < t->first || hd.nrecs > (unsigned)f->nfds)
 		goto bad;
-	*dev = hd.dev;
-	*ino = hd.ino;
+	if (t->first) {
+		t->dev = hd.dev;
+		t->ino = hd.ino;
+	}
 	nrecs = hd.nrecs;
 	if (nrecs > 0 && ((recs = calloc(nrecs, sizeof(*recs))) == NULL ||
 	    (wants = calloc(nrecs, sizeof(*wants))) == NULL)) {
@@ -151,28 +162,28 @@ hframe_take(struct store *st, struct frame *f, int first, struct entry **cur,
 			goto fail;
 		}
 	}
-	if (first) {
+	if (t->first) {
 		st->ctl->ep.lfd = f->fds[0];
 		f->fds[0] = -1;
 	}
-	for (i = first, k = 0; i < f->nfds; i++) {
-		if (*want == 0) {
+	for (i = t->first, k = 0; i < f->nfds; i++) {
+		if (t->want == 0) {
 			/* The next record: an entry whose fds begin here. */
 			if (k == nrecs)
 				goto bad;
-			*cur = recs[k];
-			*want = wants[k++];
+			t->cur = recs[k];
+			t->want = wants[k++];
 		}
 		rb_name(&r, name);
 		if (r.bad)
 			goto bad;
-		if (fdset_add(&(*cur)->set, f->fds[i], name) == -1) {
+		if (fdset_add(&t->cur->set, f->fds[i], name) == -1) {
 			perr_sys(pe, "malloc");
 			goto fail;
 		}
 		f->fds[i] = -1;
 		st->nfds++;
-		(*want)--;
+		t->want--;
 	}
 	if (k != nrecs || r.off != r.len)
 		goto bad;
@@ -188,6 +199,61 @@ fail:
 }
 
 /*
+ * Receive and take the next F_HANDOFF frame.  Returns 1 if more follow,
+ * 0 after the last, -1 on an error (pe), -2 when the holder went away
+ * before it sent anything.
+ */
+static int
+hframe_next(struct store *st, int s, const struct deadline *dl,
+    struct htake *t, struct perr *pe)
+{
+	struct frame f;
+	int r, more;
+
+	if ((r = frame_recv(s, &f, dl, pe)) == 0 ||
+	    (r == -1 && pe->errnum == ECONNRESET)) {
+		if (t->first)
+			return -2;
+		perr_set(pe, PE_SYS, "holder went away mid-handoff");
+		return -1;
+	}
+	if (r == -1 && t->first)
+		ctl_foreign(st->ctl, pe);
+	if (r == -1)
+		return -1;
+	more = f.flags & FF_MORE;
+	if (f.type == F_ERROR)
+		perr_remote(pe, &f);
+	else if (f.type != F_HANDOFF)
+		perr_set(pe, PE_PROTO, "expected a handoff, got frame type %u",
+		    f.type);
+	else {
+		t->total += f.nfds;
+		r = hframe_take(st, &f, t, pe);
+		t->first = 0;
+	}
+	frame_free(&f);
+	if (f.type != F_HANDOFF || r == -1)
+		return -1;
+	return more ? 1 : 0;
+}
+
+/* -S: in our fd store before we confirm; what it held goes. */
+static int
+keep_all(struct store *st, struct perr *pe)
+{
+	size_t k;
+
+	if (!sds_on())
+		return 0;
+	sds_restore(NULL, NULL);
+	for (k = 0; k < st->nentries; k++)
+		if (entry_keep(st->ent[k], pe) == -1)
+			return -1;
+	return 0;
+}
+
+/*
  * Receive the holder's store on s.  Returns 1 once it is ours, 0 when the
  * holder went away before handing it over.
  */
@@ -195,82 +261,44 @@ static int
 takeover(struct store *st, int s)
 {
 	struct ctl *c = st->ctl;
+	struct htake t = { .first = 1 };
 	struct deadline dl;
-	struct entry *cur = NULL;
-	struct frame f;
 	struct perr pe;
-	uint64_t dev = 0, ino = 0, d, n;
-	size_t want = 0, total = 0, k;
-	int r, first = 1, more;
+	int r;
 
 	deadline_in(&dl, c->tms);
-	do {
-		if ((r = frame_recv(s, &f, &dl, &pe)) == 0 ||
-		    (r == -1 && pe.errnum == ECONNRESET)) {
-			if (first) {
-				close(s);
-				return 0;
-			}
-			perr_set(&pe, PE_SYS, "holder went away mid-handoff");
-			r = -1;
-		}
-		if (r == -1 && first)
-			ctl_foreign(c, &pe);
-		if (r == -1)
-			goto fail;
-		if (f.type == F_ERROR) {
-			perr_remote(&pe, &f);
-			frame_free(&f);
-			goto fail;
-		}
-		if (f.type != F_HANDOFF) {
-			perr_set(&pe, PE_PROTO, "expected a handoff, got "
-			    "frame type %u", f.type);
-			frame_free(&f);
-			goto fail;
-		}
-		total += f.nfds;
-		more = f.flags & FF_MORE;
-		r = hframe_take(st, &f, first, &cur, &want, &d, &n, &pe);
-		frame_free(&f);
-		if (r == -1)
-			goto fail;
-		if (first) {
-			dev = d;
-			ino = n;
-		}
-		first = 0;
-	} while (more);
-	if (want != 0) {
+	while ((r = hframe_next(st, s, &dl, &t, &pe)) == 1)
+		;
+	if (r == -2) {
+		close(s);
+		return 0;
+	}
+	if (r == 0 && t.want != 0) {
 		perr_set(&pe, PE_PROTO, "malformed handoff: an entry lacks "
-		    "%zu fds", want);
-		goto fail;
+		    "%zu fds", t.want);
+		r = -1;
 	}
-	/* -S: in our fd store before we confirm; what it held goes. */
-	if (sds_on()) {
-		sds_restore(NULL, NULL);
-		for (k = 0; k < st->nentries; k++)
-			if (entry_keep(st->ent[k], &pe) == -1) {
-				frame_error(s, &pe, NULL);
-				goto fail;
-			}
+	if (r == 0 && keep_all(st, &pe) == -1) {
+		frame_error(s, &pe, NULL);
+		r = -1;
 	}
-	if (ctl_confirm(c, s, total, 0) == -1) {
+	if (r == -1) {
+		close(s);
+		store_clear(st);
+		if (c->ep.lfd != -1)
+			close(c->ep.lfd);
+		c->ep.lfd = -1;
+		errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
+	}
+	if (ctl_confirm(c, s, t.total, 0) == -1) {
 		/* It kept everything: ours are copies, let them go. */
 		store_clear(st);
 		close(c->ep.lfd);
 		c->ep.lfd = -1;
 		exit(EXIT_REFUSED);
 	}
-	ctl_adopt(c, c->ep.lfd, dev, ino);
+	ctl_adopt(c, c->ep.lfd, t.dev, t.ino);
 	return 1;
-fail:
-	close(s);
-	store_clear(st);
-	if (c->ep.lfd != -1)
-		close(c->ep.lfd);
-	c->ep.lfd = -1;
-	errx(exit_for(&pe), "%s: %s", c->ep.addr.str, pe.msg);
 }
 
 static int

@@ -58,67 +58,87 @@ fd_budget(struct store *st)
 	}
 }
 
+/*
+ * The poll array: the listener (its place in *pi_l, or -1) while there
+ * is a slot, the clients we serve, then the control socket's.  Returns
+ * how many; *timeout shrinks to the nearest deadline.
+ */
+static int
+store_pollfds(struct store *st, struct pollfd *pfd, int *pi_l, int *timeout)
+{
+	struct ctl *c = st->ctl;
+	struct client *cl;
+	int i, n = 0;
+
+	*pi_l = -1;
+	if (c->state != CS_SENT) {
+		/* Those who come now wait for the successor. */
+		if (st->ncl < st->maxcl && c->state == CS_IDLE &&
+		    ctl_accepting(c)) {
+			pfd[n].fd = c->ep.lfd;
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			*pi_l = n++;
+		}
+		for (i = 0; i < st->ncl; i++) {
+			cl = &st->cl[i];
+			cl->pi = -1;
+			if (!client_polled(st, cl))
+				continue;
+			*timeout = poll_ms(*timeout, deadline_ms(&cl->until));
+			pfd[n].fd = cl->fd;
+			pfd[n].events = cl->state == CL_SEND ? POLLOUT : POLLIN;
+			pfd[n].revents = 0;
+			cl->pi = n++;
+		}
+	}
+	n = ctl_pollfds(c, pfd, n, 0);
+	*timeout = poll_ms(*timeout, ctl_timeout(c));
+	return n;
+}
+
+/* Take over or start afresh, and be ready, in the sandbox. */
+static void
+store_begin(struct store *st, int Sflag)
+{
+	struct perr pe;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* The fds, the clients, one frame of copies (outq_keep) each. */
+	fd_room(st->maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS +
+	    64);
+	if (Sflag && sds_open(st->ctl->tms, &pe) == -1)
+		errx(EXIT_USAGE, "-S: %s", pe.msg);
+	if (sandbox_prepare(Sflag ? SB_STORE_SD : SB_STORE) == -1)
+		err(EXIT_SYS, "sandbox");
+	store_start(st);
+	fd_budget(st);
+	notify_ready("store of named fds: %zu entries, %zu fds%s", st->nentries,
+	    st->nfds, Sflag ? ", kept in the fd store too" : "");
+	fd_nonblock(st->ctl->ep.lfd, 1);
+	if (sandbox_enter() == -1)
+		err(EXIT_SYS, "sandbox");
+}
+
 void
 store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 {
 	static struct store st;
 	struct pollfd pfd[MAXCLIENTS + 2];
 	struct client *cl;
-	struct perr pe;
 	int i, n, pi_l, timeout;
 
 	st.ctl = c;
 	st.maxentries = maxentries;
 	st.maxfds = maxfds;
 	st.maxcl = MAXCLIENTS;
-	signal(SIGPIPE, SIG_IGN);
-	/* The fds, the clients, one frame of copies (outq_keep) each. */
-	fd_room(maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS + 64);
-
-	if (Sflag && sds_open(c->tms, &pe) == -1)
-		errx(EXIT_USAGE, "-S: %s", pe.msg);
-	if (sandbox_prepare(Sflag ? SB_STORE_SD : SB_STORE) == -1)
-		err(EXIT_SYS, "sandbox");
-	store_start(&st);
-	fd_budget(&st);
-	notify_ready("store of named fds: %zu entries, %zu fds%s", st.nentries,
-	    st.nfds, Sflag ? ", kept in the fd store too" : "");
-	fd_nonblock(c->ep.lfd, 1);
-	if (sandbox_enter() == -1)
-		err(EXIT_SYS, "sandbox");
-
+	store_begin(&st, Sflag);
 	for (;;) {
 		/* A successor waited for the takes in flight to end. */
 		if (c->state == CS_ASKING && st.nreserved == 0)
 			handoff_send(&st);
 		timeout = entry_expire(&st);
-		n = 0;
-		pi_l = -1;
-		if (c->state != CS_SENT) {
-			/* Those who come now wait for the successor. */
-			if (st.ncl < st.maxcl && c->state == CS_IDLE &&
-			    ctl_accepting(c)) {
-				pfd[n].fd = c->ep.lfd;
-				pfd[n].events = POLLIN;
-				pfd[n].revents = 0;
-				pi_l = n++;
-			}
-			for (i = 0; i < st.ncl; i++) {
-				cl = &st.cl[i];
-				cl->pi = -1;
-				if (!client_polled(&st, cl))
-					continue;
-				timeout = poll_ms(timeout,
-				    deadline_ms(&cl->until));
-				pfd[n].fd = cl->fd;
-				pfd[n].events = cl->state == CL_SEND ?
-				    POLLOUT : POLLIN;
-				pfd[n].revents = 0;
-				cl->pi = n++;
-			}
-		}
-		n = ctl_pollfds(c, pfd, n, 0);
-		timeout = poll_ms(timeout, ctl_timeout(c));
+		n = store_pollfds(&st, pfd, &pi_l, &timeout);
 		if (poll(pfd, n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
