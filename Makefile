@@ -165,8 +165,8 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 
 $(FZ)/netlink: $(filter-out cmd/effif/darwin.c cmd/effif/effif.c \
     cmd/effif/rtsock.c,$(wildcard cmd/effif/*.c)) $(wildcard cmd/effif/*.h)
-$(FZ)/store: cmd/fdholder/store.c cmd/fdholder/ctl.c cmd/fdholder/ops.c \
-    cmd/fdholder/fdholder.h
+$(FZ)/store: $(wildcard cmd/fdholder/store*.c) cmd/fdholder/ctl.c \
+    cmd/fdholder/ops.c cmd/fdholder/sdstore.c $(wildcard cmd/fdholder/*.h)
 $(FZ)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FZOBJ)
 	$(FUZZCC) $(CPPFLAGS) -Icmd/effif -Icmd/fdholder -std=c11 $(FZFLAGS) \
 	    -fsanitize=fuzzer -o $@ $< $(FZOBJ) $(LDLIBS) \

@@ -170,23 +170,137 @@ client_delete(const struct addr *a, const struct trust *trust,
 	return rc;
 }
 
+/*
+ * The four forms of the SYNOPSIS: hold a connection, be a store, list
+ * one, delete from one.  -D and -L pick theirs, the operands the others.
+ */
+enum verb { RELAY, STORE, LIST, DELETE };
+
+#define VERB(v)		(1u << (v))
+#define CLIENTS		(VERB(LIST) | VERB(DELETE))
+#define OPTS		"EfijNS"	/* the options a form may refuse */
+#define OPT(ch)		(1u << (strchr(OPTS, (ch)) - OPTS))
+
+/* Each option and the forms that do not take it, named, as nc does. */
+static const struct conflict {
+	int		 ch;
+	unsigned	 verbs;
+	const char	*why;	/* NULL: "cannot use -ch with -L" (or -D) */
+} conflicts[] = {
+	{ 'j', VERB(RELAY) | VERB(STORE) | VERB(DELETE),
+	    "cannot use -j without -L" },
+	{ 'i', VERB(STORE), "-i and -N need a connection: host port" },
+	{ 'N', VERB(STORE), "-i and -N need a connection: host port" },
+	{ 'E', VERB(RELAY), "-E and -f limit the store, not a connection" },
+	{ 'f', VERB(RELAY), "-E and -f limit the store, not a connection" },
+	{ 'E', CLIENTS, NULL },
+	{ 'f', CLIENTS, NULL },
+	{ 'i', CLIENTS, NULL },
+	{ 'N', CLIENTS, NULL },
+	{ 'S', CLIENTS, NULL },
+};
+
+/* What the command line said, once parsed. */
+struct opts {
+	struct trust	 rights[OP_N];
+	struct addr	 addr;
+	const char	*oparg;		/* the first -u or -g op:list */
+	size_t		 maxentries;
+	size_t		 maxfds;
+	unsigned	 given;		/* OPT() of each of OPTS given */
+	int		 tms;
+	int		 closed;	/* what stdio_fix found closed */
+};
+
+/* Each option, and the operands, checked against the form picked. */
+static void
+check(enum verb verb, const struct opts *o, int argc, char *argv[])
+{
+	const struct conflict *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(conflicts) / sizeof(conflicts[0]); i++) {
+		c = &conflicts[i];
+		if (!(o->given & OPT(c->ch)) || !(c->verbs & VERB(verb)))
+			continue;
+		if (c->why != NULL)
+			errx(EXIT_USAGE, "%s", c->why);
+		warnx("cannot use -%c with -%c", c->ch,
+		    verb == LIST ? 'L' : 'D');
+		usage(0);
+	}
+	/* A client trusts the store's user, for whatever it asks. */
+	if ((CLIENTS & VERB(verb)) && o->oparg != NULL)
+		errx(EXIT_USAGE, "%s: -L and -D trust a store's user or "
+		    "group, not an operation", esc(o->oparg));
+	if (verb == DELETE && argc == 0) {
+		warnx("-D: missing name operand");
+		usage(0);
+	}
+	if (verb == RELAY && argc == 1) {
+		warnx("%s: missing port operand", esc(argv[0]));
+		usage(0);
+	}
+	if ((verb == LIST && argc != 0) || argc > 2)
+		usage(0);
+}
+
+/* -L or -D: the store's client. */
+static int
+client(enum verb verb, struct opts *o, int argc, char *argv[])
+{
+	int i, rc;
+
+	rc = verb == LIST ? client_list(&o->addr, &o->rights[OP_LIST],
+	    (o->given & OPT('j')) != 0, o->tms) :
+	    client_delete(&o->addr, &o->rights[OP_DELETE], argv, argc, o->tms);
+	for (i = 0; i < OP_N; i++)
+		trust_free(&o->rights[i]);
+	return rc;
+}
+
+/* host port: hold the connection, and hand it over. */
+static void __dead2
+relay(struct opts *o, char *argv[])
+{
+	struct ctl ctl;
+
+	/* Where would the connection's bytes go, or come from? */
+	if (o->closed & 1 << STDOUT_FILENO)
+		errx(EXIT_USAGE, "standard output is closed: nowhere to write "
+		    "the connection to");
+	if ((o->given & OPT('i')) && o->closed & 1 << STDIN_FILENO)
+		errx(EXIT_USAGE, "-i: standard input is closed: nothing to "
+		    "send");
+	ctl_init(&ctl, &o->addr, HOLD_CONN, o->rights, o->tms);
+	relay_run(&ctl, argv[0], argv[1], (o->given & OPT('i')) != 0,
+	    (o->given & OPT('N')) != 0, (o->given & OPT('S')) != 0);
+}
+
+/* No operand: be the store of named fds. */
+static void __dead2
+store(struct opts *o)
+{
+	struct ctl ctl;
+
+	ctl_init(&ctl, &o->addr, HOLD_STORE, o->rights, o->tms);
+	store_run(&ctl, o->maxentries ? o->maxentries : MAXENTRIES,
+	    o->maxfds ? o->maxfds : MAXFDS, (o->given & OPT('S')) != 0);
+}
+
 int
 main(int argc, char *argv[])
 {
-	struct trust rights[OP_N];
-	struct addr addr;
-	struct ctl ctl;
-	const char *sflag = NULL, *oparg = NULL;
-	size_t maxentries = 0, maxfds = 0;
-	int ch, i, rc, iflag = 0, jflag = 0, Dflag = 0, Lflag = 0, Nflag = 0;
-	int Sflag = 0;
-	int tms = 10000, closed;
+	static struct opts o;
+	const char *sflag = NULL;
+	enum verb verb;
+	int ch, Dflag = 0, Lflag = 0;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
-	if ((closed = stdio_fix()) == -1)
+	if ((o.closed = stdio_fix()) == -1)
 		exit(EXIT_SYS);
 	version_exit(argc, argv);
-	memset(rights, 0, sizeof(rights));
+	o.tms = 10000;
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
 	while ((ch = getopt(argc, argv, "DE:f:g:hijLNSs:t:u:")) != -1) {
@@ -198,38 +312,32 @@ main(int argc, char *argv[])
 			Lflag = 1;
 			break;
 		case 'E':
-			maxentries = limit(optarg, "maxentries");
+			o.maxentries = limit(optarg, "maxentries");
+			o.given |= OPT(ch);
 			break;
 		case 'f':
-			maxfds = limit(optarg, "maxfds");
+			o.maxfds = limit(optarg, "maxfds");
+			o.given |= OPT(ch);
 			break;
 		case 'g':
-			if (rights_add(rights, optarg, 1) && oparg == NULL)
-				oparg = optarg;
+		case 'u':
+			if (rights_add(o.rights, optarg, ch == 'g') &&
+			    o.oparg == NULL)
+				o.oparg = optarg;
 			break;
 		case 'h':
 			usage(1);
 		case 'i':
-			iflag = 1;
-			break;
 		case 'j':
-			jflag = 1;
-			break;
 		case 'N':
-			Nflag = 1;
-			break;
 		case 'S':
-			Sflag = 1;
+			o.given |= OPT(ch);
 			break;
 		case 's':
 			sflag = optarg;
 			break;
 		case 't':
-			tms = etimeout_parse(optarg);
-			break;
-		case 'u':
-			if (rights_add(rights, optarg, 0) && oparg == NULL)
-				oparg = optarg;
+			o.tms = etimeout_parse(optarg);
 			break;
 		default:
 			usage(0);
@@ -237,55 +345,21 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (jflag && !Lflag)
-		errx(EXIT_USAGE, "cannot use -j without -L");
 	if (sflag == NULL)
 		missing("-s ctlsock");
-	if (Dflag && Lflag)
-		usage(0);
-	if (Dflag && argc == 0) {
-		warnx("-D: missing name operand");
+	if (Dflag && Lflag) {
+		warnx("cannot use -D with -L");
 		usage(0);
 	}
-	if (Dflag || Lflag) {
-		if ((Lflag && argc != 0) || (Dflag && argc == 0) || iflag ||
-		    Nflag || Sflag || maxfds != 0 || maxentries != 0)
-			usage(0);
-		/* A client trusts the store's user, for whatever it asks. */
-		if (oparg != NULL)
-			errx(EXIT_USAGE, "%s: -L and -D trust a store's user or "
-			    "group, not an operation", esc(oparg));
-		eaddr_parse(&addr, sflag);
-		rc = Lflag ? client_list(&addr, &rights[OP_LIST], jflag, tms) :
-		    client_delete(&addr, &rights[OP_DELETE], argv, argc, tms);
-		for (i = 0; i < OP_N; i++)
-			trust_free(&rights[i]);
-		return rc;
+	verb = Lflag ? LIST : Dflag ? DELETE : argc == 0 ? STORE : RELAY;
+	check(verb, &o, argc, argv);
+	eaddr_parse(&o.addr, sflag);
+	switch (verb) {
+	case RELAY:
+		relay(&o, argv);
+	case STORE:
+		store(&o);
+	default:
+		return client(verb, &o, argc, argv);
 	}
-	if (argc == 1) {
-		warnx("%s: missing port operand", esc(argv[0]));
-		usage(0);
-	}
-	if (argc > 2)
-		usage(0);
-	if (argc == 2 && (maxfds != 0 || maxentries != 0))
-		errx(EXIT_USAGE, "-E and -f limit the store, not a connection");
-	if (argc == 0 && (iflag || Nflag))
-		errx(EXIT_USAGE, "-i and -N need a connection: host port");
-	eaddr_parse(&addr, sflag);
-
-	if (argc == 2) {
-		/* Where would the connection's bytes go, or come from? */
-		if (closed & 1 << STDOUT_FILENO)
-			errx(EXIT_USAGE, "standard output is closed: nowhere "
-			    "to write the connection to");
-		if (iflag && closed & 1 << STDIN_FILENO)
-			errx(EXIT_USAGE, "-i: standard input is closed: "
-			    "nothing to send");
-		ctl_init(&ctl, &addr, HOLD_CONN, rights, tms);
-		relay_run(&ctl, argv[0], argv[1], iflag, Nflag, Sflag);
-	}
-	ctl_init(&ctl, &addr, HOLD_STORE, rights, tms);
-	store_run(&ctl, maxentries ? maxentries : MAXENTRIES,
-	    maxfds ? maxfds : MAXFDS, Sflag);
 }

@@ -1,6 +1,6 @@
 /* ISC license: see LICENSE. */
 /*
- * Fuzz the store's request handling (cmd/fdholder/store.c, included whole
+ * Fuzz the store's request handling (cmd/fdholder/store_*.c, included whole
  * with the control socket's ctl.c): what one client sends, as segments of
  * bytes, each sent by its own sendmsg with 0 to 3 fds riding on it.  A
  * segment is a byte (its fd count, low two bits), a big endian 16-bit
@@ -10,7 +10,10 @@
  */
 #include "../../cmd/fdholder/ctl.c"
 #include "../../cmd/fdholder/ops.c"
-#include "../../cmd/fdholder/store.c"
+#include "../../cmd/fdholder/store_entry.c"
+#include "../../cmd/fdholder/store_client.c"
+#include "../../cmd/fdholder/store_handoff.c"
+#include "../../cmd/fdholder/store_loop.c"
 #include "../../cmd/fdholder/sdstore.c"
 
 #include "fuzz.h"
