@@ -7,17 +7,6 @@
 TESTS=$(cd "$(dirname "$0")" && pwd)
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
-# hold [OPTION ...]: a holder of 127.0.0.1 $PORT on ./ctl, appending to
-# ./data; its pid in $HOLDER.
-hold() {
-	bg fdholder "$@" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
-	HOLDER=$!
-}
-
-lines() {
-	[ "$(wc -l <data)" -ge "$1" ]
-}
-
 # connected PORT: one established TCP connection to 127.0.0.1:PORT.
 connected() {
 	ss -tnH state established "dport = :$1" | grep -q .

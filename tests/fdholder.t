@@ -10,18 +10,6 @@ holders() {
 	pgrep -c -f "fdholder -s $PWD/ctl " || true
 }
 
-# hold [OPTION ...]: a holder of 127.0.0.1 $PORT on ./ctl, appending to
-# ./data; its pid in $HOLDER.
-hold() {
-	bg fdholder "$@" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
-	HOLDER=$!
-}
-
-# lines N: ./data holds N lines (stream may still be running).
-lines() {
-	[ "$(wc -l <data)" -ge "$1" ]
-}
-
 # at_least FILE N: FILE has N lines or more.
 at_least() {
 	[ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]

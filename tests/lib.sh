@@ -113,6 +113,18 @@ server_done() {
 	[ "$(cat acc)" = "accepted ${1:-1}" ] || fail "server: $(cat acc)"
 }
 
+# hold [OPTION ...]: a holder of 127.0.0.1 $PORT on ./ctl, appending to
+# ./data; its pid in $HOLDER.
+hold() {
+	bg fdholder "$@" -s "$PWD/ctl" 127.0.0.1 "$PORT" >>data 2>>errs
+	HOLDER=$!
+}
+
+# lines N: ./data holds N lines (stream may still be running).
+lines() {
+	[ "$(wc -l <data)" -ge "$1" ]
+}
+
 # grows FILE SIZE: FILE is larger than SIZE bytes.
 grows() {
 	[ "$(stat -c %s "$1")" -gt "$2" ]

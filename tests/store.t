@@ -285,6 +285,22 @@ ms_between() {
 	echo $(( (${2/./} - ${1/./}) / 1000 ))
 }
 
+# served_beside SOCK WHAT: root's list and fetch of "keep" on SOCK answer
+# within 3 s (well within -t), their times noted under WHAT.
+served_beside() {
+	local t0 t1 t2
+	t0=$EPOCHREALTIME
+	fdholder -L -s "$1" >list || fail "list: exit $?"
+	t1=$EPOCHREALTIME
+	fdrecv -n keep "$1" true || fail "fetch: exit $?"
+	t2=$EPOCHREALTIME
+	t_note "$2: list $(ms_between "$t0" "$t1") ms," \
+	    "fetch $(ms_between "$t1" "$t2") ms"
+	[ "$(cut -f1 list)" = keep ] || fail "list: $(cat list)"
+	[ "$(ms_between "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
+	    "$(ms_between "$t0" "$t2") ms"
+}
+
 # nobody_idle SOCK N: N silent connections to SOCK from uid nobody, by
 # the system's python3 (the user's may be where nobody cannot read), the
 # script on its standard input (nobody cannot read the case's directory).
@@ -301,22 +317,13 @@ nobody_idle() {
 # accepted, the refusals logged at most once a second, and root's list
 # and fetch answered at once, well within -t.
 idle_untrusted() {
-	local sock=@fdholder-idle-$$ t0 t1 t2
+	local sock=@fdholder-idle-$$
 	bg fdholder -t 10 -s "$sock" 2>serr
 	STORE=$!
 	wait_for 10 fdholder -L -s "$sock"
 	fdsend -n keep "$sock" 0 </dev/null
 	nobody_idle "$sock" 200
-	t0=$EPOCHREALTIME
-	fdholder -L -s "$sock" >list || fail "list: exit $?"
-	t1=$EPOCHREALTIME
-	fdrecv -n keep "$sock" true || fail "fetch: exit $?"
-	t2=$EPOCHREALTIME
-	t_note "200 idle untrusted connections: list $(ms_between "$t0" "$t1") ms," \
-	    "fetch $(ms_between "$t1" "$t2") ms"
-	[ "$(cut -f1 list)" = keep ] || fail "list: $(cat list)"
-	[ "$(ms_between "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
-	    "$(ms_between "$t0" "$t2") ms"
+	served_beside "$sock" "200 idle untrusted connections"
 	wait_for 5 grep -q "refused uid 65534 gid 65534 pid [0-9]*: not allowed" serr
 	[ "$(grep -c refused serr)" -le 5 ] || fail "not rate-limited:" \
 	    "$(grep -c refused serr) lines"
@@ -328,7 +335,7 @@ idle_untrusted() {
 # -t is 10.  200 silent connections of a user the store trusts (here for
 # retrieve) take a few slots at most, so that root is served at once.
 idle_trusted() {
-	local sock=@fdholder-idle-$$ t0 t1 t2 base
+	local sock=@fdholder-idle-$$ base
 	bg fdholder -t 10 -u retrieve:nobody -s "$sock" 2>serr
 	STORE=$!
 	wait_for 10 fdholder -L -s "$sock"
@@ -339,16 +346,7 @@ idle_trusted() {
 	# Well before -t; the bound is loose for a loaded machine.
 	awk '/^after / { exit !($2 < 5) }' once || fail "dropped $(cat once)"
 	nobody_idle "$sock" 200
-	t0=$EPOCHREALTIME
-	fdholder -L -s "$sock" >list || fail "list: exit $?"
-	t1=$EPOCHREALTIME
-	fdrecv -n keep "$sock" true || fail "fetch: exit $?"
-	t2=$EPOCHREALTIME
-	t_note "200 idle connections of a trusted uid: list" \
-	    "$(ms_between "$t0" "$t1") ms, fetch $(ms_between "$t1" "$t2") ms"
-	[ "$(cut -f1 list)" = keep ] || fail "list: $(cat list)"
-	[ "$(ms_between "$t0" "$t2")" -lt 3000 ] || fail "list and fetch took" \
-	    "$(ms_between "$t0" "$t2") ms"
+	served_beside "$sock" "200 idle connections of a trusted uid"
 	wait_for 5 grep -q "uid 65534 holds 8 connections, the most one uid may" serr
 	# The store closes the connections of its slots within a second.
 	wait_for 5 eval '[ "$(nfds "$STORE")" -le "$base" ]'
