@@ -10,22 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exits.h"
 #include "util.h"
-
-/*
- * --version, as the first argument: the tool's name and the package's
- * version on standard output, and success.  Only there, so that an
- * operand or a program's argument spelled so is never taken.
- */
-void
-version_exit(int argc, char *argv[])
-{
-	if (argc < 2 || strcmp(argv[1], "--version") != 0)
-		return;
-	printf("%s (fdtools) %s\n", getprogname(), FDTOOLS_VERSION);
-	exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_SYS);
-}
 
 /*
  * Make fds 0, 1 and 2 valid before anything else is opened: one that is

@@ -40,7 +40,6 @@ struct loglimit {
 /* The package's version, as debian/changelog has it (tests/messages.t). */
 #define FDTOOLS_VERSION	"0.1"
 
-void	version_exit(int, char *[]);
 void	lwarnx(struct loglimit *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	stdio_fix(void);

@@ -26,6 +26,7 @@
 #include "exits.h"
 #include "json.h"
 #include "sandbox.h"
+#include "usage.h"
 #include "util.h"
 
 /*
@@ -92,27 +93,13 @@ static const char options[] =
     "  --method name  the method\n"
     "  --version   the version on standard output, exit 0\n";
 
-/* -h: on standard output, and success; bad usage: standard error. */
-static void __dead2
-usage(int help)
-{
-	fprintf(help ? stdout : stderr,
-	    "usage: %s [-46Ijv] [-w] [-M mark] [-P peer] "
-	    "[--method name] iface ...\n"
-	    "       %s -a [-46Ijv] [-w]\n"
-	    "       %s -h\n", getprogname(), getprogname(), getprogname());
-	if (help)
-		fputs(options, stdout);
-	exit(help ? EXIT_OK : EXIT_USAGE);
-}
-
-/* Bad usage that is only something left out: named, then the usage. */
-static void __dead2
-missing(const char *what)
-{
-	warnx("missing %s", what);
-	usage(0);
-}
+/* The usage: the SYNOPSIS of the man page, a line a form. */
+static const char *const forms[] = {
+    "[-46Ijv] [-w] [-M mark] [-P peer] [--method name] iface ...",
+    "-a [-46Ijv] [-w]",
+    "-h",
+    NULL
+};
 
 /*
  * A mark as ip-rule(8) reads it: strtoul in base 0 (decimal, 0x hex, 0
@@ -543,9 +530,9 @@ opts_check(struct opts *o, const struct query *q, int argc)
 {
 	if (o->aflag && (argc != 0 || q->hasmark || q->peer.family != 0 ||
 	    q->method != M_NONE))
-		usage(0);
+		usage_exit(0);
 	if (!o->aflag && argc == 0)
-		missing("iface operand (or -a)");
+		missing_exit("iface operand (or -a)");
 	if (o->wflag && q->method == M_SOCKET)
 		errx(EXIT_USAGE, "cannot use --method socket with -w");
 	if (q->hasmark && !sys_method(M_MARK))
@@ -578,6 +565,7 @@ main(int argc, char *argv[])
 
 	if (stdio_fix() == -1)
 		exit(EXIT_SYS);
+	usage_init(forms, options);
 	version_exit(argc, argv);
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
@@ -594,7 +582,7 @@ main(int argc, char *argv[])
 			o.aflag = 1;
 			break;
 		case 'h':
-			usage(1);
+			usage_exit(1);
 		case 'I':
 			o.Iflag = 1;
 			break;
@@ -619,7 +607,7 @@ main(int argc, char *argv[])
 			q.method = parse_method(optarg);
 			break;
 		default:
-			usage(0);
+			usage_exit(0);
 		}
 	}
 	argc -= optind;

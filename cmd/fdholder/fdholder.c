@@ -20,6 +20,7 @@
 #include "hold.h"
 #include "sandbox.h"
 #include "sock.h"
+#include "usage.h"
 #include "util.h"
 
 #define MAXENTRIES	10000
@@ -43,30 +44,16 @@ static const char options[] =
     "  -u [op:]user  also trust this user (for operation op)\n"
     "  --version   the version on standard output, exit 0\n";
 
-/* -h: on standard output, exit 0; bad usage: on standard error. */
-static void __dead2
-usage(int help)
-{
-	fprintf(help ? stdout : stderr, "usage: %s [-hiNS] [-g [op:]group] "
-	    "[-t seconds] [-u [op:]user] -s ctlsock host port\n"
-	    "       %s [-S] [-E maxentries] [-f maxfds] [-g [op:]group] "
-	    "[-t seconds] [-u [op:]user] -s ctlsock\n"
-	    "       %s -L [-j] [-g group] [-t seconds] [-u user] -s ctlsock\n"
-	    "       %s -D [-g group] [-t seconds] [-u user] -s ctlsock "
-	    "name ...\n",
-	    getprogname(), getprogname(), getprogname(), getprogname());
-	if (help)
-		fputs(options, stdout);
-	exit(help ? EXIT_OK : EXIT_USAGE);
-}
-
-/* Bad usage that is only something left out: named, then the usage. */
-static void __dead2
-missing(const char *what)
-{
-	warnx("missing %s", what);
-	usage(0);
-}
+/* The usage: the SYNOPSIS of the man page, a line a form. */
+static const char *const forms[] = {
+    "[-hiNS] [-g [op:]group] [-t seconds] [-u [op:]user] -s ctlsock "
+	"host port",
+    "[-S] [-E maxentries] [-f maxfds] [-g [op:]group] [-t seconds] "
+	"[-u [op:]user] -s ctlsock",
+    "-L [-j] [-g group] [-t seconds] [-u user] -s ctlsock",
+    "-D [-g group] [-t seconds] [-u user] -s ctlsock name ...",
+    NULL
+};
 
 /*
  * -u and -g: "op:list" grants the operation op to the users or groups of
@@ -227,7 +214,7 @@ check(enum verb verb, const struct opts *o, int argc, char *argv[])
 			errx(EXIT_USAGE, "%s", c->why);
 		warnx("cannot use -%c with -%c", c->ch,
 		    verb == LIST ? 'L' : 'D');
-		usage(0);
+		usage_exit(0);
 	}
 	/* A client trusts the store's user, for whatever it asks. */
 	if ((CLIENTS & VERB(verb)) && o->oparg != NULL)
@@ -235,14 +222,14 @@ check(enum verb verb, const struct opts *o, int argc, char *argv[])
 		    "group, not an operation", esc(o->oparg));
 	if (verb == DELETE && argc == 0) {
 		warnx("-D: missing name operand");
-		usage(0);
+		usage_exit(0);
 	}
 	if (verb == RELAY && argc == 1) {
 		warnx("%s: missing port operand", esc(argv[0]));
-		usage(0);
+		usage_exit(0);
 	}
 	if ((verb == LIST && argc != 0) || argc > 2)
-		usage(0);
+		usage_exit(0);
 }
 
 /* -L or -D: the store's client. */
@@ -299,6 +286,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((o.closed = stdio_fix()) == -1)
 		exit(EXIT_SYS);
+	usage_init(forms, options);
 	version_exit(argc, argv);
 	o.tms = 10000;
 	/* It runs no program: it need never gain privileges. */
@@ -326,7 +314,7 @@ main(int argc, char *argv[])
 				o.oparg = optarg;
 			break;
 		case 'h':
-			usage(1);
+			usage_exit(1);
 		case 'i':
 		case 'j':
 		case 'N':
@@ -340,16 +328,16 @@ main(int argc, char *argv[])
 			o.tms = etimeout_parse(optarg);
 			break;
 		default:
-			usage(0);
+			usage_exit(0);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (sflag == NULL)
-		missing("-s ctlsock");
+		missing_exit("-s ctlsock");
 	if (Dflag && Lflag) {
 		warnx("cannot use -D with -L");
-		usage(0);
+		usage_exit(0);
 	}
 	verb = Lflag ? LIST : Dflag ? DELETE : argc == 0 ? STORE : RELAY;
 	check(verb, &o, argc, argv);

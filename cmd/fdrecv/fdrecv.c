@@ -27,6 +27,7 @@
 #include "proto.h"
 #include "sock.h"
 #include "trust.h"
+#include "usage.h"
 #include "util.h"
 
 /* -h: the usage and a line per option on standard output, exit 0. */
@@ -43,28 +44,15 @@ static const char options[] =
     "  -u user     also trust a sender of this user\n"
     "  --version   the version on standard output, exit 0\n";
 
-/* -h: on standard output, exit 0; bad usage: on standard error. */
-static void __dead2
-usage(int help)
-{
-	fprintf(help ? stdout : stderr, "usage: %s [-chr] [-g group] "
-	    "[-m fd[,fd...]] [-t seconds] [-u user] socket [prog [arg ...]]\n"
-	    "       %s -n name [-D] [-g group] [-m fd[,fd...]] [-t seconds] "
-	    "[-u user] socket [prog [arg ...]]\n"
-	    "       %s -S name[,name...] [-m fd[,fd...]] [prog [arg ...]]\n",
-	    getprogname(), getprogname(), getprogname());
-	if (help)
-		fputs(options, stdout);
-	exit(help ? EXIT_OK : EXIT_USAGE);
-}
-
-/* Bad usage that is only something left out: named, then the usage. */
-static void __dead2
-missing(const char *what)
-{
-	warnx("missing %s", what);
-	usage(0);
-}
+/* The usage: the SYNOPSIS of the man page, a line a form. */
+static const char *const forms[] = {
+    "[-chr] [-g group] [-m fd[,fd...]] [-t seconds] [-u user] "
+	"socket [prog [arg ...]]",
+    "-n name [-D] [-g group] [-m fd[,fd...]] [-t seconds] [-u user] "
+	"socket [prog [arg ...]]",
+    "-S name[,name...] [-m fd[,fd...]] [prog [arg ...]]",
+    NULL
+};
 
 enum verb { RECEIVE, FETCH, LISTEN_FDS };
 
@@ -485,7 +473,7 @@ operands_check(const struct opts *o, const struct job *j, int argc)
 	int prog = o->verb == LISTEN_FDS ? 0 : 1;
 
 	if (prog == 1 && argc < 1)
-		missing("socket operand");
+		missing_exit("socket operand");
 	if (o->nflag != NULL && (*o->nflag == '\0' ||
 	    !name_valid(o->nflag, strlen(o->nflag))))
 		errx(EXIT_USAGE, "invalid entry name: %s", esc(o->nflag));
@@ -503,6 +491,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if (stdio_fix() == -1)
 		exit(EXIT_SYS);
+	usage_init(forms, options);
 	version_exit(argc, argv);
 	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:hm:n:rS:t:u:")) != -1) {
 		switch (ch) {
@@ -525,7 +514,7 @@ main(int argc, char *argv[])
 			o.cflag = 1;
 			break;
 		case 'h':
-			usage(1);
+			usage_exit(1);
 		case 'g':
 			etrust_add(&o.trust, optarg, 1);
 			break;
@@ -545,7 +534,7 @@ main(int argc, char *argv[])
 			etrust_add(&o.trust, optarg, 0);
 			break;
 		default:
-			usage(0);
+			usage_exit(0);
 		}
 	}
 	argc -= optind;

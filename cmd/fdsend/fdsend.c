@@ -26,6 +26,7 @@
 #include "sandbox.h"
 #include "sock.h"
 #include "trust.h"
+#include "usage.h"
 #include "util.h"
 
 /* -h: the usage and a line per option on standard output, exit 0. */
@@ -43,29 +44,16 @@ static const char options[] =
     "  -u user     also trust a receiver of this user\n"
     "  --version   the version on standard output, exit 0\n";
 
-/* -h: on standard output, exit 0; bad usage: on standard error. */
-static void __dead2
-usage(int help)
-{
-	fprintf(help ? stdout : stderr, "usage: %s [-hlr] [-g group] [-p pid] "
-	    "[-t seconds] [-u user] socket fd[=name] ...\n"
-	    "       %s -n name [-e seconds] [-g group] [-p pid] [-t seconds] "
-	    "[-u user] socket fd[=name] ...\n"
-	    "       %s -S [-p pid] [-t seconds] fd[=name] ...\n"
-	    "       %s -S -D [-t seconds] name ...\n",
-	    getprogname(), getprogname(), getprogname(), getprogname());
-	if (help)
-		fputs(options, stdout);
-	exit(help ? EXIT_OK : EXIT_USAGE);
-}
-
-/* Bad usage that is only something left out: named, then the usage. */
-static void __dead2
-missing(const char *what)
-{
-	warnx("missing %s", what);
-	usage(0);
-}
+/* The usage: the SYNOPSIS of the man page, a line a form. */
+static const char *const forms[] = {
+    "[-hlr] [-g group] [-p pid] [-t seconds] [-u user] socket "
+	"fd[=name] ...",
+    "-n name [-e seconds] [-g group] [-p pid] [-t seconds] [-u "
+	"user] socket fd[=name] ...",
+    "-S [-p pid] [-t seconds] fd[=name] ...",
+    "-S -D [-t seconds] name ...",
+    NULL
+};
 
 enum verb { SEND, STORE, NOTIFY_STORE, NOTIFY_REMOVE };
 
@@ -506,9 +494,9 @@ operands_check(const struct opts *o, char *argv[], int argc)
 
 	/* The forms with a socket operand want an fd after it. */
 	if (argc == 0 && sock)
-		missing("socket operand");
+		missing_exit("socket operand");
 	if (argc < (sock ? 2 : 1))
-		missing(sock ? "fd operand after the socket" :
+		missing_exit(sock ? "fd operand after the socket" :
 		    o->verb == NOTIFY_STORE ? "fd operand" : "name operand");
 	if (o->nflag != NULL && (*o->nflag == '\0' ||
 	    !name_valid(o->nflag, strlen(o->nflag))))
@@ -531,6 +519,7 @@ main(int argc, char *argv[])
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed_std = stdio_fix()) == -1)
 		exit(EXIT_SYS);
+	usage_init(forms, options);
 	version_exit(argc, argv);
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
@@ -552,7 +541,7 @@ main(int argc, char *argv[])
 			o.Dflag = 1;
 			break;
 		case 'h':
-			usage(1);
+			usage_exit(1);
 		case 'S':
 			if (o.verb == STORE)
 				errx(EXIT_USAGE, "cannot use -S with -n");
@@ -579,7 +568,7 @@ main(int argc, char *argv[])
 			etrust_add(&o.trust, optarg, 0);
 			break;
 		default:
-			usage(0);
+			usage_exit(0);
 		}
 	}
 	argc -= optind;
