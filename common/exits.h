@@ -6,9 +6,9 @@
  *
  * common/ reports failure by returning -1 (errno, or a struct perr); the
  * few functions that exit instead, for the tools' argument parsing, say so
- * by an e prefix as sbase's do: eaddr_parse, etrust_add,
- * etimeout_parse; and the command line's own answers by an _exit suffix:
- * usage_exit, missing_exit, version_exit (usage.c).
+ * by an e prefix as sbase's do: eaddr_parse, etrust_add, etimeout_parse,
+ * epeer_opt, eform_pick; and the command line's own answers by an _exit
+ * suffix: usage_exit, missing_exit, version_exit (usage.c).
  */
 #ifndef EXITS_H
 #define EXITS_H

@@ -48,6 +48,19 @@ missing_exit(const char *what)
 }
 
 /*
+ * Options that each pick a form of the command (as -n and -S do) exclude
+ * each other: option ch picks it, unless another did (*form, 0: none
+ * yet), which is named, as nc does, and we exit.
+ */
+void
+eform_pick(int *form, int ch)
+{
+	if (*form != 0 && *form != ch)
+		errx(EXIT_USAGE, "cannot use -%c with -%c", ch, *form);
+	*form = ch;
+}
+
+/*
  * --version, as the first argument: the tool's name and the package's
  * version on standard output, and success.  Only there, so that an
  * operand or a program's argument spelled so is never taken.

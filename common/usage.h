@@ -12,5 +12,6 @@ void	usage_init(const char *const forms[], const char *options);
 void	usage_exit(int help) __dead2;
 void	missing_exit(const char *what) __dead2;
 void	version_exit(int, char *[]);
+void	eform_pick(int *form, int ch);
 
 #endif

@@ -24,6 +24,7 @@
 #include "fdmap.h"
 #include "hold.h"
 #include "notify.h"
+#include "peeropts.h"
 #include "proto.h"
 #include "sock.h"
 #include "trust.h"
@@ -59,13 +60,12 @@ enum verb { RECEIVE, FETCH, LISTEN_FDS };
 /* The command line: its options, and the socket operand once parsed. */
 struct opts {
 	enum verb	 verb;
+	int		 form;		/* the option that picked it: n, S */
 	const char	*nflag;		/* -n: the entry */
 	const char	*Sflag;		/* -S: the names */
 	int		 cflag;
 	int		 Dflag;
-	int		 rflag;
-	int		 tms;		/* -t, or -1 */
-	struct trust	 trust;		/* -u, -g */
+	struct peeropts	 po;		/* -g, -r, -t, -u */
 	struct addr	 addr;		/* the socket operand */
 	struct deadline	 dl;		/* from -t */
 };
@@ -264,9 +264,9 @@ retrieve(struct opts *o, struct job *j)
 	const char *a = o->addr.str;
 	int s;
 
-	if ((s = hold_connect(&o->addr, &o->trust, &o->dl, &pe)) == -1)
+	if ((s = hold_connect(&o->addr, &o->po.trust, &o->dl, &pe)) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
-	trust_free(&o->trust);
+	trust_free(&o->po.trust);
 	if (hold_fetch(s, o->nflag, o->Dflag ? FETCH_REMOVE : 0, &set, &o->dl,
 	    &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a, pe.msg);
@@ -313,7 +313,7 @@ senders_open(struct endpoint *ep, const struct opts *o)
 		err(EXIT_SYS, "connect %s", a->str);
 	}
 	ep_unlink_on_signal(ep);
-	if (ep_listen(ep, a, trust_widened(&o->trust), &o->dl) == -1)
+	if (ep_listen(ep, a, trust_widened(&o->po.trust), &o->dl) == -1)
 		errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS, "listen %s",
 		    ep_error());
 }
@@ -350,13 +350,13 @@ sender_take(int s, const struct peer *peer, const struct opts *o,
 	const char *a = o->addr.str;
 	int r;
 
-	if (!peer_trusted(peer, &o->trust)) {
+	if (!peer_trusted(peer, &o->po.trust)) {
 		perr_set(pe, PE_REFUSED, "uid %u not allowed by the receiver",
 		    (unsigned)peer->uid);
 		warnx("%s: refused sender %s", a, peer_str(peer));
 		return -1;
 	}
-	r = o->rflag ? raw_recv(s, set, &o->dl, pe) :
+	r = o->po.rflag ? raw_recv(s, set, &o->dl, pe) :
 	    fdset_recv(s, set, &o->dl, pe);
 	if (r == 1) {
 		if (set_fits(set, j, pe) && (j->argv[0] == NULL ||
@@ -384,7 +384,7 @@ sender_confirm(int s, const struct peer *peer, const struct opts *o,
 {
 	struct perr pe;
 
-	if (o->rflag) {
+	if (o->po.rflag) {
 		close(s);
 		return -1;
 	}
@@ -418,7 +418,7 @@ receive(struct opts *o, struct job *j)
 		wait_note_off();
 		if ((r = sender_take(s, &peer, o, j, &set, &pe)) == 1)
 			break;
-		if (r == -1 && !o->rflag && !pe.remote)
+		if (r == -1 && !o->po.rflag && !pe.remote)
 			frame_error(s, &pe, &o->dl);
 		close(s);
 		if (r == 0 && ep.lfd != -1)
@@ -439,7 +439,7 @@ receive(struct opts *o, struct job *j)
 	}
 	s = sender_confirm(s, &peer, o, &set);
 	ep_close(&ep);
-	trust_free(&o->trust);
+	trust_free(&o->po.trust);
 	return deliver(j, &set, s, &o->dl);
 }
 
@@ -450,16 +450,16 @@ conflicts(const struct opts *o)
 	if (o->verb == LISTEN_FDS) {
 		if (o->cflag)
 			errx(EXIT_USAGE, "cannot use -c with -S");
-		if (o->rflag)
+		if (o->po.rflag)
 			errx(EXIT_USAGE, "cannot use -r with -S");
-		if (o->tms != -1)
+		if (o->po.tms != -1)
 			errx(EXIT_USAGE, "cannot use -t with -S");
-		if (trust_widened(&o->trust))
+		if (trust_widened(&o->po.trust))
 			errx(EXIT_USAGE, "cannot use -u or -g with -S");
 	}
 	if (o->verb == FETCH && o->cflag)
 		errx(EXIT_USAGE, "cannot use -c with -n");
-	if (o->verb == FETCH && o->rflag)
+	if (o->verb == FETCH && o->po.rflag)
 		errx(EXIT_USAGE, "cannot use -r with -n");
 	if (o->verb != FETCH && o->Dflag)
 		errx(EXIT_USAGE, "cannot use -D without -n");
@@ -481,64 +481,59 @@ operands_check(const struct opts *o, const struct job *j, int argc)
 		errx(EXIT_USAGE, "-m needs a program to run");
 }
 
+/* The options, into o; returns how many arguments they took. */
+static int
+opts_parse(struct opts *o, struct job *j, int argc, char *argv[])
+{
+	int ch;
+
+	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:hm:n:rS:t:u:")) != -1) {
+		switch (ch) {
+		case 'D':
+			o->Dflag = 1;
+			break;
+		case 'n':
+			eform_pick(&o->form, ch);
+			o->nflag = optarg;
+			break;
+		case 'S':
+			eform_pick(&o->form, ch);
+			o->Sflag = optarg;
+			break;
+		case 'c':
+			o->cflag = 1;
+			break;
+		case 'm':
+			free(j->map);
+			if (fdlist_parse(optarg, &j->map, &j->nmap) == -1)
+				errx(EXIT_USAGE, "invalid fd list: %s",
+				    esc(optarg));
+			break;
+		default:
+			if (!epeer_opt(&o->po, ch, optarg))
+				usage_exit(0);
+		}
+	}
+	o->verb = o->form == 'n' ? FETCH : o->form == 'S' ? LISTEN_FDS :
+	    RECEIVE;
+	return optind;
+}
+
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { .verb = RECEIVE, .tms = -1 };
+	struct opts o = { .po.tms = -1 };
 	struct job j = { .map = NULL };
-	int ch;
+	int n;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if (stdio_fix() == -1)
 		exit(EXIT_SYS);
 	usage_init(forms, options);
 	version_exit(argc, argv);
-	while ((ch = getopt(argc, argv, OPTS_STOP "cDg:hm:n:rS:t:u:")) != -1) {
-		switch (ch) {
-		case 'D':
-			o.Dflag = 1;
-			break;
-		case 'n':
-			if (o.verb == LISTEN_FDS)
-				errx(EXIT_USAGE, "cannot use -n with -S");
-			o.verb = FETCH;
-			o.nflag = optarg;
-			break;
-		case 'S':
-			if (o.verb == FETCH)
-				errx(EXIT_USAGE, "cannot use -S with -n");
-			o.verb = LISTEN_FDS;
-			o.Sflag = optarg;
-			break;
-		case 'c':
-			o.cflag = 1;
-			break;
-		case 'h':
-			usage_exit(1);
-		case 'g':
-			etrust_add(&o.trust, optarg, 1);
-			break;
-		case 'm':
-			free(j.map);
-			if (fdlist_parse(optarg, &j.map, &j.nmap) == -1)
-				errx(EXIT_USAGE, "invalid fd list: %s",
-				    esc(optarg));
-			break;
-		case 'r':
-			o.rflag = 1;
-			break;
-		case 't':
-			o.tms = etimeout_parse(optarg);
-			break;
-		case 'u':
-			etrust_add(&o.trust, optarg, 0);
-			break;
-		default:
-			usage_exit(0);
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	n = opts_parse(&o, &j, argc, argv);
+	argc -= n;
+	argv += n;
 	conflicts(&o);
 	operands_check(&o, &j, argc);
 	if (o.verb == LISTEN_FDS) {
@@ -547,7 +542,7 @@ main(int argc, char *argv[])
 	}
 	j.argv = argv + 1;
 	eaddr_parse(&o.addr, argv[0]);
-	deadline_in(&o.dl, o.tms);
+	deadline_in(&o.dl, o.po.tms);
 	nofile_raise(&j.nofile);
 	return o.verb == FETCH ? retrieve(&o, &j) : receive(&o, &j);
 }

@@ -21,6 +21,7 @@
 #include "hold.h"
 #include "listeners.h"
 #include "notify.h"
+#include "peeropts.h"
 #include "pidfd.h"
 #include "proto.h"
 #include "sandbox.h"
@@ -60,14 +61,13 @@ enum verb { SEND, STORE, NOTIFY_STORE, NOTIFY_REMOVE };
 /* The command line: its options, and the socket operand once parsed. */
 struct opts {
 	enum verb	 verb;
+	int		 form;		/* the option that picked it: n, S */
 	const char	*nflag;		/* -n: the entry */
 	uint32_t	 ttl;		/* -e, or HOLD_FOREVER */
 	pid_t		 pid;		/* -p, or 0: ours */
 	int		 Dflag;
 	int		 lflag;
-	int		 rflag;
-	int		 tms;		/* -t, or -1 */
-	struct trust	 trust;		/* -u, -g */
+	struct peeropts	 po;		/* -g, -r, -t, -u */
 	struct addr	 addr;		/* the socket operand */
 	struct deadline	 dl;		/* from -t */
 };
@@ -342,11 +342,11 @@ receiver(struct endpoint *ep, const struct opts *o, struct peer *peer)
 			ep_close(ep);
 			err(EXIT_SYS, "%s: peer credentials", a);
 		}
-		if (peer_trusted(peer, &o->trust))
+		if (peer_trusted(peer, &o->po.trust))
 			return s;
 		perr_set(&pe, PE_REFUSED, "uid %u not allowed by the sender",
 		    (unsigned)peer->uid);
-		if (!o->rflag)
+		if (!o->po.rflag)
 			frame_error(s, &pe, &o->dl);
 		close(s);
 		warnx("%s: refused receiver %s", a, peer_str(peer));
@@ -385,13 +385,13 @@ send_fds(struct opts *o, char *argv[], int argc)
 	struct perr pe;
 	int s;
 
-	operands_set(&set, argv + 1, argc - 1, o->pid, o->rflag);
+	operands_set(&set, argv + 1, argc - 1, o->pid, o->po.rflag);
 	eaddr_parse(&o->addr, argv[0]);
 	a = o->addr.str;
 	wait_note(&o->dl, "waiting for a receiver on %s", a);
 	if (o->lflag) {
 		ep_unlink_on_signal(&ep);
-		if (ep_listen(&ep, &o->addr, trust_widened(&o->trust),
+		if (ep_listen(&ep, &o->addr, trust_widened(&o->po.trust),
 		    &o->dl) == -1)
 			errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS,
 			    "listen %s", ep_error());
@@ -400,7 +400,7 @@ send_fds(struct opts *o, char *argv[], int argc)
 	for (;;) {
 		s = receiver(&ep, o, &peer);
 		wait_note_off();
-		if (offer(s, &set, o->rflag, &o->dl, &pe) == 0)
+		if (offer(s, &set, o->po.rflag, &o->dl, &pe) == 0)
 			break;
 		close(s);
 		if (ep.lfd != -1 && pe.errnum != 0 && pe.errnum != ETIMEDOUT) {
@@ -415,11 +415,11 @@ send_fds(struct opts *o, char *argv[], int argc)
 		errx(exit_for(&pe), "%s: %s", a, pe.msg);
 	}
 	ep_close(&ep);
-	if (!o->rflag)
+	if (!o->po.rflag)
 		wait_exec(s, &o->addr, &o->dl);
 	close(s);
 	fdset_free(&set);
-	trust_free(&o->trust);
+	trust_free(&o->po.trust);
 	return EXIT_OK;
 }
 
@@ -453,7 +453,7 @@ store_named(struct opts *o, char *argv[], int argc)
 	ep_close(&ep);
 	close(s);
 	fdset_free(&set);
-	trust_free(&o->trust);
+	trust_free(&o->po.trust);
 	return EXIT_OK;
 }
 
@@ -471,16 +471,16 @@ conflicts(struct opts *o)
 	if (o->verb == NOTIFY_STORE || o->verb == NOTIFY_REMOVE) {
 		if (o->lflag)
 			errx(EXIT_USAGE, "cannot use -l with -S");
-		if (o->rflag)
+		if (o->po.rflag)
 			errx(EXIT_USAGE, "cannot use -r with -S");
-		if (trust_widened(&o->trust))
+		if (trust_widened(&o->po.trust))
 			errx(EXIT_USAGE, "cannot use -u or -g with -S");
 	}
 	if (o->verb == NOTIFY_REMOVE && o->pid != 0)
 		errx(EXIT_USAGE, "cannot use -p with -D");
 	if (o->verb == STORE && o->lflag)
 		errx(EXIT_USAGE, "cannot use -l with -n");
-	if (o->verb == STORE && o->rflag)
+	if (o->verb == STORE && o->po.rflag)
 		errx(EXIT_USAGE, "cannot use -r with -n");
 	if (o->verb != STORE && o->ttl != HOLD_FOREVER)
 		errx(EXIT_USAGE, "cannot use -e without -n");
@@ -509,12 +509,53 @@ operands_check(const struct opts *o, char *argv[], int argc)
 			errx(EXIT_USAGE, "invalid name: %s", esc(argv[i]));
 }
 
+/* The options, into o; returns how many arguments they took. */
+static int
+opts_parse(struct opts *o, int argc, char *argv[])
+{
+	const char *errstr;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "De:g:hln:p:rSt:u:")) != -1) {
+		switch (ch) {
+		case 'e':
+			o->ttl = strtonum(optarg, 1, HOLD_FOREVER - 1, &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "expiry %s: %s", errstr,
+				    optarg);
+			break;
+		case 'n':
+			eform_pick(&o->form, ch);
+			o->nflag = optarg;
+			break;
+		case 'D':
+			o->Dflag = 1;
+			break;
+		case 'S':
+			eform_pick(&o->form, ch);
+			break;
+		case 'p':
+			o->pid = strtonum(optarg, 1, INT_MAX, &errstr);
+			if (errstr != NULL)
+				errx(EXIT_USAGE, "pid %s: %s", errstr, optarg);
+			break;
+		case 'l':
+			o->lflag = 1;
+			break;
+		default:
+			if (!epeer_opt(&o->po, ch, optarg))
+				usage_exit(0);
+		}
+	}
+	o->verb = o->form == 'n' ? STORE : o->form == 'S' ? NOTIFY_STORE : SEND;
+	return optind;
+}
+
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { .verb = SEND, .ttl = HOLD_FOREVER, .tms = -1 };
-	const char *errstr;
-	int ch;
+	struct opts o = { .ttl = HOLD_FOREVER, .po.tms = -1 };
+	int n;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((closed_std = stdio_fix()) == -1)
@@ -523,59 +564,12 @@ main(int argc, char *argv[])
 	version_exit(argc, argv);
 	/* It runs no program: it need never gain privileges. */
 	(void)no_new_privs();
-	while ((ch = getopt(argc, argv, "De:g:hln:p:rSt:u:")) != -1) {
-		switch (ch) {
-		case 'e':
-			o.ttl = strtonum(optarg, 1, HOLD_FOREVER - 1, &errstr);
-			if (errstr != NULL)
-				errx(EXIT_USAGE, "expiry %s: %s", errstr,
-				    optarg);
-			break;
-		case 'n':
-			if (o.verb == NOTIFY_STORE)
-				errx(EXIT_USAGE, "cannot use -n with -S");
-			o.verb = STORE;
-			o.nflag = optarg;
-			break;
-		case 'D':
-			o.Dflag = 1;
-			break;
-		case 'h':
-			usage_exit(1);
-		case 'S':
-			if (o.verb == STORE)
-				errx(EXIT_USAGE, "cannot use -S with -n");
-			o.verb = NOTIFY_STORE;
-			break;
-		case 'p':
-			o.pid = strtonum(optarg, 1, INT_MAX, &errstr);
-			if (errstr != NULL)
-				errx(EXIT_USAGE, "pid %s: %s", errstr, optarg);
-			break;
-		case 'g':
-			etrust_add(&o.trust, optarg, 1);
-			break;
-		case 'l':
-			o.lflag = 1;
-			break;
-		case 'r':
-			o.rflag = 1;
-			break;
-		case 't':
-			o.tms = etimeout_parse(optarg);
-			break;
-		case 'u':
-			etrust_add(&o.trust, optarg, 0);
-			break;
-		default:
-			usage_exit(0);
-		}
-	}
-	argc -= optind;
-	argv += optind;
+	n = opts_parse(&o, argc, argv);
+	argc -= n;
+	argv += n;
 	conflicts(&o);
 	operands_check(&o, argv, argc);
-	deadline_in(&o.dl, o.tms);
+	deadline_in(&o.dl, o.po.tms);
 	switch (o.verb) {
 	case NOTIFY_REMOVE:
 		return notify_remove(&o, argv, argc);
