@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -85,4 +86,31 @@ fds_close(const int *fds, int n)
 {
 	while (n-- > 0)
 		close(fds[n]);
+}
+
+/*
+ * Read the non-blocking socket fd dry, each message into buf (len bytes)
+ * and then to wakes, which says if it matters (NULL: every one does).
+ * Returns 1 if one did or the kernel said it dropped some (ENOBUFS), 0 if
+ * not, -1 with errno set when a read fails otherwise.
+ */
+int
+fd_drain(int fd, void *buf, size_t len,
+    int (*wakes)(const void *, size_t, void *), void *arg)
+{
+	ssize_t n;
+	int any = 0;
+
+	for (;;) {
+		if ((n = read(fd, buf, len)) >= 0) {
+			any |= wakes == NULL || wakes(buf, (size_t)n, arg);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return any;
+		if (errno == ENOBUFS)
+			any = 1;
+		else if (errno != EINTR)
+			return -1;
+	}
 }

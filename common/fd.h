@@ -2,6 +2,8 @@
 #ifndef FD_H
 #define FD_H
 
+#include <stddef.h>
+
 /* The kinds of fd, as F_ENTRIES names them (fdproto(7)). */
 enum fd_kind {
 	FK_OTHER = 0,
@@ -21,5 +23,7 @@ const char	*fd_kind_str(int);
 int		 fd_cloexec(int, int on);
 int		 fd_nonblock(int, int on);
 void		 fds_close(const int *, int n);
+int		 fd_drain(int, void *, size_t,
+		    int (*)(const void *, size_t, void *), void *);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "effif.h"
 #include "exits.h"
+#include "fd.h"
 #include "nl.h"
 
 static int
@@ -334,20 +335,12 @@ sys_watch(struct sys *s)
 int
 sys_watch_read(struct sys *s)
 {
-	int any = 0;
+	int r;
 
-	for (;;) {
-		if (recv(mnl_socket_get_fd(s->ev), s->buf, BUFSZ, 0) != -1) {
-			any = 1;
-			continue;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return any;
-		if (errno == ENOBUFS)
-			any = 1;
-		else if (errno != EINTR)
-			return sys_fail(errno, "netlink events");
-	}
+	if ((r = fd_drain(mnl_socket_get_fd(s->ev), s->buf, BUFSZ, NULL,
+	    NULL)) == -1)
+		return sys_fail(errno, "netlink events");
+	return r;
 }
 
 #endif /* __linux__ */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "rtsock.h"
 
 _Static_assert(sizeof(struct xnu_rtm) == XNU_RTM_LEN, "struct rt_msghdr");
@@ -209,32 +210,6 @@ rtm_await(int fd, pid_t pid, int seq, const struct deadline *dl,
 	}
 }
 
-/*
- * Read a socket dry: 1 if a message woke us (wakes says so of each) or the
- * kernel said it dropped some (ENOBUFS), 0 if not, -1 with errno set when
- * read fails otherwise.
- */
-static int
-drain(int fd, int (*wakes)(const void *, size_t, void *), void *arg)
-{
-	unsigned char buf[XNU_RTM_BUFLEN];
-	ssize_t n;
-	int any = 0;
-
-	for (;;) {
-		if ((n = read(fd, buf, sizeof(buf))) >= 0) {
-			any |= wakes(buf, (size_t)n, arg);
-			continue;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return any;
-		if (errno == ENOBUFS)
-			any = 1;
-		else if (errno != EINTR)
-			return -1;
-	}
-}
-
 static int
 rtm_wakes_arg(const void *buf, size_t n, void *pid)
 {
@@ -255,7 +230,9 @@ kev_wakes_arg(const void *buf, size_t n, void *next)
 int
 rtm_drain(int fd, pid_t pid)
 {
-	return drain(fd, rtm_wakes_arg, &pid);
+	unsigned char buf[XNU_RTM_BUFLEN];
+
+	return fd_drain(fd, buf, sizeof(buf), rtm_wakes_arg, &pid);
 }
 
 /*
@@ -306,5 +283,7 @@ kev_wakes(const void *buf, size_t n, uint32_t *next)
 int
 kev_drain(int fd, uint32_t *next)
 {
-	return drain(fd, kev_wakes_arg, next);
+	unsigned char buf[XNU_RTM_BUFLEN];
+
+	return fd_drain(fd, buf, sizeof(buf), kev_wakes_arg, next);
 }
