@@ -6,7 +6,6 @@
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +16,9 @@
 #include "deadline.h"
 #include "esc.h"
 #include "exits.h"
-#include "fdmap.h"
 #include "hold.h"
-#include "listeners.h"
 #include "notify.h"
+#include "operands.h"
 #include "peeropts.h"
 #include "pidfd.h"
 #include "proto.h"
@@ -71,137 +69,6 @@ struct opts {
 	struct addr	 addr;		/* the socket operand */
 	struct deadline	 dl;		/* from -t */
 };
-
-/* Fds 0-2 that were closed when we started (stdio_fix put /dev/null). */
-static int closed_std;
-
-/* Taking fd of process pid failed: say why, and exit. */
-static void __dead2
-take_failed(pid_t pid, int fd)
-{
-	if (errno == ESRCH)
-		errx(EXIT_USAGE, "pid %ld: %s", (long)pid, strerror(ESRCH));
-	if (errno == EBADF)
-		err(EXIT_USAGE, "pid %ld: fd %d", (long)pid, fd);
-	if (errno == EPERM)
-		errx(EXIT_REFUSED, "pid %ld: fd %d: %s (%s)", (long)pid, fd,
-		    strerror(EPERM), ptrace_hint());
-	if (errno == ENOSYS)
-		errx(EXIT_SYS, "pidfd_getfd: %s (Linux 5.6 or later, "
-		    "and no seccomp filter against it)", strerror(ENOSYS));
-	err(EXIT_SYS, "pid %ld: fd %d", (long)pid, fd);
-}
-
-/* The fd to send for the operand fd: ours, or a copy of process pid's. */
-static int
-source_fd(int fd, pid_t pid, int *pidfd)
-{
-	int copy;
-
-	if (pid == 0) {
-		if ((fd <= 2 && closed_std & 1 << fd) ||
-		    (fcntl(fd, F_GETFD) == -1 && errno == EBADF))
-			errx(EXIT_USAGE, "fd %d: not open in the calling process "
-			    "(fdsend sends the fds it inherits; -p pid takes "
-			    "another process's)", fd);
-		if (fcntl(fd, F_GETFD) == -1)
-			err(EXIT_USAGE, "fd %d", fd);
-		return fd;
-	}
-	if ((copy = pidfd_take(pid, fd, pidfd)) == -1)
-		take_failed(pid, fd);
-	return copy;
-}
-
-/* No listener matched spec: say what the process does listen on. */
-static void __dead2
-no_listener(pid_t pid, const char *spec, const struct lsock *ls, size_t n)
-{
-	char *list = NULL, *nl, one[160], who[32];
-	size_t i;
-
-	if (pid != 0)
-		snprintf(who, sizeof(who), "pid %ld: ", (long)pid);
-	else
-		*who = '\0';
-	for (i = 0; i < n; i++) {
-		lsock_str(&ls[i], one, sizeof(one));
-		if (asprintf(&nl, "%s%s%s (fd %d)", list ? list : "",
-		    list ? ", " : "", esc(one), ls[i].fd) == -1)
-			err(EXIT_SYS, "asprintf");
-		free(list);
-		list = nl;
-	}
-	errx(EXIT_USAGE, "%sno listening socket %s; %s listens on %s", who,
-	    esc(spec), pid ? "it" : "this process", list ? list : "nothing");
-}
-
-/*
- * The operand tcp:PORT, udp:PORT or unix:PATH: every listener of process
- * pid (0: ours) it matches, IPv4 and IPv6 alike, in the order of their fds.
- */
-static void
-listeners_add(struct fdset *set, const char *spec, const struct lsel *sel,
-    pid_t pid, struct lsock *ls, size_t n)
-{
-	size_t i, found = 0;
-
-	for (i = 0; i < n; i++) {
-		if (!lsel_match(sel, &ls[i]))
-			continue;
-		if (fdset_add(set, ls[i].copy, sel->name) == -1)
-			err(EXIT_SYS, "malloc");
-		found++;
-	}
-	if (found == 0)
-		no_listener(pid, spec, ls, n);
-}
-
-/*
- * The set named by the operands fd[=name] or tcp:PORT[=name] (udp:,
- * unix:), ours or process pid's.  The listeners are looked up once.
- */
-static void
-operands_set(struct fdset *set, char **argv, int argc, pid_t pid, int rflag)
-{
-	struct lsock *ls = NULL;
-	struct lsel sel;
-	const char *name;
-	size_t i, n = 0;
-	int fd, k, r, pidfd = -1;
-
-	for (k = 0; k < argc; k++) {
-		if ((r = lsel_parse(argv[k], &sel)) == -1)
-			errx(EXIT_USAGE, "invalid %s: %s", errno == EDOM ?
-			    "port" : "fd[=name]", esc(argv[k]));
-		name = sel.name;
-		if (r == 0 && fdspec_parse(argv[k], &fd, &name) == -1)
-			errx(EXIT_USAGE, "invalid fd[=name]: %s",
-			    esc(argv[k]));
-		if (rflag && *name != '\0')
-			errx(EXIT_USAGE, "raw mode sends no names: %s",
-			    esc(argv[k]));
-		if (r == 0) {
-			if (fdset_add(set, source_fd(fd, pid, &pidfd),
-			    name) == -1)
-				err(EXIT_SYS, "malloc");
-			continue;
-		}
-		if (ls == NULL && lsock_list(pid, &pidfd, &ls, &n) == -1)
-			take_failed(pid, -1);
-		listeners_add(set, argv[k], &sel, pid, ls, n);
-	}
-	/* The copies of listeners that no operand took. */
-	for (i = 0; pid != 0 && i < n; i++) {
-		for (k = 0; k < (int)set->n && set->fds[k] != ls[i].copy; k++)
-			;
-		if (k == (int)set->n)
-			close(ls[i].copy);
-	}
-	free(ls);
-	if (pidfd != -1)
-		close(pidfd);
-}
 
 /* -S: the service manager's fd store, opened or exited. */
 static int
@@ -371,6 +238,24 @@ connect_or_exit(struct endpoint *ep, const struct addr *a, int now,
 	err(EXIT_SYS, "connect %s", a->str);
 }
 
+/* The set of the operands after the socket operand, and the socket. */
+static void
+operands_at(struct opts *o, char *argv[], int argc, struct fdset *set)
+{
+	operands_set(set, argv + 1, argc - 1, o->pid, o->po.rflag);
+	eaddr_parse(&o->addr, argv[0]);
+}
+
+/* The receiver has the set: none of it is ours to keep. */
+static int
+sent(struct opts *o, int s, struct fdset *set)
+{
+	close(s);
+	fdset_free(set);
+	trust_free(&o->po.trust);
+	return EXIT_OK;
+}
+
 /*
  * The first form: offer the fds of the operands after the socket to a
  * receiver, at the socket or listening at it.
@@ -385,8 +270,7 @@ send_fds(struct opts *o, char *argv[], int argc)
 	struct perr pe;
 	int s;
 
-	operands_set(&set, argv + 1, argc - 1, o->pid, o->po.rflag);
-	eaddr_parse(&o->addr, argv[0]);
+	operands_at(o, argv, argc, &set);
 	a = o->addr.str;
 	wait_note(&o->dl, "waiting for a receiver on %s", a);
 	if (o->lflag) {
@@ -417,10 +301,22 @@ send_fds(struct opts *o, char *argv[], int argc)
 	ep_close(&ep);
 	if (!o->po.rflag)
 		wait_exec(s, &o->addr, &o->dl);
-	close(s);
-	fdset_free(&set);
-	trust_free(&o->po.trust);
-	return EXIT_OK;
+	return sent(o, s, &set);
+}
+
+/* -n: the store at the socket, connected to at once, if we trust it. */
+static int
+store_at(const struct opts *o)
+{
+	struct endpoint ep;
+	struct peer peer;
+	int s;
+
+	connect_or_exit(&ep, &o->addr, 1, &o->dl);
+	s = receiver(&ep, o, &peer);
+	/* Connected: closing the endpoint leaves s open, and unlinks none. */
+	ep_close(&ep);
+	return s;
 }
 
 /*
@@ -432,29 +328,20 @@ store_named(struct opts *o, char *argv[], int argc)
 {
 	const char *a;
 	struct fdset set = { 0 };
-	struct endpoint ep;
-	struct peer peer;
 	struct perr pe;
 	int s;
 
-	operands_set(&set, argv + 1, argc - 1, o->pid, 0);
-	eaddr_parse(&o->addr, argv[0]);
+	operands_at(o, argv, argc, &set);
 	a = o->addr.str;
-	connect_or_exit(&ep, &o->addr, 1, &o->dl);
-	s = receiver(&ep, o, &peer);
+	s = store_at(o);
 	if (hold_store(s, o->nflag, o->ttl, &set, &o->dl, &pe) == -1) {
-		ep_close(&ep);
 		if (pe.code == PE_EXIST)
 			errx(exit_for(&pe), "%s: %s (to replace it, delete it "
 			    "first: fdholder -s %s -D %s)", a, pe.msg, a,
 			    o->nflag);
 		errx(exit_for(&pe), "%s: %s", a, pe.msg);
 	}
-	ep_close(&ep);
-	close(s);
-	fdset_free(&set);
-	trust_free(&o->po.trust);
-	return EXIT_OK;
+	return sent(o, s, &set);
 }
 
 /*
