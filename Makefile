@@ -164,7 +164,8 @@ $(FZ)/%.o: %.c $(wildcard common/*.h) Makefile
 	    -c -o $@ $<
 
 $(FZ)/netlink: $(filter-out cmd/effif/darwin.c cmd/effif/effif.c \
-    cmd/effif/rtsock.c,$(wildcard cmd/effif/*.c)) $(wildcard cmd/effif/*.h)
+    cmd/effif/print.c cmd/effif/rtsock.c,$(wildcard cmd/effif/*.c)) \
+    $(wildcard cmd/effif/*.h)
 $(FZ)/store: $(wildcard cmd/fdholder/store*.c) cmd/fdholder/ctl.c \
     cmd/fdholder/ops.c cmd/fdholder/sdstore.c $(wildcard cmd/fdholder/*.h)
 $(FZ)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FZOBJ)
