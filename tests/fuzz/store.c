@@ -12,6 +12,7 @@
 #include "../../cmd/fdholder/ops.c"
 #include "../../cmd/fdholder/store_entry.c"
 #include "../../cmd/fdholder/store_client.c"
+#include "../../cmd/fdholder/store_request.c"
 #include "../../cmd/fdholder/store_handoff.c"
 #include "../../cmd/fdholder/store_loop.c"
 #include "../../cmd/fdholder/sdstore.c"
