@@ -102,6 +102,7 @@ if [ -d "$SRC/.git" ] && command -v git >/dev/null; then
 else
 	t_skip licence_notices "not a git checkout: no list of the files"
 fi
+t_case "shape: no file in cmd/fdholder/ and common/ over 600 lines" shape_files
 t_case "shape: no function in cmd/ and common/ over 80 lines" shape_functions
 t_case "names: __dead2, never __attribute__((__noreturn__))" names
 t_case "includes: cmd/ to common/ only, in the house order" includes

@@ -9,6 +9,7 @@
  * is closed, and no reservation is left behind.
  */
 #include "../../cmd/fdholder/ctl.c"
+#include "../../cmd/fdholder/ctl_handoff.c"
 #include "../../cmd/fdholder/ops.c"
 #include "../../cmd/fdholder/store_entry.c"
 #include "../../cmd/fdholder/store_client.c"
