@@ -5,7 +5,6 @@
 #include <stddef.h>
 
 #include "deadline.h"
-#include "proto.h"
 
 /*
  * getopt(3) that stops at the first operand, so that a program's own

@@ -70,8 +70,7 @@ void	ctl_init(struct ctl *, const struct addr *, int kind,
 	    struct trust *, int tms);
 int	ctl_listen(struct ctl *);
 int	ctl_start(struct ctl *, int (*)(void *, int), void *);
-void	ctl_foreign(struct ctl *, const struct perr *)
-	    __attribute__((__noreturn__));
+void	ctl_foreign(struct ctl *, const struct perr *) __dead2;
 int	ctl_ask(struct ctl *);
 int	ctl_confirm(struct ctl *, int, size_t, int);
 int	ctl_can_cut(void);
@@ -90,8 +89,8 @@ void	ctl_refuse(int, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
 void	relay_run(struct ctl *, const char *host, const char *port,
-	    int iflag, int Nflag, int Sflag) __attribute__((__noreturn__));
+	    int iflag, int Nflag, int Sflag) __dead2;
 void	store_run(struct ctl *, size_t maxentries, size_t maxfds, int Sflag)
-	    __attribute__((__noreturn__));
+	    __dead2;
 
 #endif

@@ -268,15 +268,51 @@ peek(int s, unsigned char *buf, size_t len, struct fdset *fds,
 	return 0;
 }
 
+/* The record of an entry, rec, into m and the names of set's fds. */
+static int
+entry_decode(const unsigned char *rec, uint32_t len, struct sdmeta *m,
+    struct fdset *set, struct perr *pe)
+{
+	char fdname[PROTO_NAMEMAX + 1], *dup;
+	struct rbuf r;
+	uint32_t n, i;
+
+	rb_init(&r, rec, len);
+	rb_name(&r, m->name);
+	m->uid = rb_u32(&r);
+	m->gid = rb_u32(&r);
+	m->since = (int64_t)rb_u64(&r);
+	m->stored = (int64_t)rb_u64(&r);
+	m->ttl = rb_u32(&r);
+	n = rb_u32(&r);
+	if (r.bad || n != set->n || m->name[0] == '\0' || m->ttl == 0)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		rb_name(&r, fdname);
+		if (r.bad)
+			goto bad;
+		if ((dup = strdup(fdname)) == NULL) {
+			perr_sys(pe, "malloc");
+			return -1;
+		}
+		free(set->names[i]);
+		set->names[i] = dup;
+	}
+	if (r.off == r.len)
+		return 0;
+bad:
+	perr_set(pe, PE_PROTO, "not an entry of ours");
+	return -1;
+}
+
 /* An entry out of the queue of s, which stays as it is. */
 static int
 entry_read(int s, struct sdmeta *m, struct fdset *set, struct perr *pe)
 {
-	unsigned char hdr[HDRLEN], *rec = NULL, part;
-	char fdname[PROTO_NAMEMAX + 1], *dup;
+	unsigned char hdr[HDRLEN], *rec, part;
 	struct rbuf r;
-	uint32_t len, n, i;
-	int zero = 0;
+	uint32_t len;
+	int zero = 0, rc;
 
 	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) ==
 	    -1) {
@@ -297,37 +333,13 @@ entry_read(int s, struct sdmeta *m, struct fdset *set, struct perr *pe)
 		perr_sys(pe, "malloc");
 		return -1;
 	}
-	if (peek(s, rec, len, set, pe) == -1)
-		goto fail;
-	rb_init(&r, rec, len);
-	rb_name(&r, m->name);
-	m->uid = rb_u32(&r);
-	m->gid = rb_u32(&r);
-	m->since = (int64_t)rb_u64(&r);
-	m->stored = (int64_t)rb_u64(&r);
-	m->ttl = rb_u32(&r);
-	n = rb_u32(&r);
-	if (r.bad || n != set->n || m->name[0] == '\0' || m->ttl == 0)
-		goto bad;
-	for (i = 0; i < n; i++) {
-		rb_name(&r, fdname);
-		if (r.bad)
-			goto bad;
-		if ((dup = strdup(fdname)) == NULL) {
-			perr_sys(pe, "malloc");
-			goto fail;
-		}
-		free(set->names[i]);
-		set->names[i] = dup;
-	}
-	if (r.off != r.len)
-		goto bad;
+	rc = peek(s, rec, len, set, pe);
+	if (rc == 0)
+		rc = entry_decode(rec, len, m, set, pe);
 	free(rec);
-	return 0;
+	return rc;
 bad:
 	perr_set(pe, PE_PROTO, "not an entry of ours");
-fail:
-	free(rec);
 	return -1;
 }
 

@@ -2,8 +2,9 @@
 #ifndef SDSTORE_H
 #define SDSTORE_H
 
-#include <stdint.h>
 #include <sys/types.h>
+
+#include <stdint.h>
 
 #include "proto.h"
 

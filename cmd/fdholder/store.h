@@ -124,10 +124,19 @@ uint32_t entry_ttl(const struct entry *, int64_t now);
 void	store_clear(struct store *);
 
 void	client_next(struct store *, struct client *);
+void	client_send(struct store *, struct client *, int fill, int then);
+void	client_release(struct store *, struct client *, int took);
+void	client_fail(struct store *, int, const struct perr *);
 void	client_close(struct store *, int);
 int	client_polled(const struct store *, const struct client *);
 void	client_event(struct store *, int, int ev);
 void	clients_accept(struct store *);
+
+int	req_room(struct store *, int, struct perr *);
+int	req_offer(struct store *, int, struct frame *, struct perr *);
+int	req_confirm(struct store *, int, struct frame *, struct perr *);
+int	req_serve(struct store *, int, const struct frame *, struct perr *);
+void	req_outcome(struct store *, int, int rc, const struct frame *);
 
 void	store_start(struct store *);
 void	handoff_send(struct store *);

@@ -9,9 +9,11 @@
  * is closed, and no reservation is left behind.
  */
 #include "../../cmd/fdholder/ctl.c"
+#include "../../cmd/fdholder/ctl_handoff.c"
 #include "../../cmd/fdholder/ops.c"
 #include "../../cmd/fdholder/store_entry.c"
 #include "../../cmd/fdholder/store_client.c"
+#include "../../cmd/fdholder/store_request.c"
 #include "../../cmd/fdholder/store_handoff.c"
 #include "../../cmd/fdholder/store_loop.c"
 #include "../../cmd/fdholder/sdstore.c"
