@@ -1,9 +1,9 @@
 /* ISC license: see LICENSE. */
 /*
  * effif on Linux: what its files share.  nl.c talks rtnetlink, links.c,
- * rules.c and routes.c read the kernel's tables, methods.c and sockets.c
- * (beside owner.c) answer for one device, linux.c drives them.  None of
- * them exits: a failure is -1 (or R_ERR) with sys_error() set.
+ * rules.c and routes.c read the kernel's tables, methods.c, scan.c and
+ * sockets.c (beside owner.c) answer for one device, linux.c drives them.
+ * None of them exits: a failure is -1 (or R_ERR) with sys_error() set.
  */
 #ifndef NL_H
 #define NL_H
@@ -229,9 +229,15 @@ void	 step_route(struct step *, enum method, const struct nexthop *, int,
 const struct nexthop *route_leaves(struct ctx *, const struct route *);
 int	 route_pick(struct ctx *, const struct route *,
 	    const struct nexthop **, char *, size_t);
+int	 by_source(struct ctx *, const struct ipaddr *, int, uint32_t,
+	    enum method, struct step *);
+int	 mark_ask(struct ctx *, int, uint32_t, int, enum method,
+	    struct step *);
 int	 by_link(struct ctx *, const struct link *, struct step *);
 int	 by_peer(struct ctx *, const struct link *, int, struct step *);
 int	 by_mark(struct ctx *, int, struct step *);
+
+/* scan.c */
 int	 by_scan(struct ctx *, int, struct step *);
 
 /* sockets.c */
