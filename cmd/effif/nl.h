@@ -23,6 +23,7 @@
 #define RULE_STEPS	4096	/* rules a scan visits, gotos included */
 #define DUMP_TRIES	5
 #define ASK_MAX		16	/* devices a scan asks about, one by one */
+#define THROW_ASKS	4	/* lookups that may rule out an IPv6 throw */
 
 struct kind {
 	const char	*name;
@@ -68,6 +69,7 @@ struct rule {
 	uint32_t	mask;
 	int		nomatch;	/* a selector local packets miss */
 	int		oifsel;		/* an oif selector */
+	char		oifname[IF_NAMESIZE];
 	int		unknown;	/* a selector effif cannot judge */
 };
 
@@ -204,7 +206,8 @@ int	 link_tunnel(const struct link *);
 /* rules.c */
 int	 rule_cb(const struct nlmsghdr *, void *);
 int	 rules_load(struct sys *, int);
-int	 rule_matches(const struct rule *, uint32_t);
+int	 rule_matches(const struct rule *, uint32_t, const char *);
+size_t	 rule_walk(const struct rule *, size_t, const char *, size_t *);
 int	 mark_in_use(struct sys *, int, uint32_t);
 int	 suppressed(struct ctx *, const struct rule *, const struct nexthop *);
 size_t	 rule_target(const struct rule *, size_t, uint32_t);
