@@ -27,14 +27,19 @@ licence_notices() {
 }
 
 # The shape of the sources (issue 25): a file holds one idea, so none in
-# cmd/fdholder/ and common/ is over 600 lines; no function in cmd/ and
+# cmd/ and common/ is over 600 lines; no function in cmd/ and
 # common/ is over 80 lines (KNF: the body from "{" to "}" in column 1);
 # none in cmd/ and common/ takes over 6 parameters (a struct then).
 # Each prints what it found over the bar.
+# cmd/effif/methods.c (622 lines) is another engineer's, being cut apart;
+# the one known exception until that lands.
+files_known="cmd/effif/methods.c"
+
 shape_files() {
 	local over
-	over=$(cd "$SRC" && wc -l cmd/fdholder/*.[ch] common/*.[ch] |
-	    awk '$2 != "total" && $1 > 600 { print $2 ": " $1 " lines" }')
+	over=$(cd "$SRC" && wc -l cmd/*/*.[ch] common/*.[ch] |
+	    awk -v known=" $files_known " '$2 != "total" && $1 > 600 &&
+		index(known, " " $2 " ") == 0 { print $2 ": " $1 " lines" }')
 	[ -z "$over" ] || fail "over 600 lines: $over"
 }
 
@@ -113,7 +118,7 @@ if [ -d "$SRC/.git" ] && command -v git >/dev/null; then
 else
 	t_skip licence_notices "not a git checkout: no list of the files"
 fi
-t_case "shape: no file in cmd/fdholder/ and common/ over 600 lines" shape_files
+t_case "shape: no file in cmd/ and common/ over 600 lines" shape_files
 t_case "shape: no function in cmd/ and common/ over 80 lines" shape_functions
 t_case "shape: no function in cmd/ and common/ over 6 parameters" shape_params
 t_case "names: __dead2, never __attribute__((__noreturn__))" names
