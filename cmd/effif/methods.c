@@ -44,18 +44,19 @@ in_chain(const struct ctx *c, unsigned int index)
 	return 0;
 }
 
+/* The step is route RT's nexthop NH, asked with *MARK if MARK is set. */
 void
-step_route(struct step *st, enum method m, const struct nexthop *nh,
-    int family, uint32_t table, int hasmark, uint32_t mark)
+step_route(struct step *st, enum method m, const struct route *rt,
+    const struct nexthop *nh, const uint32_t *mark)
 {
 	st->method = m;
 	st->next = nh->oif;
 	st->routed = 1;
-	st->family = family;
+	st->family = rt->family;
 	st->gw = nh->gw;
-	st->table = table;
-	st->hasmark = hasmark;
-	st->mark = mark;
+	st->table = rt->table;
+	st->hasmark = mark != NULL;
+	st->mark = mark != NULL ? *mark : 0;
 }
 
 /* A nexthop that leaves through another device than the chain's. */
@@ -207,8 +208,7 @@ by_source(struct ctx *c, const struct ipaddr *dst, int hasmark,
 			several = 1;
 		if (first == 0 && res == R_FOUND) {
 			first = nh->oif;
-			step_route(st, m, nh, AF_INET6, rt.table, hasmark,
-			    mark);
+			step_route(st, m, &rt, nh, hasmark ? &mark : NULL);
 			snprintf(c->ans->note, sizeof(c->ans->note),
 			    "source-specific route %s", list);
 		}
@@ -280,8 +280,7 @@ by_peer(struct ctx *c, const struct link *l, int depth, struct step *st)
 			    peer->a, addr, sizeof(addr)), rt.table, devs);
 			return R_AMBIG;
 		}
-		step_route(st, M_PEER, nh, peer->family, rt.table, hasmark[i],
-		    marks[i]);
+		step_route(st, M_PEER, &rt, nh, hasmark[i] ? &marks[i] : NULL);
 		return R_FOUND;
 	}
 	return R_NONE;
@@ -320,7 +319,7 @@ mark_ask(struct ctx *c, int family, uint32_t mark, int given, enum method m,
 		return R_AMBIG;
 	}
 	if (res == R_FOUND) {
-		step_route(st, m, nh, family, rt.table, 1, mark);
+		step_route(st, m, &rt, nh, &mark);
 		return R_FOUND;
 	}
 	if (!given)

@@ -227,8 +227,8 @@ int	 srcroutes6_load(struct sys *);
 
 /* methods.c */
 int	 in_chain(const struct ctx *, unsigned int);
-void	 step_route(struct step *, enum method, const struct nexthop *, int,
-	    uint32_t, int, uint32_t);
+void	 step_route(struct step *, enum method, const struct route *,
+	    const struct nexthop *, const uint32_t *);
 const struct nexthop *route_leaves(struct ctx *, const struct route *);
 int	 route_pick(struct ctx *, const struct route *,
 	    const struct nexthop **, char *, size_t);

@@ -287,8 +287,7 @@ throw6_none(struct ctx *c, struct ask *a, const struct route *best)
 
 /* The scan's answer from best, the route a table gives at its rule. */
 static int
-scan_answer(struct ctx *c, int family, const struct route *best,
-    struct step *st)
+scan_answer(struct ctx *c, const struct route *best, struct step *st)
 {
 	const struct link *x;
 	const struct nexthop *nh = NULL;
@@ -311,7 +310,7 @@ scan_answer(struct ctx *c, int family, const struct route *best,
 		    "table %u", best->table);
 		return R_AMBIG;
 	}
-	step_route(st, M_SCAN, nh, family, best->table, 0, 0);
+	step_route(st, M_SCAN, best, nh, NULL);
 	return R_FOUND;
 }
 
@@ -359,7 +358,7 @@ scan_walk(struct ctx *c, int family, struct ask *a, struct step *st)
 				return scan_read(c, "an IPv6 reject or throw "
 				    "default");
 		}
-		return scan_answer(c, family, best, st);
+		return scan_answer(c, best, st);
 	}
 	return scan_read(c, "no route");
 }
@@ -449,7 +448,7 @@ by_scan(struct ctx *c, int family, struct step *st)
 			    "route in table %u", rt->table);
 			return R_AMBIG;
 		}
-		step_route(st, M_SCAN, nh, family, rt->table, 0, 0);
+		step_route(st, M_SCAN, rt, nh, NULL);
 		return R_FOUND;
 	}
 	memset(&probe, 0, sizeof(probe));
