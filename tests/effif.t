@@ -801,6 +801,29 @@ t_socket_owners() {
 	    fail "socket $(field socket)"
 }
 
+# Issue 23, 6: in a namespace of its own, the walk of /proc passes over
+# the kernel's threads and helpers (the children of kthreadd, all in the
+# first namespace) without a readlink of their ns/net each, and still
+# finds the owner.
+t_socket_kthreads() {
+	sockrules
+	owner tun0 -d up2 -c 203.0.113.7:51820
+	ip netns exec "$NS" env \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -e trace=readlinkat -o trace \
+	    "$BIN/effif" -4 --method socket tun0 >out
+	[ "$(cat out)" = up2 ] || fail "answer $(cat out)"
+	grep -q "\"$OWNER/ns/net\"" trace || fail "the owner's ns/net not read"
+	if [ ! -r /proc/2/task/2/children ]; then
+		t_note "no /proc/2/task/2/children (CONFIG_PROC_CHILDREN)"
+		return 0
+	fi
+	tr ' ' '\n' </proc/2/task/2/children | sed '/^$/d; s|.*|"&/ns/net"|' \
+	    >kthreads
+	[ -s kthreads ] || fail "kthreadd has no children"
+	! grep -F -f kthreads trace || fail "a kernel thread's ns/net read"
+}
+
 # One rule for several paths: the methods that ask about no flow say
 # ambiguous for any multipath route (nexthops, groups, resilient groups,
 # or one leg through the tunnel itself); the socket method, whose one
@@ -1034,6 +1057,7 @@ run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
 run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid
 run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
 run "socket: every process that holds the tun, not the first" t_socket_owners
+run "socket: the walk of /proc passes over the kernel's threads" t_socket_kthreads
 run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
 run "IPv6 source-specific defaults: each source asked" t_source_routes
 WG=

@@ -160,6 +160,8 @@ struct procscan {
 	pid_t		*pids;
 	size_t		 npids;
 	size_t		 n;
+	pid_t		*skip;		/* sorted: owner_kthreads */
+	size_t		 nskip;
 };
 
 /* One process: its fds, if it is in our network namespace. */
@@ -173,7 +175,8 @@ proc_cb(int proc, const char *name, void *arg)
 	int fd;
 
 	ps->sc.npid = strtonum(name, 1, INT_MAX, &errstr);
-	if (errstr != NULL || !pid_netns(proc, name, ps->ns))
+	if (errstr != NULL || pid_in(ps->sc.npid, ps->skip, ps->nskip) ||
+	    !pid_netns(proc, name, ps->ns))
 		return 0;
 	snprintf(path, sizeof(path), "%s/fd", name);
 	if ((fd = openat(proc, path, O_RDONLY | O_DIRECTORY |
@@ -228,8 +231,10 @@ owner_find(const char *dev, long want, pid_t *pids, size_t npids,
 	if ((proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return sys_fail(errno, "/proc");
 	ps.sc.proc = proc;
+	ps.nskip = owner_kthreads(proc, ps.ns, &ps.skip);
 	dir_each(proc, proc_cb, &ps);
 	close(proc);
+	free(ps.skip);
 	if (ps.sc.nomem)
 		return sys_fail(ENOMEM, "sockets of the owners of %s", dev);
 	return ps.n;
