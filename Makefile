@@ -42,6 +42,16 @@ LDFLAGS	+= -fsanitize=address,undefined
 endif
 
 effif_LIBS = $(shell pkg-config --libs libmnl 2>/dev/null)
+# effif, which a script may run at every route change, links libbsd and
+# libmd statically where libbsd-dev has their archives: two libraries
+# fewer to map at each start (21 mmaps to 12, about 0.1 ms of CPU of the
+# 0.7 of effif --help).  libmnl stays shared: Debian has no libmnl.a.
+ifeq ($(shell uname -s),Linux)
+ifneq ($(wildcard $(shell pkg-config --variable=libdir libbsd 2>/dev/null)/libbsd.a),)
+effif_LIBS += -Wl,--as-needed -Wl,-Bstatic \
+	   $(shell pkg-config --static --libs-only-l libbsd) -Wl,-Bdynamic
+endif
+endif
 fdholder_LIBS =
 
 CMDS	:= $(notdir $(wildcard cmd/*))

@@ -801,6 +801,70 @@ t_socket_owners() {
 	    fail "socket $(field socket)"
 }
 
+# kthreads: the children of kthreadd, one a line, sorted.
+kthreads() {
+	tr ' ' '\n' </proc/2/task/2/children | sed '/^$/d' | sort
+}
+
+# Issue 23, 6: in a namespace of its own, the walk of /proc passes over
+# the kernel's threads and helpers (the children of kthreadd, all in the
+# first namespace) without a readlink of their ns/net each, and still
+# finds the owner.  Only those there before and after effif count.
+t_socket_kthreads() {
+	sockrules
+	owner tun0 -d up2 -c 203.0.113.7:51820
+	if [ ! -r /proc/2/task/2/children ]; then
+		t_note "no /proc/2/task/2/children (CONFIG_PROC_CHILDREN)"
+		return 0
+	fi
+	kthreads >k0
+	ip netns exec "$NS" env \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -e trace=readlinkat -o trace \
+	    "$BIN/effif" -4 --method socket tun0 >out
+	kthreads | comm -12 k0 - | sed 's|.*|"&/ns/net"|' >k1
+	[ "$(cat out)" = up2 ] || fail "answer $(cat out)"
+	grep -q "\"$OWNER/ns/net\"" trace || fail "the owner's ns/net not read"
+	[ -s k1 ] || fail "kthreadd has no children"
+	! grep -F -f k1 trace || fail "a kernel thread's ns/net read"
+}
+
+# Issue 23, 6: effif does not read its own fds (it never carries the
+# tunnel's packets), and for -6 it asks sock_diag for IPv6 sockets only
+# (an IPv4 socket carries no IPv6 packet; -4 asks both, for v4-mapped).
+t_socket_walk_self() {
+	local me
+	sockrules
+	owner tun0 -C "[2001:db8:ff::7]:51820"
+	ip netns exec "$NS" env \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -f -e trace=openat,sendto -o trace \
+	    "$BIN/effif" -6 --method socket tun0 >out
+	[ "$(cat out)" = up1 ] || fail "answer $(cat out)"
+	me=$(grep -m 1 'execve\|openat' trace | awk '{ print $1 }')
+	grep -q "\"$OWNER/fd\"" trace || fail "the owner's fds not read"
+	! grep "\"$me/fd\"" trace || fail "its own fds read"
+	grep -q 'SOCK_DIAG_BY_FAMILY.*sdiag_family=AF_INET6' trace ||
+	    fail "no IPv6 sock_diag dump"
+	! grep 'SOCK_DIAG_BY_FAMILY.*sdiag_family=AF_INET,' trace ||
+	    fail "an IPv4 sock_diag dump for -6"
+}
+
+# Issue 23, 6: effif, which a script may run at every route change, is
+# spared loading libbsd and libmd at each start (statically linked where
+# libbsd-dev has their archives); libmnl has none in Debian.
+t_static_bsd() {
+	local dir
+	dir=$(pkg-config --variable=libdir libbsd 2>/dev/null) || true
+	if [ ! -f "$dir/libbsd.a" ]; then
+		t_note "no libbsd.a: effif links libbsd.so"
+		return 0
+	fi
+	readelf -d "$BIN/effif" >dyn
+	grep -q 'NEEDED.*libmnl' dyn || fail "no libmnl: $(cat dyn)"
+	! grep 'NEEDED.*lib\(bsd\|md\)\.' dyn || fail "libbsd or libmd shared"
+}
+
 # One rule for several paths: the methods that ask about no flow say
 # ambiguous for any multipath route (nexthops, groups, resilient groups,
 # or one leg through the tunnel itself); the socket method, whose one
@@ -1034,6 +1098,9 @@ run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
 run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid
 run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
 run "socket: every process that holds the tun, not the first" t_socket_owners
+run "socket: the walk of /proc passes over the kernel's threads" t_socket_kthreads
+run "socket: not its own fds; for -6 no IPv4 sock_diag dump" t_socket_walk_self
+t_case "effif links libbsd and libmd statically where it can" t_static_bsd
 run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
 run "IPv6 source-specific defaults: each source asked" t_source_routes
 WG=

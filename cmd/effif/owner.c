@@ -160,6 +160,9 @@ struct procscan {
 	pid_t		*pids;
 	size_t		 npids;
 	size_t		 n;
+	pid_t		*skip;		/* sorted: owner_kthreads */
+	size_t		 nskip;
+	pid_t		 self;
 };
 
 /* One process: its fds, if it is in our network namespace. */
@@ -173,7 +176,10 @@ proc_cb(int proc, const char *name, void *arg)
 	int fd;
 
 	ps->sc.npid = strtonum(name, 1, INT_MAX, &errstr);
-	if (errstr != NULL || !pid_netns(proc, name, ps->ns))
+	/* Not our own fds: effif never carries the tunnel's packets. */
+	if (errstr != NULL || ps->sc.npid == ps->self ||
+	    pid_in(ps->sc.npid, ps->skip, ps->nskip) ||
+	    !pid_netns(proc, name, ps->ns))
 		return 0;
 	snprintf(path, sizeof(path), "%s/fd", name);
 	if ((fd = openat(proc, path, O_RDONLY | O_DIRECTORY |
@@ -221,6 +227,7 @@ owner_find(const char *dev, long want, pid_t *pids, size_t npids,
 	ps.sc.v = v;
 	ps.pids = pids;
 	ps.npids = npids;
+	ps.self = getpid();
 	if ((n = readlink("/proc/self/ns/net", ps.ns, sizeof(ps.ns) - 1)) ==
 	    -1)
 		return sys_fail(errno, "/proc/self/ns/net");
@@ -228,8 +235,10 @@ owner_find(const char *dev, long want, pid_t *pids, size_t npids,
 	if ((proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return sys_fail(errno, "/proc");
 	ps.sc.proc = proc;
+	ps.nskip = owner_kthreads(proc, ps.ns, &ps.skip);
 	dir_each(proc, proc_cb, &ps);
 	close(proc);
+	free(ps.skip);
 	if (ps.sc.nomem)
 		return sys_fail(ENOMEM, "sockets of the owners of %s", dev);
 	return ps.n;
@@ -307,13 +316,15 @@ diag_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 /*
- * sock_diag's dump of the sockets of one protocol (UDP or TCP), both
- * families, to fill in the sockets of v by inode: addresses, bound
- * device, mark (which the kernel gives only to CAP_NET_ADMIN).  Returns
- * how many were found, or -1.
+ * sock_diag's dump of the sockets of one protocol (UDP or TCP) to fill in
+ * the sockets of v by inode: addresses, bound device, mark (which the
+ * kernel gives only to CAP_NET_ADMIN).  Both families, but for flows of
+ * family AF_INET6 only IPv6 sockets (an IPv4 one carries none; an IPv6
+ * one may carry IPv4, v4-mapped): each dump walks the whole hash table of
+ * the protocol.  Returns how many were found, or -1.
  */
 ssize_t
-owner_diag(struct osocks *v, int proto)
+owner_diag(struct osocks *v, int proto, int family)
 {
 	static const int fams[] = { AF_INET, AF_INET6 };
 	struct mnl_socket *nl;
@@ -341,7 +352,7 @@ owner_diag(struct osocks *v, int proto)
 	}
 	portid = mnl_socket_get_portid(nl);
 	dc.proto = proto;
-	for (i = 0; i < 2; i++) {
+	for (i = family == AF_INET6; i < 2; i++) {
 		nlh = mnl_nlmsg_put_header(buf);
 		nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;

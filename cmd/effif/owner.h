@@ -43,8 +43,10 @@ struct wgdev {
 	size_t		npeers;
 };
 
+size_t	owner_kthreads(int, const char *, pid_t **);
+int	pid_in(pid_t, const pid_t *, size_t);
 ssize_t	owner_find(const char *, long, pid_t *, size_t, struct osocks *);
-ssize_t	owner_diag(struct osocks *, int);
+ssize_t	owner_diag(struct osocks *, int, int);
 int	owner_wireguard(unsigned int, struct wgdev *);
 
 #endif

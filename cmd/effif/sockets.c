@@ -265,7 +265,8 @@ by_owner(struct ctx *c, const struct link *l, struct step *st,
 	/* TCP's table, often the larger, only when UDP says nothing. */
 	for (pass = 0; pass < 4 && g->found == 0 && res != R_ERR; pass++) {
 		proto = pass < 2 ? IPPROTO_UDP : IPPROTO_TCP;
-		if (pass % 2 == 0 && owner_diag(&v, proto) == -1) {
+		if (pass % 2 == 0 &&
+		    owner_diag(&v, proto, c->q->family) == -1) {
 			res = R_ERR;
 			break;
 		}
