@@ -14,6 +14,7 @@
 #include "../../cmd/effif/sockets.c"
 #include "../../cmd/effif/linux.c"
 #include "../../cmd/effif/owner.c"
+#include "../../cmd/effif/kthreads.c"
 #include "../../cmd/effif/syserr.c"
 
 /* effif.c has main(); the parsers need only this from it. */
