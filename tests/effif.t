@@ -797,6 +797,30 @@ t_source_routes() {
 	    fail "note $(field note)"
 }
 
+# The scan with source-specific IPv6 defaults behind a rule that sends
+# everything into the tunnel first (as Tailscale's table 52): as if the
+# tunnel were not there, the packets take the source routes of main.
+t_source_routes_scan() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" -6 route flush exact ::/0 table main
+	ip -n "$NS" -6 route add default from 2001:db8:1::/64 \
+	    via 2001:db8:1::1 dev up1
+	ip -n "$NS" -6 route add default from 2001:db8:2::/64 \
+	    via 2001:db8:2::1 dev up2
+	ip -n "$NS" -6 route add default dev tun0 table 52
+	ip -n "$NS" -6 rule add pref 5270 lookup 52
+	must_fail 3 ef -6 --method scan tun0
+	expect_err err "tun0: ambiguous: the answer depends on the source: from 2001:db8:1::/64 up1, from 2001:db8:2::/64 up2"
+	ip -n "$NS" -6 route del default from 2001:db8:2::/64
+	is up1 ef -6 --method scan tun0
+	ef -v -6 --method scan tun0 >out
+	[ "$(field note)" = "source-specific route from 2001:db8:1::/64 up1" ] ||
+	    fail "note $(field note)"
+}
+
 # Kernel WireGuard: its fwmark and peers from its netlink family.
 t_socket_wireguard() {
 	ns
@@ -943,6 +967,7 @@ run "socket: ipproto and port rules route the socket as its packets" t_socket_po
 run "socket: every process that holds the tun, not the first" t_socket_owners
 run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
 run "IPv6 source-specific defaults: each source asked" t_source_routes
+run "IPv6 source-specific defaults behind a tunnel rule: the scan" t_source_routes_scan
 WG=
 if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
 	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1

@@ -547,6 +547,61 @@ scan_ask(struct ctx *c, int family, struct step *st)
 }
 
 /*
+ * The scan at a rule whose table has no default route but IPv6 defaults
+ * from a source prefix: the tunnel's packets take one of them once the
+ * kernel picks their source.  The kernel cannot be asked (a lookup with
+ * a source meets the tunnel's own routes first), so the table is read:
+ * one device for every source is the answer; several, and the answer
+ * depends on the source.  R_NONE when none leaves the chain.
+ */
+static int
+scan_sources(struct ctx *c, const struct rule *r, struct step *st)
+{
+	const struct route *sr, *rt = NULL;
+	const struct nexthop *nh, *first = NULL;
+	const struct link *l;
+	char a[INET6_ADDRSTRLEN], list[160] = "";
+	size_t i, len;
+	int j, several = 0;
+
+	if (r->spl >= 0)
+		return R_NONE;	/* a default route's prefix is 0 long */
+	if (srcroutes6_load(c->s) == -1)
+		return R_ERR;
+	sr = c->s->srcroutes6.v;
+	for (i = 0; i < c->s->srcroutes6.n; i++) {
+		for (j = 0; sr[i].table == r->table && j < sr[i].nnh; j++) {
+			nh = &sr[i].nh[j];
+			l = link_byindex(c->s, nh->oif);
+			if (l == NULL || link_tunnel(l) ||
+			    in_chain(c, l->index) ||
+			    (nh->flags & RTNH_F_DEAD) || suppressed(c, r, nh))
+				continue;
+			len = strlen(list);
+			snprintf(list + len, sizeof(list) - len, "%sfrom %s/%u "
+			    "%s", len > 0 ? ", " : "", inet_ntop(AF_INET6,
+			    sr[i].src.a, a, sizeof(a)), sr[i].src_len, l->name);
+			if (first == NULL) {
+				first = nh;
+				rt = &sr[i];
+			} else if (nh->oif != first->oif)
+				several = 1;
+		}
+	}
+	if (several) {
+		snprintf(c->why, sizeof(c->why), "the answer depends on the "
+		    "source: %s", list);
+		return R_AMBIG;
+	}
+	if (first == NULL)
+		return R_NONE;
+	step_route(st, M_SCAN, first, AF_INET6, rt->table, 0, 0);
+	snprintf(c->ans->note, sizeof(c->ans->note), "source-specific route "
+	    "%s", list);
+	return R_FOUND;
+}
+
+/*
  * 4: "as if the tunnel were not there", which the kernel cannot be asked:
  * the rules walked as the kernel walks them for a local packet with no
  * source address yet and no mark, a table's route through a tunnel left
@@ -594,6 +649,9 @@ by_scan(struct ctx *c, int family, struct step *st)
 			continue;
 		}
 		res = table_default(c, family, r[i].table, &rt, &nh);
+		if (res == R_NONE && family == AF_INET6 &&
+		    (res = scan_sources(c, &r[i], st)) != R_NONE)
+			return res;
 		if (res == R_NONE || (res != R_NOROUTE &&
 		    suppressed(c, &r[i], nh)))
 			continue;
