@@ -819,6 +819,16 @@ t_source_routes_scan() {
 	ef -v -6 --method scan tun0 >out
 	[ "$(field note)" = "source-specific route from 2001:db8:1::/64 up1" ] ||
 	    fail "note $(field note)"
+	# A rule that rejects a packet with no source yet: the kernel picks
+	# a source and looks again, and that source's rules let it by.
+	ip -n "$NS" -6 rule add pref 100 not from 2001:db8:1::/48 prohibit
+	is up1 ef -6 --method scan tun0
+	# A rule that rejects that source: no route, as for the kernel.
+	ip -n "$NS" -6 rule add pref 90 from 2001:db8:1::/48 blackhole
+	! ip -n "$NS" -6 route get 2001:db8::1 from 2001:db8:1:: 2>/dev/null ||
+	    fail "the kernel routes from 2001:db8:1::"
+	must_fail 2 ef -6 --method scan tun0
+	expect_err err "tun0: no underlay route (rule 100)"
 }
 
 # Kernel WireGuard: its fwmark and peers from its netlink family.

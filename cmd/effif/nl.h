@@ -66,6 +66,8 @@ struct rule {
 	int		hasmark;
 	uint32_t	mark;
 	uint32_t	mask;
+	struct ipaddr	src;		/* from src/src_len */
+	uint8_t		src_len;
 	int		nomatch;	/* a selector local packets miss */
 	int		oifsel;		/* an oif selector */
 	int		unknown;	/* a selector effif cannot judge */
@@ -204,7 +206,9 @@ int	 link_tunnel(const struct link *);
 /* rules.c */
 int	 rule_cb(const struct nlmsghdr *, void *);
 int	 rules_load(struct sys *, int);
-int	 rule_matches(const struct rule *, uint32_t);
+int	 rule_matches(const struct rule *, uint32_t, const struct ipaddr *);
+int	 prefix_has(const struct ipaddr *, unsigned int,
+	    const struct ipaddr *);
 int	 mark_in_use(struct sys *, int, uint32_t);
 int	 suppressed(struct ctx *, const struct rule *, const struct nexthop *);
 size_t	 rule_target(const struct rule *, size_t, uint32_t);

@@ -59,10 +59,18 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 		r->group = v;
 	}
 	/*
-	 * Local packets have no source address yet, iif lo, no oif and
-	 * tos 0.
+	 * Local packets have iif lo, no oif and tos 0; a source address
+	 * only once the kernel picked one (rule_matches).
 	 */
-	if (frh->src_len != 0 || frh->tos != 0 || at.tb[FRA_OIFNAME] != NULL)
+	r->src.family = frh->family;
+	r->src_len = frh->src_len;
+	if (frh->src_len != 0 && (at.tb[FRA_SRC] == NULL ||
+	    mnl_attr_get_payload_len(at.tb[FRA_SRC]) > sizeof(r->src.a)))
+		r->unknown = 1;
+	else if (frh->src_len != 0)
+		memcpy(r->src.a, mnl_attr_get_payload(at.tb[FRA_SRC]),
+		    mnl_attr_get_payload_len(at.tb[FRA_SRC]));
+	if (frh->tos != 0 || at.tb[FRA_OIFNAME] != NULL)
 		r->nomatch = 1;
 	r->oifsel = at.tb[FRA_OIFNAME] != NULL;
 	if (at.tb[FRA_IIFNAME] != NULL &&
@@ -108,14 +116,31 @@ rules_load(struct sys *s, int family)
 	return 0;
 }
 
+/* Whether a lies in the prefix p/len (of the same family). */
 int
-rule_matches(const struct rule *r, uint32_t mark)
+prefix_has(const struct ipaddr *p, unsigned int len, const struct ipaddr *a)
+{
+	unsigned int n = len / 8;
+
+	if (len > (p->family == AF_INET ? 32 : 128) ||
+	    memcmp(p->a, a->a, n) != 0)
+		return 0;
+	return len % 8 == 0 ||
+	    ((p->a[n] ^ a->a[n]) & (0xff << (8 - len % 8)) & 0xff) == 0;
+}
+
+/* Whether a local packet with this mark, from src (NULL: none yet). */
+int
+rule_matches(const struct rule *r, uint32_t mark, const struct ipaddr *src)
 {
 	int m;
 
 	if (r->unknown)
 		return 0;
 	m = !r->nomatch;
+	if (r->src_len != 0 &&
+	    (src == NULL || !prefix_has(&r->src, r->src_len, src)))
+		m = 0;
 	if (r->hasmark && ((mark ^ r->mark) & r->mask) != 0)
 		m = 0;
 	return r->invert ? !m : m;
