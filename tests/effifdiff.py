@@ -27,6 +27,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 
 from effifgen import PEERS, PROBE, Setup
 
@@ -71,6 +72,13 @@ class NS:
             for d in self.links().values():
                 if self.kind(d) in TUNKINDS:
                     run(["ip", "-n", name, "link", "del", d["ifname"]])
+        # A bridge has its carrier a moment after its port: until then
+        # effif and the kernel, asked at two instants, may differ.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and any(
+                "NO-CARRIER" in d.get("flags", [])
+                for n, d in self.links().items() if n in setup.uplinks):
+            time.sleep(0.02)
 
     def links(self):
         p = run(["ip", "-n", self.name, "-d", "-j", "link", "show"])
@@ -234,6 +242,7 @@ class Oracle:
             try:
                 ready = line(p)
                 if ready.startswith("ready "):
+                    self.settle()
                     os.kill(int(ready.split()[1]), signal.SIGUSR1)
                     left = line(p).split()
                     break
@@ -254,6 +263,21 @@ class Oracle:
         if s.owner_child is not None:
             devs[4] += left
         return p, devs
+
+    def settle(self):
+        """An address added to lo and deleted in each family: a connected
+        socket keeps the route looked up at connect, before it had a
+        source, until the kernel's routing generation changes (the tun's
+        own IPv6 link-local does, a moment after its owner opens it: the
+        datagram's way out was a race); then it looks again with its
+        source, as effif asks, and as its packets go from then on.  A
+        route changed in another table would not do in IPv6, whose cached
+        routes check only their own table's tree."""
+        for f, a in ((4, "198.18.0.1/32"), (6, "2001:db8:77::1/128")):
+            for op in ("add", "del"):
+                run(["ip", "-n", self.real.name, "-%d" % f, "addr", op, a,
+                     "dev", "lo"] + (["nodad"] if f == 6 and op == "add"
+                                     else []))
 
     def socket(self, devs):
         """--method socket: where the datagrams of the owners' sockets
