@@ -376,11 +376,12 @@ def cause(kind, feat, got, want):
             "or nowhere"
     if "source-routes" in feat and kind != "mark":
         return "%s: source-routes" % kind
-    if want[0] == 3 or got[0] == 3:
+    if (want[0] == 3 or got[0] == 3) and kind != "socket":
         return "%s: multipath" % kind
     order = {
-        "scan": ("source-routes", "goto", "suppress_ifgroup", "nhid", "route-unreachable",
-                 "route-prohibit", "route-blackhole", "route-throw",
+        "scan": ("source-routes", "goto", "suppress_ifgroup", "nhid",
+                 "route-unreachable", "route-prohibit", "route-blackhole",
+                 "route-throw",
                  "sel-other", "multipath"),
         "mark": ("stacked", "nhid", "multipath"),
         "peer": ("stacked", "source-routes", "nhid"),

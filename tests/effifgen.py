@@ -327,6 +327,15 @@ class Setup:
         if r.random() < 0.4:
             self.owner_child = r.choice((0,) + tuple(sorted(self.marks)))
             self.owner_noparent = r.random() < 0.3
+            if r.random() < 0.6:
+                # As the issue's: the child's mark routed by a rule of
+                # its own to an uplink, the parent's perhaps to another.
+                self.owner_child = 0x2
+                n = r.randrange(len(self.uplinks)) + 1
+                for f in (4, 6):
+                    self.c("-%d rule add pref 25 fwmark 0x2 table 120" % f)
+                    self.c("-%d route add default via %s dev %s table 120"
+                           % (f, self.gw(f, n), self.uplinks[n - 1]))
         self.owner6 = not self.owner_noparent and r.random() < 0.7
         for _ in range(r.randrange(0, 2)):
             sel = r.choice(("uidrange 1000-1000", "ipproto udp dport 51820",
