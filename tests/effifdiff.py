@@ -150,6 +150,8 @@ class Oracle:
 
     def scan(self, f):
         """The twin namespace has no tunnels: its route for the probe."""
+        if self.tunnel_leg(f):
+            return ("skip", "IPv4 multipath with a leg through a tunnel")
         rt = self.twin.route(f, PROBE[f], fibmatch=True)
         if rt is None:
             return self.sources(self.twin, f, PROBE[f])
@@ -157,8 +159,6 @@ class Oracle:
             return ("skip", "more-specific route")
         if rt.get("type", "unicast") != "unicast":
             return (2, None)
-        if self.tunnel_leg(f):
-            return ("skip", "IPv4 multipath with a leg through a tunnel")
         devs = sorted(set(self.devs(self.twin, rt)))
         if len(devs) > 1:
             return (3, None)
