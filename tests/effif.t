@@ -951,6 +951,40 @@ t_source_routes() {
 	    fail "note $(field note)"
 }
 
+# The scan with source-specific IPv6 defaults behind a rule that sends
+# everything into the tunnel first (as Tailscale's table 52): as if the
+# tunnel were not there, the packets take the source routes of main.
+t_source_routes_scan() {
+	ns
+	tun tun0
+	uplink up1 1 100
+	uplink up2 2 200
+	ip -n "$NS" -6 route flush exact ::/0 table main
+	ip -n "$NS" -6 route add default from 2001:db8:1::/64 \
+	    via 2001:db8:1::1 dev up1
+	ip -n "$NS" -6 route add default from 2001:db8:2::/64 \
+	    via 2001:db8:2::1 dev up2
+	ip -n "$NS" -6 route add default dev tun0 table 52
+	ip -n "$NS" -6 rule add pref 5270 lookup 52
+	must_fail 3 ef -6 --method scan tun0
+	expect_err err "tun0: ambiguous: the answer depends on the source: from 2001:db8:1::/64 up1, from 2001:db8:2::/64 up2"
+	ip -n "$NS" -6 route del default from 2001:db8:2::/64
+	is up1 ef -6 --method scan tun0
+	ef -v -6 --method scan tun0 >out
+	[ "$(field note)" = "source-specific route from 2001:db8:1::/64 up1" ] ||
+	    fail "note $(field note)"
+	# A rule that rejects a packet with no source yet: the kernel picks
+	# a source and looks again, and that source's rules let it by.
+	ip -n "$NS" -6 rule add pref 100 not from 2001:db8:1::/48 prohibit
+	is up1 ef -6 --method scan tun0
+	# A rule that rejects that source: no route, as for the kernel.
+	ip -n "$NS" -6 rule add pref 90 from 2001:db8:1::/48 blackhole
+	! ip -n "$NS" -6 route get 2001:db8::1 from 2001:db8:1:: 2>/dev/null ||
+	    fail "the kernel routes from 2001:db8:1::"
+	must_fail 2 ef -6 --method scan tun0
+	expect_err err "tun0: no underlay route (rule 100)"
+}
+
 # Kernel WireGuard: its fwmark and peers from its netlink family.
 t_socket_wireguard() {
 	ns
@@ -1103,6 +1137,7 @@ run "socket: not its own fds; for -6 no IPv4 sock_diag dump" t_socket_walk_self
 t_case "effif links libbsd and libmd statically where it can" t_static_bsd
 run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
 run "IPv6 source-specific defaults: each source asked" t_source_routes
+run "IPv6 source-specific defaults behind a tunnel rule: the scan" t_source_routes_scan
 WG=
 if [ -z "$NO_NETNS" ] && ip netns add "effif-$$-wg" 2>/dev/null; then
 	ip -n "effif-$$-wg" link add wg0 type wireguard 2>/dev/null && WG=1

@@ -5,14 +5,20 @@
 # kernel says to `ip route get` (with the same mark), and, for the scan
 # ("as if the tunnels were not there"), with the kernel's answer in a
 # twin namespace where the tunnels were deleted.  The socket method is
-# compared with a real datagram: a tun owner (tunowner.py, its socket of
-# a random mark and uid, connected from port 40000 to port 51820) sends
-# one, and a packet socket says by which device it went out.
+# compared with real datagrams: a tun owner (tunowner.py, its socket of
+# a random mark and uid, connected from port 40000 to port 51820; an IPv6
+# one beside it; a child holding the tun too, its socket of another mark,
+# the parent sometimes with none) sends one from each socket, and a packet
+# socket says by which device each went out.  The setups (effifgen.py)
+# have rules on marks, sources, uids, protocols and ports, multipath
+# routes (nexthops, group and resilient group objects, a leg through the
+# tunnel) and IPv6 defaults from a source prefix.
 #
 # usage: effifdiff.py BIN FIRST_SEED COUNT [-v]
 # Prints one line per disagreement (with -v, the setup too), then
-# "setups N answers N agree N skipped N", "disagree CAUSE N" and, for the
-# scan, "how asked the kernel N" / "how read the tables N" (and why) lines.
+# "setups N answers N agree N skipped N", "disagree CAUSE N", "asked
+# METHOD -FAMILY N" (answers compared), "skip WHY N" and, for the scan,
+# "how asked the kernel N" / "how read the tables N" (and why) lines.
 import collections
 import json
 import os
@@ -21,12 +27,12 @@ import select
 import signal
 import subprocess
 import sys
+import time
 
-PROBE = {4: "192.0.2.1", 6: "2001:db8::1"}
+from effifgen import PEERS, PROBE, Setup
+
 OWNER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                      "tunowner.py")
-PEERS = {4: ["203.0.113.7", "198.51.100.9"],
-         6: ["2001:db8:ff::7", "2001:db8:fe::9"]}
 TUNKINDS = ("tun", "tap", "vxlan", "wireguard", "gre", "ipip", "sit",
             "ip6tnl", "geneve")
 STACKED = ("macvlan", "vlan", "ipvlan", "macvtap", "macsec")
@@ -39,249 +45,6 @@ def run(args, check=False):
     if check and p.returncode != 0:
         raise RuntimeError("%s: %s" % (" ".join(args), p.stderr.decode()))
     return p
-
-
-class Setup:
-    """One random namespace: the batch of ip commands and what it made."""
-
-    def __init__(self, seed):
-        self.r = random.Random(seed)
-        # What the socket question adds draws from its own generator, so
-        # that every earlier setup stays as it was.
-        self.r2 = random.Random(seed * 104729 + 1)
-        self.cmds = []          # ip -batch lines
-        self.sysctl = []
-        self.uplinks = []       # (dev carrying the address, N)
-        self.tunnels = []       # tunnel devices (tun, tap, vxlan)
-        self.stacked = []       # (device, tunnel below it)
-        self.marks = set()
-        self.feat = {4: set(), 6: set()}
-        self.build()
-
-    def c(self, line):
-        self.cmds.append(line)
-
-    def both(self, fmt, feat=None, **kw):
-        for f in (4, 6):
-            self.c(fmt.format(f=f, **self.fam(f, **kw)))
-            if feat:
-                self.feat[f].add(feat)
-
-    @staticmethod
-    def fam(f, **kw):
-        d = {"probe": PROBE[f], "any": "0.0.0.0/0" if f == 4 else "::/0"}
-        d.update({k: (v[0] if f == 4 else v[1]) for k, v in kw.items()})
-        return d
-
-    def gw(self, f, n):
-        return "10.%d.0.1" % n if f == 4 else "2001:db8:%d::1" % n
-
-    def uplink(self, n):
-        kind = self.r.choice(("veth", "veth", "macvlan", "bridge"))
-        d = "u%d" % n
-        if kind == "veth":
-            self.c("link add %s type veth peer name %sp" % (d, d))
-            self.c("link set %sp up" % d)
-        elif kind == "macvlan":
-            self.c("link add l%d type veth peer name l%dp" % (n, n))
-            self.c("link set l%d up" % n)
-            self.c("link set l%dp up" % n)
-            self.c("link add %s link l%d type macvlan mode bridge" % (d, n))
-        else:
-            self.c("link add %s type bridge" % d)
-            self.c("link add p%d type veth peer name p%dp" % (n, n))
-            self.c("link set p%d master %s" % (n, d))
-            self.c("link set p%d up" % n)
-            self.c("link set p%dp up" % n)
-        self.c("link set %s up" % d)
-        self.c("addr add 10.%d.0.2/24 dev %s" % (n, d))
-        self.c("-6 addr add 2001:db8:%d::2/64 dev %s nodad" % (n, d))
-        if self.r.random() < 0.3:
-            self.c("link set %s group %d" % (d, self.r.choice((5, 6))))
-        self.uplinks.append(d)
-
-    def route_to_uplink(self, f, prefix, table, metric):
-        n = self.r.randrange(len(self.uplinks)) + 1
-        d = self.uplinks[n - 1]
-        if self.nhobj and self.r.random() < 0.5:
-            self.nhid += 1
-            self.c("-%d nexthop add id %d via %s dev %s" %
-                   (f, self.nhid, self.gw(f, n), d))
-            self.feat[f].add("nhid")
-            return "-%d route add %s nhid %d table %s metric %d" % (
-                f, prefix, self.nhid, table, metric)
-        return "-%d route add %s via %s dev %s table %s metric %d" % (
-            f, prefix, self.gw(f, n), d, table, metric)
-
-    def table_routes(self, f, table):
-        r = self.r
-        for _ in range(r.randrange(1, 3)):
-            what = r.random()
-            metric = r.randrange(1, 5) * 100
-            if what < 0.45:
-                self.c(self.route_to_uplink(f, "default", table, metric))
-            elif what < 0.6 and self.tunnels:
-                self.c("-%d route add default dev %s table %s metric %d" %
-                       (f, r.choice(self.tunnels), table, metric))
-            elif what < 0.75:
-                t = r.choice(("unreachable", "prohibit", "blackhole",
-                              "throw"))
-                self.c("-%d route add %s default table %s metric %d" %
-                       (f, t, table, metric))
-                self.feat[f].add("route-" + t)
-            elif what < 0.85 and len(self.uplinks) > 1:
-                a, b = r.sample(range(1, len(self.uplinks) + 1), 2)
-                self.c("-%d route add default table %s metric %d "
-                       "nexthop via %s dev %s nexthop via %s dev %s" %
-                       (f, table, metric, self.gw(f, a), self.uplinks[a - 1],
-                        self.gw(f, b), self.uplinks[b - 1]))
-                self.feat[f].add("multipath")
-            else:
-                pfx = "198.51.100.0/24" if f == 4 else "2001:db8:fe::/48"
-                self.c(self.route_to_uplink(f, pfx, table, metric))
-
-    def rule(self, f, pref):
-        r = self.r
-        sel = []
-        if r.random() < 0.2:
-            sel.append("not")
-        k = r.random()
-        if k < 0.35:
-            m = r.choice((0x80000, 51820, 0x100, 0x80000))
-            self.marks.add(m)
-            if m == 0x80000 and r.random() < 0.5:
-                sel.append("fwmark 0x80000/0xff0000")
-            else:
-                sel.append("fwmark %#x" % m)
-        elif k < 0.45:
-            sel.append("from %s" % ("10.1.0.0/16" if f == 4
-                                    else "2001:db8:1::/48"))
-        elif k < 0.52:
-            sel.append("iif lo")
-        elif k < 0.57:
-            sel.append("ipproto udp")
-            self.feat[f].add("sel-other")
-        elif k < 0.6:
-            sel.append("dport 51820")
-            self.feat[f].add("sel-other")
-        a = r.random()
-        if a < 0.45:
-            act = "table %d" % r.choice((100, 101, 102, 254, 253))
-            if r.random() < 0.25:
-                act += " suppress_prefixlength 0"
-            elif r.random() < 0.2:
-                act += " suppress_ifgroup %d" % r.choice((5, 6, 7))
-                self.feat[f].add("suppress_ifgroup")
-        elif a < 0.65:
-            act = "goto %d" % (pref + r.choice((10, 20, 30, 35)))
-            self.feat[f].add("goto")
-        else:
-            act = r.choice(("unreachable", "prohibit", "blackhole"))
-            self.feat[f].add("rule-" + act)
-        self.c("-%d rule add pref %d %s %s" % (f, pref, " ".join(sel), act))
-
-    def build(self):
-        r = self.r
-        self.nhobj = r.random() < 0.3
-        self.nhid = 0
-        if self.nhobj:
-            self.sysctl.append("net.ipv4.nexthop_compat_mode=0")
-        for n in range(1, r.randrange(1, 4) + 1):
-            self.uplink(n)
-        for f in (4, 6):
-            for n, d in enumerate(self.uplinks, 1):
-                if r.random() < 0.8:
-                    self.c(self.route_to_uplink(f, "default", "main",
-                                                100 * n))
-        # Tunnels.
-        self.c("tuntap add mode tun name tun0")
-        self.c("link set tun0 up")
-        self.tunnels.append("tun0")
-        if r.random() < 0.5:
-            self.c("tuntap add mode tap name tap0")
-            self.c("link set tap0 up")
-            self.tunnels.append("tap0")
-            if r.random() < 0.5:
-                self.c("link add mvt link tap0 type macvlan mode bridge")
-                self.c("link set mvt up")
-                self.stacked.append(("mvt", "tap0"))
-            else:
-                self.c("link add brt type bridge")
-                self.c("link set tap0 master brt")
-                self.c("link set brt up")
-                self.stacked.append(("brt", "tap0"))
-        if r.random() < 0.3:
-            self.c("link add vx0 type vxlan id 42 remote 203.0.113.7 "
-                   "dstport 4789")
-            self.c("link set vx0 up")
-        # Styles.
-        t = r.choice(self.tunnels)
-        for style in r.sample(("wg", "ts", "def1", "fwmark", "replace"),
-                              r.randrange(1, 3)):
-            for f in (4, 6):
-                self.style(style, f, t)
-        # Random rules and tables.
-        for f in (4, 6):
-            for table in (100, 101, 102):
-                if r.random() < 0.7:
-                    self.table_routes(f, table)
-            prefs = sorted(r.sample(range(50, 400, 5), r.randrange(0, 6)))
-            for p in prefs:
-                self.rule(f, p)
-        self.sock_rules()
-
-    def sock_rules(self):
-        """Rules on what only a socket carries: its uid, protocol and
-        ports; and gateways that answer, so that a datagram goes out."""
-        r = self.r2
-        for n in range(1, len(self.uplinks) + 1):
-            self.c("neigh add 10.%d.0.1 lladdr 02:00:00:00:%02x:01 dev %s "
-                   "nud permanent" % (n, n, self.uplinks[n - 1]))
-        self.owner_uid = r.choice((0, 1000))
-        self.owner_mark = r.choice((None,) + tuple(sorted(self.marks)))
-        for _ in range(r.randrange(0, 3)):
-            # None of them matches root's lookups without ports, which
-            # the other methods' oracles are.
-            sel = r.choice(("uidrange 1000-1000", "ipproto udp dport 51820",
-                            "ipproto udp sport 40000", "dport 51820"))
-            self.c("-4 rule add pref %d %s table %d" % (
-                r.randrange(20, 400), sel, r.choice((100, 101, 102, 254))))
-            self.feat[4].add("sel-other")
-            self.feat[4].add("sock-" + sel.split()[0])
-
-    def style(self, style, f, t):
-        r = self.r
-        if style == "wg":
-            self.marks.add(51820)
-            self.c("-%d route add default dev %s table 51820" % (f, t))
-            self.c("-%d rule add not fwmark 51820 table 51820" % f)
-            self.c("-%d rule add table main suppress_prefixlength 0" % f)
-        elif style == "ts":
-            self.marks.add(0x80000)
-            self.c("-%d route add default dev %s table 52" % (f, t))
-            for p, a in ((5210, "lookup main"), (5230, "lookup default"),
-                         (5250, "unreachable"), (5270, None)):
-                if a is None:
-                    self.c("-%d rule add pref %d lookup 52" % (f, p))
-                else:
-                    self.c("-%d rule add pref %d fwmark 0x80000/0xff0000 %s"
-                           % (f, p, a))
-        elif style == "def1":
-            for pfx in (("0.0.0.0/1", "128.0.0.0/1") if f == 4 else
-                        ("::/1", "8000::/1")):
-                self.c("-%d route add %s dev %s" % (f, pfx, t))
-            if self.uplinks:
-                self.c(self.route_to_uplink(f, PEERS[f][0] + (
-                    "/32" if f == 4 else "/128"), "main", 100))
-        elif style == "fwmark":
-            m = r.choice((0x100, 0x80000, 51820))
-            self.marks.add(m)
-            self.c("-%d rule add pref 1000 fwmark %#x table 110" % (f, m))
-            self.c(self.route_to_uplink(f, "default", "110", 100))
-            self.c("-%d rule add pref 1010 table 111" % f)
-            self.c("-%d route add default dev %s table 111" % (f, t))
-        elif style == "replace":
-            self.c("-%d route add default dev %s metric 10" % (f, t))
 
 
 class NS:
@@ -309,6 +72,13 @@ class NS:
             for d in self.links().values():
                 if self.kind(d) in TUNKINDS:
                     run(["ip", "-n", name, "link", "del", d["ifname"]])
+        # A bridge has its carrier a moment after its port: until then
+        # effif and the kernel, asked at two instants, may differ.
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and any(
+                "NO-CARRIER" in d.get("flags", [])
+                for n, d in self.links().items() if n in setup.uplinks):
+            time.sleep(0.02)
 
     def links(self):
         p = run(["ip", "-n", self.name, "-d", "-j", "link", "show"])
@@ -318,8 +88,10 @@ class NS:
     def kind(d):
         return d.get("linkinfo", {}).get("info_kind", "")
 
-    def route(self, f, dst, mark=None, fibmatch=False):
+    def route(self, f, dst, mark=None, fibmatch=False, src=None):
         a = ["ip", "-n", self.name, "-%d" % f, "-j", "route", "get", dst]
+        if src is not None:
+            a += ["from", src]
         if mark is not None:
             a += ["mark", str(mark)]
         if fibmatch:
@@ -378,9 +150,11 @@ class Oracle:
 
     def scan(self, f):
         """The twin namespace has no tunnels: its route for the probe."""
+        if self.tunnel_leg(f):
+            return ("skip", "IPv4 multipath with a leg through a tunnel")
         rt = self.twin.route(f, PROBE[f], fibmatch=True)
         if rt is None:
-            return (2, None)
+            return self.sources(self.twin, f, PROBE[f])
         if rt.get("dst") != "default":
             return ("skip", "more-specific route")
         if rt.get("type", "unicast") != "unicast":
@@ -391,6 +165,19 @@ class Oracle:
         if not devs:
             return (2, None)
         return self.answer(devs[0])
+
+    def tunnel_leg(self, f):
+        """Whether an IPv4 multipath route of the real namespace has a
+        leg through a tunnel: deleting the tunnel deletes the whole
+        route there (not in IPv6, nor in a group), so the twin is no
+        oracle of the scan, which leaves the one leg out."""
+        if f != 4:
+            return False
+        p = run(["ip", "-n", self.real.name, "-4", "-j", "route", "show",
+                 "table", "all"])
+        return any(NS.kind(self.links.get(h.get("dev"), {})) in TUNKINDS
+                   for x in json.loads(p.stdout or b"[]")
+                   for h in x.get("nexthops", []))
 
     def answer(self, dev):
         leaf = self.leaf(dev)
@@ -408,10 +195,12 @@ class Oracle:
         if rt.get("type", "unicast") != "unicast":
             return (2, None)
         devs = sorted(set(self.devs(self.real, rt)))
-        if tunnel in devs:
-            return (2, None)
+        # One rule for several paths (issue 23 item 3): a leg through
+        # the tunnel itself is one of them.
         if len(devs) > 1:
             return (3, None)
+        if tunnel in devs:
+            return (2, None)
         if not devs:
             return (2, None)
         return self.answer(devs[0])
@@ -429,30 +218,105 @@ class Oracle:
                 return True
         return False
 
-    def socket(self, s, tunnel):
-        """--method socket: where a datagram of the owner's socket left."""
-        a = self.real.ex + ["python3", OWNER, tunnel, "-W", "-p", "40000",
-                            "-c", PEERS[4][0] + ":51820", "-u",
-                            str(s.owner_uid)]
-        if s.owner_mark is not None:
-            a += ["-m", "%#x" % s.owner_mark]
-        p = subprocess.Popen(a, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-        try:
-            ready = line(p)
-            if not ready.startswith("ready "):
-                return ("skip", "no tun owner"), p
-            os.kill(int(ready.split()[1]), signal.SIGUSR1)
-            left = line(p).split()
-        except (OSError, ValueError):
-            return ("skip", "no tun owner"), p
-        if left[1:] in ([], ["none"]):
-            return ("skip", "datagram not seen"), p
-        dev = left[1]
-        if dev == "unreachable" or NS.kind(self.links.get(dev, {})) in \
-                TUNKINDS:
-            return (2, None), p
-        return self.answer(dev), p
+    def owner(self, s, tunnel):
+        """Start the tun owner (its IPv4 socket; an IPv6 one; a child's)
+        and have each socket send a datagram: the owner (stop it once
+        effif was asked) and, per family, the devices they left by, each
+        "none" (not seen) or "unreachable" (send failed) when not a
+        device; None when no owner could start."""
+        six = s.owner6
+        while True:
+            a = self.real.ex + ["python3", OWNER, tunnel, "-W", "-p",
+                                "40000", "-c", PEERS[4][0] + ":51820",
+                                "-u", str(s.owner_uid)]
+            if s.owner_mark is not None:
+                a += ["-m", "%#x" % s.owner_mark]
+            if six:
+                a += ["-C", "[%s]:51820" % PEERS[6][0]]
+            if s.owner_child is not None:
+                a += ["-k", "%#x" % s.owner_child]
+            if s.owner_noparent:
+                a.append("-n")
+            p = subprocess.Popen(a, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+            try:
+                ready = line(p)
+                if ready.startswith("ready "):
+                    self.settle()
+                    os.kill(int(ready.split()[1]), signal.SIGUSR1)
+                    left = line(p).split()
+                    break
+            except (OSError, ValueError):
+                pass
+            stop(p)
+            if not six:
+                return None, None
+            six = False     # no IPv6 route to connect by: IPv4 alone
+        if left[:1] != ["left"]:
+            return p, None
+        left = left[1:]
+        devs = {4: [], 6: []}
+        if not s.owner_noparent:
+            devs[4].append(left.pop(0))
+        if six:
+            devs[6].append(left.pop(0))
+        if s.owner_child is not None:
+            devs[4] += left
+        return p, devs
+
+    def settle(self):
+        """An address added to lo and deleted in each family: a connected
+        socket keeps the route looked up at connect, before it had a
+        source, until the kernel's routing generation changes (the tun's
+        own IPv6 link-local does, a moment after its owner opens it: the
+        datagram's way out was a race); then it looks again with its
+        source, as effif asks, and as its packets go from then on.  A
+        route changed in another table would not do in IPv6, whose cached
+        routes check only their own table's tree."""
+        for f, a in ((4, "198.18.0.1/32"), (6, "2001:db8:77::1/128")):
+            for op in ("add", "del"):
+                run(["ip", "-n", self.real.name, "-%d" % f, "addr", op, a,
+                     "dev", "lo"] + (["nodad"] if f == 6 and op == "add"
+                                     else []))
+
+    def socket(self, devs):
+        """--method socket: where the datagrams of the owners' sockets
+        of one family left: one device, or ambiguous, or none."""
+        if devs is None or not devs:
+            return ("skip", "no tun owner")
+        if "none" in devs:
+            return ("skip", "datagram not seen")
+        out = set(d for d in devs if d != "unreachable" and
+                  NS.kind(self.links.get(d, {})) not in TUNKINDS)
+        if len(out) > 1:
+            return (3, None)
+        if not out:
+            return (2, None)
+        return self.answer(out.pop())
+
+    def sources(self, ns, f, dst, mark=None):
+        """IPv6 source-specific defaults, when a lookup with no source
+        found none: the route from each source prefix (its first
+        address); one device for all is the answer, several ambiguous."""
+        if f != 6:
+            return (2, None)
+        p = run(["ip", "-n", ns.name, "-6", "-j", "route", "show", "table",
+                 "all"])
+        pfx = sorted(set(x["from"] for x in json.loads(p.stdout or b"[]")
+                         if x.get("dst") == "default" and "from" in x and
+                         x.get("type", "unicast") == "unicast"))
+        found = set()
+        for x in pfx:
+            rt = ns.route(f, dst, mark=mark, fibmatch=True,
+                          src=x.split("/")[0])
+            if rt is None or rt.get("type", "unicast") != "unicast":
+                continue
+            found.add(tuple(sorted(set(self.devs(ns, rt)))))
+        if not found:
+            return (2, None)
+        if len(found) > 1 or len(next(iter(found))) != 1:
+            return (3, None)
+        return self.answer(next(iter(found))[0])
 
     def peer(self, f, tunnel, peer, mark):
         """--method peer: the route to the far end, the mark given or
@@ -465,7 +329,7 @@ class Oracle:
             rt = self.real.route(f, peer, mark=m, fibmatch=True)
             if rt is None:
                 if i == 0:
-                    return (2, None)
+                    return self.sources(self.real, f, peer, m)
                 continue
             if rt.get("type", "unicast") != "unicast":
                 continue
@@ -510,16 +374,19 @@ def cause(kind, feat, got, want):
     if kind == "mark" and want[0] == 2 and got[0] == 0:
         return "mark: kernel routes the marked probe into the tunnel " \
             "or nowhere"
-    if want[0] == 3 or got[0] == 3:
+    if "source-routes" in feat and kind != "mark":
+        return "%s: source-routes" % kind
+    if (want[0] == 3 or got[0] == 3) and kind != "socket":
         return "%s: multipath" % kind
     order = {
-        "scan": ("goto", "suppress_ifgroup", "nhid", "route-unreachable",
-                 "route-prohibit", "route-blackhole", "route-throw",
+        "scan": ("source-routes", "goto", "suppress_ifgroup", "nhid",
+                 "route-unreachable", "route-prohibit", "route-blackhole",
+                 "route-throw",
                  "sel-other", "multipath"),
         "mark": ("stacked", "nhid", "multipath"),
-        "peer": ("stacked", "nhid"),
-        "socket": ("sock-uidrange", "sock-ipproto", "sock-dport",
-                   "multipath", "nhid"),
+        "peer": ("stacked", "source-routes", "nhid"),
+        "socket": ("owners", "sock-uidrange", "sock-ipproto", "sock-dport",
+                   "source-routes", "multipath", "nhid"),
     }[kind]
     for c in order:
         if c in feat:
@@ -545,9 +412,10 @@ def questions(s, r):
                 if m is not None:
                     a += ["-M", "%#x" % m]
                 qs.append((a + [t], f, t, "peer", (), ("peer", p, m)))
-            if f == 4 and t == "tun0":
-                qs.append((["-4", "--method", "socket", t], f, t, "socket",
-                           (), ("socket",)))
+            if t == "tun0" and (f == 4 or s.owner6):
+                qs.append((["-%d" % f, "--method", "socket", t], f, t,
+                           "socket", ("owners",) if s.owner_child is not
+                           None and f == 4 else (), ("socket",)))
         for dev, t in s.stacked:
             for m in sorted(s.marks):
                 qs.append((["-%d" % f, "-M", "%#x" % m, dev], f, t, "mark",
@@ -570,20 +438,28 @@ def main():
     stats = collections.Counter()
     causes = collections.Counter()
     notes = collections.Counter()
+    asked = collections.Counter()
+    skips = collections.Counter()
     for seed in range(first, first + count):
         s = Setup(seed)
         base = "effdiff-%d-%d" % (os.getpid(), seed)
-        real = twin = None
+        real = twin = owner = left = None
+        started = False
         try:
             real = NS(base + "-r", s, False)
             twin = NS(base + "-t", s, True)
             o = Oracle(real, twin)
             stats["setups"] += 1
             r = random.Random(seed * 7919)
-            for args, f, t, kind, extra, key in questions(s, r):
-                owner = None
+            # The socket questions last: while the owner lives, every
+            # other question would be answered by its sockets first.
+            qs = sorted(questions(s, r), key=lambda q: q[3] == "socket")
+            for args, f, t, kind, extra, key in qs:
                 if key[0] == "socket":
-                    want, owner = o.socket(s, t)
+                    if not started:
+                        owner, left = o.owner(s, t)
+                        started = True
+                    want = o.socket(left[f] if left else None)
                 elif key[0] == "scan":
                     want = o.scan(f)
                 elif key[0] == "mark":
@@ -603,11 +479,11 @@ def main():
                         want = o.answer(out[0])
                 if want[0] == "skip":
                     stats["skipped"] += 1
-                    stop(owner)
+                    skips[want[1]] += 1
                     continue
+                asked[kind + " -%d" % f] += 1
                 got = effif(real, binpath, args,
                             notes if key[0] == "scan" else None)
-                stop(owner)
                 stats["answers"] += 1
                 if got == want:
                     stats["agree"] += 1
@@ -619,6 +495,7 @@ def main():
                 if verbose:
                     print("\n".join("  ip " + x for x in s.cmds))
         finally:
+            stop(owner)
             for ns in (real, twin):
                 if ns is not None:
                     ns.delete()
@@ -626,6 +503,10 @@ def main():
         stats["setups"], stats["answers"], stats["agree"], stats["skipped"]))
     for c, n in sorted(causes.items()):
         print("disagree %s %d" % (c, n))
+    for c, n in sorted(asked.items()):
+        print("asked %s %d" % (c, n))
+    for c, n in sorted(skips.items()):
+        print("skip %s %d" % (c, n))
     for c, n in sorted(notes.items()):
         print("how %s %d" % (c, n))
     return 0 if stats["answers"] == stats["agree"] else 1

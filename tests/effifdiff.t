@@ -13,7 +13,7 @@ t_diff() {
 	    "${EFFIFDIFF_FIRST:-1}" "${EFFIFDIFF_SEEDS:-30}" >out 2>&1 || rc=$?
 	while read -r line; do
 		t_note "$line"
-	done < <(grep -e '^setups ' -e '^disagree ' -e '^how ' out)
+	done < <(grep -e '^setups ' -e '^disagree ' -e '^asked ' -e '^skip ' -e '^how ' out)
 	[ "$rc" -eq 0 ] && return
 	grep '^seed ' out | head -n 20 >&2
 	fail "effif and the kernel disagree: $(grep -e '^setups ' -e \

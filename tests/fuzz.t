@@ -40,7 +40,8 @@ t_store() { replay store; }
 # The regressions themselves: each crashed or leaked before its fix.
 t_regressions() {
 	local f
-	for f in frame/leak-short-header-with-fds netlink/huge-nlmsg-len; do
+	for f in frame/leak-short-header-with-fds netlink/huge-nlmsg-len \
+	    netlink/rule-src-past-message; do
 		[ -s "$TOP/tests/fuzz/corpus/$f" ] || fail "missing $f"
 		"$FZ/${f%%/*}" "$TOP/tests/fuzz/corpus/$f" >log 2>&1 ||
 		    { tail -n 30 log >&2; fail "$f fails again"; }

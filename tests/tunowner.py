@@ -12,11 +12,14 @@
 # -u: the sockets are made as UID (its fsuid: the tun device by root,
 # first; a mark may still be set).
 # -k MARK: a child, forked once the tun is open, holds it too, with a
-# socket of its own marked MARK (to the same peer); -n: the parent has no
-# socket (SIGUSR1 goes to the child).  The child ends with the parent.
-# -W: after each datagram, say by which device it left, as a packet
-# socket opened at the start (as root) saw it go out: "left DEV", "left
-# none" (not seen within a second), or "left unreachable" (send failed).
+# socket of its own marked MARK (to the same peer, from SPORT + 1 when -p
+# is given); -n: the parent has no socket (SIGUSR1 goes to the child).
+# The child ends with the parent.
+# -W: on SIGUSR1 each socket in turn (the parent's, its IPv6 one, the
+# child's) sends one datagram, and one line says by which device each
+# left, as a packet socket opened at the start (as root) saw it go out:
+# "left DEV ...", each DEV "none" (not seen within a second) or
+# "unreachable" (send failed) when not a device.
 # -C opens a second socket, IPv6, marked and bound the same, connected to
 # PEER6, as wireguard-go keeps one socket per family.
 import argparse
@@ -38,6 +41,9 @@ SO_MARK = 36
 def udp(o, six, peer):
     s = socket.socket(socket.AF_INET6 if six else socket.AF_INET,
                       socket.SOCK_DGRAM)
+    if six:
+        # Beside an IPv4 socket of the same port, as wireguard-go's.
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     if o.m is not None:
         s.setsockopt(socket.SOL_SOCKET, SO_MARK, o.m)
     if o.d is not None:
@@ -82,42 +88,60 @@ def main():
         libc.setfsuid(o.u)
     child = None
     if o.k is not None:
-        child = fork_child(o, sigs)
-    if o.n:
-        s = None
-    else:
+        child, cport = fork_child(o, sigs)
+    # What sends each datagram, and its ports.
+    socks = []
+    s = None
+    if not o.n:
         s = udp(o, o.six, o.c)
+        socks.append((s.send, s.getsockname()[1], s.getpeername()[1]
+                      if o.c else 0))
     if o.C is not None:
         s6 = udp(o, True, o.C)
+        socks.append((s6.send, s6.getsockname()[1], s6.getpeername()[1]))
+    if child is not None:
+        socks.append((lambda _: os.kill(child, signal.SIGUSR1), cport,
+                      int(o.c.rsplit(":", 1)[1]) if o.c else 0))
     print("ready %d %d" % (os.getpid(), s.getsockname()[1] if s else 0),
           flush=True)
     while signal.sigwait(sigs) == signal.SIGUSR1:
-        if s is None:
-            os.kill(child, signal.SIGUSR1)
-        elif sniff is None:
-            s.send(b"x")
+        if sniff is None:
+            socks[0][0](b"x")
         else:
-            print("left %s" % sent_by(s, sniff, tun, o.tun), flush=True)
+            print("left %s" % " ".join(sent_by(x, sniff, tun, o.tun)
+                                       for x in socks), flush=True)
     if child is not None:
         os.kill(child, signal.SIGTERM)
         os.waitpid(child, 0)
 
 
 def ours(data, sport, dport):
-    """Whether an IPv4 packet is a UDP datagram between those ports."""
-    if len(data) < 28 or data[0] >> 4 != 4 or data[9] != 17:
+    """Whether an IP packet is a UDP datagram between those ports (IPv6:
+    with no extension header, as ours are sent)."""
+    if len(data) >= 28 and data[0] >> 4 == 4 and data[9] == 17:
+        hl = (data[0] & 15) * 4
+    elif len(data) >= 48 and data[0] >> 4 == 6 and data[6] == 17:
+        hl = 40
+    else:
         return False
-    hl = (data[0] & 15) * 4
     return struct.unpack("!HH", data[hl:hl + 4]) == (sport, dport)
 
 
-def sent_by(s, sniff, tun, name):
-    """Send a datagram; the device it went out by, as sniff saw it, or
-    the tun device itself when it arrives on the tun fd."""
-    sport = s.getsockname()[1]
-    dport = s.getpeername()[1]
+def sent_by(sock, sniff, tun, name):
+    """Send a datagram by sock (its send, source and destination ports);
+    the device it went out by, as sniff saw it, or the tun device itself
+    when it arrives on the tun fd."""
+    send, sport, dport = sock
+    # What an earlier socket's datagram left queued (seen on the tun fd
+    # first, the packet socket saw it too) is not this one's.
+    while select.select([sniff, tun], [], [], 0)[0]:
+        for f in select.select([sniff, tun], [], [], 0)[0]:
+            if f is sniff:
+                sniff.recv(65536)
+            else:
+                os.read(tun, 65536)
     try:
-        s.send(b"x")
+        send(b"x")
     except OSError:
         return "unreachable"
     deadline = time.monotonic() + 1
@@ -131,8 +155,8 @@ def sent_by(s, sniff, tun, name):
         if sniff not in r:
             continue
         data, addr = sniff.recvfrom(65536)
-        if addr[1] == 0x0800 and addr[2] == socket.PACKET_OUTGOING and \
-                ours(data, sport, dport):
+        if addr[1] in (0x0800, 0x86dd) and \
+                addr[2] == socket.PACKET_OUTGOING and ours(data, sport, dport):
             return addr[0]
     return "none"
 
@@ -142,15 +166,17 @@ def fork_child(o, sigs):
     pid = os.fork()
     if pid > 0:
         os.close(w)
-        os.read(r, 1)
+        port = os.read(r, 16)
         os.close(r)
-        return pid
+        return pid, int(port or 0)
     os.close(r)
     # PR_SET_PDEATHSIG: the child ends with its parent, however it ends.
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)
     o.m = o.k
+    if o.p:
+        o.p += 1
     s = udp(o, o.six, o.c)
-    os.write(w, b"x")
+    os.write(w, b"%d\n" % s.getsockname()[1])
     while signal.sigwait(sigs) == signal.SIGUSR1:
         s.send(b"x")
     os._exit(0)

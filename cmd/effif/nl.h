@@ -67,6 +67,8 @@ struct rule {
 	int		hasmark;
 	uint32_t	mark;
 	uint32_t	mask;
+	struct ipaddr	src;		/* from src/src_len */
+	uint8_t		src_len;
 	int		nomatch;	/* a selector local packets miss */
 	int		oifsel;		/* an oif selector */
 	char		oifname[IF_NAMESIZE];
@@ -206,8 +208,11 @@ int	 link_tunnel(const struct link *);
 /* rules.c */
 int	 rule_cb(const struct nlmsghdr *, void *);
 int	 rules_load(struct sys *, int);
-int	 rule_matches(const struct rule *, uint32_t, const char *);
+int	 rule_matches(const struct rule *, uint32_t, const char *,
+	    const struct ipaddr *);
 size_t	 rule_walk(const struct rule *, size_t, const char *, size_t *);
+int	 prefix_has(const struct ipaddr *, unsigned int,
+	    const struct ipaddr *);
 int	 mark_in_use(struct sys *, int, uint32_t);
 int	 suppressed(struct ctx *, const struct rule *, const struct nexthop *);
 size_t	 rule_target(const struct rule *, size_t, uint32_t);

@@ -22,6 +22,29 @@
 #include "exits.h"
 #include "nl.h"
 
+/*
+ * A rule's source prefix, whose address must end within the message:
+ * libmnl lets the last attribute run into the message's alignment
+ * padding, past the end of what was received.
+ */
+static int
+rule_src(const struct nlmsghdr *nlh, const struct nlattr *a, struct rule *r)
+{
+	size_t len;
+
+	if (a == NULL)
+		return 0;
+	len = mnl_attr_get_payload_len(a);
+	if (len != 4 && len != 16)
+		return 0;
+	if ((const char *)mnl_attr_get_payload(a) + len >
+	    (const char *)nlh + nlh->nlmsg_len)
+		return 0;
+	r->src.family = len == 4 ? AF_INET : AF_INET6;
+	memcpy(r->src.a, mnl_attr_get_payload(a), len);
+	return 1;
+}
+
 int
 rule_cb(const struct nlmsghdr *nlh, void *arg)
 {
@@ -59,10 +82,13 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 		r->group = v;
 	}
 	/*
-	 * Local packets have no source address yet, iif lo, no oif and
-	 * tos 0.
+	 * Local packets have iif lo, no oif and tos 0; a source address
+	 * only once the kernel picked one (rule_matches).
 	 */
-	if (frh->src_len != 0 || frh->tos != 0)
+	r->src_len = frh->src_len;
+	if (frh->src_len != 0 && !rule_src(nlh, at.tb[FRA_SRC], r))
+		r->unknown = 1;
+	if (frh->tos != 0)
 		r->nomatch = 1;
 	if ((r->oifsel = at.tb[FRA_OIFNAME] != NULL) &&
 	    !attr_str(at.tb[FRA_OIFNAME], r->oifname, sizeof(r->oifname)))
@@ -110,10 +136,26 @@ rules_load(struct sys *s, int family)
 	return 0;
 }
 
-/* Whether r takes a lookup with that mark, bound to device dev or (NULL)
- * to none. */
+/* Whether a lies in the prefix p/len (of the same family). */
 int
-rule_matches(const struct rule *r, uint32_t mark, const char *dev)
+prefix_has(const struct ipaddr *p, unsigned int len, const struct ipaddr *a)
+{
+	unsigned int n = len / 8;
+
+	if (len > (p->family == AF_INET ? 32 : 128) ||
+	    memcmp(p->a, a->a, n) != 0)
+		return 0;
+	return len % 8 == 0 ||
+	    ((p->a[n] ^ a->a[n]) & (0xff << (8 - len % 8)) & 0xff) == 0;
+}
+
+/*
+ * Whether r takes a lookup with that mark, bound to device dev or (NULL)
+ * to none, from src (NULL: no source address yet).
+ */
+int
+rule_matches(const struct rule *r, uint32_t mark, const char *dev,
+    const struct ipaddr *src)
 {
 	int m;
 
@@ -121,6 +163,9 @@ rule_matches(const struct rule *r, uint32_t mark, const char *dev)
 		return 0;
 	m = !r->nomatch && (!r->oifsel ||
 	    (dev != NULL && strcmp(r->oifname, dev) == 0));
+	if (r->src_len != 0 &&
+	    (src == NULL || !prefix_has(&r->src, r->src_len, src)))
+		m = 0;
 	if (r->hasmark && ((mark ^ r->mark) & r->mask) != 0)
 		m = 0;
 	return r->invert ? !m : m;
@@ -171,7 +216,7 @@ rule_walk(const struct rule *r, size_t n, const char *dev, size_t *w)
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
-		if (!rule_matches(&r[i], 0, dev))
+		if (!rule_matches(&r[i], 0, dev, NULL))
 			continue;
 		w[k++] = i;
 		if (r[i].action == FR_ACT_GOTO && !r[i].unresolved &&

@@ -386,33 +386,68 @@ scan_ask(struct ctx *c, int family, struct step *st)
 }
 
 /*
- * 4: "as if the tunnel were not there", which the kernel cannot be asked:
- * the rules walked as the kernel walks them for a local packet with no
- * source address yet and no mark, a table's route through a tunnel left
- * out.  With a mark there is no need: the kernel answers.
+ * A table's best IPv6 default from a source prefix that holds src: the
+ * kernel prefers it to the table's plain defaults (the longest source
+ * prefix, then the lowest metric), routes through a tunnel left out as
+ * table_default leaves them.  R_NONE, R_FOUND or R_AMBIG (multipath).
  */
-int
-by_scan(struct ctx *c, int family, struct step *st)
+static int
+table_from(struct ctx *c, uint32_t table, const struct ipaddr *src,
+    const struct route **best, const struct nexthop **bestnh)
 {
-	const struct rule *r;
+	const struct route *sr = c->s->srcroutes6.v;
+	const struct nexthop *nh;
+	const struct link *l;
+	size_t i;
+	int j, several, ambiguous = 0;
+
+	*best = NULL;
+	for (i = 0; i < c->s->srcroutes6.n; i++) {
+		if (sr[i].table != table ||
+		    !prefix_has(&sr[i].src, sr[i].src_len, src) ||
+		    (*best != NULL && (sr[i].src_len < (*best)->src_len ||
+		    (sr[i].src_len == (*best)->src_len &&
+		    sr[i].metric >= (*best)->metric))))
+			continue;
+		for (j = 0, nh = NULL, several = 0; j < sr[i].nnh; j++) {
+			l = link_byindex(c->s, sr[i].nh[j].oif);
+			if (l == NULL || link_tunnel(l) ||
+			    in_chain(c, l->index) ||
+			    (sr[i].nh[j].flags & RTNH_F_DEAD))
+				continue;
+			if (nh == NULL)
+				nh = &sr[i].nh[j];
+			else if (nh->oif != l->index)
+				several = 1;
+		}
+		if (nh == NULL)
+			continue;
+		*best = &sr[i];
+		*bestnh = nh;
+		ambiguous = several;
+	}
+	if (*best == NULL)
+		return R_NONE;
+	return ambiguous ? R_AMBIG : R_FOUND;
+}
+
+/*
+ * The rules walked in the tables as the kernel walks them for a local
+ * packet with no mark, from src (NULL: no source address yet), a
+ * table's route through a tunnel left out.
+ */
+static int
+tables_walk(struct ctx *c, int family, const struct ipaddr *src,
+    struct step *st)
+{
+	const struct rule *r = c->s->rules[famidx(family)].v;
 	const struct route *rt;
 	const struct nexthop *nh = NULL;
-	struct ipaddr probe;
-	size_t i, n, steps;
+	size_t i, n = c->s->rules[famidx(family)].n, steps;
 	int res;
 
-	if (c->hasmark)
-		return mark_ask(c, family, c->mark, 1, M_SCAN, st);
-	if (rules_load(c->s, family) == -1)
-		return R_ERR;
-	if ((res = scan_ask(c, family, st)) != -1)
-		return res;
-	if (routes_load(c->s, family) == -1)
-		return R_ERR;
-	r = c->s->rules[famidx(family)].v;
-	n = c->s->rules[famidx(family)].n;
 	for (i = 0, steps = 0; i < n && steps < RULE_STEPS; i++, steps++) {
-		if (!rule_matches(&r[i], 0, NULL))
+		if (!rule_matches(&r[i], 0, NULL, src))
 			continue;
 		switch (r[i].action) {
 		case FR_ACT_GOTO:
@@ -432,7 +467,11 @@ by_scan(struct ctx *c, int family, struct step *st)
 		default:
 			continue;
 		}
-		res = table_default(c, family, r[i].table, &rt, &nh);
+		res = R_NONE;
+		if (src != NULL)
+			res = table_from(c, r[i].table, src, &rt, &nh);
+		if (res == R_NONE)
+			res = table_default(c, family, r[i].table, &rt, &nh);
 		if (res == R_NONE || (res != R_NOROUTE &&
 		    suppressed(c, &r[i], nh)))
 			continue;
@@ -451,11 +490,91 @@ by_scan(struct ctx *c, int family, struct step *st)
 		step_route(st, M_SCAN, rt, nh, NULL);
 		return R_FOUND;
 	}
-	memset(&probe, 0, sizeof(probe));
-	probe.family = family;
-	inet_pton(family, family == AF_INET ? probe4 : probe6, probe.a);
-	res = by_source(c, &probe, 0, 0, M_SCAN, st);
-	return res == R_NONE ? R_NOROUTE : res;
+	return R_NOROUTE;
+}
+
+/*
+ * IPv6 with no route for a packet with no source yet: the kernel picks
+ * a source and looks again (ip6_dst_lookup_tail), so defaults from a
+ * source prefix may still take it.  The walk again from each source
+ * prefix (its first address), in the tables, not by asking the kernel,
+ * whose lookup meets the tunnel's own routes first: one device for
+ * every source is the answer; several, and the answer depends on the
+ * source.  R_NOROUTE, and the first walk's reason, when none leaves.
+ */
+static int
+scan_sources(struct ctx *c, struct step *st)
+{
+	const struct route *sr;
+	struct step one;
+	char a[INET6_ADDRSTRLEN], why[sizeof(c->why)], list[160] = "";
+	size_t i, j, len;
+	unsigned int first = 0;
+	int res, several = 0;
+
+	if (srcroutes6_load(c->s) == -1)
+		return R_ERR;
+	memcpy(why, c->why, sizeof(why));
+	sr = c->s->srcroutes6.v;
+	for (i = 0; i < c->s->srcroutes6.n; i++) {
+		for (j = 0; j < i && (sr[j].src_len != sr[i].src_len ||
+		    memcmp(sr[j].src.a, sr[i].src.a, 16) != 0); j++)
+			;
+		if (j < i)
+			continue;	/* that source was walked */
+		memset(&one, 0, sizeof(one));
+		if ((res = tables_walk(c, AF_INET6, &sr[i].src, &one)) !=
+		    R_FOUND && res != R_AMBIG)
+			continue;
+		len = strlen(list);
+		snprintf(list + len, sizeof(list) - len, "%sfrom %s/%u %s",
+		    len > 0 ? ", " : "", inet_ntop(AF_INET6, sr[i].src.a, a,
+		    sizeof(a)), sr[i].src_len, res == R_AMBIG ? "multipath" :
+		    link_byindex(c->s, one.next) != NULL ?
+		    link_byindex(c->s, one.next)->name : "?");
+		if (res == R_AMBIG || (first != 0 && one.next != first))
+			several = 1;
+		if (first == 0 && res == R_FOUND) {
+			first = one.next;
+			*st = one;
+		}
+	}
+	if (several) {
+		snprintf(c->why, sizeof(c->why), "the answer depends on the "
+		    "source: %s", list);
+		return R_AMBIG;
+	}
+	memcpy(c->why, why, sizeof(why));
+	if (first == 0)
+		return R_NOROUTE;
+	snprintf(c->ans->note, sizeof(c->ans->note), "source-specific route "
+	    "%s", list);
+	return R_FOUND;
+}
+
+/*
+ * 4: "as if the tunnel were not there", which the kernel cannot be asked:
+ * the rules walked as the kernel walks them for a local packet with no
+ * source address yet and no mark, a table's route through a tunnel left
+ * out; in IPv6, then from each source prefix.  With a mark there is no
+ * need: the kernel answers.
+ */
+int
+by_scan(struct ctx *c, int family, struct step *st)
+{
+	int res;
+
+	if (c->hasmark)
+		return mark_ask(c, family, c->mark, 1, M_SCAN, st);
+	if (rules_load(c->s, family) == -1)
+		return R_ERR;
+	if ((res = scan_ask(c, family, st)) != -1)
+		return res;
+	if (routes_load(c->s, family) == -1)
+		return R_ERR;
+	res = tables_walk(c, family, NULL, st);
+	return res == R_NOROUTE && family == AF_INET6 ? scan_sources(c, st) :
+	    res;
 }
 
 #endif /* __linux__ */
