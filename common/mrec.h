@@ -21,8 +21,8 @@
 
 struct mrec {
 	unsigned	 version;
-	struct tcpconn	 tc;		/* sndq and rcvq point into the payload */
-	uint64_t	 frozen;	/* CLOCK_REALTIME ns: for figures only */
+	struct tcpconn	 tc;		/* its queues point into the payload */
+	uint64_t	 frozen;	/* CLOCK_REALTIME ns, for figures */
 	const void	*ob;		/* read from it, not yet written out */
 	uint32_t	 olen;
 	const void	*ib;		/* what -i has still to send to it */

@@ -40,31 +40,39 @@
 #define CHUNK	65536		/* bytes a queue is restored by */
 
 #ifdef __linux__
+/* A socket option, and its name for the error message. */
+struct so {
+	int		 level;
+	int		 name;
+	const char	*what;
+};
+#define SO_(l, n)	(&(const struct so){ (l), (n), #n })
+#define TCPO(n)		SO_(IPPROTO_TCP, n)
+
 static int
-sopt(int s, int level, int name, const void *v, socklen_t len,
-    const char *what, struct perr *pe)
+sopt(int s, const struct so *o, const void *v, socklen_t len,
+    struct perr *pe)
 {
-	if (setsockopt(s, level, name, v, len) == 0)
+	if (setsockopt(s, o->level, o->name, v, len) == 0)
 		return 0;
-	perr_sys(pe, what);
+	perr_sys(pe, o->what);
 	return -1;
 }
 
 static int
-iopt(int s, int name, int v, const char *what, struct perr *pe)
+iopt(int s, const struct so *o, int v, struct perr *pe)
 {
-	return sopt(s, IPPROTO_TCP, name, &v, sizeof(v), what, pe);
+	return sopt(s, o, &v, sizeof(v), pe);
 }
 
 static int
-gopt(int s, int name, void *v, socklen_t len, const char *what,
-    struct perr *pe)
+gopt(int s, const struct so *o, void *v, socklen_t len, struct perr *pe)
 {
 	socklen_t got = len;
 
-	if (getsockopt(s, IPPROTO_TCP, name, v, &got) == 0 && got == len)
+	if (getsockopt(s, o->level, o->name, v, &got) == 0 && got == len)
 		return 0;
-	perr_sys(pe, what);
+	perr_sys(pe, o->what);
 	return -1;
 }
 
@@ -139,9 +147,8 @@ queue_dump(int s, int q, size_t len, unsigned char **p, uint32_t *seq,
 	ssize_t n;
 
 	*p = NULL;
-	if (iopt(s, TCP_REPAIR_QUEUE, q, "TCP_REPAIR_QUEUE", pe) == -1 ||
-	    gopt(s, TCP_QUEUE_SEQ, seq, sizeof(*seq), "TCP_QUEUE_SEQ", pe) ==
-	    -1)
+	if (iopt(s, TCPO(TCP_REPAIR_QUEUE), q, pe) == -1 ||
+	    gopt(s, TCPO(TCP_QUEUE_SEQ), seq, sizeof(*seq), pe) == -1)
 		return -1;
 	if (len == 0)
 		return 0;
@@ -196,11 +203,10 @@ tcpr_dump(int s, struct tcpconn *t, struct perr *pe)
 		return -1;
 	}
 	addr_get(&ss, t->raddr, &t->rport);
-	if (gopt(s, TCP_MAXSEG, &mss, sizeof(mss), "TCP_MAXSEG", pe) == -1 ||
-	    gopt(s, TCP_TIMESTAMP, &t->tsval, sizeof(t->tsval),
-	    "TCP_TIMESTAMP", pe) == -1 ||
-	    gopt(s, TCP_REPAIR_WINDOW, &w, sizeof(w), "TCP_REPAIR_WINDOW",
-	    pe) == -1)
+	if (gopt(s, TCPO(TCP_MAXSEG), &mss, sizeof(mss), pe) == -1 ||
+	    gopt(s, TCPO(TCP_TIMESTAMP), &t->tsval, sizeof(t->tsval), pe) ==
+	    -1 ||
+	    gopt(s, TCPO(TCP_REPAIR_WINDOW), &w, sizeof(w), pe) == -1)
 		return -1;
 	t->mss = mss;
 	t->wl1 = w.snd_wl1;
@@ -220,7 +226,7 @@ tcpr_dump(int s, struct tcpconn *t, struct perr *pe)
 	    pe) == -1 || queue_dump(s, TCP_SEND_QUEUE, t->sndlen, &t->sndq,
 	    &t->snd_seq, pe) == -1)
 		return -1;
-	return iopt(s, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE", pe);
+	return iopt(s, TCPO(TCP_REPAIR_QUEUE), TCP_NO_QUEUE, pe);
 }
 
 /* Put len bytes into the queue q (in repair mode: nothing is sent). */
@@ -231,7 +237,7 @@ queue_fill(int s, int q, const unsigned char *p, size_t len, struct perr *pe)
 
 	if (len == 0)
 		return 0;
-	if (iopt(s, TCP_REPAIR_QUEUE, q, "TCP_REPAIR_QUEUE", pe) == -1)
+	if (iopt(s, TCPO(TCP_REPAIR_QUEUE), q, pe) == -1)
 		return -1;
 	while (len > 0) {
 		n = send(s, p, len < CHUNK ? len : CHUNK, MSG_NOSIGNAL);
@@ -270,11 +276,10 @@ opts_restore(int s, const struct tcpconn *t, struct perr *pe)
 		o[n].opt_code = TCPOPT_TIMESTAMP;
 		o[n++].opt_val = 0;
 	}
-	if (sopt(s, IPPROTO_TCP, TCP_REPAIR_OPTIONS, o, n * sizeof(o[0]),
-	    "TCP_REPAIR_OPTIONS", pe) == -1)
+	if (sopt(s, TCPO(TCP_REPAIR_OPTIONS), o, n * sizeof(o[0]), pe) == -1)
 		return -1;
-	if ((t->opts & TCPR_OPT_TS) && iopt(s, TCP_TIMESTAMP, t->tsval,
-	    "TCP_TIMESTAMP", pe) == -1)
+	if ((t->opts & TCPR_OPT_TS) &&
+	    iopt(s, TCPO(TCP_TIMESTAMP), t->tsval, pe) == -1)
 		return -1;
 	return 0;
 }
@@ -304,15 +309,13 @@ rebuild_open(const struct tcpconn *t, struct perr *pe)
 		goto fail;
 	}
 	len = addr_set(&ss, t->family, t->laddr, t->lport);
-	if (iopt(s, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE",
-	    pe) == -1 || iopt(s, TCP_QUEUE_SEQ, t->rcv_seq - t->rcvlen,
-	    "TCP_QUEUE_SEQ", pe) == -1 ||
-	    iopt(s, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE",
-	    pe) == -1 || iopt(s, TCP_QUEUE_SEQ, t->snd_seq - t->sndlen,
-	    "TCP_QUEUE_SEQ", pe) == -1 ||
-	    sopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on),
-	    "SO_REUSEADDR", pe) == -1 ||
-	    sopt(s, lvl, opt, &on, sizeof(on), "IP_TRANSPARENT", pe) == -1)
+	if (iopt(s, TCPO(TCP_REPAIR_QUEUE), TCP_RECV_QUEUE, pe) == -1 ||
+	    iopt(s, TCPO(TCP_QUEUE_SEQ), t->rcv_seq - t->rcvlen, pe) == -1 ||
+	    iopt(s, TCPO(TCP_REPAIR_QUEUE), TCP_SEND_QUEUE, pe) == -1 ||
+	    iopt(s, TCPO(TCP_QUEUE_SEQ), t->snd_seq - t->sndlen, pe) == -1 ||
+	    sopt(s, SO_(SOL_SOCKET, SO_REUSEADDR), &on, sizeof(on), pe) == -1 ||
+	    sopt(s, &(const struct so){ lvl, opt, "IP_TRANSPARENT" }, &on,
+	    sizeof(on), pe) == -1)
 		goto fail;
 	if (bind(s, (struct sockaddr *)&ss, len) == -1) {
 		perr_set(pe, PE_SYS, "bind %s: %s", tcpr_str(t, 0),
@@ -357,10 +360,8 @@ tcpr_restore(const struct tcpconn *t, struct perr *pe)
 	    queue_fill(s, TCP_RECV_QUEUE, t->rcvq, t->rcvlen, pe) == -1 ||
 	    queue_fill(s, TCP_SEND_QUEUE, t->sndq, t->sndlen - t->unsent,
 	    pe) == -1 ||
-	    sopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w),
-	    "TCP_REPAIR_WINDOW", pe) == -1 ||
-	    iopt(s, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE", pe) ==
-	    -1)
+	    sopt(s, TCPO(TCP_REPAIR_WINDOW), &w, sizeof(w), pe) == -1 ||
+	    iopt(s, TCPO(TCP_REPAIR_QUEUE), TCP_NO_QUEUE, pe) == -1)
 		goto fail;
 	return s;
 fail:
@@ -399,6 +400,17 @@ tcpr_restore(const struct tcpconn *t, struct perr *pe)
 	return tcpr_freeze(-1, pe);
 }
 #endif
+
+/* Can a connection be moved here at all?  Only Linux has TCP_REPAIR. */
+int
+tcpr_supported(void)
+{
+#ifdef __linux__
+	return 1;
+#else
+	return 0;
+#endif
+}
 
 void
 tcpr_free(struct tcpconn *t)

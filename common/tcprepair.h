@@ -28,7 +28,7 @@ struct tcpconn {
 	unsigned	 rcv_wscale;
 	unsigned	 mss;
 	uint32_t	 snd_seq;	/* after the send queue's last byte */
-	uint32_t	 rcv_seq;	/* after the receive queue's last byte */
+	uint32_t	 rcv_seq;	/* after the receive queue's end */
 	uint32_t	 tsval;		/* TCP_TIMESTAMP */
 	uint32_t	 wl1, wnd, maxwnd, rwnd, rwup;	/* TCP_REPAIR_WINDOW */
 	unsigned char	*sndq;		/* sent or not, unacknowledged */
@@ -38,6 +38,7 @@ struct tcpconn {
 	size_t		 rcvlen;
 };
 
+int	tcpr_supported(void);
 int	tcpr_freeze(int, struct perr *);
 int	tcpr_thaw(int);
 int	tcpr_dump(int, struct tcpconn *, struct perr *);
