@@ -158,11 +158,34 @@ play() {
 # the importer, its word, the address up on the new host.  With -i here,
 # to check what it sends too.
 move() {
+	sink "$3"
 	runbook "$1" "$2" "$3"
 	sed -i 's/fdholder -X /fdholder -i -X /' "rb.$3"
+	local t0=$EPOCHREALTIME
 	play "rb.$3" 1 2 "<in"
 	wait_for 10 grep -q 'moved in the connection' "err.$3"
-	play "rb.$3" 3 4
+	play "rb.$3" 3 3
+	echo "$t0 $EPOCHREALTIME" | awk '{ printf "%.1f\n", ($2 - $1) * 1000 }' \
+	    >>downup
+	play "rb.$3" 4 4
+}
+
+# sink G: out.G a FIFO whose bytes tsink.py copies to data.G, and their
+# times to ts.G once the holder writing it is gone.
+sink() {
+	mkfifo "out.$1"
+	bg python3 "$TESTS/tsink.py" "out.$1" "data.$1" "ts.$1"
+}
+
+# stalls: for each move, about how long the holders' reader waited for
+# new lines, in ms: from the old holder's last bytes to the new one's
+# first (those the old one had not written), and then the new one's
+# longest wait (for the server to send again) (ts.G: first last maxgap).
+stalls() {
+	local g
+	for g in 1 2 3 4 5 6; do
+		echo "$(cat "ts.$((g - 1))") $(cat "ts.$g")"
+	done | awk '{ printf "%.1f\n", ($4 - $2 + $6) * 1000 }'
 }
 
 # ms FILE: the "frozen N ms before" of the importer's word.
@@ -183,10 +206,11 @@ six_moves() {
 	nets
 	server 20000
 	writer
+	sink 0
 	bg on A fdholder -i -s "$PWD/ctl.A" "$SADDR" "$SPORT" <in >out.0 \
 	    2>err.0
 	prev=$!
-	wait_for 10 test -s out.0
+	wait_for 10 test -s data.0
 	from=A to=B
 	for g in 1 2 3 4 5 6; do
 		sleep 0.3
@@ -202,7 +226,8 @@ six_moves() {
 	reap 10 "$prev"
 	[ "$RC" = 0 ] || fail "the last holder exited $RC: $(cat err.6)"
 	sent=$(sed -n 's/.* sent \([0-9]*\) .*/\1/p' srv)
-	cat out.0 out.1 out.2 out.3 out.4 out.5 out.6 >data
+	wait_for 10 test -s ts.6
+	cat data.0 data.1 data.2 data.3 data.4 data.5 data.6 >data
 	seq 1 "$sent" | cmp - data || fail "the lines differ: $(seq 1 "$sent" |
 	    diff - data | head -5)"
 	grep -q '^accepted 1 reset 0 ' srv || fail "server: $(cat srv)"
@@ -213,6 +238,8 @@ six_moves() {
 	done
 	[ ! -s errs ] || fail "errors: $(cat errs)"
 	t_note "lines $sent; $(sed -n 's/.* got \([0-9]*\) maxgap_ms \([0-9.]*\) maxsend_ms \([0-9.]*\).*/-i lines \1, longest gap at the server \2 ms, longest send \3 ms/p' srv)"
+	t_note "holders' output stalled, median of 6 moves: $(stalls | median) ms (each: $(stalls | tr '\n' ' '))"
+	t_note "address down to up on the new host (the runbook's steps 1-4), median: $(median <downup) ms (each: $(tr '\n' ' ' <downup))"
 	t_note "freeze to thaw, median of 6 moves: $(for g in 1 2 3 4 5 6; do ms "err.$g"; done | median) ms (each: $(for g in 1 2 3 4 5 6; do ms "err.$g"; done | tr '\n' ' '))"
 }
 
