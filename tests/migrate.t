@@ -390,6 +390,51 @@ cut_transport_confirm() {
 	ended
 }
 
+# export VERSION SOCKET: ask SOCKET for a connection's state in a record
+# of VERSION (F_EXPORT); print the answer's type and, for an F_ERROR, its
+# code and text.
+export_ask() {
+	python3 -c 'import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[2])
+s.sendall(b"FD\x01\x17" + struct.pack(">HHI", 0, 0, 1) + bytes([int(sys.argv[1])]))
+h = b""
+while len(h) < 12:
+    h += s.recv(12 - len(h))
+n = struct.unpack(">I", h[8:12])[0]
+p = b""
+while len(p) < n:
+    p += s.recv(n - len(p))
+if h[3] == 3:
+    print(3, struct.unpack(">H", p[:2])[0], p[2:].decode())
+else:
+    print(h[3])' "$@"
+}
+
+# What a holder or a store answers to F_EXPORT that it cannot serve; the
+# holder goes on as before.
+export_refused() {
+	local n
+	serve 2000000 -r 20000
+	hold
+	wait_for 10 lines 100
+	export_ask 2 "$PWD/ctl" >ans
+	[ "$(cat ans)" = "3 3 record version 2 not supported (this is 1)" ] ||
+	    fail "holder: $(cat ans)"
+	n=$(wc -l <data)
+	wait_for 10 lines $((n + 1000))
+	bg fdholder -s "$PWD/store"
+	wait_for 10 test -S store
+	export_ask 1 "$PWD/store" >ans
+	[ "$(cat ans)" = "3 2 unexpected frame type 23" ] ||
+	    fail "store: $(cat ans)"
+	server_done
+	reap 10 "$HOLDER"
+	[ "$RC" = 0 ] || fail "the holder exited $RC: $(cat errs)"
+}
+
+t_case "F_EXPORT of another version, or to a store: refused, nothing changes" export_refused
 [ "$(id -u)" = 0 ] && command -v arping >/dev/null || {
 	t_skip "six moves" "needs root and arping (iputils-arping)"
 	t_done
