@@ -239,7 +239,7 @@ six_moves() {
 	[ ! -s errs ] || fail "errors: $(cat errs)"
 	t_note "lines $sent; $(sed -n 's/.* got \([0-9]*\) maxgap_ms \([0-9.]*\) maxsend_ms \([0-9.]*\).*/-i lines \1, longest gap at the server \2 ms, longest send \3 ms/p' srv)"
 	t_note "holders' output stalled, median of 6 moves: $(stalls | median) ms (each: $(stalls | tr '\n' ' '))"
-	t_note "address down to up on the new host (the runbook's steps 1-4), median: $(median <downup) ms (each: $(tr '\n' ' ' <downup))"
+	t_note "address down on the old host to up on the new one (the runbook's steps), median: $(median <downup) ms (each: $(tr '\n' ' ' <downup))"
 	t_note "freeze to thaw, median of 6 moves: $(for g in 1 2 3 4 5 6; do ms "err.$g"; done | median) ms (each: $(for g in 1 2 3 4 5 6; do ms "err.$g"; done | tr '\n' ' '))"
 }
 
