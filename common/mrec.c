@@ -157,6 +157,11 @@ read_all(int fd, unsigned char *p, size_t len, const struct deadline *dl,
 	ssize_t n;
 
 	while (got < len) {
+		/* A blocking fd (ssh's pipe) is bounded by poll alone. */
+		if (dl != NULL && deadline_poll(fd, POLLIN, dl) == -1) {
+			perr_sys(pe, "read");
+			return -1;
+		}
 		if ((n = read(fd, p + got, len - got)) > 0)
 			got += n;
 		else if (n == 0 && got == 0)

@@ -2,13 +2,15 @@
 # ISC license: see LICENSE.
 """The transport of tests/migrate.t, in place of ssh, that can misbehave.
 
-migproxy.py [-V VERSION] [-K confirm] CMD ...
+migproxy.py [-V VERSION] [-K confirm] [-H confirm] CMD ...
 
 Run CMD (the exporter) with pipes for its standard input and output and
 pass fdproto(7) frames between them and ours (the importer's), whole.
 -V: make the record's version (the first byte of F_STATE's payload)
 VERSION.  -K confirm: die (SIGKILL) when the importer's F_ACK comes,
-before passing it on: the transport cut before the confirmation."""
+before passing it on: the transport cut before the confirmation.
+-H confirm: hang there instead, passing nothing on, until the importer
+closes its end."""
 
 import getopt
 import os
@@ -32,13 +34,14 @@ def split(buf):
 
 
 def main():
-    opts, cmd = getopt.getopt(sys.argv[1:], "V:K:")
+    opts, cmd = getopt.getopt(sys.argv[1:], "V:K:H:")
     opts = dict(opts)
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     up, down = p.stdin.fileno(), p.stdout.fileno()
     bufs = {0: b"", down: b""}
     live = [0, down]
-    while live:
+    hung = False
+    while 0 in live:
         r, _, _ = select.select(live, [], [])
         for fd in r:
             d = os.read(fd, 65536)
@@ -57,7 +60,13 @@ def main():
                 if fd == 0 and f[3] == F_ACK and \
                         opts.get("-K") == "confirm":
                     os.kill(os.getpid(), signal.SIGKILL)
-                os.write(up if fd == 0 else 1, f)
+                if fd == 0 and f[3] == F_ACK and \
+                        opts.get("-H") == "confirm":
+                    hung = True
+                if not hung:
+                    os.write(up if fd == 0 else 1, f)
+    if hung:
+        p.kill()
     sys.exit(p.wait())
 
 

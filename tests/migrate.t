@@ -244,14 +244,14 @@ six_moves() {
 }
 
 # started [WRAP ...]: the hosts, the server, -i's writer, and a holder on
-# A (run by WRAP, if any: setpriv) holding the connection to out.0; its
-# pid in $OLD.
+# A (run by WRAP, if any: setpriv; with the options $HOPTS) holding the
+# connection to out.0; its pid in $OLD.
 started() {
 	nets
 	server 20000
 	writer
-	bg on A "$@" fdholder -i -s "$PWD/ctl.A" "$SADDR" "$SPORT" <in \
-	    >out.0 2>err.0
+	bg on A "$@" fdholder ${HOPTS-} -i -s "$PWD/ctl.A" "$SADDR" "$SPORT" \
+	    <in >out.0 2>err.0
 	OLD=$!
 	wait_for 10 test -s out.0
 }
@@ -383,6 +383,26 @@ cut_exporter_confirm() {
 	ended
 }
 
+# The transport hangs once it has the importer's confirmation: the holder
+# gives up at its -t and resumes, the importer at twice its -t, saying
+# the holder keeps the connection, and lets its frozen copy go.
+hung_transport() {
+	local rc=0 n
+	HOPTS="-t 1" started
+	at A ip addr del "$FLOAT/24" dev eth0
+	at B timeout 20 fdholder -t 1 -X -s "$PWD/ctl.B" -- python3 \
+	    "$TESTS/migproxy.py" -H confirm ip netns exec "$NS_A" fdholder \
+	    -x -s "$PWD/ctl.A" >out.1 2>err.1 || rc=$?
+	[ "$rc" = 99 ] || fail "the importer exited $rc, not 99"
+	expect_err err.1 "the holder on the other host keeps the connection"
+	expect_err err.0 "confirmation timed out; resumed"
+	runbook A B 1
+	play rb.1 5 6
+	n=$(wc -l <out.0)
+	wait_for 10 lines_in out.0 $((n + 4000))
+	ended
+}
+
 cut_transport_confirm() {
 	started
 	refused 111 "ended before the holder's verdict; the holder on the other host keeps the connection" -- \
@@ -449,4 +469,5 @@ t_case "exporter killed after the freeze: the holder resumes" cut_exporter_recor
 t_case "importer killed with the record: the holder resumes" cut_importer_record
 t_case "exporter killed before the confirmation: the holder resumes" cut_exporter_confirm
 t_case "transport cut before the confirmation: the holder resumes" cut_transport_confirm
+t_case "transport hung after the confirmation: both give up, the holder resumes" hung_transport
 t_done

@@ -13,6 +13,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -131,18 +132,22 @@ record_read(int t, const char *name, struct frame *f, struct mrec *m,
  * Our F_ACK, then the holder's verdict through the exporter: its F_ACK
  * once it let go.  An end of file or an F_ERROR: it kept the connection
  * (or cannot tell us it did not), and ours, still frozen, goes silently.
+ * The holder waits -t for our F_ACK and resumes then: with no verdict
+ * in twice that (a transport that hangs), we give up too.
  */
 static void
-confirm(int t, int s, const char *name)
+confirm(int t, int s, const char *name, int tms)
 {
 	unsigned char ack[ACK_LEN];
+	struct deadline dl;
 	struct frame f;
 	struct perr pe;
 	int r = -1;
 
 	ack_put(ack, 1);
-	if (pframe_write(t, F_ACK, ack, sizeof(ack), NULL, &pe) == 0 &&
-	    (r = pframe_read(t, &f, NULL, &pe)) == 1) {
+	deadline_in(&dl, tms > INT_MAX / 2 ? INT_MAX : 2 * tms);
+	if (pframe_write(t, F_ACK, ack, sizeof(ack), &dl, &pe) == 0 &&
+	    (r = pframe_read(t, &f, &dl, &pe)) == 1) {
 		if (f.type == F_ACK && f.len == ACK_LEN) {
 			frame_free(&f);
 			return;
@@ -190,7 +195,7 @@ import_take(struct relay *rl, char *const cmd[])
 	record_read(t, cmd[0], &f, &m, rl->ctl->tms);
 	if ((s = tcpr_restore(&m.tc, &pe)) == -1)
 		refuse(t, cmd[0], &pe);
-	confirm(t, s, cmd[0]);
+	confirm(t, s, cmd[0], rl->ctl->tms);
 	if (tcpr_thaw(s) == -1)
 		err(EXIT_SYS, "TCP_REPAIR off");
 	t0 = now_ns();
