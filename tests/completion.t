@@ -93,6 +93,8 @@ options() {
 	comp fdholder "fdholder -"
 	has -D -E -L -N -S -X -f -g -h -i -j -s -t -u -x
 	hasnt -l
+	comp fdholder "fdholder -X -s ctl -- setpri"
+	has setpriv
 	comp effif "effif -"
 	has -4 -6 -I -M -P -a -h -j -v -w --method
 	hasnt -m -n -p
