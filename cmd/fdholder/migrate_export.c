@@ -15,6 +15,7 @@
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,8 +170,14 @@ answer_pass(struct ctl *c, int s)
 		    "confirmed%s%s; the holder resumes", c->ep.addr.str,
 		    r == 0 ? "" : ": ", r == 0 ? "" : pe.msg);
 	}
-	if (frame_send(s, &(struct frout){ .type = f.type == F_ERROR ?
-	    F_ERROR : F_ACK, .data = f.data, .len = f.len }, NULL, &pe) == -1)
+	if (f.type != F_ACK && f.type != F_ERROR) {
+		perr_set(&pe, PE_PROTO, "the importer sent frame type %u, not "
+		    "a confirmation", f.type);
+		frame_error(s, &pe, NULL);
+		fail(c, &pe, "");
+	}
+	if (frame_send(s, &(struct frout){ .type = f.type, .data = f.data,
+	    .len = f.len }, NULL, &pe) == -1)
 		fail(c, &pe, "to the holder: ");
 	if (f.type == F_ERROR) {
 		perr_remote(&pe, &f);
@@ -191,6 +198,8 @@ export_run(struct ctl *c)
 	unsigned char v = MREC_VERSION, ack[ACK_LEN];
 	int s, r;
 
+	/* An importer gone is said, not a silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	deadline_in(&dl, c->tms);
 	s = holder_connect(c, &dl);
 	if (frame_send(s, &(struct frout){ .type = F_EXPORT, .data = &v,
