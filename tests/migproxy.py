@@ -2,7 +2,7 @@
 # ISC license: see LICENSE.
 """The transport of tests/migrate.t, in place of ssh, that can misbehave.
 
-migproxy.py [-V VERSION] [-K confirm] [-H confirm] CMD ...
+migproxy.py [-V VERSION] [-K confirm] [-H confirm] [-R TYPE] CMD ...
 
 Run CMD (the exporter) with pipes for its standard input and output and
 pass fdproto(7) frames between them and ours (the importer's), whole.
@@ -10,7 +10,8 @@ pass fdproto(7) frames between them and ours (the importer's), whole.
 VERSION.  -K confirm: die (SIGKILL) when the importer's F_ACK comes,
 before passing it on: the transport cut before the confirmation.
 -H confirm: hang there instead, passing nothing on, until the importer
-closes its end."""
+closes its end.  -R: pass the importer's F_ACK on as a frame of type
+TYPE."""
 
 import getopt
 import os
@@ -34,7 +35,7 @@ def split(buf):
 
 
 def main():
-    opts, cmd = getopt.getopt(sys.argv[1:], "V:K:H:")
+    opts, cmd = getopt.getopt(sys.argv[1:], "V:K:H:R:")
     opts = dict(opts)
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     up, down = p.stdin.fileno(), p.stdout.fileno()
@@ -63,6 +64,8 @@ def main():
                 if fd == 0 and f[3] == F_ACK and \
                         opts.get("-H") == "confirm":
                     hung = True
+                if fd == 0 and f[3] == F_ACK and "-R" in opts:
+                    f = f[:3] + bytes([int(opts["-R"])]) + f[4:]
                 if not hung:
                     os.write(up if fd == 0 else 1, f)
     if hung:

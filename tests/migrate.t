@@ -403,6 +403,16 @@ hung_transport() {
 	ended
 }
 
+# The importer's confirmation arrives as another frame: the exporter
+# passes it on to neither side as a confirmation, and the holder resumes.
+not_a_confirmation() {
+	started
+	refused 111 "the importer sent frame type 99, not a confirmation; the holder on the other host keeps the connection" -- \
+	    python3 "$TESTS/migproxy.py" -R 99
+	expect_err err.0 "export refused: the importer sent frame type 99, not a confirmation; resumed"
+	ended
+}
+
 cut_transport_confirm() {
 	started
 	refused 111 "ended before the holder's verdict; the holder on the other host keeps the connection" -- \
@@ -469,5 +479,6 @@ t_case "exporter killed after the freeze: the holder resumes" cut_exporter_recor
 t_case "importer killed with the record: the holder resumes" cut_importer_record
 t_case "exporter killed before the confirmation: the holder resumes" cut_exporter_confirm
 t_case "transport cut before the confirmation: the holder resumes" cut_transport_confirm
+t_case "not a confirmation: refused, the holder resumes" not_a_confirmation
 t_case "transport hung after the confirmation: both give up, the holder resumes" hung_transport
 t_done
