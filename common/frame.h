@@ -38,7 +38,9 @@ enum frame_type {
 	F_FETCH = 19,		/* client to store: send me an entry */
 	F_LIST = 20,		/* client to store: what do you hold? */
 	F_ENTRIES = 21,		/* store to client: the answer to F_LIST */
-	F_DELETE = 22		/* client to store: close an entry */
+	F_DELETE = 22,		/* client to store: close an entry */
+	F_EXPORT = 23,		/* exporter to holder: freeze, send your state */
+	F_STATE = 24		/* holder to exporter to importer: that state */
 };
 
 #define FF_MORE		0x0001	/* another F_OFFER of the same set follows */

@@ -91,8 +91,10 @@ options() {
 	has -D -S -c -g -h -m -n -r -t -u
 	hasnt -L
 	comp fdholder "fdholder -"
-	has -D -E -L -N -S -f -g -h -i -j -s -t -u
+	has -D -E -L -N -S -X -f -g -h -i -j -s -t -u -x
 	hasnt -l
+	comp fdholder "fdholder -X -s ctl -- setpri"
+	has setpriv
 	comp effif "effif -"
 	has -4 -6 -I -M -P -a -h -j -v -w --method
 	hasnt -m -n -p

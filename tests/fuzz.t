@@ -36,6 +36,7 @@ t_frame() { replay frame; }
 t_args() { replay args; }
 t_netlink() { replay netlink; }
 t_store() { replay store; }
+t_mrec() { replay mrec; }
 
 # The regressions themselves: each crashed or leaked before its fix.
 t_regressions() {
@@ -52,6 +53,7 @@ t_fuzz_frame() { fuzzed frame; }
 t_fuzz_args() { fuzzed args; }
 t_fuzz_netlink() { fuzzed netlink; }
 t_fuzz_store() { fuzzed store; }
+t_fuzz_mrec() { fuzzed mrec; }
 
 # Under SAN=1 the same harnesses would only be rebuilt: they carry ASan and
 # UBSan already.
@@ -69,10 +71,12 @@ else
 	t_case "argument parsers replay their corpus" t_args
 	t_case "netlink parsers replay their corpus" t_netlink
 	t_case "the store's request handling replays its corpus" t_store
+	t_case "a moved connection's record replays its corpus" t_mrec
 	t_case "inputs of fixed bugs stay fixed" t_regressions
 	t_case "fuzzing the frame decoder finds nothing" t_fuzz_frame
 	t_case "fuzzing the argument parsers finds nothing" t_fuzz_args
 	t_case "fuzzing the netlink parsers finds nothing" t_fuzz_netlink
 	t_case "fuzzing the store's requests finds nothing" t_fuzz_store
+	t_case "fuzzing a moved connection's record finds nothing" t_fuzz_mrec
 fi
 t_done

@@ -127,6 +127,24 @@ ctl_unlink_at_exit(struct ctl *c)
 }
 
 /*
+ * Claim the control socket, where no holder may be live: an importer
+ * (-X) takes no connection over on this host.  Ends the program if it
+ * cannot.
+ */
+void
+ctl_claim(struct ctl *c)
+{
+	ctl_unlink_at_exit(c);
+	if (ctl_listen(c) == 0)
+		return;
+	if (errno == EADDRINUSE)
+		errx(EXIT_REFUSED, "%s: a holder is live there already",
+		    c->ep.addr.str);
+	errx(errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_SYS, "listen %s",
+	    ep_error());
+}
+
+/*
  * Become the holder on the control socket: take over from the live holder
  * there (take returns 1 once it did, 0 when the holder closed without
  * answering, as one that is exiting does), or claim the socket where none

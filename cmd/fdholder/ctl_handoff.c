@@ -23,6 +23,7 @@
 #include "exits.h"
 #include "fdholder.h"
 #include "hold.h"
+#include "mrec.h"
 #include "util.h"
 
 enum { PATH_LEND, PATH_BACK, PATH_GIVE };
@@ -209,6 +210,20 @@ ctl_sent(struct ctl *c, size_t nfds)
 	cpu_defer(1);
 }
 
+/*
+ * The state went to an exporter (F_STATE): the importer's verdict, passed
+ * on, comes as a successor's would.  The control socket's path is not
+ * lent: nobody on this host takes it over, and it goes when we exit.
+ */
+void
+ctl_exported(struct ctl *c)
+{
+	c->state = CS_SENT;
+	c->nsent = 1;
+	c->exporting = 1;
+	deadline_in(&c->until, c->tms);
+}
+
 /* The successor is gone, or we give up on it: go on as if it never came. */
 void
 ctl_drop(struct ctl *c, const struct perr *pe)
@@ -222,18 +237,23 @@ ctl_drop(struct ctl *c, const struct perr *pe)
 	close(c->succ);
 	c->succ = -1;
 	frdec_free(&c->in);
-	if (c->state == CS_SENT) {
+	if (c->state == CS_SENT && !c->exporting) {
 		path_set(c, PATH_BACK);
 		cpu_defer(0);
 	}
 	c->state = CS_IDLE;
+	c->exporting = 0;
 }
 
-/* The successor owns it all: let go of the control socket and of it. */
+/*
+ * The successor owns it all: let go of the control socket and of it.  An
+ * importer on another host does not take the path: we remove it.
+ */
 void
 ctl_commit(struct ctl *c)
 {
-	path_set(c, PATH_GIVE);
+	if (!c->exporting)
+		path_set(c, PATH_GIVE);
 	if (c->ep.lfd != -1)
 		close(c->ep.lfd);
 	c->ep.lfd = -1;
@@ -245,6 +265,27 @@ ctl_commit(struct ctl *c)
 	frdec_free(&c->in);
 }
 
+/* F_EXPORT: a connection's state, in a record of the version asked. */
+static int
+exporting(struct ctl *c, struct frame *f)
+{
+	struct perr pe;
+	unsigned v;
+
+	v = f->len == 1 ? f->data[0] : 0;
+	if (f->nfds != 0 || f->len != 1)
+		perr_set(&pe, PE_PROTO, "malformed export request");
+	else if (c->kind != HOLD_CONN)
+		perr_set(&pe, PE_KIND, "holds named fds, not a connection");
+	else if (v != MREC_VERSION)
+		perr_set(&pe, PE_VERSION, "record version %u not supported "
+		    "(this is %u)", v, MREC_VERSION);
+	else
+		return CTL_EXPORT;
+	ctl_drop(c, &pe);
+	return CTL_NONE;
+}
+
 static int
 asking(struct ctl *c, struct frame *f)
 {
@@ -253,6 +294,8 @@ asking(struct ctl *c, struct frame *f)
 	int kind = -1, ok;
 
 	rb_init(&r, f->data, f->len);
+	if (f->type == F_EXPORT)
+		return exporting(c, f);
 	ok = f->type == F_TAKE && f->nfds == 0 && take_get(&r, &kind) == 0;
 	if (ok && kind == c->kind)
 		return CTL_TAKE;
@@ -278,7 +321,12 @@ confirming(struct ctl *c, struct frame *f)
 
 	if (f->nfds == 0 && ack_get(f, &n) == 0 && n == c->nsent)
 		return CTL_COMMIT;
-	if (f->type == F_ERROR)
+	if (f->type == F_ERROR && c->exporting) {
+		perr_remote(&pe, f);
+		warnx("%s: export refused: %s; resumed", c->ep.addr.str,
+		    pe.msg);
+		perr_set(&pe, PE_NONE, "resumed");
+	} else if (f->type == F_ERROR)
 		perr_set(&pe, PE_NONE, "resumed");
 	else
 		perr_set(&pe, PE_PROTO, "expected a confirmation of %zu "
@@ -299,6 +347,9 @@ succ_event(struct ctl *c)
 	if (r == FRAME_AGAIN)
 		return CTL_NONE;
 	if (r <= 0) {
+		if (c->exporting)
+			warnx("%s: export: the exporter went away before the "
+			    "importer confirmed; resumed", c->ep.addr.str);
 		ctl_drop(c, r == 0 ? NULL : &pe);
 		return state == CS_SENT ? CTL_RESUME : CTL_NONE;
 	}

@@ -20,6 +20,7 @@
 #include "hold.h"
 #include "sandbox.h"
 #include "sock.h"
+#include "tcprepair.h"
 #include "usage.h"
 #include "util.h"
 
@@ -42,6 +43,9 @@ static const char options[] =
     "  -s ctlsock  the control socket\n"
     "  -t seconds  bound on each wait\n"
     "  -u [op:]user  also trust this user (for operation op)\n"
+    "  -X          take the connection from the exporter command runs\n"
+    "  -x          hand the holder's connection to an importer (another "
+    "host)\n"
     "  --version   the version on standard output, exit 0\n";
 
 /* The usage: the SYNOPSIS of the man page, a line a form. */
@@ -52,6 +56,9 @@ static const char *const forms[] = {
 	"[-u [op:]user] -s ctlsock",
     "-L [-j] [-g group] [-t seconds] [-u user] -s ctlsock",
     "-D [-g group] [-t seconds] [-u user] -s ctlsock name ...",
+    "-X [-hiN] [-g [op:]group] [-t seconds] [-u [op:]user] -s ctlsock "
+	"command [arg ...]",
+    "-x [-g group] [-t seconds] [-u user] -s ctlsock",
     NULL
 };
 
@@ -158,15 +165,49 @@ client_delete(const struct addr *a, const struct trust *trust,
 }
 
 /*
- * The four forms of the SYNOPSIS: hold a connection, be a store, list
- * one, delete from one.  -D and -L pick theirs, the operands the others.
+ * The six forms of the SYNOPSIS: hold a connection, be a store, list
+ * one, delete from one, import a connection from another host, export
+ * one to it.  -D, -L, -X and -x pick theirs, the operands the others.
  */
-enum verb { RELAY, STORE, LIST, DELETE };
+enum verb { RELAY, STORE, LIST, DELETE, IMPORT, EXPORT };
+
+/* The option that picks each verb, for "cannot use -E with -x". */
+static const char verbopt[] = { 0, 0, 'L', 'D', 'X', 'x' };
 
 #define VERB(v)		(1u << (v))
-#define CLIENTS		(VERB(LIST) | VERB(DELETE))
+#define CLIENTS		(VERB(LIST) | VERB(DELETE) | VERB(EXPORT))
 #define OPTS		"EfijNS"	/* the options a form may refuse */
 #define OPT(ch)		(1u << (strchr(OPTS, (ch)) - OPTS))
+
+/* -D, -L, -X or -x, after vch (0 or one of them): a second is a conflict. */
+static int
+verb_opt(int vch, int ch)
+{
+	static const char order[] = "DLXx";
+	int t;
+
+	if (vch == 0 || vch == ch)
+		return ch;
+	if (strchr(order, vch) > strchr(order, ch)) {
+		t = vch;
+		vch = ch;
+		ch = t;
+	}
+	warnx("cannot use -%c with -%c", vch, ch);
+	usage_exit(0);
+}
+
+/* The form: the option that picks it, or the operands. */
+static enum verb
+verb_pick(int vch, int argc)
+{
+	enum verb v;
+
+	for (v = LIST; v <= EXPORT; v++)
+		if (verbopt[v] == vch)
+			return v;
+	return argc == 0 ? STORE : RELAY;
+}
 
 /* Each option and the forms that do not take it, named, as nc does. */
 static const struct conflict {
@@ -178,8 +219,12 @@ static const struct conflict {
 	    "cannot use -j without -L" },
 	{ 'i', VERB(STORE), "-i and -N need a connection: host port" },
 	{ 'N', VERB(STORE), "-i and -N need a connection: host port" },
-	{ 'E', VERB(RELAY), "-E and -f limit the store, not a connection" },
-	{ 'f', VERB(RELAY), "-E and -f limit the store, not a connection" },
+	{ 'E', VERB(RELAY) | VERB(IMPORT),
+	    "-E and -f limit the store, not a connection" },
+	{ 'f', VERB(RELAY) | VERB(IMPORT),
+	    "-E and -f limit the store, not a connection" },
+	{ 'j', VERB(IMPORT) | VERB(EXPORT), NULL },
+	{ 'S', VERB(IMPORT), NULL },
 	{ 'E', CLIENTS, NULL },
 	{ 'f', CLIENTS, NULL },
 	{ 'i', CLIENTS, NULL },
@@ -212,14 +257,20 @@ check(enum verb verb, const struct opts *o, int argc, char *argv[])
 			continue;
 		if (c->why != NULL)
 			errx(EXIT_USAGE, "%s", c->why);
-		warnx("cannot use -%c with -%c", c->ch,
-		    verb == LIST ? 'L' : 'D');
+		warnx("cannot use -%c with -%c", c->ch, verbopt[verb]);
 		usage_exit(0);
 	}
 	/* A client trusts the store's user, for whatever it asks. */
 	if ((CLIENTS & VERB(verb)) && o->oparg != NULL)
-		errx(EXIT_USAGE, "%s: -L and -D trust a store's user or "
-		    "group, not an operation", esc(o->oparg));
+		errx(EXIT_USAGE, "%s: %s user or group, not an operation",
+		    esc(o->oparg), verb == EXPORT ? "-x trusts a holder's" :
+		    "-L and -D trust a store's");
+	if (verb == IMPORT && argc == 0) {
+		warnx("-X: missing command operand");
+		usage_exit(0);
+	}
+	if (verb == IMPORT)
+		return;
 	if (verb == DELETE && argc == 0) {
 		warnx("-D: missing name operand");
 		usage_exit(0);
@@ -228,7 +279,7 @@ check(enum verb verb, const struct opts *o, int argc, char *argv[])
 		warnx("%s: missing port operand", esc(argv[0]));
 		usage_exit(0);
 	}
-	if ((verb == LIST && argc != 0) || argc > 2)
+	if (((verb == LIST || verb == EXPORT) && argc != 0) || argc > 2)
 		usage_exit(0);
 }
 
@@ -264,6 +315,42 @@ relay(struct opts *o, char *argv[])
 	    (o->given & OPT('N')) != 0, (o->given & OPT('S')) != 0);
 }
 
+/* -X: the connection from another host, held from then on. */
+static void __dead2
+import(struct opts *o, char *argv[])
+{
+	struct ctl ctl;
+
+	if (!tcpr_supported())
+		errx(EXIT_USAGE, "-X: not supported on this system (moving a "
+		    "connection needs Linux's TCP_REPAIR)");
+	if (o->closed & 1 << STDOUT_FILENO)
+		errx(EXIT_USAGE, "standard output is closed: nowhere to write "
+		    "the connection to");
+	if ((o->given & OPT('i')) && o->closed & 1 << STDIN_FILENO)
+		errx(EXIT_USAGE, "-i: standard input is closed: nothing to "
+		    "send");
+	ctl_init(&ctl, &o->addr, HOLD_CONN, o->rights, o->tms);
+	relay_import(&ctl, argv, (o->given & OPT('i')) != 0,
+	    (o->given & OPT('N')) != 0);
+}
+
+/* -x: the holder's connection, to the importer on standard output. */
+static void __dead2
+export(struct opts *o)
+{
+	struct ctl ctl;
+
+	if (!tcpr_supported())
+		errx(EXIT_USAGE, "-x: not supported on this system (moving a "
+		    "connection needs Linux's TCP_REPAIR)");
+	if (o->closed & (1 << STDOUT_FILENO | 1 << STDIN_FILENO))
+		errx(EXIT_USAGE, "standard input or output is closed: -x talks "
+		    "to the importer over them");
+	ctl_init(&ctl, &o->addr, HOLD_CONN, o->rights, o->tms);
+	export_run(&ctl);
+}
+
 /* No operand: be the store of named fds. */
 static void __dead2
 store(struct opts *o)
@@ -281,7 +368,7 @@ main(int argc, char *argv[])
 	static struct opts o;
 	const char *sflag = NULL;
 	enum verb verb;
-	int ch, Dflag = 0, Lflag = 0;
+	int ch, vch = 0;
 
 	/* Before anything is opened: no socket may land on 0, 1 or 2. */
 	if ((o.closed = stdio_fix()) == -1)
@@ -289,15 +376,16 @@ main(int argc, char *argv[])
 	usage_init(forms, options);
 	version_exit(argc, argv);
 	o.tms = 10000;
-	/* It runs no program: it need never gain privileges. */
+	/* It runs no program but -X's (ssh, which needs none it could gain
+	 * by exec): it need never gain privileges. */
 	(void)no_new_privs();
-	while ((ch = getopt(argc, argv, "DE:f:g:hijLNSs:t:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "DE:f:g:hijLNSs:t:u:xX")) != -1) {
 		switch (ch) {
 		case 'D':
-			Dflag = 1;
-			break;
 		case 'L':
-			Lflag = 1;
+		case 'X':
+		case 'x':
+			vch = verb_opt(vch, ch);
 			break;
 		case 'E':
 			o.maxentries = limit(optarg, "maxentries");
@@ -335,11 +423,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (sflag == NULL)
 		missing_exit("-s ctlsock");
-	if (Dflag && Lflag) {
-		warnx("cannot use -D with -L");
-		usage_exit(0);
-	}
-	verb = Lflag ? LIST : Dflag ? DELETE : argc == 0 ? STORE : RELAY;
+	verb = verb_pick(vch, argc);
 	check(verb, &o, argc, argv);
 	eaddr_parse(&o.addr, sflag);
 	switch (verb) {
@@ -347,6 +431,10 @@ main(int argc, char *argv[])
 		relay(&o, argv);
 	case STORE:
 		store(&o);
+	case IMPORT:
+		import(&o, argv);
+	case EXPORT:
+		export(&o);
 	default:
 		return client(verb, &o, argc, argv);
 	}

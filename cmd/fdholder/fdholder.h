@@ -37,6 +37,8 @@ struct ctl {
 	struct peer	 peer;		/* the successor */
 	int		 created;	/* ep.created, while a handoff runs */
 	size_t		 nsent;		/* fds sent, for the F_ACK */
+	int		 exporting;	/* the state went to an exporter
+					   (F_STATE): the path stays ours */
 	int		 pi_l, pi_s;	/* their places in the poll array */
 	int		 spare;		/* given up to accept at the fd limit */
 	struct deadline	 pause;		/* no spare: accept nothing until */
@@ -58,6 +60,8 @@ enum {
 enum {
 	CTL_NONE,
 	CTL_TAKE,		/* send the successor our state, then ctl_sent */
+	CTL_EXPORT,		/* freeze, send the exporter our state, then
+				   ctl_exported */
 	CTL_COMMIT,		/* it confirmed: close everything, exit 0 */
 	CTL_RESUME		/* it went away before confirming: go on */
 };
@@ -70,6 +74,7 @@ void	ctl_init(struct ctl *, const struct addr *, int kind,
 	    struct trust *, int tms);
 int	ctl_listen(struct ctl *);
 int	ctl_start(struct ctl *, int (*)(void *, int), void *);
+void	ctl_claim(struct ctl *);
 void	ctl_foreign(struct ctl *, const struct perr *) __dead2;
 int	ctl_ask(struct ctl *);
 int	ctl_confirm(struct ctl *, int, size_t, int);
@@ -81,6 +86,7 @@ int	ctl_timeout(const struct ctl *);
 int	ctl_events(struct ctl *, const struct pollfd *);
 int	ctl_begin(struct ctl *, int, const struct peer *);
 void	ctl_sent(struct ctl *, size_t nfds);
+void	ctl_exported(struct ctl *);
 void	ctl_drop(struct ctl *, const struct perr *);
 void	ctl_commit(struct ctl *);
 int	ctl_accept(struct ctl *, struct peer *);
@@ -90,6 +96,9 @@ void	ctl_refuse(int, int code, const char *fmt, ...)
 
 void	relay_run(struct ctl *, const char *host, const char *port,
 	    int iflag, int Nflag, int Sflag) __dead2;
+void	relay_import(struct ctl *, char *const cmd[], int iflag, int Nflag)
+	    __dead2;
+void	export_run(struct ctl *) __dead2;
 void	store_run(struct ctl *, size_t maxentries, size_t maxfds, int Sflag)
 	    __dead2;
 

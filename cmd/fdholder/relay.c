@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "exits.h"
+#include "migrate.h"
 #include "notify.h"
 #include "relay.h"
 #include "sandbox.h"
@@ -217,8 +218,15 @@ start(struct relay *rl, int *fresh)
 	struct ctl *c = rl->ctl;
 	struct deadline dl;
 
-	resolve(rl);
 	stdio_check(rl->iflag);
+	if (rl->import != NULL) {
+		/* Our own control socket first: one holder per path. */
+		ctl_claim(c);
+		*fresh = 0;
+		import_take(rl, rl->import);
+		return;
+	}
+	resolve(rl);
 	if (ctl_start(c, relay_take, rl)) {
 		*fresh = 0;
 		return;
@@ -235,6 +243,9 @@ start(struct relay *rl, int *fresh)
 static void __dead2
 commit(struct relay *rl)
 {
+	/* Moved to another host: the service manager keeps nothing. */
+	if (rl->frozen)
+		sd_forget(rl);
 	close(rl->conn);
 	pipe_close(rl);
 	if (rl->app != -1)
@@ -312,13 +323,13 @@ relay_begin(struct relay *rl)
 		err(EXIT_SYS, "sandbox");
 }
 
+static void __dead2	relay_loop(struct relay *);
+
 void
 relay_run(struct ctl *c, const char *host, const char *port, int iflag,
     int Nflag, int Sflag)
 {
 	struct relay rl;
-	struct pollfd pfd[8];
-	int n;
 
 	memset(&rl, 0, sizeof(rl));
 	rl.ctl = c;
@@ -327,6 +338,31 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	rl.iflag = iflag;
 	rl.Nflag = Nflag;
 	rl.Sflag = Sflag;
+	relay_loop(&rl);
+}
+
+/* -X: the connection comes from the exporter that cmd runs. */
+void
+relay_import(struct ctl *c, char *const cmd[], int iflag, int Nflag)
+{
+	struct relay rl;
+
+	memset(&rl, 0, sizeof(rl));
+	rl.ctl = c;
+	rl.import = cmd;
+	rl.iflag = iflag;
+	rl.Nflag = Nflag;
+	relay_loop(&rl);
+}
+
+static void
+relay_loop(struct relay *rlp)
+{
+	struct relay rl = *rlp;
+	struct ctl *c = rl.ctl;
+	struct pollfd pfd[8];
+	int n;
+
 	relay_init(&rl);
 	relay_begin(&rl);
 	for (;;) {
@@ -346,9 +382,13 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 		case CTL_TAKE:
 			relay_handoff(&rl);
 			continue;
+		case CTL_EXPORT:
+			relay_export(&rl);
+			continue;
 		case CTL_COMMIT:
 			commit(&rl);
 		case CTL_RESUME:
+			relay_thaw(&rl);
 			continue;
 		}
 		if (c->state != CS_SENT)
@@ -356,7 +396,7 @@ relay_run(struct ctl *c, const char *host, const char *port, int iflag,
 	}
 	if (rl.broke_before)
 		warnx("%s port %s: the connection broke before the handoff; "
-		    "what was read of it is written", host, port);
+		    "what was read of it is written", rl.host, rl.port);
 	if (rl.status == EXIT_OK)
 		sd_forget(&rl);
 	exit(rl.status);

@@ -70,6 +70,8 @@ struct relay {
 	int		 insock;	/* in is a socket: recv */
 	int		 pi_conn, pi_out, pi_in, pi_pw;
 	int		 nhanded;	/* fds the handoff brought */
+	int		 frozen;	/* conn in repair mode: an export runs */
+	char *const	*import;	/* -X: the exporter's command, or NULL */
 };
 void	buf_init(struct buf *, size_t cap);
 void	buf_set(struct buf *, const void *, size_t);
