@@ -64,7 +64,8 @@ MANS	:= $(wildcard man/*.[1-8])
 COMPS	:= $(wildcard completions/*)
 EXAMPLES := $(shell find examples -type f 2>/dev/null | LC_ALL=C sort)
 # The longest scripts first, so that prove -j ends them together.
-SLOWT	:= tests/fdholder.t tests/fuzz.t tests/macos.t tests/storeload.t \
+SLOWT	:= tests/fdholder.t tests/fuzz.t tests/macos.t tests/migrate.t \
+	   tests/storeload.t \
 	   tests/store.t tests/systemd.t tests/examples.t
 TESTS	:= $(SLOWT) $(filter-out $(SLOWT),$(sort $(wildcard tests/*.t)))
 # Three scripts at a time: most of a script's time is waiting (for a

@@ -114,3 +114,25 @@ fd_drain(int fd, void *buf, size_t len,
 			return -1;
 	}
 }
+
+/*
+ * The start of a small file under directory dir (a /proc entry, say),
+ * NUL-terminated in buf: its length, or -1 (errno) if it could not be
+ * opened or read, 0 if empty.
+ */
+ssize_t
+fd_readat(int dir, const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int f, e;
+
+	if (len == 0 || (f = openat(dir, path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(f, buf, len - 1);
+	e = errno;
+	close(f);
+	errno = e;
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}

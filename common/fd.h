@@ -2,6 +2,8 @@
 #ifndef FD_H
 #define FD_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 /* The kinds of fd, as F_ENTRIES names them (fdproto(7)). */
@@ -25,5 +27,6 @@ int		 fd_nonblock(int, int on);
 void		 fds_close(const int *, int n);
 int		 fd_drain(int, void *, size_t,
 		    int (*)(const void *, size_t, void *), void *);
+ssize_t		 fd_readat(int, const char *, char *, size_t);
 
 #endif

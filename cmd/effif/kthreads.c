@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "effif.h"
+#include "fd.h"
 #include "owner.h"
 
 #define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
@@ -39,16 +40,9 @@ is_kthreadd(int proc)
 {
 	char buf[512], *p;
 	unsigned int flags;
-	ssize_t n;
-	int f;
 
-	if ((f = openat(proc, "2/stat", O_RDONLY | O_CLOEXEC)) == -1)
+	if (fd_readat(proc, "2/stat", buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	/* pid (comm) state ppid pgrp session tty_nr tpgid flags ... */
 	if ((p = strrchr(buf, ')')) == NULL ||
 	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) != 1)

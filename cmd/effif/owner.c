@@ -37,6 +37,7 @@
 
 #include "effif.h"
 #include "exits.h"
+#include "fd.h"
 #include "owner.h"
 
 #define OWNER_BUFSZ	32768
@@ -99,17 +100,10 @@ static int
 fd_is_tun(struct scan *sc, const char *fd)
 {
 	char path[64], buf[1024], want[IF_NAMESIZE + 8], *p;
-	ssize_t n;
-	int f;
 
 	snprintf(path, sizeof(path), "%s/fdinfo/%s", sc->pid, fd);
-	if ((f = openat(sc->proc, path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (fd_readat(sc->proc, path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	snprintf(want, sizeof(want), "iff:\t%s\n", sc->dev);
 	return (p = strstr(buf, want)) != NULL && (p == buf || p[-1] == '\n');
 }

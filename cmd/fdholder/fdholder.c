@@ -297,19 +297,25 @@ client(enum verb verb, struct opts *o, int argc, char *argv[])
 	return rc;
 }
 
-/* host port: hold the connection, and hand it over. */
-static void __dead2
-relay(struct opts *o, char *argv[])
+/* Where would the connection's bytes go, or come from? */
+static void
+stdio_usable(const struct opts *o)
 {
-	struct ctl ctl;
-
-	/* Where would the connection's bytes go, or come from? */
 	if (o->closed & 1 << STDOUT_FILENO)
 		errx(EXIT_USAGE, "standard output is closed: nowhere to write "
 		    "the connection to");
 	if ((o->given & OPT('i')) && o->closed & 1 << STDIN_FILENO)
 		errx(EXIT_USAGE, "-i: standard input is closed: nothing to "
 		    "send");
+}
+
+/* host port: hold the connection, and hand it over. */
+static void __dead2
+relay(struct opts *o, char *argv[])
+{
+	struct ctl ctl;
+
+	stdio_usable(o);
 	ctl_init(&ctl, &o->addr, HOLD_CONN, o->rights, o->tms);
 	relay_run(&ctl, argv[0], argv[1], (o->given & OPT('i')) != 0,
 	    (o->given & OPT('N')) != 0, (o->given & OPT('S')) != 0);
@@ -324,12 +330,7 @@ import(struct opts *o, char *argv[])
 	if (!tcpr_supported())
 		errx(EXIT_USAGE, "-X: not supported on this system (moving a "
 		    "connection needs Linux's TCP_REPAIR)");
-	if (o->closed & 1 << STDOUT_FILENO)
-		errx(EXIT_USAGE, "standard output is closed: nowhere to write "
-		    "the connection to");
-	if ((o->given & OPT('i')) && o->closed & 1 << STDIN_FILENO)
-		errx(EXIT_USAGE, "-i: standard input is closed: nothing to "
-		    "send");
+	stdio_usable(o);
 	ctl_init(&ctl, &o->addr, HOLD_CONN, o->rights, o->tms);
 	relay_import(&ctl, argv, (o->given & OPT('i')) != 0,
 	    (o->given & OPT('N')) != 0);

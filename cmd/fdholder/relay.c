@@ -325,18 +325,24 @@ relay_begin(struct relay *rl)
 
 static void __dead2	relay_loop(struct relay *);
 
+static void
+relay_opts(struct relay *rl, struct ctl *c, int iflag, int Nflag)
+{
+	memset(rl, 0, sizeof(*rl));
+	rl->ctl = c;
+	rl->iflag = iflag;
+	rl->Nflag = Nflag;
+}
+
 void
 relay_run(struct ctl *c, const char *host, const char *port, int iflag,
     int Nflag, int Sflag)
 {
 	struct relay rl;
 
-	memset(&rl, 0, sizeof(rl));
-	rl.ctl = c;
+	relay_opts(&rl, c, iflag, Nflag);
 	rl.host = host;
 	rl.port = port;
-	rl.iflag = iflag;
-	rl.Nflag = Nflag;
 	rl.Sflag = Sflag;
 	relay_loop(&rl);
 }
@@ -347,11 +353,8 @@ relay_import(struct ctl *c, char *const cmd[], int iflag, int Nflag)
 {
 	struct relay rl;
 
-	memset(&rl, 0, sizeof(rl));
-	rl.ctl = c;
+	relay_opts(&rl, c, iflag, Nflag);
 	rl.import = cmd;
-	rl.iflag = iflag;
-	rl.Nflag = Nflag;
 	relay_loop(&rl);
 }
 
