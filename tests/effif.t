@@ -801,6 +801,61 @@ t_socket_owners() {
 	    fail "socket $(field socket)"
 }
 
+# leftby: the owner (-W) sends a datagram from each socket; the devices
+# they left by, as its packet socket saw them.
+leftby() {
+	local n
+	n=$(nleft)
+	kill -USR1 "$OWNER"
+	wait_for 5 more_left "$n"
+	grep '^left' own | tail -n 1 | cut -d ' ' -f 2-
+}
+
+nleft() {
+	grep -c '^left' own || :
+}
+
+more_left() {
+	[ "$(nleft)" -gt "$1" ]
+}
+
+# Issue 23, 1: a socket bound to a device (SO_BINDTODEVICE up2) while the
+# routes prefer up1.  The kernel holds a bound socket's route to its
+# device, but ip route get with both a source and a device does not
+# (IPv6: no RT6_LOOKUP_F_IFACE without a socket): a real datagram of each
+# family says where they leave, and effif must say the same.
+t_socket_bound6() {
+	local left f
+	sockrules
+	ip -n "$NS" -6 neigh add 2001:db8:1::1 lladdr 02:00:00:00:01:01 \
+	    dev up1 nud permanent
+	ip -n "$NS" -6 neigh add 2001:db8:2::1 lladdr 02:00:00:00:02:01 \
+	    dev up2 nud permanent
+	owner tun0 -d up2 -c 203.0.113.7:51820 -C "[2001:db8:ff::7]:51820" -W
+	# The question as the netlink lookup hears it answers up1.
+	ip -n "$NS" -6 route get 2001:db8:ff::7 oif up2 from 2001:db8:2::2 |
+	    grep -q 'dev up1' || t_note "ip -6 route get oif up2 from: not up1"
+	left=$(leftby)
+	[ "$left" = "up2 up2" ] || fail "datagrams left by $left"
+	t_note "datagrams left by: $left (IPv4, IPv6)"
+	for f in -4 -6; do
+		ef "$f" --method socket tun0 >out 2>err ||
+		    fail "effif $f: exit $?: $(cat err)"
+		[ "$(cat out)" = up2 ] || fail "effif $f: $(cat out), not up2"
+	done
+	ef -v -6 tun0 >out
+	field socket | grep -q "dev up2 -> up2 via 2001:db8:2::1 table main" ||
+	    fail "socket $(field socket)"
+	# No route by up2 at all: the bound socket's datagram cannot leave,
+	# and effif says so rather than answer up1.
+	ip -n "$NS" -6 route del default via 2001:db8:2::1 dev up2
+	ip -n "$NS" -6 route del 2001:db8:2::/64 dev up2
+	left=$(leftby)
+	[ "$left" = "up2 unreachable" ] || fail "datagrams left by $left"
+	must_fail 2 ef -6 --method socket tun0
+	expect_err err "tun0: no underlay route from the tunnel's sockets"
+}
+
 # kthreads: the children of kthreadd, one a line, sorted.
 kthreads() {
 	tr ' ' '\n' </proc/2/task/2/children | sed '/^$/d' | sort
@@ -1132,6 +1187,7 @@ run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
 run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid
 run "socket: ipproto and port rules route the socket as its packets" t_socket_ports
 run "socket: every process that holds the tun, not the first" t_socket_owners
+run "socket: bound to a device, each family leaves by it" t_socket_bound6
 run "socket: the walk of /proc passes over the kernel's threads" t_socket_kthreads
 run "socket: not its own fds; for -6 no IPv4 sock_diag dump" t_socket_walk_self
 t_case "effif links libbsd and libmd statically where it can" t_static_bsd

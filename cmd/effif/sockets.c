@@ -85,8 +85,38 @@ sock_multipath(struct ctx *c, const struct flow *f, const char *dev)
 }
 
 /*
+ * getroute for a socket's flow.  The kernel holds a device-bound socket's
+ * IPv6 route to that device (ip6_route_output_flags: RT6_LOOKUP_F_IFACE
+ * for sk_bound_dev_if), but RTM_GETROUTE has no socket and, given a
+ * source, holds the device only as a preference: the answer may leave by
+ * another device, which the socket's packets never do.  Given no source,
+ * it holds the device strictly: when the first answer does not leave by
+ * the bound device, ask so (*held, which f then points to).  That second
+ * question matches no "from" rule and no source-specific route; IPv4
+ * always holds.
+ */
+static int
+sock_getroute(struct ctx *c, const struct flow **f, struct flow *held,
+    struct route *rt)
+{
+	int e;
+
+	e = getroute(c->s, *f, 0, rt);
+	if ((*f)->dst.family != AF_INET6 || (*f)->oif == 0 ||
+	    (*f)->src.family == 0 || (e == 0 && rt->type == RTN_UNICAST &&
+	    rt->nnh == 1 && rt->nh[0].oif == (*f)->oif) ||
+	    (e != 0 && !unreachable(e)))
+		return e;
+	*held = **f;
+	memset(&held->src, 0, sizeof(held->src));
+	*f = held;
+	return getroute(c->s, held, 0, rt);
+}
+
+/*
  * The route of one socket's packets, as the kernel gives it for exactly
- * that flow: its remote, source, mark and bound device.  The first that
+ * that flow: its remote, source, mark, bound device, uid, protocol and
+ * ports.  The first that
  * leaves the chain is the step; others that leave elsewhere make it
  * ambiguous, and the message names each device with the processes whose
  * sockets go there (pid 0: kernel WireGuard).  0, or -1 when the kernel
@@ -99,11 +129,12 @@ sock_route(struct ctx *c, const struct flow *f, pid_t pid, struct step *st,
 	const struct nexthop *nh;
 	const struct link *x;
 	struct route rt;
+	struct flow held;
 	char one[IF_NAMESIZE + 24];
 	size_t len;
 	int e;
 
-	if ((e = getroute(c->s, f, 0, &rt)) != 0) {
+	if ((e = sock_getroute(c, &f, &held, &rt)) != 0) {
 		if (!unreachable(e))
 			return sys_fail(e, "route of a socket");
 		g->unreach++;
