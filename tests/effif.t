@@ -730,12 +730,17 @@ txpk() {
 	ip netns exec "$NS" cat "/sys/class/net/$1/statistics/tx_packets"
 }
 
+# tx_above DEV N: DEV has sent more than N packets, read anew each call.
+tx_above() {
+	[ "$(txpk "$1")" -gt "$2" ]
+}
+
 # sent DEV: the owner sends one datagram, which leaves by DEV.
 sent() {
 	local before
 	before=$(txpk "$1")
 	kill -USR1 "$OWNER"
-	wait_for 5 test "$(txpk "$1")" -gt "$before"
+	wait_for 5 tx_above "$1" "$before"
 }
 
 # sockrules: uplinks up1 and up2 whose gateways answer without ARP,
