@@ -515,6 +515,14 @@ EOF
 	must_fail 1 ef --method peer up1
 }
 
+# wgquick_rules F: family F's rules and table of a full tunnel as wg-quick
+# makes them, for wg0.
+wgquick_rules() {
+	ip -n "$NS" $1 route add default dev wg0 table 51820
+	ip -n "$NS" $1 rule add not fwmark 51820 table 51820
+	ip -n "$NS" $1 rule add table main suppress_prefixlength 0
+}
+
 # Issue 15, the kernel asked: a full tunnel (wg-quick) over two uplinks,
 # the lower metric second; the scan asks the kernel the route bound to each
 # uplink and reads no table, unless a rule could make the two differ.
@@ -524,9 +532,7 @@ t_scan_kernel() {
 	uplink up1 1 200
 	uplink up2 2 100
 	for f in -4 -6; do
-		ip -n "$NS" $f route add default dev wg0 table 51820
-		ip -n "$NS" $f rule add not fwmark 51820 table 51820
-		ip -n "$NS" $f rule add table main suppress_prefixlength 0
+		wgquick_rules $f
 	done
 	ip -n "$NS" route get 192.0.2.1 oif up1 fibmatch | grep -q 'dev up1'
 	for f in -4 -6; do
@@ -555,9 +561,7 @@ t_scan_nodump() {
 	uplink up1 1 200
 	uplink up2 2 100
 	for f in -4 -6; do
-		ip -n "$NS" $f route add default dev wg0 table 51820
-		ip -n "$NS" $f rule add not fwmark 51820 table 51820
-		ip -n "$NS" $f rule add table main suppress_prefixlength 0
+		wgquick_rules $f
 		ip -n "$NS" $f rule add pref 10 oif up1 table 100
 	done
 	ip -n "$NS" route add 198.51.100.0/24 via 10.1.0.1 dev up1 table 100
