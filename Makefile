@@ -53,7 +53,14 @@ MANS	:= $(wildcard man/*.[1-8])
 # completions there are, the examples (each mode kept: 755 or 644).
 COMPS	:= $(wildcard completions/*)
 EXAMPLES := $(shell find examples -type f 2>/dev/null | LC_ALL=C sort)
-TESTS	:= $(sort $(wildcard tests/*.t))
+# The longest scripts first, so that prove -j ends them together.
+SLOWT	:= tests/fdholder.t tests/fuzz.t tests/macos.t tests/storeload.t \
+	   tests/store.t tests/systemd.t tests/examples.t
+TESTS	:= $(SLOWT) $(filter-out $(SLOWT),$(sort $(wildcard tests/*.t)))
+# Three scripts at a time: most of a script's time is waiting (for a
+# successor, a timeout, a peer), and each script has its own directory,
+# namespaces and ports.  PROVEFLAGS=-j1 runs them one by one.
+PROVEFLAGS ?= -j3 --timer
 
 all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck $(B)/tests/rtsockcheck
 
@@ -203,7 +210,7 @@ bench: all
 	bench/run
 	bench/effif
 
-# effif's methods against ip route get with 20,000 routes (issue 15).
+# effif's methods against ip route get with 100,000 routes (issues 15, 23).
 bench-effif: all
 	bench/effif
 

@@ -13,11 +13,13 @@
 #include "scm.h"
 #include "wire.h"
 
-/* Send all of buf, the fds riding on its first byte. */
+/* Send all of fo, its fds riding on its first byte. */
 int
-frame_send(int s, int type, int flags, const void *data, size_t len,
-    const int *fds, int nfds, const struct deadline *dl, struct perr *pe)
+frame_send(int s, const struct frout *fo, const struct deadline *dl,
+    struct perr *pe)
 {
+	const void *data = fo->data;
+	size_t len = fo->len;
 	unsigned char hdr[PROTO_HDRLEN];
 	union ctlbuf ctl;
 	struct iovec iov[2];
@@ -25,7 +27,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
 	size_t done = 0, total = PROTO_HDRLEN + len;
 	ssize_t n;
 
-	hdr_put(hdr, type, flags, len, nfds);
+	hdr_put(hdr, fo->type, fo->flags, len, fo->nfds);
 	while (done < total) {
 		memset(&msg, 0, sizeof(msg));
 		if (done < PROTO_HDRLEN) {
@@ -42,7 +44,7 @@ frame_send(int s, int type, int flags, const void *data, size_t len,
 			msg.msg_iovlen = 1;
 		}
 		if (done == 0)
-			rights_put(&msg, &ctl, fds, nfds);
+			rights_put(&msg, &ctl, fo->fds, fo->nfds);
 		if ((n = scm_send(s, &msg, dl)) == -1) {
 			perr_sys(pe, "send");
 			return -1;
@@ -255,5 +257,6 @@ frame_error(int s, const struct perr *pe, const struct deadline *dl)
 	struct perr ignored;
 	size_t n = error_put(buf, pe->code, pe->msg);
 
-	frame_send(s, F_ERROR, 0, buf, n, NULL, 0, dl, &ignored);
+	frame_send(s, &(struct frout){ .type = F_ERROR, .data = buf,
+	    .len = n }, dl, &ignored);
 }

@@ -57,6 +57,19 @@ struct frame {
 };
 
 /*
+ * A frame to send (frame_send, outq_frame): its header's type and flags,
+ * len bytes of payload, and the fds that ride on its first byte.
+ */
+struct frout {
+	int		 type;
+	int		 flags;
+	const void	*data;
+	size_t		 len;
+	const int	*fds;
+	int		 nfds;
+};
+
+/*
  * A frame being decoded as its bytes come (frame_step), on a socket that
  * others share a poll loop with; zeroed, it is empty.
  */
@@ -70,8 +83,8 @@ struct frdec {
 
 #define FRAME_AGAIN	(-2)	/* frame_step: the rest has not come yet */
 
-int	frame_send(int, int type, int flags, const void *, size_t,
-	    const int *fds, int nfds, const struct deadline *, struct perr *);
+int	frame_send(int, const struct frout *, const struct deadline *,
+	    struct perr *);
 int	frame_step(int, struct frdec *, struct frame *, int flags,
 	    struct perr *);
 void	frdec_free(struct frdec *);

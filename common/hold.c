@@ -73,8 +73,8 @@ request_send(int s, int type, struct wbuf *b, const struct deadline *dl,
 		errno = ENOMEM;
 		perr_sys(pe, "malloc");
 		r = -1;
-	} else if ((r = frame_send(s, type, 0, b->p, b->len, NULL, 0, dl,
-	    pe)) == -1)
+	} else if ((r = frame_send(s, &(struct frout){ .type = type,
+	    .data = b->p, .len = b->len }, dl, pe)) == -1)
 		perr_why(s, pe);	/* refused as it accepted us? */
 	wb_free(b);
 	return r;
@@ -220,7 +220,8 @@ hold_list(int s, FILE *fp, int json, const struct deadline *dl,
 	struct rbuf r;
 	int rc, more;
 
-	if (frame_send(s, F_LIST, FF_STATE, NULL, 0, NULL, 0, dl, pe) == -1) {
+	if (frame_send(s, &(struct frout){ .type = F_LIST, .flags = FF_STATE },
+	    dl, pe) == -1) {
 		perr_why(s, pe);
 		return -1;
 	}

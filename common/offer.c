@@ -104,8 +104,9 @@ fdset_send(int s, const struct fdset *set, const struct deadline *dl,
 	do {
 		k = set->n - i < PROTO_MAXFDS ? set->n - i : PROTO_MAXFDS;
 		len = offer_payload(buf, set, i, k);
-		r = frame_send(s, F_OFFER, i + k < set->n ? FF_MORE : 0, buf,
-		    len, set->fds + i, k, dl, pe);
+		r = frame_send(s, &(struct frout){ F_OFFER,
+		    i + k < set->n ? FF_MORE : 0, buf, len, set->fds + i,
+		    (int)k }, dl, pe);
 		i += k;
 	} while (r == 0 && i < set->n);
 	free(buf);
@@ -208,7 +209,8 @@ ack_send(int s, uint32_t count, const struct deadline *dl, struct perr *pe)
 	unsigned char b[ACK_LEN];
 
 	ack_put(b, count);
-	return frame_send(s, F_ACK, 0, b, sizeof(b), NULL, 0, dl, pe);
+	return frame_send(s, &(struct frout){ .type = F_ACK, .data = b,
+	    .len = sizeof(b) }, dl, pe);
 }
 
 /* Wait for the peer's F_ACK of count fds; its F_ERROR becomes pe. */

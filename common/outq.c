@@ -47,9 +47,11 @@ outq_room(struct outq *q, size_t n, struct perr *pe)
 
 /* Queue a frame; at most one frame with fds may wait at a time. */
 int
-outq_frame(struct outq *q, int type, int flags, const void *data,
-    size_t len, const int *fds, int nfds, struct perr *pe)
+outq_frame(struct outq *q, const struct frout *fo, struct perr *pe)
 {
+	size_t len = fo->len;
+	int nfds = fo->nfds;
+
 	if (nfds > 0 && q->nfds > 0) {
 		errno = EBUSY;
 		perr_sys(pe, "queue fds");
@@ -58,14 +60,14 @@ outq_frame(struct outq *q, int type, int flags, const void *data,
 	if (outq_room(q, PROTO_HDRLEN + len, pe) == -1)
 		return -1;
 	if (nfds > 0) {
-		memcpy(q->fds, fds, nfds * sizeof(int));
+		memcpy(q->fds, fo->fds, nfds * sizeof(int));
 		q->nfds = nfds;
 		q->owned = 0;
 		q->fdat = q->len;
 	}
-	hdr_put(q->p + q->len, type, flags, len, nfds);
+	hdr_put(q->p + q->len, fo->type, fo->flags, len, nfds);
 	if (len > 0)
-		memcpy(q->p + q->len + PROTO_HDRLEN, data, len);
+		memcpy(q->p + q->len + PROTO_HDRLEN, fo->data, len);
 	q->len += PROTO_HDRLEN + len;
 	return 0;
 }
@@ -76,7 +78,8 @@ outq_ack(struct outq *q, uint32_t count, struct perr *pe)
 	unsigned char b[ACK_LEN];
 
 	ack_put(b, count);
-	return outq_frame(q, F_ACK, 0, b, sizeof(b), NULL, 0, pe);
+	return outq_frame(q, &(struct frout){ .type = F_ACK, .data = b,
+	    .len = sizeof(b) }, pe);
 }
 
 int
@@ -86,7 +89,8 @@ outq_error(struct outq *q, const struct perr *pe)
 	struct perr ignored;
 	size_t n = error_put(buf, pe->code, pe->msg);
 
-	return outq_frame(q, F_ERROR, 0, buf, n, NULL, 0, &ignored);
+	return outq_frame(q, &(struct frout){ .type = F_ERROR, .data = buf,
+	    .len = n }, &ignored);
 }
 
 /*
@@ -107,8 +111,8 @@ outq_offer(struct outq *q, const struct fdset *set, size_t i,
 		return -1;
 	}
 	len = offer_payload(buf, set, i, k);
-	r = outq_frame(q, F_OFFER, i + k < set->n ? FF_MORE : 0, buf, len,
-	    set->fds + i, k, pe);
+	r = outq_frame(q, &(struct frout){ F_OFFER,
+	    i + k < set->n ? FF_MORE : 0, buf, len, set->fds + i, (int)k }, pe);
 	free(buf);
 	return r == -1 ? -1 : (int)k;
 }

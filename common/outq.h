@@ -25,8 +25,7 @@ struct outq {
 	int		 fds[PROTO_MAXFDS];
 };
 
-int	outq_frame(struct outq *, int type, int flags, const void *, size_t,
-	    const int *fds, int nfds, struct perr *);
+int	outq_frame(struct outq *, const struct frout *, struct perr *);
 int	outq_ack(struct outq *, uint32_t, struct perr *);
 int	outq_error(struct outq *, const struct perr *);
 int	outq_offer(struct outq *, const struct fdset *, size_t,

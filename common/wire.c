@@ -319,20 +319,19 @@ delete_get(struct rbuf *r, char name[PROTO_NAMEMAX + 1])
 }
 
 void
-entry_put(struct wbuf *b, const char *name, uint32_t uid, uint32_t age,
-    uint32_t ttl, const int *fds, size_t nfds, int state, int reserved)
+entry_put(struct wbuf *b, const struct wentry *e, const int *fds)
 {
-	size_t j;
+	unsigned j;
 
-	wb_name(b, name);
-	wb_u32(b, uid);
-	wb_u32(b, age);
-	wb_u32(b, ttl);
-	wb_u16(b, nfds);
-	for (j = 0; j < nfds; j++)
+	wb_name(b, e->name);
+	wb_u32(b, e->uid);
+	wb_u32(b, e->age);
+	wb_u32(b, e->ttl);
+	wb_u16(b, e->nfds);
+	for (j = 0; j < e->nfds; j++)
 		wb_u8(b, fd_kind(fds[j]));
-	if (state)
-		wb_u8(b, reserved ? ENTRY_RESERVED : 0);
+	if (e->reserved != -1)
+		wb_u8(b, e->reserved ? ENTRY_RESERVED : 0);
 }
 
 /* The next entry of an F_ENTRIES payload; -1 if it is malformed. */

@@ -107,7 +107,9 @@ int	delete_get(struct rbuf *, char name[PROTO_NAMEMAX + 1]);
 
 /*
  * One entry of F_ENTRIES: name, uid, age, time left, the kinds of its fds,
- * and with FF_STATE its state byte.
+ * and with FF_STATE its state byte.  entry_put writes the kinds of the
+ * fds it is given (kinds is not read) and the state byte unless reserved
+ * is -1.
  */
 struct wentry {
 	char			 name[PROTO_NAMEMAX + 1];
@@ -119,8 +121,7 @@ struct wentry {
 	int			 reserved;	/* -1: the store did not say */
 };
 
-void	entry_put(struct wbuf *, const char *name, uint32_t uid, uint32_t age,
-	    uint32_t ttl, const int *fds, size_t nfds, int state, int reserved);
+void	entry_put(struct wbuf *, const struct wentry *, const int *fds);
 int	entry_get(struct rbuf *, int state, struct wentry *);
 
 /*

@@ -541,8 +541,98 @@ t_scan_kernel() {
 	ip -n "$NS" rule add pref 50 table 100 suppress_ifgroup 5
 	ef -v -4 --method scan wg0 >out
 	[ "$(field chain)" = "wg0 (scan) -> up2" ] || fail "$(cat out)"
-	[ "$(field note)" = "scan read the tables: a rule on oif, suppress_ifgroup or a selector the scan passes over" ] ||
+	[ "$(field note)" = "scan read the tables: suppress_ifgroup or a selector the scan passes over" ] ||
 	    fail "note $(field note)"
+}
+
+# Issue 23, 6: the scan asks the kernel with a rule on oif present, and
+# an IPv6 scan with no reject or throw on its way dumps no route: strace
+# shows every netlink request, none of them a route dump.
+t_scan_nodump() {
+	local f
+	ns
+	tun wg0
+	uplink up1 1 200
+	uplink up2 2 100
+	for f in -4 -6; do
+		ip -n "$NS" $f route add default dev wg0 table 51820
+		ip -n "$NS" $f rule add not fwmark 51820 table 51820
+		ip -n "$NS" $f rule add table main suppress_prefixlength 0
+		ip -n "$NS" $f rule add pref 10 oif up1 table 100
+	done
+	ip -n "$NS" route add 198.51.100.0/24 via 10.1.0.1 dev up1 table 100
+	ip -n "$NS" -6 route add 2001:db8:77::/48 via 2001:db8:1::1 dev up1 \
+	    table 100
+	for f in -4 -6; do
+		# LeakSanitizer cannot run under ptrace (SAN=1 builds).
+		ip netns exec "$NS" env \
+		    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		    strace -f -e trace=sendto -o trace \
+		    "$BIN/effif" -v $f --method scan wg0 >out
+		[ "$(field chain)" = "wg0 (scan) -> up2" ] || fail "$f: $(cat out)"
+		! grep -q note: out || fail "$f: $(field note)"
+		! grep 'RTM_GETROUTE.*NLM_F_DUMP' trace || fail "$f: a route dump"
+	done
+}
+
+# Issue 23, 6: a rule on oif sends one device's lookup to a table the scan
+# never meets (table 100, up2 at metric 10): that answer is not the scan's,
+# which is main's lowest metric, up2 (up1 were a lookup trusted).
+t_scan_oif_divert() {
+	local f
+	ns
+	tun wg0
+	uplink up1 1 200
+	uplink up2 2 100
+	ip -n "$NS" route add default via 10.2.0.1 dev up2 table 100 metric 10
+	ip -n "$NS" -6 route add default via 2001:db8:2::1 dev up2 table 100 \
+	    metric 10
+	for f in -4 -6; do
+		ip -n "$NS" $f route add default dev wg0 table 51820
+		ip -n "$NS" $f rule add not fwmark 51820 table 51820
+		ip -n "$NS" $f rule add pref 10 oif up2 table 100
+		ip -n "$NS" $f route del default via "$(gw $f 2)" dev up2
+		ip -n "$NS" $f route add default via "$(gw $f 2)" dev up2 \
+		    metric 150
+		is up2 ef $f --method scan wg0
+	done
+}
+
+# gw -4|-6 N: the gateway of uplink N.
+gw() {
+	if [ "$1" = -4 ]; then echo "10.$2.0.1"; else echo "2001:db8:$2::1"; fi
+}
+
+# Issue 23, 6: an IPv6 throw default in main below the uplink's metric
+# sends the scan on to table 300 (up2); a lookup bound to up1 passes over
+# the throw, which lives on lo, and would answer up1.  Then a reject.
+t_scan_throw6() {
+	ns
+	tun wg0
+	uplink up1 1 200
+	uplink up2 2 300
+	ip -n "$NS" -6 route del default via 2001:db8:2::1 dev up2
+	ip -n "$NS" -6 route add default via 2001:db8:2::1 dev up2 table 300
+	ip -n "$NS" -6 rule add pref 40000 table 300
+	ip -n "$NS" -6 route add throw default metric 100
+	ip -n "$NS" -6 route get 2001:db8::1 | grep -q 'dev up2'
+	is up2 ef -6 --method scan wg0
+	ip -n "$NS" -6 route add default dev wg0 table 51820
+	ip -n "$NS" -6 rule add not fwmark 51820 table 51820
+	ip -n "$NS" -6 rule add table main suppress_prefixlength 0
+	is up2 ef -6 --method scan wg0
+	ip -n "$NS" -6 route del throw default metric 100
+	is up1 ef -6 --method scan wg0
+	# Packets with the mark pass by table 51820: only unmarked ones see
+	# its reject, which no lookup bound to an uplink sees either.
+	ip -n "$NS" -6 route add unreachable default metric 10 table 51820
+	must_fail 2 ef -6 --method scan wg0
+	expect_err err "no underlay route (unreachable default route in table 51820)"
+	ip -n "$NS" -6 route del unreachable default metric 10 table 51820
+	ip -n "$NS" -6 route add unreachable default metric 100 table 300
+	ip -n "$NS" -6 route del default via 2001:db8:1::1 dev up1
+	must_fail 2 ef -6 --method scan wg0
+	expect_err err "no underlay route (unreachable default route in table 300)"
 }
 
 # owner ARGS: tests/tunowner.py ARGS in the namespace, a real tun owner
@@ -936,6 +1026,9 @@ run "-w -46: each line names its family" t_watch46
 run "-w: a netlink error is one round's answer, not the end" t_watch_error
 run "-w: twenty flips 50 ms apart are twenty lines" t_watch_flips
 run "scan asks the kernel, device by device, unless a rule forbids" t_scan_kernel
+run "scan: an oif rule, no IPv6 reject: the kernel asked, no dump" t_scan_nodump
+run "scan: an oif rule that diverts a lookup is not the scan's answer" t_scan_oif_divert
+run "scan: an IPv6 throw default below the uplink, a reject before it" t_scan_throw6
 run "socket: the tun owner's socket, its mark, device and peer" t_socket
 run "socket: an unconnected marked socket, then none that leaves" t_socket_mark
 run "socket: a uidrange rule routes the owner's socket as its packets" t_socket_uid

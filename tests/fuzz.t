@@ -19,16 +19,16 @@ replay() {
 	t_note "$1: $n inputs replayed"
 }
 
-# fuzzed NAME: a bounded run of the harness (FUZZ_SECONDS, 15 by default),
+# fuzzed NAME: a bounded run of the harness (FUZZ_SECONDS, 10 by default),
 # from the committed corpus, which it reads and never writes; what it
 # finds is left in ./crash-* and fails the case.
 fuzzed() {
 	rm -rf corpus && mkdir corpus
-	"$FZ/$1" -max_total_time="${FUZZ_SECONDS:-15}" -print_final_stats=1 \
+	"$FZ/$1" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=1 \
 	    -artifact_prefix=./ corpus "$TOP/tests/fuzz/corpus/$1" >log 2>&1 ||
 	    { tail -n 30 log >&2; fail "$1: fuzzing found a crash"; }
 	t_note "$1: $(sed -n 's/^stat::number_of_executed_units: *//p' log)" \
-	    "runs in ${FUZZ_SECONDS:-15} s," \
+	    "runs in ${FUZZ_SECONDS:-10} s," \
 	    "$(grep -o 'cov: [0-9]*' log | tail -n 1) edges"
 }
 

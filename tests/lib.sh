@@ -166,7 +166,7 @@ _t_cleanup() {
 # t_case NAME FUNCTION: run one case and report it in TAP.  With T_TODO
 # set, a failure is a known bug, TAP's "# TODO $T_TODO".
 t_case() {
-	local name=$1 fn=$2 rc pid dog
+	local name=$1 fn=$2 rc pid dog t0=${EPOCHREALTIME/./}
 	T_N=$((T_N + 1))
 	# T_ONLY=FUNCTION runs that case alone, for debugging.
 	if [ -n "${T_ONLY:-}" ] && [ "$fn" != "$T_ONLY" ]; then
@@ -190,6 +190,9 @@ t_case() {
 	kill "$dog" 2>/dev/null
 	wait "$dog" 2>/dev/null
 	_t_cleanup
+	# T_TIMES=1: each case's wall time, to find where the suite's goes.
+	[ -z "${T_TIMES:-}" ] || printf '# %s: %d ms\n' "$fn" \
+	    $(( (${EPOCHREALTIME/./} - t0) / 1000 ))
 	if [ "$rc" -eq 0 ]; then
 		echo "ok $T_N - $name${T_TODO:+ # TODO $T_TODO}"
 		# What a case wants the reader to see (t_note), as comments.
@@ -202,6 +205,9 @@ t_case() {
 		T_FAILED=$((T_FAILED + 1))
 		echo "not ok $T_N - $name"
 		sed 's/^/# /' "$T_DIR/log" | tail -n 40
+		# prove shows a script's standard error, not its comments:
+		# the reason goes there too, named, for whoever ran make check.
+		sed "s|^|${0##*/} $T_N ($fn): |" "$T_DIR/log" | tail -n 40 >&2
 	fi
 }
 

@@ -19,6 +19,19 @@
 
 enum { R_FAIL = -1, R_NONE, R_FOUND, R_SEVERAL };
 
+/* The tunnel asked about. */
+struct tunnel {
+	const char	*name;
+	unsigned int	 index;
+};
+
+/* The route found under the tunnel, and how it was found. */
+struct under {
+	unsigned int	 via;		/* the interface it leaves */
+	struct ipaddr	 gw;
+	char		 how[160];
+};
+
 static void
 push(const struct macsys *m, struct answer *a, unsigned int index)
 {
@@ -83,9 +96,8 @@ physical(const struct macsys *m, unsigned int index, char *name)
  * scoped default route for every interface with a router of its own.
  */
 static int
-route_scoped(const struct macsys *m, const char *self, unsigned int selfi,
-    const struct ipaddr *dst, unsigned int *via, struct ipaddr *gw,
-    char *how, size_t len)
+route_scoped(const struct macsys *m, const struct tunnel *t,
+    const struct ipaddr *dst, struct under *u)
 {
 	unsigned int idx[MAC_IFS_MAX];
 	char name[IF_NAMESIZE], names[128] = "";
@@ -95,7 +107,7 @@ route_scoped(const struct macsys *m, const char *self, unsigned int selfi,
 	if ((n = m->list(m->ctx, idx, MAC_IFS_MAX)) == -1)
 		return R_FAIL;
 	for (i = 0; i < n; i++) {
-		if (idx[i] == selfi || !physical(m, idx[i], name))
+		if (idx[i] == t->index || !physical(m, idx[i], name))
 			continue;
 		switch (m->route(m->ctx, dst, idx[i], &r)) {
 		case -1:
@@ -104,8 +116,8 @@ route_scoped(const struct macsys *m, const char *self, unsigned int selfi,
 			if (r.index != idx[i])
 				break;
 			if (found++ == 0) {
-				*via = idx[i];
-				*gw = r.gw;
+				u->via = idx[i];
+				u->gw = r.gw;
 			}
 			if (names[0] != '\0')
 				strlcat(names, ", ", sizeof(names));
@@ -113,22 +125,22 @@ route_scoped(const struct macsys *m, const char *self, unsigned int selfi,
 		}
 	}
 	if (found == 0) {
-		snprintf(how, len, "the route leads into %s itself, and no "
-		    "other interface has a route of its own", self);
+		snprintf(u->how, sizeof(u->how), "the route leads into %s "
+		    "itself, and no other interface has a route of its own",
+		    t->name);
 		return R_NONE;
 	}
-	snprintf(how, len, found == 1 ?
+	snprintf(u->how, sizeof(u->how), found == 1 ?
 	    "the route leads into %s itself: %s's own route answered" :
 	    "the route leads into %s itself, and %s have routes of their own",
-	    self, names);
+	    t->name, names);
 	return found == 1 ? R_FOUND : R_SEVERAL;
 }
 
 /* The route to dst that does not lead into the tunnel itself. */
 static int
-route_of(const struct macsys *m, const char *self, unsigned int selfi,
-    const struct ipaddr *dst, unsigned int *via, struct ipaddr *gw,
-    char *how, size_t len)
+route_of(const struct macsys *m, const struct tunnel *t,
+    const struct ipaddr *dst, struct under *u)
 {
 	struct rtanswer r;
 
@@ -140,19 +152,23 @@ route_of(const struct macsys *m, const char *self, unsigned int selfi,
 	}
 	if (r.index == 0)
 		return R_NONE;
-	if (r.index != selfi) {
-		*via = r.index;
-		*gw = r.gw;
+	if (r.index != t->index) {
+		u->via = r.index;
+		u->gw = r.gw;
 		return R_FOUND;
 	}
-	return route_scoped(m, self, selfi, dst, via, gw, how, len);
+	return route_scoped(m, t, dst, u);
 }
 
-/* The route method: the peer's route, or the default, of a family. */
+/*
+ * The route method: the peer's route, or the default, of a family; its
+ * gateway and family go in a.
+ */
 static int
 by_route(const struct macsys *m, const struct query *q, unsigned int self,
-    unsigned int *via, struct answer *a, char *how, size_t len)
+    struct under *u, struct answer *a)
 {
+	struct tunnel t = { q->name, self };
 	struct ipaddr dst;
 	int fams[2], i, n = 0, r = R_NONE;
 
@@ -171,10 +187,10 @@ by_route(const struct macsys *m, const struct query *q, unsigned int self,
 			memset(&dst, 0, sizeof(dst));
 			dst.family = fams[i];
 		}
-		r = route_of(m, q->name, self, &dst, via, &a->gateway, how,
-		    len);
+		r = route_of(m, &t, &dst, u);
 		a->family = fams[i];
 	}
+	a->gateway = u->gw;
 	return r;
 }
 
@@ -189,8 +205,9 @@ failed(struct answer *a, const char *name, const char *what)
 void
 mac_resolve(const struct macsys *m, const struct query *q, struct answer *a)
 {
-	char why[96] = "", how[160] = "", name[IF_NAMESIZE];
-	unsigned int self, del = 0, via = 0;
+	char why[96] = "", name[IF_NAMESIZE];
+	struct under u = { 0 };
+	unsigned int self, del = 0;
 	int r, st;
 
 	memset(a, 0, sizeof(*a));
@@ -209,8 +226,8 @@ mac_resolve(const struct macsys *m, const struct query *q, struct answer *a)
 		a->chain[0].method = M_DELEGATE;
 		push(m, a, del);
 		if (q->method == M_NONE &&
-		    by_route(m, q, self, &via, a, how, sizeof(how)) == R_FOUND &&
-		    via != del && m->name(m->ctx, via, name))
+		    by_route(m, q, self, &u, a) == R_FOUND &&
+		    u.via != del && m->name(m->ctx, u.via, name))
 			snprintf(a->note, sizeof(a->note), "the route says %s",
 			    name);
 		a->family = q->family;
@@ -230,7 +247,7 @@ mac_resolve(const struct macsys *m, const struct query *q, struct answer *a)
 		a->status = EXIT_REFUSED;
 		return;
 	}
-	r = by_route(m, q, self, &via, a, how, sizeof(how));
+	r = by_route(m, q, self, &u, a);
 	if (r == R_FAIL) {
 		failed(a, q->name, "route socket");
 		return;
@@ -239,16 +256,16 @@ mac_resolve(const struct macsys *m, const struct query *q, struct answer *a)
 		a->status = r == R_SEVERAL ? EXIT_AMBIGUOUS : EXIT_NOROUTE;
 		snprintf(a->error, sizeof(a->error), "%s: %s%s%s%s%s", q->name,
 		    r == R_SEVERAL ? "ambiguous" : "no underlay route",
-		    why[0] != '\0' ? "; " : "", why, how[0] != '\0' ? "; " : "",
-		    how);
+		    why[0] != '\0' ? "; " : "", why,
+		    u.how[0] != '\0' ? "; " : "", u.how);
 		return;
 	}
 	a->chain[0].method = M_ROUTE;
-	push(m, a, via);
-	if (why[0] != '\0' || how[0] != '\0')
+	push(m, a, u.via);
+	if (why[0] != '\0' || u.how[0] != '\0')
 		snprintf(a->warn, sizeof(a->warn), "%s: %s%s%s: answered by "
 		    "the route", q->name, why, why[0] != '\0' &&
-		    how[0] != '\0' ? "; " : "", how);
+		    u.how[0] != '\0' ? "; " : "", u.how);
 	strlcpy(a->note, a->warn[0] != '\0' ? a->warn + strlen(q->name) + 2 :
 	    "", sizeof(a->note));
 }

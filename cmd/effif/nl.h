@@ -1,9 +1,9 @@
 /* ISC license: see LICENSE. */
 /*
  * effif on Linux: what its files share.  nl.c talks rtnetlink, links.c,
- * rules.c and routes.c read the kernel's tables, methods.c and sockets.c
- * (beside owner.c) answer for one device, linux.c drives them.  None of
- * them exits: a failure is -1 (or R_ERR) with sys_error() set.
+ * rules.c and routes.c read the kernel's tables, methods.c, scan.c and
+ * sockets.c (beside owner.c) answer for one device, linux.c drives them.
+ * None of them exits: a failure is -1 (or R_ERR) with sys_error() set.
  */
 #ifndef NL_H
 #define NL_H
@@ -23,6 +23,7 @@
 #define RULE_STEPS	4096	/* rules a scan visits, gotos included */
 #define DUMP_TRIES	5
 #define ASK_MAX		16	/* devices a scan asks about, one by one */
+#define THROW_ASKS	4	/* lookups that may rule out an IPv6 throw */
 
 struct kind {
 	const char	*name;
@@ -68,6 +69,7 @@ struct rule {
 	uint32_t	mask;
 	int		nomatch;	/* a selector local packets miss */
 	int		oifsel;		/* an oif selector */
+	char		oifname[IF_NAMESIZE];
 	int		unknown;	/* a selector effif cannot judge */
 };
 
@@ -204,7 +206,8 @@ int	 link_tunnel(const struct link *);
 /* rules.c */
 int	 rule_cb(const struct nlmsghdr *, void *);
 int	 rules_load(struct sys *, int);
-int	 rule_matches(const struct rule *, uint32_t);
+int	 rule_matches(const struct rule *, uint32_t, const char *);
+size_t	 rule_walk(const struct rule *, size_t, const char *, size_t *);
 int	 mark_in_use(struct sys *, int, uint32_t);
 int	 suppressed(struct ctx *, const struct rule *, const struct nexthop *);
 size_t	 rule_target(const struct rule *, size_t, uint32_t);
@@ -224,14 +227,20 @@ int	 srcroutes6_load(struct sys *);
 
 /* methods.c */
 int	 in_chain(const struct ctx *, unsigned int);
-void	 step_route(struct step *, enum method, const struct nexthop *, int,
-	    uint32_t, int, uint32_t);
+void	 step_route(struct step *, enum method, const struct route *,
+	    const struct nexthop *, const uint32_t *);
 const struct nexthop *route_leaves(struct ctx *, const struct route *);
 int	 route_pick(struct ctx *, const struct route *,
 	    const struct nexthop **, char *, size_t);
+int	 by_source(struct ctx *, const struct ipaddr *, int, uint32_t,
+	    enum method, struct step *);
+int	 mark_ask(struct ctx *, int, uint32_t, int, enum method,
+	    struct step *);
 int	 by_link(struct ctx *, const struct link *, struct step *);
 int	 by_peer(struct ctx *, const struct link *, int, struct step *);
 int	 by_mark(struct ctx *, int, struct step *);
+
+/* scan.c */
 int	 by_scan(struct ctx *, int, struct step *);
 
 /* sockets.c */

@@ -62,9 +62,11 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 	 * Local packets have no source address yet, iif lo, no oif and
 	 * tos 0.
 	 */
-	if (frh->src_len != 0 || frh->tos != 0 || at.tb[FRA_OIFNAME] != NULL)
+	if (frh->src_len != 0 || frh->tos != 0)
 		r->nomatch = 1;
-	r->oifsel = at.tb[FRA_OIFNAME] != NULL;
+	if ((r->oifsel = at.tb[FRA_OIFNAME] != NULL) &&
+	    !attr_str(at.tb[FRA_OIFNAME], r->oifname, sizeof(r->oifname)))
+		r->unknown = 1;
 	if (at.tb[FRA_IIFNAME] != NULL &&
 	    (!attr_str(at.tb[FRA_IIFNAME], iif, sizeof(iif)) ||
 	    strcmp(iif, "lo") != 0))
@@ -108,14 +110,17 @@ rules_load(struct sys *s, int family)
 	return 0;
 }
 
+/* Whether r takes a lookup with that mark, bound to device dev or (NULL)
+ * to none. */
 int
-rule_matches(const struct rule *r, uint32_t mark)
+rule_matches(const struct rule *r, uint32_t mark, const char *dev)
 {
 	int m;
 
 	if (r->unknown)
 		return 0;
-	m = !r->nomatch;
+	m = !r->nomatch && (!r->oifsel ||
+	    (dev != NULL && strcmp(r->oifname, dev) == 0));
 	if (r->hasmark && ((mark ^ r->mark) & r->mask) != 0)
 		m = 0;
 	return r->invert ? !m : m;
@@ -152,6 +157,28 @@ suppressed(struct ctx *c, const struct rule *r, const struct nexthop *nh)
 	return r->hasgroup && nh != NULL &&
 	    (l = link_byindex(c->s, nh->oif)) != NULL &&
 	    l->group == r->group;
+}
+
+/*
+ * The rules a lookup without a mark meets, bound to device dev or (NULL)
+ * to none, in order, its gotos taken (the kernel refuses a goto
+ * backwards, so each rule is met once): their indices in w, which has
+ * room for n; how many.
+ */
+size_t
+rule_walk(const struct rule *r, size_t n, const char *dev, size_t *w)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!rule_matches(&r[i], 0, dev))
+			continue;
+		w[k++] = i;
+		if (r[i].action == FR_ACT_GOTO && !r[i].unresolved &&
+		    rule_target(r, n, r[i].target) > i)
+			i = rule_target(r, n, r[i].target) - 1;
+	}
+	return k;
 }
 
 /* The first rule of that preference, where a goto lands, or n. */

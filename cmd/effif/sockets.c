@@ -121,8 +121,8 @@ sock_route(struct ctx *c, const struct flow *f, pid_t pid, struct step *st,
 	if (sock_multipath(c, f, x->name) == -1)
 		return -1;
 	if (g->found == 0) {
-		step_route(st, M_SOCKET, nh, f->dst.family, rt.table,
-		    f->hasmark, f->mark);
+		step_route(st, M_SOCKET, &rt, nh,
+		    f->hasmark ? &f->mark : NULL);
 		snprintf(c->ans->note, sizeof(c->ans->note), "%s", how);
 	} else if (st->next != x->index)
 		g->several = 1;

@@ -100,8 +100,8 @@ ctl_ask(struct ctl *c)
 	 */
 	take_put(&b, c->kind);
 	if (!b.oom)
-		frame_send(s, F_TAKE, FF_SINCE, b.p, b.len, NULL, 0, &dl,
-		    &pe);
+		frame_send(s, &(struct frout){ .type = F_TAKE,
+		    .flags = FF_SINCE, .data = b.p, .len = b.len }, &dl, &pe);
 	wb_free(&b);
 	return s;
 }

@@ -60,8 +60,9 @@ relay_handoff(struct relay *rl)
 		fds[nfds++] = rl->app;
 	if (b.oom)
 		perr_set(&pe, PE_SYS, "out of memory");
-	if (b.oom || frame_send(c->succ, F_HANDOFF, 0, b.p, b.len, fds, nfds,
-	    &c->until, &pe) == -1)
+	if (b.oom || frame_send(c->succ, &(struct frout){ .type = F_HANDOFF,
+	    .data = b.p, .len = b.len, .fds = fds, .nfds = nfds }, &c->until,
+	    &pe) == -1)
 		ctl_drop(c, b.oom ? &pe : NULL);
 	else
 		ctl_sent(c, nfds);

@@ -81,6 +81,7 @@ static int
 fill_list(struct store *st, struct client *cl, struct perr *pe)
 {
 	struct wbuf b = { 0 };
+	struct wentry we;
 	struct entry *e;
 	int64_t now = now_ms();
 	size_t i;
@@ -92,9 +93,13 @@ fill_list(struct store *st, struct client *cl, struct perr *pe)
 		i++;
 	for (; i < st->nentries && b.len < LISTFRAME; i++) {
 		e = st->ent[i];
-		entry_put(&b, e->name, e->uid, entry_age(e, now),
-		    entry_ttl(e, now), e->set.fds, e->set.n, cl->liststate,
-		    e->taken);
+		strlcpy(we.name, e->name, sizeof(we.name));
+		we.uid = e->uid;
+		we.age = entry_age(e, now);
+		we.ttl = entry_ttl(e, now);
+		we.nfds = e->set.n;
+		we.reserved = cl->liststate ? e->taken : -1;
+		entry_put(&b, &we, e->set.fds);
 		strlcpy(cl->name, e->name, sizeof(cl->name));
 	}
 	if (i == st->nentries)
@@ -103,9 +108,10 @@ fill_list(struct store *st, struct client *cl, struct perr *pe)
 		perr_set(pe, PE_SYS, "out of memory");
 		r = -1;
 	} else
-		r = outq_frame(&cl->q, F_ENTRIES,
-		    (i < st->nentries ? FF_MORE : 0) |
-		    (cl->liststate ? FF_STATE : 0), b.p, b.len, NULL, 0, pe);
+		r = outq_frame(&cl->q, &(struct frout){ .type = F_ENTRIES,
+		    .flags = (i < st->nentries ? FF_MORE : 0) |
+		    (cl->liststate ? FF_STATE : 0), .data = b.p,
+		    .len = b.len }, pe);
 	wb_free(&b);
 	return r;
 }

@@ -45,9 +45,9 @@ hframe_flush(struct store *st, struct hframe *h, int more, struct perr *pe)
 		perr_set(pe, PE_SYS, "out of memory");
 		r = -1;
 	} else
-		r = frame_send(c->succ, F_HANDOFF, (more ? FF_MORE : 0) |
-		    (st->since ? FF_SINCE : 0), b.p, b.len, h->fds, h->nfds,
-		    &c->until, pe);
+		r = frame_send(c->succ, &(struct frout){ F_HANDOFF,
+		    (more ? FF_MORE : 0) | (st->since ? FF_SINCE : 0), b.p,
+		    b.len, h->fds, h->nfds }, &c->until, pe);
 	wb_free(&b);
 	h->recs.len = h->names.len = 0;
 	h->nrecs = 0;

@@ -10,6 +10,7 @@
 #include "../../cmd/effif/rules.c"
 #include "../../cmd/effif/routes.c"
 #include "../../cmd/effif/methods.c"
+#include "../../cmd/effif/scan.c"
 #include "../../cmd/effif/sockets.c"
 #include "../../cmd/effif/linux.c"
 #include "../../cmd/effif/owner.c"
