@@ -100,6 +100,55 @@ fd_move(int *fd, int from)
 	return 0;
 }
 
+/* Another fd of ours that fd_lift() keeps out of the way, or NULL. */
+static int *also;
+
+void
+fd_lift_also(int *fd)
+{
+	also = fd;
+}
+
+static int
+lift(int *fd, int low)
+{
+	int nfd;
+
+	if (fd == NULL || *fd == -1 || *fd >= low)
+		return 0;
+	/* No room up there: it stays, and fd_place moves what must move. */
+	if ((nfd = fcntl(*fd, F_DUPFD_CLOEXEC, low)) == -1)
+		return errno == EINVAL || errno == EMFILE ? 0 : -1;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+/*
+ * The kernel gives each fd received the lowest free number: a set for a
+ * program that takes it from fd 3 up lands there, in order, in place, if
+ * none of ours is in the way.  Move *s (the connection it comes on) and
+ * the fd of fd_lift_also() (a listener) to low or above, close-on-exec.
+ * Two calls per frame of up to 253 fds, where placing costs two per fd.
+ */
+int
+fd_lift(int *s, int low)
+{
+	return lift(s, low) == -1 || lift(also, low) == -1 ? -1 : 0;
+}
+
+/* The set is where a program takes it from: fd 3, 4, ... in order. */
+int
+fdset_in_place(const struct fdset *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->fds[i] != 3 + (int)i)
+			return 0;
+	return 1;
+}
+
 /*
  * Move src[i] to dst[i], for a program we exec: the placed fds lose
  * close-on-exec, the sources are closed, and src says where each one went.
@@ -124,14 +173,15 @@ fd_place(int *src, const int *dst, size_t n, int *keep)
 				return -1;
 		if (*keep == dst[i] && fd_move(keep, high + 1) == -1)
 			return -1;
+		/* dup2 leaves the copy open across exec. */
+		if (src[i] == dst[i] && fcntl(dst[i], F_SETFD, 0) == -1)
+			return -1;
 		if (src[i] != dst[i]) {
 			if (dup2(src[i], dst[i]) == -1)
 				return -1;
 			close(src[i]);
 			src[i] = dst[i];
 		}
-		if (fd_cloexec(dst[i], 0) == -1)
-			return -1;
 	}
 	return 0;
 }

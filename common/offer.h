@@ -31,7 +31,7 @@ size_t	offer_payload(unsigned char *, const struct fdset *, size_t,
 int	fdset_send(int, const struct fdset *, const struct deadline *,
 	    struct perr *);
 int	fdset_take(struct fdset *, struct frame *, struct perr *);
-int	fdset_recv(int, struct fdset *, const struct deadline *,
+int	fdset_recv(int *, struct fdset *, const struct deadline *,
 	    struct perr *);
 int	ack_send(int, uint32_t, const struct deadline *, struct perr *);
 int	ack_recv(int, uint32_t, const struct deadline *, struct perr *);
