@@ -5,9 +5,15 @@
 # exchange needs): fdsend to an fdrecv that execs true, a store's STORE
 # (fdsend -n) and FETCH (fdrecv -n -D, exec true), at 1, 1,000 and
 # 10,000 fds.  Prints bench/run's lines (FIGURE|LABEL|MEDIAN|LOW|HIGH|
-# UNIT|REF), ms; report.py takes the cost per fd from them.
+# UNIT|REF), ms, wall time and CPU time (FIGUREc); report.py takes the
+# cost per fd from them.
 set -eu
 B=$1 W=$2 RUNS=$3
+# As a service manager starts them: fds 0-2 alone, so that the receivers
+# find 3 and up free (an fd inherited there costs fdrecv a move per fd).
+for fd in $(ls /proc/$$/fd); do
+	[ "$fd" -le 2 ] || eval "exec $fd>&-"
+done 2>/dev/null
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 cc -O2 -Wall -o "$W/manyfds" "$TOP/bench/manyfds.c"
@@ -21,10 +27,15 @@ hf() {
 	    >/dev/null 2>&1 || { echo "perfd: failed: $label" >&2; return 0; }
 	python3 - "$W/perfd.json" "$fig" "$label" <<-'EOF'
 	import json, statistics, sys
-	r = sorted(json.load(open(sys.argv[1]))["results"][0]["times"])
+	j = json.load(open(sys.argv[1]))["results"][0]
+	r = sorted(j["times"])
 	q = lambda x: r[min(len(r) - 1, int(len(r) * x))] * 1000
 	print("%s|%s|%.3f|%.3f|%.3f|ms|" % (sys.argv[2], sys.argv[3],
 	      statistics.median(r) * 1000, q(.25), q(.75)))
+	# CPU time, user and system, of the processes measured (hyperfine's
+	# means): steadier than wall time on a busy machine.
+	print("%sc|%s|%.3f|-|-|ms|" % (sys.argv[2], sys.argv[3],
+	      (j["user"] + j["system"]) * 1000))
 	EOF
 }
 
@@ -50,6 +61,7 @@ for n in 1 1000 10000; do
 	hf 2f "FETCH: fdrecv -n -D that execs true, $n fds" \
 	    --prepare "$W/manyfds $n $B/fdsend -n f$n $W/perfd.store $fds" \
 	    "$B/fdrecv -n f$n -D $W/perfd.store true"
-	hf 2f "floor: raw fetch from a raw holder that execs true, $n fds" \
+	hf 2f "floor: raw fetch and delete from a raw holder that execs true, $n fds" \
+	    --prepare "$W/manyfds $n $W/rawpass send $W/rawhold $n" \
 	    "$W/rawpass fetch $W/rawhold true"
 done

@@ -13,7 +13,8 @@
  *   rawpass hold PATH
  *	a store of one set, the floor of fdholder's: a sender's fds replace
  *	what it holds (closed); a connection that sends nothing first is a
- *	fetch: it gets them as recv takes them, and they stay held.
+ *	fetch and delete: it gets them as recv takes them, and they are
+ *	closed here.
  *   rawpass fetch PATH prog [arg ...]
  *	connect to PATH, shut down its writing side (a fetch), take the
  *	fds as recv does and exec prog.
@@ -188,8 +189,11 @@ hold_side(const char *path)
 	for (;;) {
 		if ((s = accept4(l, NULL, NULL, SOCK_CLOEXEC)) == -1)
 			return 111;
-		if (recv(s, &byte, 1, MSG_PEEK) == 0)
+		if (recv(s, &byte, 1, MSG_PEEK) == 0) {
 			give(s, fds, n);
+			while (n > 0)
+				close(fds[--n]);
+		}
 		else if ((k = take(s, in, cap)) >= 0 && k <= cap) {
 			while (n > 0)
 				close(fds[--n]);

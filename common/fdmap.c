@@ -156,34 +156,50 @@ fdset_in_place(const struct fdset *set)
  * the highest target where there is room, else to the lowest free number,
  * so that every target below the limit on open files can be placed.
  * *keep (an fd still needed until the exec, or -1) is moved off the
- * targets too.
+ * targets too.  Which fd sits on a target is looked up, not searched for:
+ * 10,000 fds took 50 million comparisons.
  */
 int
 fd_place(int *src, const int *dst, size_t n, int *keep)
 {
-	size_t i, j;
-	int high = 0;
+	size_t i;
+	int high = 0, j, r = -1, *at;
 
 	for (i = 0; i < n; i++)
 		if (dst[i] > high)
 			high = dst[i];
+	/* at[fd]: 1 + the place in src of the fd on number fd, or 0. */
+	if ((at = calloc((size_t)high + 1, sizeof(int))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (src[i] <= high)
+			at[src[i]] = (int)i + 1;
 	for (i = 0; i < n; i++) {
-		for (j = i + 1; j < n; j++)
-			if (src[j] == dst[i] && fd_move(&src[j], high + 1) == -1)
-				return -1;
+		if ((j = at[dst[i]] - 1) > (int)i) {
+			if (fd_move(&src[j], high + 1) == -1)
+				goto out;
+			at[dst[i]] = 0;
+			if (src[j] <= high)
+				at[src[j]] = j + 1;
+		}
 		if (*keep == dst[i] && fd_move(keep, high + 1) == -1)
-			return -1;
+			goto out;
 		/* dup2 leaves the copy open across exec. */
 		if (src[i] == dst[i] && fcntl(dst[i], F_SETFD, 0) == -1)
-			return -1;
+			goto out;
 		if (src[i] != dst[i]) {
 			if (dup2(src[i], dst[i]) == -1)
-				return -1;
+				goto out;
 			close(src[i]);
+			if (src[i] <= high)
+				at[src[i]] = 0;
 			src[i] = dst[i];
 		}
 	}
-	return 0;
+	r = 0;
+out:
+	free(at);
+	return r;
 }
 
 /*
