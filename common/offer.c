@@ -46,6 +46,26 @@ fdset_add(struct fdset *set, int fd, const char *name)
 	return 0;
 }
 
+/*
+ * Give back the room the set will not fill (it grows by doubling): a
+ * store holds many.  Each array keeps at least n places, so a failed
+ * shrink costs nothing but the room.
+ */
+void
+fdset_trim(struct fdset *set)
+{
+	int *fds;
+	char **names;
+
+	if (set->n == 0 || set->n == set->cap)
+		return;
+	if ((fds = reallocarray(set->fds, set->n, sizeof(int))) != NULL)
+		set->fds = fds;
+	if ((names = reallocarray(set->names, set->n, sizeof(char *))) != NULL)
+		set->names = names;
+	set->cap = set->n;
+}
+
 void
 fdset_close(struct fdset *set)
 {

@@ -24,6 +24,7 @@ struct fdset {
 
 int	name_valid(const char *, size_t);
 int	fdset_add(struct fdset *, int fd, const char *name);
+void	fdset_trim(struct fdset *);
 void	fdset_close(struct fdset *);
 void	fdset_free(struct fdset *);
 size_t	offer_payload(unsigned char *, const struct fdset *, size_t,
