@@ -5,13 +5,15 @@
 # tools (bench/storeload): 1, 10 and 100 concurrent clients, each storing
 # then retrieving and deleting (fdsend -n / fdrecv -n -D true against
 # s6-fdholder-store / s6-fdholder-retrieve -D true), about OPS rounds in
-# all, first with the stores empty, then with 10,000 entries held.  The
-# floor runs the same processes without a store (true, env true).
+# all, first with the stores empty, then with 10,000 entries held; each
+# figure the median of three runs.  The floor runs the same processes
+# without a store (true, env true).
 # Prints bench/run's lines (FIGURE|LABEL|MEDIAN|LOW|HIGH|UNIT|REF).
 set -eu
 B=$1 W=$2 OPS=$3
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 HELD=${STORE_HELD:-10000}
+REPS=${STORE_REPS:-3}
 
 cc -O2 -Wall -o "$W/storeload" "$TOP/bench/storeload.c"
 mkdir -p "$W/sb.rules/uid/0/env"
@@ -38,28 +40,45 @@ load() {
 	BIN=$B "$W/storeload" "$@"
 }
 
-# point HELD CLIENTS: the three rows of one point.
+# point HELD CLIENTS: the three rows of one point, each the median of
+# REPS runs, the three kinds taking turns (the machine's load drifts).
 point() {
-	local held=$1 c=$2 r k sock pid label ref out
+	local held=$1 c=$2 r k rep sock pid label ref at
 	r=$((OPS / c))
 	[ "$r" -ge 2 ] || r=2
-	for k in floor s6 fdtools; do
-		case $k in
-		floor)	sock=- pid=0 label=$FLOOR ref= ;;
-		s6)	sock=$W/sb.s6 pid=$s6 label=$S6 ref= ;;
-		*)	sock=$W/sb.fdh pid=$fdh label=$FDH ref=$S6 ;;
-		esac
-		label="$c client$([ "$c" = 1 ] || echo s), $held held: $label"
-		[ -z "$ref" ] || ref="$c client$([ "$c" = 1 ] || echo s), $held held: $ref"
-		out=$(load "$k" "$sock" "$pid" "$c" "$r") || {
-			echo "storebench: failed: $label" >&2
-			continue
-		}
-		set -- $out
-		echo "7o|$label|$2|-|-|ops/s|$ref"
-		echo "7l|$label|$3|$4|-|us|$ref"
-		[ "$k" = floor ] || echo "7c|$label|$5|-|-|us|$ref"
+	at="$c client$([ "$c" = 1 ] || echo s), $held held"
+	: >"$W/sb.runs"
+	for rep in $(seq "$REPS"); do
+		for k in floor s6 fdtools; do
+			case $k in
+			floor)	sock=- pid=0 ;;
+			s6)	sock=$W/sb.s6 pid=$s6 ;;
+			*)	sock=$W/sb.fdh pid=$fdh ;;
+			esac
+			echo "$k $(load "$k" "$sock" "$pid" "$c" "$r")" \
+			    >>"$W/sb.runs" || echo "storebench: failed: $k, $at" >&2
+		done
 	done
+	python3 - "$W/sb.runs" "$at" "$FLOOR" "$S6" "$FDH" <<-'EOF'
+	import statistics, sys
+	runs, at, names = sys.argv[1], sys.argv[2], dict(zip(
+	    ("floor", "s6", "fdtools"), sys.argv[3:6]))
+	by = {}
+	for l in open(runs):
+	    f = l.split()
+	    if len(f) == 9:
+	        by.setdefault(f[0], []).append([float(x) for x in f[1:]])
+	for k in ("floor", "s6", "fdtools"):
+	    if k not in by:
+	        continue
+	    m = lambda i: statistics.median(v[i] for v in by[k])
+	    label = "%s: %s" % (at, names[k])
+	    ref = "%s: %s" % (at, names["s6"]) if k == "fdtools" else ""
+	    print("7o|%s|%.1f|-|-|ops/s|%s" % (label, m(1), ref))
+	    print("7l|%s|%.1f|%.1f|-|us|%s" % (label, m(2), m(3), ref))
+	    if k != "floor":
+	        print("7c|%s|%.2f|-|-|us|%s" % (label, m(4), ref))
+	EOF
 }
 
 for c in 1 10 100; do
