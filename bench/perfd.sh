@@ -58,8 +58,10 @@ for n in 1 1000 10000; do
 	"$B/fdholder" -D -s "$W/perfd.store" "s$n"
 	hf 2s "floor: raw sender to a raw holder, $n fds" \
 	    "$W/manyfds $n $W/rawpass send $W/rawhold $n"
+	# The store removes the entry once the last fetch's program runs,
+	# which may be after the next prepare came: deleted first.
 	hf 2f "FETCH: fdrecv -n -D that execs true, $n fds" \
-	    --prepare "$W/manyfds $n $B/fdsend -n f$n $W/perfd.store $fds" \
+	    --prepare "sh -c '$B/fdholder -D -s $W/perfd.store f$n 2>/dev/null; exec $W/manyfds $n $B/fdsend -n f$n $W/perfd.store $fds'" \
 	    "$B/fdrecv -n f$n -D $W/perfd.store true"
 	hf 2f "floor: raw fetch and delete from a raw holder that execs true, $n fds" \
 	    --prepare "$W/manyfds $n $W/rawpass send $W/rawhold $n" \
