@@ -30,7 +30,7 @@ run() {
 		sleep "$(awk -v n="$N" -v g="$GAP_MS" \
 		    'BEGIN { print n * (g + 3) / 1000 }')"
 		kill $! 2>/dev/null || true
-		kill -TERM "$lat"
+		kill -TERM "$lat" 2>/dev/null || true
 		wait "$lat" || true
 	else
 		GAP_US=$((GAP_MS * 1000)) "$T/restart" "$3" "$W/lat/fifo" \
