@@ -73,7 +73,8 @@ TESTS	:= $(SLOWT) $(filter-out $(SLOWT),$(sort $(wildcard tests/*.t)))
 # namespaces and ports.  PROVEFLAGS=-j1 runs them one by one.
 PROVEFLAGS ?= -j3 --timer
 
-all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck $(B)/tests/rtsockcheck
+all: $(BINS) $(B)/tests/sdcheck $(B)/tests/sbcheck $(B)/tests/rtsockcheck \
+	$(B)/tests/storecheck
 
 $(B)/%.o: %.c $(wildcard common/*.h cmd/*/*.h) Makefile
 	@mkdir -p $(dir $@)
@@ -118,6 +119,13 @@ $(B)/tests/rtsockcheck: tests/rtsockcheck.c $(B)/cmd/effif/rtsock.o \
 	    $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Icmd/effif $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# fdholder's store's entries without a daemon (tests/store.t).
+$(B)/tests/storecheck: tests/storecheck.c $(B)/cmd/fdholder/store_entry.o \
+	    $(B)/cmd/fdholder/store_due.o $(B)/cmd/fdholder/sdstore.o \
+	    $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Icmd/fdholder $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # macOS, cross-compiled (tests/macos.t runs `make macos`): the four tools
 # for each of MACOS_TARGETS, with our warnings and -Werror, by zig 0.11 from

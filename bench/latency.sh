@@ -30,14 +30,15 @@ run() {
 		sleep "$(awk -v n="$N" -v g="$GAP_MS" \
 		    'BEGIN { print n * (g + 3) / 1000 }')"
 		kill $! 2>/dev/null || true
-		kill -TERM "$lat"
+		kill -TERM "$lat" 2>/dev/null || true
 		wait "$lat" || true
 	else
 		GAP_US=$((GAP_MS * 1000)) "$T/restart" "$3" "$W/lat/fifo" \
 		    "$W/lat" "$BIN/fdholder" -s "$W/lat/ctl" 127.0.0.1 \
 		    "$port" >"$W/lat/last"
 		kill "$(cat "$W/lat/last")" 2>/dev/null || true
-		kill -TERM "$lat"
+		# Ending the last holder may end latency first (EPIPE).
+		kill -TERM "$lat" 2>/dev/null || true
 		wait "$lat" || true
 	fi
 	rm -rf "$W/lat.$1"

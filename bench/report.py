@@ -59,6 +59,8 @@ print("- tools: %s; %s; %s; %s" % (
     sh("hyperfine --version"), sh("socat -V | sed -n 2p"),
     sh("ncat --version 2>&1 | head -n 1"),
     sh("dpkg-query -W -f='s6 ${Version}' s6")))
+for label, med, lo, hi, unit, ref in by.get("0", []):
+    print("- %s" % label)
 print("\nTimes are medians; the spread is the interquartile range "
       "(hyperfine, 30 runs after 3 warm-ups) unless a row says otherwise; a "
       "ratio divides a median by that of the row it names.\n")
@@ -77,19 +79,53 @@ print("\nPeak resident memory (/usr/bin/time %M):\n")
 print(table("1m", ""))
 
 print("\n## 2. Many fds in one call\n")
-print(table("2", "IQR"))
-print("\nThe limit, a raw sendmsg loop on a socketpair to a process that "
+print("Whole processes, each beside its floor: bench/rawpass, the same "
+      "processes doing only the system calls the exchange needs (a raw "
+      "sender, a raw receiver that execs true, a raw holder).  The fds "
+      "are opened on /dev/null by bench/manyfds for the sender alone; "
+      "the tools start with fds 0-2 alone.  Wall time:\n")
+for fig, what in (("2p", "fdsend to an fdrecv that execs true"),
+                  ("2s", "STORE: fdsend -n into fdholder's store"),
+                  ("2f", "FETCH: fdrecv -n -D out of it, exec true")):
+    print("%s:\n" % what)
+    print(table(fig, "IQR"))
+    print()
+print("The limit, a raw sendmsg loop on a socketpair to a process that "
       "closes them (median, min to max, of 200 rounds):\n")
 print(table("2r", "min to max"))
-one = median_of("2", "fdsend 1 fds")
-print("\n| fds | fdsend: time per fd beyond one fd | raw sendmsg: per fd |")
-print("|---:|---:|---:|")
-for n in (253, 1000, 10000):
-    m = median_of("2", "fdsend %d fds" % n)
-    r = median_of("2r", "raw sendmsg, %d fds" % n)
-    if m is not None and one is not None and r is not None:
-        print("| %d | %.2f us | %.2f us |" % (n, (m - one) * 1000 / (n - 1),
-                                              r * 1000 / n))
+
+
+def per_fd(fig, label, n):
+    """(T(n) - T(1)) / (n - 1) of the row, in us, or None."""
+    m = median_of(fig, "%s, %d fds" % (label, n))
+    one = median_of(fig, "%s, 1 fds" % label)
+    return None if m is None or one is None else (m - one) * 1000 / (n - 1)
+
+
+PERFD = (("2p", "fdsend to fdrecv that execs true",
+          "floor: raw sender to raw receiver that execs true",
+          "fdrecv's exec"),
+         ("2s", "STORE: fdsend -n", "floor: raw sender to a raw holder",
+          "STORE"),
+         ("2f", "FETCH: fdrecv -n -D that execs true",
+          "floor: raw fetch and delete from a raw holder that execs true",
+          "FETCH"))
+print("\nCost per fd beyond the first, (T(n) - T(1)) / (n - 1), wall "
+      "time and CPU time (user and system of the processes measured, "
+      "hyperfine's means; the store daemon's not counted):\n")
+print("| | fds | wall | floor | ratio | CPU | floor | ratio | "
+      "raw sendmsg loop |")
+print("|---|---:|---:|---:|---|---:|---:|---|---:|")
+for fig, ours, floor, what in PERFD:
+    for n in (1000, 10000):
+        w, wf = per_fd(fig, ours, n), per_fd(fig, floor, n)
+        c, cf = per_fd(fig + "c", ours, n), per_fd(fig + "c", floor, n)
+        r = median_of("2r", "raw sendmsg, %d fds" % n)
+        if None in (w, wf, c, cf):
+            continue
+        print("| %s | %d | %.2f us | %.2f us | %.2fx | %.2f us | %.2f us | "
+              "%.2fx | %s |" % (what, n, w, wf, w / wf, c, cf, c / cf,
+                                "%.2f us" % (r * 1000 / n) if r else ""))
 
 print("\n## 3. Relay over loopback TCP\n")
 print("GB/s, median of three runs (min to max), into /dev/null:\n")
@@ -130,6 +166,45 @@ print(table("5", "IQR"))
 print()
 print(table("5i", ""))
 
+print("\n## 7. The store under many clients, beside s6-fdholderd\n")
+print("bench/storebench.sh, bench/storeload: N concurrent clients, each "
+      "storing /dev/null under a name of its own and then retrieving and "
+      "deleting it with true run on it, by the real tools, one process "
+      "per operation (fdsend -n and fdrecv -n -D against fdholder; "
+      "s6-fdholder-store and s6-fdholder-retrieve -D against "
+      "s6-fdholder-daemon -c 120), first with the stores empty, then "
+      "with 10,000 entries held; each figure the median of three runs, "
+      "the kinds taking turns.  The floor spawns the same number of "
+      "processes with no store (true, env true).  The daemon's CPU is "
+      "from /proc/PID/schedstat.\n")
+print("| | ops/s | median | p99 | daemon CPU per op | ratio (ops/s, "
+      "median, p99, CPU) |")
+print("|---|---:|---:|---:|---:|---|")
+for label, med, lo, hi, unit, ref in by.get("7o", []):
+    lat = [r for r in by.get("7l", []) if r[0] == label]
+    cpu = median_of("7c", label)
+    line = "| %s | %.0f | %.2f ms | %.2f ms | %s |" % (
+        label, med, lat[0][1] / 1000 if lat else 0,
+        float(lat[0][2]) / 1000 if lat else 0,
+        "%.1f us" % cpu if cpu is not None else "")
+    if ref:
+        rl = [r for r in by.get("7l", []) if r[0] == ref]
+        rc = median_of("7c", ref)
+        line += " %.2fx, %.2fx, %.2fx, %s %s |" % (
+            med / median_of("7o", ref), lat[0][1] / rl[0][1],
+            float(lat[0][2]) / float(rl[0][2]),
+            "%.2fx" % (cpu / rc) if cpu and rc else "", ref)
+    else:
+        line += " |"
+    print(line)
+print("\nMemory per entry (resident set of the daemon before and after "
+      "storing the entries held, kB) and where the daemon's time per "
+      "store goes (/proc/PID/stat, user: its own; system: its system "
+      "calls):\n")
+print(table("7m", "RSS before to after"))
+print()
+print(table("7u", ""))
+
 print("\n## Targets\n")
 
 
@@ -160,10 +235,38 @@ b = median_of("1i", "s6-fdholder-store + s6-fdholder-retrieve (+ true)")
 if a and b:
     target("fewer instructions than s6-fdholder-store + retrieve", a < b,
            "%d against %d" % (a, b))
-m = median_of("2", "fdsend 1000 fds")
-if m and one:
-    target("1000 fds in one call under 2 ms beyond process start",
-           m - one < 2, "%.2f ms" % (m - one))
+for fig, ours, floor, what in PERFD:
+    for n in (1000, 10000):
+        w, wf = per_fd(fig, ours, n), per_fd(fig, floor, n)
+        c, cf = per_fd(fig + "c", ours, n), per_fd(fig + "c", floor, n)
+        if None not in (w, wf, c, cf):
+            target("%s, %d fds: cost per fd within 1.5x of the floor" %
+                   (what, n), w <= 1.5 * wf and c <= 1.5 * cf,
+                   "wall %.2fx, CPU %.2fx" % (w / wf, c / cf))
+behind = []
+for label, med, lo, hi, unit, ref in by.get("7o", []):
+    if not ref:
+        continue
+    lat = {r[0]: r for r in by.get("7l", [])}
+    if med < median_of("7o", ref):
+        behind.append("%s ops/s" % label)
+    if lat[label][1] > lat[ref][1]:
+        behind.append("%s median" % label)
+    if float(lat[label][2]) > float(lat[ref][2]):
+        behind.append("%s p99" % label)
+    if median_of("7c", label) > median_of("7c", ref):
+        behind.append("%s CPU" % label)
+mm, m6 = median_of("7m", "fdholder"), median_of("7m", "s6-fdholderd")
+if mm is not None and m6 is not None and mm > m6:
+    behind.append("memory per entry")
+if by.get("7o"):
+    target("the store ahead of s6-fdholderd at every point", not behind,
+           "behind: " + "; ".join(behind) if behind else "all points")
+u = median_of("7u", "fdholder: user (its own) per store")
+sy = median_of("7u", "fdholder: system (its system calls) per store")
+if u is not None and sy:
+    target("the store's own time per operation within 2x of its system "
+           "calls'", u <= 2 * sy, "%.0f us against %.0f us" % (u, sy))
 p = median_of("3p", "fdholder")
 lim = median_of("3p", "splice relay (the limit)")
 if p and lim:

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "fd.h"
@@ -78,6 +79,34 @@ fd_kind_str(int kind)
 	if (kind < 0 || kind >= (int)(sizeof(names) / sizeof(names[0])))
 		return "other";
 	return names[kind];
+}
+
+/*
+ * The place in fds of the first that is not open, or -1 when all are: one
+ * poll(2) per FDS_POLL of them (POLLNVAL says which), not a call per fd.
+ * Another error of poll is said as -2, errno set.
+ */
+#define FDS_POLL	256
+int
+fds_closed(const int *fds, size_t n)
+{
+	struct pollfd p[FDS_POLL];
+	size_t i, k, j;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < FDS_POLL ? n - i : FDS_POLL;
+		for (j = 0; j < k; j++) {
+			p[j].fd = fds[i + j];
+			p[j].events = 0;
+		}
+		while (poll(p, k, 0) == -1)
+			if (errno != EINTR && errno != EAGAIN)
+				return -2;
+		for (j = 0; j < k; j++)
+			if (p[j].revents & POLLNVAL)
+				return (int)(i + j);
+	}
+	return -1;
 }
 
 /* Close n fds, as when a message or a frame that brought them is refused. */

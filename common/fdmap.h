@@ -11,6 +11,9 @@
 int	fdlist_parse(const char *, int **, size_t *);
 int	fdspec_parse(const char *, int *fd, const char **name);
 int	fd_place(int *src, const int *dst, size_t, int *keep);
+int	fd_lift(int *, int low);
+void	fd_lift_also(int *);
+int	fdset_in_place(const struct fdset *);
 int	listen_env(const struct fdset *);
 void	listen_env_clear(void);
 void	nofile_raise(struct rlimit *saved);

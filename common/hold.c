@@ -141,17 +141,18 @@ hold_store(int s, const char *name, uint32_t ttl, const struct fdset *set,
 /*
  * Ask for the entry name; its fds and their names land in set.  The store
  * removes it (FETCH_REMOVE) only once hold_confirm told it we have them
- * and then the connection ends without an F_ERROR, fdproto(7).
+ * and then the connection ends without an F_ERROR, fdproto(7).  *s moves
+ * out of the way of the fds (fdset_recv).
  */
 int
-hold_fetch(int s, const char *name, int flags, struct fdset *set,
+hold_fetch(int *s, const char *name, int flags, struct fdset *set,
     const struct deadline *dl, struct perr *pe)
 {
 	struct wbuf b = { 0 };
 	int r;
 
 	fetch_put(&b, flags, name);
-	if (request_send(s, F_FETCH, &b, dl, pe) == -1)
+	if (request_send(*s, F_FETCH, &b, dl, pe) == -1)
 		return -1;
 	if ((r = fdset_recv(s, set, dl, pe)) == 0) {
 		perr_set(pe, PE_SYS, "holder closed without answering");

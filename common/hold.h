@@ -24,7 +24,7 @@ int	hold_connect(const struct addr *, const struct trust *,
 	    const struct deadline *, struct perr *);
 int	hold_store(int, const char *, uint32_t ttl, const struct fdset *,
 	    const struct deadline *, struct perr *);
-int	hold_fetch(int, const char *, int flags, struct fdset *,
+int	hold_fetch(int *, const char *, int flags, struct fdset *,
 	    const struct deadline *, struct perr *);
 int	hold_confirm(int, size_t, const struct deadline *, struct perr *);
 int	hold_list(int, FILE *, int json, const struct deadline *,

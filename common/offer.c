@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "esc.h"
+#include "fdmap.h"
 #include "offer.h"
 #include "util.h"
 #include "wire.h"
@@ -43,6 +44,26 @@ fdset_add(struct fdset *set, int fd, const char *name)
 		return -1;
 	set->fds[set->n++] = fd;
 	return 0;
+}
+
+/*
+ * Give back the room the set will not fill (it grows by doubling): a
+ * store holds many.  Each array keeps at least n places, so a failed
+ * shrink costs nothing but the room.
+ */
+void
+fdset_trim(struct fdset *set)
+{
+	int *fds;
+	char **names;
+
+	if (set->n == 0 || set->n == set->cap)
+		return;
+	if ((fds = reallocarray(set->fds, set->n, sizeof(int))) != NULL)
+		set->fds = fds;
+	if ((names = reallocarray(set->names, set->n, sizeof(char *))) != NULL)
+		set->names = names;
+	set->cap = set->n;
 }
 
 void
@@ -162,17 +183,23 @@ fdset_take(struct fdset *set, struct frame *f, struct perr *pe)
 /*
  * Receive an offer: F_OFFER frames until one without FF_MORE.  An F_ERROR
  * from the peer is returned as pe.  On error nothing received stays open.
- * Returns 1, 0 if the peer closed before sending anything, or -1.
+ * Returns 1, 0 if the peer closed before sending anything, or -1.  Before
+ * each frame *s moves out of the way of its fds (fd_lift), so that a set
+ * lands from fd 3 up where the numbers are free.
  */
 int
-fdset_recv(int s, struct fdset *set, const struct deadline *dl,
+fdset_recv(int *s, struct fdset *set, const struct deadline *dl,
     struct perr *pe)
 {
 	struct frame f;
 	int r, first = 1;
 
 	for (;;) {
-		if ((r = frame_recv(s, &f, dl, pe)) <= 0) {
+		if (fd_lift(s, 3 + (int)set->n + PROTO_MAXFDS) == -1) {
+			perr_sys(pe, "move the connection");
+			goto fail;
+		}
+		if ((r = frame_recv(*s, &f, dl, pe)) <= 0) {
 			if (r == 0 && !first)
 				perr_set(pe, PE_PROTO, "peer closed mid-offer");
 			if (r == 0 && first)

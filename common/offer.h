@@ -24,6 +24,7 @@ struct fdset {
 
 int	name_valid(const char *, size_t);
 int	fdset_add(struct fdset *, int fd, const char *name);
+void	fdset_trim(struct fdset *);
 void	fdset_close(struct fdset *);
 void	fdset_free(struct fdset *);
 size_t	offer_payload(unsigned char *, const struct fdset *, size_t,
@@ -31,7 +32,7 @@ size_t	offer_payload(unsigned char *, const struct fdset *, size_t,
 int	fdset_send(int, const struct fdset *, const struct deadline *,
 	    struct perr *);
 int	fdset_take(struct fdset *, struct frame *, struct perr *);
-int	fdset_recv(int, struct fdset *, const struct deadline *,
+int	fdset_recv(int *, struct fdset *, const struct deadline *,
 	    struct perr *);
 int	ack_send(int, uint32_t, const struct deadline *, struct perr *);
 int	ack_recv(int, uint32_t, const struct deadline *, struct perr *);

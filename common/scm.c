@@ -19,6 +19,20 @@
 #define RECV_FLAGS	0
 #endif
 
+/* Fds received are close-on-exec unless scm_exec_fds() said otherwise. */
+static int cloexec = 1;
+
+/*
+ * From now on fds arrive open across exec: fdrecv, whose every fd
+ * received is for the program it execs or closed before.  Setting and
+ * clearing close-on-exec would cost two calls per fd for nothing.
+ */
+void
+scm_exec_fds(void)
+{
+	cloexec = 0;
+}
+
 /* One SCM_RIGHTS control message of nfds fds in ctl, for msg; none for 0. */
 void
 rights_put(struct msghdr *msg, union ctlbuf *ctl, const int *fds, int nfds)
@@ -67,7 +81,8 @@ rights_take(struct msghdr *msg, int *fds, int room, struct perr *pe)
 		for (i = 0; i < k; i++) {
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 #ifndef MSG_CMSG_CLOEXEC
-			fd_cloexec(fd, 1);
+			if (cloexec)
+				fd_cloexec(fd, 1);
 #endif
 			if (n < room)
 				fds[n++] = fd;
@@ -108,7 +123,7 @@ scm_send(int s, const struct msghdr *msg, const struct deadline *dl)
 
 /*
  * recvmsg(2) once with flags, fds close-on-exec as they arrive where the
- * system can: a signal is retried, and an empty socket waited for until dl
+ * system can (unless scm_exec_fds()): a signal is retried, and an empty socket waited for until dl
  * (with dl NULL, not at all).  Returns the bytes read, 0 at end of file,
  * or -1 with errno set.
  */
@@ -117,7 +132,9 @@ scm_recv(int s, struct msghdr *msg, int flags, const struct deadline *dl)
 {
 	ssize_t n;
 
-	while ((n = recvmsg(s, msg, RECV_FLAGS | flags)) == -1) {
+	if (cloexec)
+		flags |= RECV_FLAGS;
+	while ((n = recvmsg(s, msg, flags)) == -1) {
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)

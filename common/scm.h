@@ -33,5 +33,6 @@ void	rights_put(struct msghdr *, union ctlbuf *, const int *, int);
 int	rights_take(struct msghdr *, int *, int, struct perr *);
 ssize_t	scm_send(int, const struct msghdr *, const struct deadline *);
 ssize_t	scm_recv(int, struct msghdr *, int flags, const struct deadline *);
+void	scm_exec_fds(void);
 
 #endif

@@ -91,6 +91,22 @@ have_strace() {
 	command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null
 }
 
+# bare CMD ...: CMD with fds 0-2 alone open, as a service manager starts it.
+bare() {
+	bash -c 'for fd in $(ls /proc/$$/fd); do
+	    [ "$fd" -le 2 ] || eval "exec $fd<&-"; done 2>/dev/null
+	    exec "$@"' bare "$@"
+}
+
+# calls FILE NAME ...: how many calls of these names strace -c counted in
+# FILE (its fourth column is the count, with or without errors).
+calls() {
+	local f=$1
+	shift
+	awk -v names=" $* " 'index(names, " " $NF " ") && $4 ~ /^[0-9]+$/ {
+	    n += $4 } END { print n + 0 }' "$f"
+}
+
 # The stream server of the tests (stream.py), and what its users share.
 STREAM="python3 $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stream.py"
 

@@ -19,7 +19,8 @@
  * nobody else can take it.  A successor waits for every reservation to
  * end, so that each entry ends up in exactly one place.
  *
- * Where each part lives: the entries (store_entry.c), the clients and
+ * Where each part lives: the entries (store_entry.c) and when they expire
+ * (store_due.c), the clients and
  * their requests (store_client.c), the store's own handoff to a successor
  * (store_handoff.c), the loop that polls them all (store_loop.c).
  */
@@ -42,16 +43,18 @@
 #define FAREWELL_MS	1000		/* for a last error to go out */
 #define FDMARGIN	4		/* fds opened for a moment (-S, notify) */
 
+/* An entry: as small as it can be, as a store may hold many (-E). */
 struct entry {
-	char		 name[PROTO_NAMEMAX + 1];
 	uid_t		 uid;		/* who stored it */
 	gid_t		 gid;
 	int64_t		 since;		/* ms, CLOCK_MONOTONIC */
 	uint32_t	 ttl;		/* seconds, or HOLD_FOREVER */
-	uint64_t	 gen;		/* tells a replaced entry apart */
 	int		 taken;		/* reserved by a fetch with removal */
+	uint64_t	 gen;		/* tells a replaced entry apart */
+	size_t		 duei;		/* its place in the store's due */
+	char		*sd;		/* its name in the fd store (-S), or NULL */
 	struct fdset	 set;
-	char		 sd[SDS_NAMEMAX];	/* its name in the fd store */
+	char		 name[];
 };
 
 enum {
@@ -95,6 +98,9 @@ struct store {
 	struct entry	**ent;		/* sorted by name */
 	size_t		 nentries;
 	size_t		 capentries;
+	struct entry	**due;		/* those that expire, a heap by when */
+	size_t		 ndue;
+	size_t		 capdue;
 	size_t		 nfds;		/* held in all entries */
 	size_t		 maxentries;
 	size_t		 maxfds;
@@ -122,6 +128,10 @@ int	entry_expire(struct store *);
 uint32_t entry_age(const struct entry *, int64_t now);
 uint32_t entry_ttl(const struct entry *, int64_t now);
 void	store_clear(struct store *);
+
+int	due_add(struct store *, struct entry *);
+void	due_remove(struct store *, struct entry *);
+struct entry *due_next(const struct store *);
 
 void	client_next(struct store *, struct client *);
 void	client_send(struct store *, struct client *, int fill, int then);

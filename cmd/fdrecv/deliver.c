@@ -154,7 +154,9 @@ run(const struct job *j, struct fdset *set, int conn,
 			run_fail(conn, dl, PE_SYS, EXIT_SYS, "setenv");
 		}
 	}
-	r = fd_place(set->fds, dst, set->n, &conn);
+	/* Received where prog takes them (fd_lift): nothing to move. */
+	r = j->received && j->nmap == 0 && fdset_in_place(set) ? 0 :
+	    fd_place(set->fds, dst, set->n, &conn);
 	if (dst != j->map)
 		free(dst);
 	if (r == -1)

@@ -17,6 +17,7 @@ struct job {
 	int		 *map;		/* -m: the fds' numbers, or NULL */
 	size_t		  nmap;
 	struct rlimit	  nofile;	/* the limit to give prog back */
+	int		  received;	/* the set came open across exec */
 };
 
 int	prog_check(const char *, struct perr *);

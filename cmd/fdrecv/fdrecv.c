@@ -21,6 +21,7 @@
 #include "notify.h"
 #include "peeropts.h"
 #include "proto.h"
+#include "scm.h"
 #include "sock.h"
 #include "trust.h"
 #include "usage.h"
@@ -82,8 +83,8 @@ retrieve(struct opts *o, struct job *j)
 	if ((s = hold_connect(&o->addr, &o->po.trust, &o->dl, &pe)) == -1)
 		errx(exit_for(&pe), "%s", pe.msg);
 	trust_free(&o->po.trust);
-	if (hold_fetch(s, o->nflag, o->Dflag ? FETCH_REMOVE : 0, &set, &o->dl,
-	    &pe) == -1)
+	if (hold_fetch(&s, o->nflag, o->Dflag ? FETCH_REMOVE : 0, &set,
+	    &o->dl, &pe) == -1)
 		errx(exit_for(&pe), "%s: %s", a, pe.msg);
 	if (!set_fits(&set, j, &pe))
 		errx(EXIT_REFUSED, "%s: %s: %s", a, o->nflag, pe.msg);
@@ -159,7 +160,7 @@ sender_next(struct endpoint *ep, const struct opts *o, struct peer *peer)
  * said, when it was refused, failed, or sent what we cannot deliver.
  */
 static int
-sender_take(int s, const struct peer *peer, const struct opts *o,
+sender_take(int *s, const struct peer *peer, const struct opts *o,
     const struct job *j, struct fdset *set, struct perr *pe)
 {
 	const char *a = o->addr.str;
@@ -171,7 +172,11 @@ sender_take(int s, const struct peer *peer, const struct opts *o,
 		warnx("%s: refused sender %s", a, peer_str(peer));
 		return -1;
 	}
-	r = o->po.rflag ? raw_recv(s, set, &o->dl, pe) :
+	if (o->po.rflag && fd_lift(s, 3 + PROTO_MAXFDS) == -1) {
+		perr_sys(pe, "move the connection");
+		return -1;
+	}
+	r = o->po.rflag ? raw_recv(*s, set, &o->dl, pe) :
 	    fdset_recv(s, set, &o->dl, pe);
 	if (r == 1) {
 		if (set_fits(set, j, pe) && (j->argv[0] == NULL ||
@@ -228,10 +233,11 @@ receive(struct opts *o, struct job *j)
 
 	wait_note(&o->dl, "waiting for a sender on %s", o->addr.str);
 	senders_open(&ep, o);
+	fd_lift_also(&ep.lfd);
 	for (;;) {
 		s = sender_next(&ep, o, &peer);
 		wait_note_off();
-		if ((r = sender_take(s, &peer, o, j, &set, &pe)) == 1)
+		if ((r = sender_take(&s, &peer, o, j, &set, &pe)) == 1)
 			break;
 		if (r == -1 && !o->po.rflag && !pe.remote)
 			frame_error(s, &pe, &o->dl);
@@ -356,6 +362,9 @@ main(int argc, char *argv[])
 		return listen_fds(o.Sflag, &j);
 	}
 	j.argv = argv + 1;
+	/* Every fd received is for prog, or closed before any exec. */
+	scm_exec_fds();
+	j.received = 1;
 	eaddr_parse(&o.addr, argv[0]);
 	deadline_in(&o.dl, o.po.tms);
 	nofile_raise(&j.nofile);

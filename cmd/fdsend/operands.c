@@ -7,7 +7,6 @@
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "esc.h"
 #include "exits.h"
+#include "fd.h"
 #include "fdmap.h"
 #include "listeners.h"
 #include "operands.h"
@@ -41,25 +41,43 @@ take_failed(pid_t pid, int fd)
 	err(EXIT_SYS, "pid %ld: fd %d", (long)pid, fd);
 }
 
-/* The fd to send for the operand fd: ours, or a copy of process pid's. */
+/* Fd operand fd is not ours to send: say so, and exit. */
+static void __dead2
+not_open(int fd)
+{
+	errx(EXIT_USAGE, "fd %d: not open in the calling process (fdsend "
+	    "sends the fds it inherits; -p pid takes another process's)", fd);
+}
+
+/*
+ * The fd to send for the operand fd: ours (whether it is open is asked
+ * of them all at once, by ours_open), or a copy of process pid's.
+ */
 static int
 source_fd(int fd, pid_t pid, int *pidfd)
 {
 	int copy;
 
 	if (pid == 0) {
-		if ((fd <= 2 && closed_std & 1 << fd) ||
-		    (fcntl(fd, F_GETFD) == -1 && errno == EBADF))
-			errx(EXIT_USAGE, "fd %d: not open in the calling process "
-			    "(fdsend sends the fds it inherits; -p pid takes "
-			    "another process's)", fd);
-		if (fcntl(fd, F_GETFD) == -1)
-			err(EXIT_USAGE, "fd %d", fd);
+		if (fd <= 2 && closed_std & 1 << fd)
+			not_open(fd);
 		return fd;
 	}
 	if ((copy = pidfd_take(pid, fd, pidfd)) == -1)
 		take_failed(pid, fd);
 	return copy;
+}
+
+/* Are the fds of the set open?  A system call per 256 fds, not per fd. */
+static void
+ours_open(const struct fdset *set)
+{
+	int i;
+
+	if ((i = fds_closed(set->fds, set->n)) == -2)
+		err(EXIT_SYS, "poll");
+	if (i >= 0)
+		not_open(set->fds[i]);
 }
 
 /* No listener matched spec: say what the process does listen on. */
@@ -150,4 +168,6 @@ operands_set(struct fdset *set, char **argv, int argc, pid_t pid, int rflag)
 	free(ls);
 	if (pidfd != -1)
 		close(pidfd);
+	if (pid == 0)
+		ours_open(set);
 }

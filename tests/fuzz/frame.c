@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			frame_free(&f);
 		break;
 	case 1:
-		if (fdset_recv(sv[1], &set, &dl, &pe) == 1)
+		if (fdset_recv(&sv[1], &set, &dl, &pe) == 1)
 			fdset_close(&set);
 		fdset_free(&set);
 		break;

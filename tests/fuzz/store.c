@@ -12,6 +12,7 @@
 #include "../../cmd/fdholder/ctl_handoff.c"
 #include "../../cmd/fdholder/ops.c"
 #include "../../cmd/fdholder/store_entry.c"
+#include "../../cmd/fdholder/store_due.c"
 #include "../../cmd/fdholder/store_client.c"
 #include "../../cmd/fdholder/store_request.c"
 #include "../../cmd/fdholder/store_handoff.c"
