@@ -42,7 +42,7 @@ t_mrec() { replay mrec; }
 t_regressions() {
 	local f
 	for f in frame/leak-short-header-with-fds netlink/huge-nlmsg-len \
-	    netlink/rule-src-past-message; do
+	    netlink/rule-src-past-message netlink/attr-in-last-padding; do
 		[ -s "$TOP/tests/fuzz/corpus/$f" ] || fail "missing $f"
 		"$FZ/${f%%/*}" "$TOP/tests/fuzz/corpus/$f" >log 2>&1 ||
 		    { tail -n 30 log >&2; fail "$f fails again"; }

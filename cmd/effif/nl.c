@@ -114,7 +114,12 @@ famidx(int family)
  * mnl_cb_run over a reply, once every message in it is whole.  libmnl's
  * mnl_nlmsg_ok compares the length as a signed int, so a message that
  * claims 2 GiB or more passes it and is read far past the buffer: we
- * check each length ourselves first, unsigned.  (Found by fuzzing.)
+ * check each length ourselves first, unsigned.  Whole means with its
+ * padding too: libmnl walks a message's attributes up to its aligned
+ * end, so an attribute of the last message could run up to 3 bytes past
+ * what was received; the kernel pads every message it sends to
+ * NLMSG_ALIGNTO, so a reply that does not hold it is malformed.  (Both
+ * found by fuzzing.)
  */
 int
 nl_run(const void *buf, size_t len, unsigned int seq, unsigned int portid,
@@ -126,7 +131,7 @@ nl_run(const void *buf, size_t len, unsigned int seq, unsigned int portid,
 	while (off < len && len - off >= sizeof(*nlh)) {
 		nlh = (const struct nlmsghdr *)((const char *)buf + off);
 		n = nlh->nlmsg_len;
-		if (n < sizeof(*nlh) || n > len - off) {
+		if (n < sizeof(*nlh) || MNL_ALIGN(n) > len - off) {
 			errno = EBADMSG;
 			return MNL_CB_ERROR;
 		}
