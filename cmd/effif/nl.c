@@ -76,11 +76,10 @@ attr_str(const struct nlattr *a, char *buf, size_t len)
 	return strlcpy(buf, mnl_attr_get_str(a), len) < len;
 }
 
-/* An address attribute: its length says the family.  Zero is none. */
+/* An address attribute: its length says the family. */
 int
-attr_addr(const struct nlattr *a, struct ipaddr *ip)
+attr_ip(const struct nlattr *a, struct ipaddr *ip)
 {
-	static const unsigned char zero[16];
 	uint16_t len;
 
 	if (a == NULL)
@@ -88,11 +87,23 @@ attr_addr(const struct nlattr *a, struct ipaddr *ip)
 	len = mnl_attr_get_payload_len(a);
 	if (len != 4 && len != 16)
 		return 0;
-	if (memcmp(mnl_attr_get_payload(a), zero, len) == 0)
-		return 0;
 	memset(ip, 0, sizeof(*ip));
 	ip->family = len == 4 ? AF_INET : AF_INET6;
 	memcpy(ip->a, mnl_attr_get_payload(a), len);
+	return 1;
+}
+
+/* The same, an all-zero address being none. */
+int
+attr_addr(const struct nlattr *a, struct ipaddr *ip)
+{
+	static const unsigned char zero[16];
+	struct ipaddr x;
+
+	if (!attr_ip(a, &x) ||
+	    memcmp(x.a, zero, x.family == AF_INET ? 4 : 16) == 0)
+		return 0;
+	*ip = x;
 	return 1;
 }
 

@@ -188,6 +188,7 @@ int	 attrs_cb(const struct nlattr *, void *);
 void	 attrs_nested(const struct nlattr *, unsigned int, struct attrs *);
 int	 attr_u32(const struct nlattr *, uint32_t *);
 int	 attr_str(const struct nlattr *, char *, size_t);
+int	 attr_ip(const struct nlattr *, struct ipaddr *);
 int	 attr_addr(const struct nlattr *, struct ipaddr *);
 int	 ip_multicast(const struct ipaddr *);
 int	 famidx(int);

@@ -38,6 +38,7 @@
 #include "effif.h"
 #include "exits.h"
 #include "fd.h"
+#include "nl.h"
 #include "owner.h"
 
 #define OWNER_BUFSZ	32768
@@ -367,7 +368,7 @@ owner_diag(struct osocks *v, int proto, int family)
 				what = "sock_diag receive";
 				goto out;
 			}
-			ret = mnl_cb_run(buf, n, seq, portid, diag_cb, &dc);
+			ret = nl_run(buf, n, seq, portid, diag_cb, &dc);
 		} while (ret > MNL_CB_STOP);
 		if (ret == -1 && errno != ENOENT) {
 			what = "sock_diag dump";
@@ -499,7 +500,7 @@ genl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, char *buf,
 			continue;
 		if (n == -1)
 			return -1;
-		ret = mnl_cb_run(buf, n, nlh->nlmsg_seq, portid, cb, arg);
+		ret = nl_run(buf, n, nlh->nlmsg_seq, portid, cb, arg);
 	} while (ret > MNL_CB_STOP);
 	return ret == -1 ? -1 : 0;
 }

@@ -22,29 +22,6 @@
 #include "exits.h"
 #include "nl.h"
 
-/*
- * A rule's source prefix, whose address must end within the message:
- * libmnl lets the last attribute run into the message's alignment
- * padding, past the end of what was received.
- */
-static int
-rule_src(const struct nlmsghdr *nlh, const struct nlattr *a, struct rule *r)
-{
-	size_t len;
-
-	if (a == NULL)
-		return 0;
-	len = mnl_attr_get_payload_len(a);
-	if (len != 4 && len != 16)
-		return 0;
-	if ((const char *)mnl_attr_get_payload(a) + len >
-	    (const char *)nlh + nlh->nlmsg_len)
-		return 0;
-	r->src.family = len == 4 ? AF_INET : AF_INET6;
-	memcpy(r->src.a, mnl_attr_get_payload(a), len);
-	return 1;
-}
-
 int
 rule_cb(const struct nlmsghdr *nlh, void *arg)
 {
@@ -86,7 +63,7 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 	 * only once the kernel picked one (rule_matches).
 	 */
 	r->src_len = frh->src_len;
-	if (frh->src_len != 0 && !rule_src(nlh, at.tb[FRA_SRC], r))
+	if (frh->src_len != 0 && !attr_ip(at.tb[FRA_SRC], &r->src))
 		r->unknown = 1;
 	if (frh->tos != 0)
 		r->nomatch = 1;
