@@ -291,6 +291,18 @@ newpid() {
 	[ -s httpd.pid ] && [ "$(cat httpd.pid)" != "$1" ]
 }
 
+# first_server: a store on ./fds.ctl and the first web server, started by
+# restart-webserver.sh with ./httpd.pid, serving on the port in ./port;
+# FIRST is the script's pid.
+first_server() {
+	bg fdholder -s "$PWD/fds.ctl"
+	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
+	bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" "$PWD/httpd.pid" \
+	    python3 "$TESTS/webserver.py" "$PWD/port"
+	FIRST=$!
+	wait_for 10 test -s port
+}
+
 # examples/restart-webserver.sh: the first start binds (no entry in the
 # store), then a restart under load: a client makes request after
 # request; the restart parks the socket, stops the old server (which
@@ -299,12 +311,8 @@ newpid() {
 # is gone from the store.
 restart_webserver() {
 	local old new client
-	bg fdholder -s "$PWD/fds.ctl"
-	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
-	bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" "$PWD/httpd.pid" \
-	    python3 "$TESTS/webserver.py" "$PWD/port"
-	old=$!
-	wait_for 10 test -s port
+	first_server
+	old=$FIRST
 	[ "$(cat httpd.pid)" = "$old" ] || fail "pid file: $(cat httpd.pid)"
 	bg python3 -c "$CLIENT" "$(cat port)" >load
 	client=$!
@@ -480,11 +488,7 @@ one_serves() {
 # new server), no run fails to park, and every request is answered.
 restart_together() {
 	local old a b client i
-	bg fdholder -s "$PWD/fds.ctl"
-	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
-	bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" "$PWD/httpd.pid" \
-	    python3 "$TESTS/webserver.py" "$PWD/port"
-	wait_for 10 test -s port
+	first_server
 	bg python3 -c "$CLIENT" "$(cat port)" >load
 	client=$!
 	for i in 1 2 3; do
@@ -511,12 +515,8 @@ restart_together() {
 # not stopped: it still serves, and the script says why.
 restart_overlap_broken() {
 	local old
-	bg fdholder -s "$PWD/fds.ctl"
-	wait_for 10 fdholder -L -s "$PWD/fds.ctl"
-	bg sh "$EX/restart-webserver.sh" -s "$PWD/fds.ctl" "$PWD/httpd.pid" \
-	    python3 "$TESTS/webserver.py" "$PWD/port"
-	old=$!
-	wait_for 10 test -s port
+	first_server
+	old=$FIRST
 	bg sh "$EX/restart-webserver.sh" -o 1 -s "$PWD/fds.ctl" \
 	    "$PWD/httpd.pid" sh -c 'exit 3' 2>err
 	wait_for 10 grep -q . err
