@@ -6,14 +6,14 @@
 # then retrieving and deleting (fdsend -n / fdrecv -n -D true against
 # s6-fdholder-store / s6-fdholder-retrieve -D true), about OPS rounds in
 # all, first with the stores empty, then with 10,000 entries held; each
-# figure the median of three runs.  The floor runs the same processes
+# figure the median of five runs.  The floor runs the same processes
 # without a store (true, env true).
 # Prints bench/run's lines (FIGURE|LABEL|MEDIAN|LOW|HIGH|UNIT|REF).
 set -eu
 B=$1 W=$2 OPS=$3
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 HELD=${STORE_HELD:-10000}
-REPS=${STORE_REPS:-3}
+REPS=${STORE_REPS:-5}
 
 cc -O2 -Wall -o "$W/storeload" "$TOP/bench/storeload.c"
 mkdir -p "$W/sb.rules/uid/0/env"
