@@ -19,16 +19,26 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= $(WARNS)
 CPPFLAGS += -D_DEFAULT_SOURCE -D_GNU_SOURCE -Icommon \
 	   $(shell pkg-config --cflags libbsd-overlay)
-# STATIC=1 links fdsend, fdrecv and fdholder statically: binaries to copy
-# onto a broken host, and each exec is spared the dynamic linker (bench/).
-# effif stays dynamic, as Debian ships no libmnl.a.  Names of users, groups
-# and hosts still go through glibc's NSS modules, loaded at run time: on a
+# libbsd and libmd are linked statically into every tool where libbsd-dev
+# has their archives (Linux), libc shared: two libraries fewer to map at
+# each start, about 0.1 ms of CPU a process, the most of what fdsend -n
+# and fdrecv -n -D cost beyond two processes that do nothing (bench/,
+# section 7).  A libbsd update then needs the tools rebuilt.
+# STATIC=1 links fdsend, fdrecv and fdholder wholly statically: binaries
+# to copy onto a broken host, spared the dynamic linker (bench/).  effif
+# stays dynamic, as Debian ships no libmnl.a.  Names of users, groups and
+# hosts still go through glibc's NSS modules, loaded at run time: on a
 # host of another glibc, give numbers.
 ifeq ($(STATIC),1)
-PCSTATIC = --static
 STATIC_LDFLAGS = -static
+LDLIBS	+= $(shell pkg-config --static --libs libbsd-overlay)
+else ifneq ($(and $(filter Linux,$(shell uname -s)),$(wildcard \
+	   $(shell pkg-config --variable=libdir libbsd 2>/dev/null)/libbsd.a)),)
+LDLIBS	+= -Wl,--as-needed -Wl,-Bstatic \
+	   $(shell pkg-config --static --libs-only-l libbsd) -Wl,-Bdynamic
+else
+LDLIBS	+= $(shell pkg-config --libs libbsd-overlay)
 endif
-LDLIBS	+= $(shell pkg-config $(PCSTATIC) --libs libbsd-overlay)
 # The sandbox's seccomp filters (Linux): built by libseccomp when the
 # tools are, by common/gen/sbgen.c, for the architecture of the machine
 # that builds them; the tools include them and do not link libseccomp.
@@ -41,17 +51,8 @@ CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS	+= -fsanitize=address,undefined
 endif
 
+# libmnl stays shared: Debian has no libmnl.a.
 effif_LIBS = $(shell pkg-config --libs libmnl 2>/dev/null)
-# effif, which a script may run at every route change, links libbsd and
-# libmd statically where libbsd-dev has their archives: two libraries
-# fewer to map at each start (21 mmaps to 12, about 0.1 ms of CPU of the
-# 0.7 of effif --help).  libmnl stays shared: Debian has no libmnl.a.
-ifeq ($(shell uname -s),Linux)
-ifneq ($(wildcard $(shell pkg-config --variable=libdir libbsd 2>/dev/null)/libbsd.a),)
-effif_LIBS += -Wl,--as-needed -Wl,-Bstatic \
-	   $(shell pkg-config --static --libs-only-l libbsd) -Wl,-Bdynamic
-endif
-endif
 fdholder_LIBS =
 
 CMDS	:= $(notdir $(wildcard cmd/*))

@@ -5,15 +5,17 @@
 # tools (bench/storeload): 1, 10 and 100 concurrent clients, each storing
 # then retrieving and deleting (fdsend -n / fdrecv -n -D true against
 # s6-fdholder-store / s6-fdholder-retrieve -D true), about OPS rounds in
-# all, first with the stores empty, then with 10,000 entries held; each
-# figure the median of three runs.  The floor runs the same processes
+# all, first with the stores empty, then with 10,000 entries held; five
+# runs a point, the kinds taking turns: operations per second and CPU the
+# median of the five, the median and p99 of one operation over all their
+# operations pooled (a run's p99 is one stall of the machine or not).  The floor runs the same processes
 # without a store (true, env true).
 # Prints bench/run's lines (FIGURE|LABEL|MEDIAN|LOW|HIGH|UNIT|REF).
 set -eu
 B=$1 W=$2 OPS=$3
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 HELD=${STORE_HELD:-10000}
-REPS=${STORE_REPS:-3}
+REPS=${STORE_REPS:-5}
 
 cc -O2 -Wall -o "$W/storeload" "$TOP/bench/storeload.c"
 mkdir -p "$W/sb.rules/uid/0/env"
@@ -40,14 +42,15 @@ load() {
 	BIN=$B "$W/storeload" "$@"
 }
 
-# point HELD CLIENTS: the three rows of one point, each the median of
-# REPS runs, the three kinds taking turns (the machine's load drifts).
+# point HELD CLIENTS: the three rows of one point from REPS runs, the
+# three kinds taking turns (the machine's load drifts).
 point() {
 	local held=$1 c=$2 r k rep sock pid label ref at
 	r=$((OPS / c))
 	[ "$r" -ge 2 ] || r=2
 	at="$c client$([ "$c" = 1 ] || echo s), $held held"
 	: >"$W/sb.runs"
+	rm -f "$W"/sb.t.*
 	for rep in $(seq "$REPS"); do
 		for k in floor s6 fdtools; do
 			case $k in
@@ -55,14 +58,16 @@ point() {
 			s6)	sock=$W/sb.s6 pid=$s6 ;;
 			*)	sock=$W/sb.fdh pid=$fdh ;;
 			esac
-			echo "$k $(load "$k" "$sock" "$pid" "$c" "$r")" \
+			echo "$k $(STORELOAD_TIMES=$W/sb.t.$k \
+			    load "$k" "$sock" "$pid" "$c" "$r")" \
 			    >>"$W/sb.runs" || echo "storebench: failed: $k, $at" >&2
 		done
 	done
-	python3 - "$W/sb.runs" "$at" "$FLOOR" "$S6" "$FDH" <<-'EOF'
+	python3 - "$W/sb.runs" "$at" "$FLOOR" "$S6" "$FDH" "$W/sb.t" <<-'EOF'
 	import statistics, sys
 	runs, at, names = sys.argv[1], sys.argv[2], dict(zip(
 	    ("floor", "s6", "fdtools"), sys.argv[3:6]))
+	pool = lambda k: sorted(float(l) for l in open(sys.argv[6] + "." + k))
 	by = {}
 	for l in open(runs):
 	    f = l.split()
@@ -75,7 +80,9 @@ point() {
 	    label = "%s: %s" % (at, names[k])
 	    ref = "%s: %s" % (at, names["s6"]) if k == "fdtools" else ""
 	    print("7o|%s|%.1f|-|-|ops/s|%s" % (label, m(1), ref))
-	    print("7l|%s|%.1f|%.1f|-|us|%s" % (label, m(2), m(3), ref))
+	    t = pool(k)
+	    print("7l|%s|%.1f|%.1f|-|us|%s" % (label, statistics.median(t),
+	        t[len(t) * 99 // 100], ref))
 	    if k != "floor":
 	        print("7c|%s|%.2f|-|-|us|%s" % (label, m(4), ref))
 	EOF

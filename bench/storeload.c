@@ -13,7 +13,9 @@
  *
  * the daemon's CPU per operation from /proc/PID/schedstat (ns it ran),
  * and split into user and system time from /proc/PID/stat (whole ticks:
- * meaningful over thousands of operations only).  With PREFIX the operations only store
+ * meaningful over thousands of operations only).  With $STORELOAD_TIMES
+ * set, each operation's time (us) is also appended to that file, a line
+ * each: the runs of one point pooled.  With PREFIX the operations only store
  * (ROUNDS entries per client, named PREFIX...), to fill the store: the
  * line then counts the stores.
  */
@@ -133,11 +135,12 @@ rss_kb(pid_t pid)
 int
 main(int argc, char *argv[])
 {
-	const char *prefix = argc > 6 ? argv[6] : NULL;
+	const char *prefix = argc > 6 ? argv[6] : NULL, *times;
 	long long *t, t0, wall, c0, c1, u0, u1, s0, s1;
 	int clients, rounds, per, i, k, n, fd, go[2], bad = 0;
 	char name[300], byte;
 	pid_t daemon;
+	FILE *tf;
 
 	if (argc < 6) {
 		fprintf(stderr, "usage: storeload fdtools|s6 sock pid clients "
@@ -196,6 +199,14 @@ main(int argc, char *argv[])
 		fprintf(stderr, "storeload: %d of %d operations failed\n", bad,
 		    n);
 		return 1;
+	}
+	if ((times = getenv("STORELOAD_TIMES")) != NULL) {
+		if ((tf = fopen(times, "a")) == NULL)
+			return 111;
+		for (i = 0; i < n; i++)
+			fprintf(tf, "%.1f\n", t[i] / 1e3);
+		if (fclose(tf) == EOF)
+			return 111;
 	}
 	qsort(t, n, sizeof(*t), cmp);
 	printf("%d %.1f %.1f %.1f %.2f %.2f %.2f %ld\n", n, n / (wall / 1e9),

@@ -918,21 +918,6 @@ t_socket_walk_self() {
 	    fail "an IPv4 sock_diag dump for -6"
 }
 
-# Issue 23, 6: effif, which a script may run at every route change, is
-# spared loading libbsd and libmd at each start (statically linked where
-# libbsd-dev has their archives); libmnl has none in Debian.
-t_static_bsd() {
-	local dir
-	dir=$(pkg-config --variable=libdir libbsd 2>/dev/null) || true
-	if [ ! -f "$dir/libbsd.a" ]; then
-		t_note "no libbsd.a: effif links libbsd.so"
-		return 0
-	fi
-	readelf -d "$BIN/effif" >dyn
-	grep -q 'NEEDED.*libmnl' dyn || fail "no libmnl: $(cat dyn)"
-	! grep 'NEEDED.*lib\(bsd\|md\)\.' dyn || fail "libbsd or libmd shared"
-}
-
 # One rule for several paths: the methods that ask about no flow say
 # ambiguous for any multipath route (nexthops, groups, resilient groups,
 # or one leg through the tunnel itself); the socket method, whose one
@@ -1203,7 +1188,6 @@ run "socket: every process that holds the tun, not the first" t_socket_owners
 run "socket: bound to a device, each family leaves by it" t_socket_bound6
 run "socket: the walk of /proc passes over the kernel's threads" t_socket_kthreads
 run "socket: not its own fds; for -6 no IPv4 sock_diag dump" t_socket_walk_self
-t_case "effif links libbsd and libmd statically where it can" t_static_bsd
 run "multipath: ambiguous to peer and mark, the socket's own leg" t_multipath_methods
 run "IPv6 source-specific defaults: each source asked" t_source_routes
 run "IPv6 source-specific defaults behind a tunnel rule: the scan" t_source_routes_scan

@@ -81,6 +81,22 @@ installed_run() {
 	done
 }
 
+# Every tool is spared mapping libbsd and libmd at each start: they are
+# linked in where libbsd-dev has their archives (issue 26: about 0.1 ms
+# of CPU a process, the store's clients run once an operation; issue 23:
+# effif, run at every route change).  libc stays shared, and libmnl,
+# which Debian ships no archive of.
+static_bsd() {
+	local t
+	for t in fdsend fdrecv fdholder effif; do
+		readelf -d "$BIN/$t" >dyn.$t
+		! grep 'NEEDED.*lib\(bsd\|md\)\.' dyn.$t ||
+		    fail "$t: libbsd or libmd is a shared library"
+		grep -q 'NEEDED.*libc\.so' dyn.$t || fail "$t: no shared libc"
+	done
+	grep -q 'NEEDED.*libmnl' dyn.effif || fail "effif: no libmnl"
+}
+
 # make uninstall with the same PREFIX and DESTDIR leaves no file of ours.
 uninstalled() {
 	smake install PREFIX=/usr/local DESTDIR="$PWD/root"
@@ -97,5 +113,11 @@ t_case "make install: the tools (effif too) in bin, the pages by section, comple
 command -v man >/dev/null &&
     t_case "make install: man finds and renders each installed page in its section; mandoc -Tlint is silent" installed_pages
 t_case "make install: the installed tools run (-h), found by a regular user on a PATH without sbin" installed_run
+BSDA=$(pkg-config --variable=libdir libbsd 2>/dev/null)/libbsd.a
+if [ -f "$BSDA" ]; then
+	t_case "every tool links libbsd and libmd in, libc and libmnl shared" static_bsd
+else
+	t_skip "every tool links libbsd and libmd in" "no $BSDA: the tools link libbsd.so"
+fi
 t_case "make uninstall: nothing of ours is left" uninstalled
 t_done

@@ -5,6 +5,7 @@ calls (socket.send_fds, socket.recv_fds), and hostile ones that send what
 the protocol forbids.  Usage: peer.py ACTION SOCKET [ARG ...]"""
 
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -175,7 +176,11 @@ def main():
                 return
             first = ""
             if fds:
+                # The writer of a pipe may not have written yet (under
+                # load, echo ran after fdsend had sent its end): wait
+                # for it, bounded.
                 os.set_blocking(fds[0], False)
+                select.select([fds[0]], [], [], 5)
                 try:
                     first = os.read(fds[0], 100).decode().split("\n")[0]
                 except OSError:
