@@ -810,6 +810,38 @@ delete_mid_fetch() {
 	grep -qx 'error 8 big: no such entry' ans || fail "$(cat ans)"
 }
 
+# A delete while a frame of the entry's fds waits for the fetcher's socket
+# (EAGAIN injected by strace into the store's sendmsg calls 2 to 21, 50 ms
+# each; the injections end by themselves, see storeload.t): the store
+# holds no copy of them, so the frame is withdrawn and the fds closed
+# with the entry; the fetcher gets the frame before, intact, and is told
+# the entry is gone, though the frame withdrawn was the entry's last.
+delete_mid_frame() {
+	local peer tracer
+	have_strace || { t_note "no strace"; return 0; }
+	mkdir d
+	store -t 10
+	$PEER "$PWD/ctl" bigstore big 300 d >out
+	[ "$(cat out)" = "ack 300" ] || fail "$(cat out)"
+	bg strace -qq -o /dev/null -p "$STORE" -e trace=sendmsg -e \
+	    inject=sendmsg:error=EAGAIN:delay_enter=50000:when=2..21
+	tracer=$!
+	wait_for 10 eval '! grep -q "^TracerPid:[[:space:]]*0$" \
+	    "/proc/$STORE/status"'
+	touch go
+	bg $PEER "$PWD/ctl" slowfetch big 300 d go >ans
+	peer=$!
+	wait_for 10 test -e go.asked
+	fdholder -D -s ctl big
+	wait_exit 10 "$peer"
+	[ "$(cat ans)" = "intact 253
+error 8 big: no such entry" ] || fail "fetcher: $(tr '\n' ' ' <ans)"
+	empty || fail "$(entries)"
+	kill -TERM "$tracer"
+	wait_exit 10 "$tracer"
+	held 0
+}
+
 # The runbook of fdholder(1): a server's listening socket parked in the
 # store while the server restarts; a client that connects meanwhile is
 # served by the new server.
@@ -971,6 +1003,7 @@ t_case "-L -j: JSON, every key, any name; a reserved entry marked" list_json
 t_case "-L -j: a name not printable refused, a store without state" list_foreign
 t_case "a successor waits for takes in flight and gets what they left" take_handoff
 t_case "a delete while an entry of 2000 fds is half sent: served, sent fds intact" delete_mid_fetch
+t_case "a delete while a frame of an entry's fds waits: withdrawn, fetcher told" delete_mid_frame
 t_case "a client that never reads its list holds up nobody and is dropped at -t" stuck_lister
 t_case "root lists and deletes in another user's store with -u or -g" others_store
 t_case "expiry: no walk of the entries each round" expiry_heap

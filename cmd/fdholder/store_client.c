@@ -152,12 +152,8 @@ client_push(struct store *st, int i)
 			client_close(st, i);
 			return;
 		}
-		if (r == 0) {
-			/* Its fds must outlive a delete meanwhile. */
-			if (outq_keep(&cl->q, &pe) == -1)
-				client_close(st, i);
+		if (r == 0)
 			return;
-		}
 		if (cl->fill == FILL_NONE)
 			break;
 		if (n == TURN)
