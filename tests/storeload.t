@@ -262,6 +262,48 @@ fetch_stalled_budget() {
 	fetch_stalled 1200 budget
 }
 
+# A store run by a user other than root: the fds it has sent and its
+# fetchers have not yet read count against its RLIMIT_NOFILE for that
+# user (the kernel's ETOOMANYREFS past it).  Three fetchers of 1000 fds
+# that do not read, the store at 1200: the first gets the entry, the
+# others are told the limit (they were hung up on without a word), and
+# the entry stays whole for a retry.
+fetch_inflight() {
+	local sock=@fdholder-store-$$ k peers
+	mkdir -m 755 pub d
+	cp "$BIN/fdholder" pub/
+	chmod 755 . pub pub/fdholder
+	bg prlimit --nofile=1200:1200 setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups pub/fdholder -s "$sock" 2>serr
+	STORE=$!
+	wait_for 10 fdholder -u nobody -L -s "$sock"
+	$PEER "$sock" bigstore big 1000 d >out
+	[ "$(cat out)" = "ack 1000" ] || fail "$(cat out)"
+	peers=
+	for k in 1 2 3; do
+		bg $PEER "$sock" slowfetch big 1000 d "go$k" >"ans$k"
+		peers="$peers $!"
+		wait_for 10 test -e "go$k.asked"
+		sleep 0.2	# its frames sent, or refused, before the next
+	done
+	touch go1 go2 go3
+	for k in 1 2 3; do
+		wait_exit 10 "$(echo $peers | cut -d' ' -f$k)"
+	done
+	t_note "fetchers 2 and 3: $(tail -n 1 ans2 | tr '\n' ' ')"
+	[ "$(cat ans1)" = "intact 1000
+all" ] || fail "fetcher 1: $(tr '\n' ' ' <ans1)"
+	for k in 2 3; do
+		grep -q "^error 6 fds in flight past RLIMIT_NOFILE 1200 of uid \
+65534 .*: entry big kept, retry$" "ans$k" ||
+		    fail "fetcher $k: $(tr '\n' ' ' <"ans$k")"
+	done
+	touch go4
+	$PEER "$sock" slowfetch big 1000 d go4 >ans4
+	[ "$(cat ans4)" = "intact 1000
+all" ] || fail "retry: $(tr '\n' ' ' <ans4)"
+}
+
 # cpu: the store's user and system time so far, in clock ticks.
 cpu() {
 	awk '{ print $14 + $15 }' "/proc/$STORE/stat"
@@ -297,4 +339,5 @@ t_case "at 64 fds: store full before MSG_CTRUNC; an idle client costs no CPU" no
 t_case "an entry of one fd costs under 400 bytes" entry_memory
 t_case "3 fetchers stuck mid-entry under -f 1100, RLIMIT_NOFILE 1300: served whole, -f kept" fetch_stalled_f
 t_case "3 fetchers stuck mid-entry under RLIMIT_NOFILE 1200: served whole, the budget kept" fetch_stalled_budget
+t_case "a store of uid nobody, 3000 fds in flight past RLIMIT_NOFILE 1200: told, kept" fetch_inflight
 t_done
