@@ -4,11 +4,9 @@
 #include <sys/uio.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fd.h"
 #include "outq.h"
 #include "scm.h"
 #include "wire.h"
@@ -17,8 +15,9 @@
  * An output queue: frames for a non-blocking socket, sent as it takes
  * them, so that a peer that does not read holds up nobody but itself.
  * The fds of one frame at a time wait in the queue for the first byte of
- * their frame: until it is out they are the caller's (who keeps them
- * open), or the queue's own copies once outq_keep made them.
+ * their frame, and are the caller's until it is out: the caller keeps
+ * them open, or withdraws the frame before it closes them (outq_withdraw).
+ * No copies: a copy is an fd that no budget of the caller counts.
  */
 static int
 outq_room(struct outq *q, size_t n, struct perr *pe)
@@ -62,7 +61,6 @@ outq_frame(struct outq *q, const struct frout *fo, struct perr *pe)
 	if (nfds > 0) {
 		memcpy(q->fds, fo->fds, nfds * sizeof(int));
 		q->nfds = nfds;
-		q->owned = 0;
 		q->fdat = q->len;
 	}
 	hdr_put(q->p + q->len, fo->type, fo->flags, len, nfds);
@@ -118,36 +116,22 @@ outq_offer(struct outq *q, const struct fdset *set, size_t i,
 }
 
 /*
- * The fds still waiting become the queue's own copies, so that the
- * caller may close its own meanwhile.
+ * The caller is about to close the fds waiting: take their frame out of
+ * the queue, with nothing of it sent (their first byte carries them).
  */
-int
-outq_keep(struct outq *q, struct perr *pe)
+void
+outq_withdraw(struct outq *q)
 {
-	int i, fd;
+	struct hdr h;
+	size_t n;
 
-	if (q->owned)
-		return 0;
-	for (i = 0; i < q->nfds; i++) {
-		if ((fd = fcntl(q->fds[i], F_DUPFD_CLOEXEC, 0)) == -1) {
-			perr_sys(pe, "dup");
-			fds_close(q->fds, i);
-			q->nfds = 0;
-			return -1;
-		}
-		q->fds[i] = fd;
-	}
-	q->owned = 1;
-	return 0;
-}
-
-static void
-outq_sent_fds(struct outq *q)
-{
-	if (q->owned)
-		fds_close(q->fds, q->nfds);
+	if (q->nfds == 0)
+		return;
+	hdr_get(q->p + q->fdat, &h);
+	n = PROTO_HDRLEN + h.len;
+	memmove(q->p + q->fdat, q->p + q->fdat + n, q->len - q->fdat - n);
+	q->len -= n;
 	q->nfds = 0;
-	q->owned = 0;
 }
 
 /*
@@ -180,7 +164,7 @@ outq_flush(int s, struct outq *q, struct perr *pe)
 			return -1;
 		}
 		if (n > 0 && q->nfds > 0 && q->off == q->fdat)
-			outq_sent_fds(q);
+			q->nfds = 0;
 		q->off += n;
 	}
 	q->off = q->len = 0;
@@ -196,7 +180,6 @@ outq_empty(const struct outq *q)
 void
 outq_free(struct outq *q)
 {
-	outq_sent_fds(q);
 	free(q->p);
 	memset(q, 0, sizeof(*q));
 }

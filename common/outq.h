@@ -21,7 +21,6 @@ struct outq {
 	size_t		 cap;
 	size_t		 fdat;		/* the byte the fds ride on */
 	int		 nfds;		/* fds waiting for it */
-	int		 owned;		/* copies of ours (outq_keep) */
 	int		 fds[PROTO_MAXFDS];
 };
 
@@ -30,7 +29,7 @@ int	outq_ack(struct outq *, uint32_t, struct perr *);
 int	outq_error(struct outq *, const struct perr *);
 int	outq_offer(struct outq *, const struct fdset *, size_t,
 	    struct perr *);
-int	outq_keep(struct outq *, struct perr *);
+void	outq_withdraw(struct outq *);
 int	outq_flush(int, struct outq *, struct perr *);
 int	outq_empty(const struct outq *);
 void	outq_free(struct outq *);

@@ -384,6 +384,48 @@ rights() {
 	[ "$(fdholder -L -s "$sock" | cut -f1)" = f ] || fail "entry lost"
 }
 
+# A take by a uid that may retrieve but not delete learns nothing of which
+# names are held: the right is checked before the name is looked up, so
+# an entry held, one reserved by another take and a name never stored get
+# one answer; root, who may, still gets the exact error.
+take_rights_first() {
+	local sock=@fdholder-store-$$ nobody taker
+	nobody="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+	mkdir -m 755 pub
+	cp "$BIN/fdrecv" "$BIN/fdholder" pub/
+	chmod 755 . pub pub/*
+	bg fdholder -u retrieve:nobody -s "$sock" 2>serr
+	STORE=$!
+	wait_for 10 fdholder -L -s "$sock"
+	fdsend -n held "$sock" 0 </dev/null
+	fdsend -n reserved "$sock" 0 </dev/null
+	bg $PEER "$sock" take reserved wait:go >taker
+	taker=$!
+	wait_for 10 grep -q took taker
+	for name in held reserved never; do
+		must_fail 1 $nobody pub/fdrecv -u root -D -n "$name" "$sock" true
+		mv err "err.$name"
+	done
+	echo "fdrecv: $sock: uid 65534 not allowed to delete" >want
+	cat err.held err.reserved err.never >got
+	printf '%s\n' "$(cat want)" "$(cat want)" "$(cat want)" >want3
+	diff -u want3 got || fail "takes of held, reserved, never by nobody"
+	# Nobody may retrieve: a copy of what is held, the exact error else.
+	$nobody pub/fdrecv -u root -n held "$sock" true
+	must_fail 1 $nobody pub/fdrecv -u root -n never "$sock" true
+	expect_err err "fdrecv: $sock: never: no such entry"
+	must_fail 1 $nobody pub/fdholder -D -s "$sock" never
+	expect_err err "fdholder: $sock: uid 65534 not allowed to delete"
+	must_fail 1 fdrecv -D -n never "$sock" true
+	expect_err err "fdrecv: $sock: never: no such entry"
+	must_fail 1 fdrecv -D -n reserved "$sock" true
+	expect_err err "fdrecv: $sock: reserved: no such entry"
+	touch go
+	wait_exit 10 "$taker"
+	[ "$(fdholder -L -s "$sock" | cut -f1)" = held ] ||
+	    fail "entries: $(fdholder -L -s "$sock")"
+}
+
 # A client refused for a right is logged: who (uid, gid, pid) and what it
 # asked; 40 refusals in a row make a line or two, not 40.
 refusals_logged() {
@@ -768,6 +810,38 @@ delete_mid_fetch() {
 	grep -qx 'error 8 big: no such entry' ans || fail "$(cat ans)"
 }
 
+# A delete while a frame of the entry's fds waits for the fetcher's socket
+# (EAGAIN injected by strace into the store's sendmsg calls 2 to 21, 50 ms
+# each; the injections end by themselves, see storeload.t): the store
+# holds no copy of them, so the frame is withdrawn and the fds closed
+# with the entry; the fetcher gets the frame before, intact, and is told
+# the entry is gone, though the frame withdrawn was the entry's last.
+delete_mid_frame() {
+	local peer tracer
+	have_strace || { t_note "no strace"; return 0; }
+	mkdir d
+	store -t 10
+	$PEER "$PWD/ctl" bigstore big 300 d >out
+	[ "$(cat out)" = "ack 300" ] || fail "$(cat out)"
+	bg strace -qq -o /dev/null -p "$STORE" -e trace=sendmsg -e \
+	    inject=sendmsg:error=EAGAIN:delay_enter=50000:when=2..21
+	tracer=$!
+	wait_for 10 eval '! grep -q "^TracerPid:[[:space:]]*0$" \
+	    "/proc/$STORE/status"'
+	touch go
+	bg $PEER "$PWD/ctl" slowfetch big 300 d go >ans
+	peer=$!
+	wait_for 10 test -e go.asked
+	fdholder -D -s ctl big
+	wait_exit 10 "$peer"
+	[ "$(cat ans)" = "intact 253
+error 8 big: no such entry" ] || fail "fetcher: $(tr '\n' ' ' <ans)"
+	empty || fail "$(entries)"
+	kill -TERM "$tracer"
+	wait_exit 10 "$tracer"
+	held 0
+}
+
 # The runbook of fdholder(1): a server's listening socket parked in the
 # store while the server restarts; a client that connects meanwhile is
 # served by the new server.
@@ -915,6 +989,7 @@ t_case "decoders agree: fds on header byte 5, 1 MiB frames, half-closed header" 
 t_case "a successor dying mid-handoff: the store keeps all" successor_dies
 t_case "store and connection holder do not mix" kinds
 t_case "rights per operation by uid" rights
+t_case "a take without the right to delete: one answer, held or not" take_rights_first
 t_case "a client refused for a right: logged with what it asked, rate-limited" refusals_logged
 t_case "200 idle untrusted connections: refused at accept, logged, root served at once" idle_untrusted
 t_case "a silent connection dropped in 1 s; one uid holds a few slots only" idle_trusted
@@ -928,6 +1003,7 @@ t_case "-L -j: JSON, every key, any name; a reserved entry marked" list_json
 t_case "-L -j: a name not printable refused, a store without state" list_foreign
 t_case "a successor waits for takes in flight and gets what they left" take_handoff
 t_case "a delete while an entry of 2000 fds is half sent: served, sent fds intact" delete_mid_fetch
+t_case "a delete while a frame of an entry's fds waits: withdrawn, fetcher told" delete_mid_frame
 t_case "a client that never reads its list holds up nobody and is dropped at -t" stuck_lister
 t_case "root lists and deletes in another user's store with -u or -g" others_store
 t_case "expiry: no walk of the entries each round" expiry_heap

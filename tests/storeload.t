@@ -195,6 +195,115 @@ successor_nofile() {
 	[ "$(cat out)" = "fetched 100 3" ] || fail "$(cat out)"
 }
 
+# tracing: strace is attached to the store.
+tracing() {
+	! grep -q '^TracerPid:[[:space:]]*0$' "/proc/$STORE/status"
+}
+
+# Fetchers of an entry of 1000 fds whose sockets take no more (EAGAIN,
+# injected by strace into the store's sendmsg calls 2 to 41, 50 ms each,
+# as a full socket buffer does) while the store is at its fd limit: the
+# frame of up to 253 fds that waits for each socket must cost no fds that
+# the budget does not count.  (Copies of them did: past the limit the
+# store hung up on the fetcher without a word, and an offer that -f or
+# the budget still had room for lost its fds to MSG_CTRUNC.)  Each
+# fetcher gets the whole entry, and the room the store has stays room.
+# The injections end by themselves: strace detached in the middle of one
+# would leave the store's sendmsg failing with ENOSYS.
+fetch_stalled() {
+	local lim=$1 room=$2 k peers tracer filler
+	mkdir -p d
+	store prlimit --nofile="$lim:$lim"
+	$PEER "$PWD/ctl" bigstore big 1000 d >out
+	[ "$(cat out)" = "ack 1000" ] || fail "$(cat out)"
+	if [ "$room" = budget ]; then
+		must_fail 1 fdsend -n probe ctl $(seq 1000 | sed 's/.*/0/') \
+		    </dev/null
+		room=$(sed -n 's/.*the limit is \([0-9]*\).*/\1/p' err)
+		[ -n "$room" ] || fail "no limit said: $(cat err)"
+		t_note "$(cat err)"
+		room=$((room - 1000))
+	fi
+	bg strace -qq -o /dev/null -p "$STORE" -e trace=sendmsg -e \
+	    inject=sendmsg:error=EAGAIN:delay_enter=50000:when=2..41
+	tracer=$!
+	wait_for 10 tracing
+	touch go1 go2 go3
+	peers=
+	for k in 1 2 3; do
+		bg $PEER "$PWD/ctl" slowfetch big 1000 d "go$k" >"ans$k"
+		peers="$peers $!"
+		wait_for 10 test -e "go$k.asked"
+	done
+	bg fdsend -n fill ctl $(seq "$room" | sed 's/.*/0/') </dev/null \
+	    2>fillerr
+	filler=$!
+	sleep 0.3
+	t_note "RLIMIT_NOFILE $lim, 3 fetchers and a store of $room fds" \
+	    "stuck: the store has $(nfds "$STORE") fds open, 1000 the entry's"
+	wait_exit 10 "$filler"
+	[ "$RC" = 0 ] || fail "store of $room fds: $(cat fillerr)"
+	for k in 1 2 3; do
+		wait_exit 10 "$(echo $peers | cut -d' ' -f$k)"
+		[ "$(cat "ans$k")" = "intact 1000
+all" ] || fail "fetcher $k: $(tr '\n' ' ' <"ans$k")"
+	done
+	[ "$(fdholder -L -s ctl | cut -f1 | tr '\n' ' ')" = "big fill " ] ||
+	    fail "entries: $(fdholder -L -s ctl)"
+	kill -TERM "$tracer"
+	wait_exit 10 "$tracer"
+}
+
+fetch_stalled_f() {
+	STORE_OPTS="-f 1100" fetch_stalled 1300 100
+}
+
+fetch_stalled_budget() {
+	fetch_stalled 1200 budget
+}
+
+# A store run by a user other than root: the fds it has sent and its
+# fetchers have not yet read count against its RLIMIT_NOFILE for that
+# user (the kernel's ETOOMANYREFS past it).  Three fetchers of 1000 fds
+# that do not read, the store at 1200: the first gets the entry, the
+# others are told the limit (they were hung up on without a word), and
+# the entry stays whole for a retry.
+fetch_inflight() {
+	local sock=@fdholder-store-$$ k peers
+	mkdir -m 755 pub d
+	cp "$BIN/fdholder" pub/
+	chmod 755 . pub pub/fdholder
+	bg prlimit --nofile=1200:1200 setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups pub/fdholder -s "$sock" 2>serr
+	STORE=$!
+	wait_for 10 fdholder -u nobody -L -s "$sock"
+	$PEER "$sock" bigstore big 1000 d >out
+	[ "$(cat out)" = "ack 1000" ] || fail "$(cat out)"
+	peers=
+	for k in 1 2 3; do
+		bg $PEER "$sock" slowfetch big 1000 d "go$k" >"ans$k"
+		peers="$peers $!"
+		wait_for 10 test -e "go$k.asked"
+		sleep 0.2	# its frames sent, or refused, before the next
+	done
+	touch go1 go2 go3
+	for k in 1 2 3; do
+		wait_exit 10 "$(echo $peers | cut -d' ' -f$k)"
+	done
+	t_note "fetchers 2 and 3: $(tail -n 1 ans2 | tr '\n' ' ')"
+	[ "$(cat ans1)" = "intact 1000
+all" ] || fail "fetcher 1: $(tr '\n' ' ' <ans1)"
+	for k in 2 3; do
+		grep -q "^error 6 fds in flight past RLIMIT_NOFILE 1200 of uid \
+65534 .*: entry big kept, retry$" "ans$k" ||
+		    fail "fetcher $k: $(tr '\n' ' ' <"ans$k")"
+	done
+	touch go4
+	$PEER "$sock" slowfetch big 1000 d go4 >ans4
+	[ "$(cat ans4)" = "intact 1000
+all" ] || fail "retry: $(tr '\n' ' ' <ans4)"
+}
+
 # cpu: the store's user and system time so far, in clock ticks.
 cpu() {
 	awk '{ print $14 + $15 }' "/proc/$STORE/stat"
@@ -228,4 +337,7 @@ t_case "the store out of fds: a clear error, the store goes on" store_nofile
 t_case "a successor out of fds: the store keeps everything" successor_nofile
 t_case "at 64 fds: store full before MSG_CTRUNC; an idle client costs no CPU" nofile_full
 t_case "an entry of one fd costs under 400 bytes" entry_memory
+t_case "3 fetchers stuck mid-entry under -f 1100, RLIMIT_NOFILE 1300: served whole, -f kept" fetch_stalled_f
+t_case "3 fetchers stuck mid-entry under RLIMIT_NOFILE 1200: served whole, the budget kept" fetch_stalled_budget
+t_case "a store of uid nobody, 3000 fds in flight past RLIMIT_NOFILE 1200: told, kept" fetch_inflight
 t_done

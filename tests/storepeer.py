@@ -110,6 +110,8 @@ def answer(s):
 
 def connect(ctl):
     import time
+    if ctl.startswith("@"):
+        ctl = "\0" + ctl[1:]   # a Linux abstract socket, as fdtools say it
     end = time.monotonic() + 20
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -5,6 +5,7 @@
  * request does is store_request.c's.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -136,6 +137,27 @@ fill_offer(struct store *st, struct client *cl, struct perr *pe)
 }
 
 /*
+ * The kernel refused the fds of client i's frame: those our user has sent
+ * and nobody has received yet passed its RLIMIT_NOFILE (Linux, but for
+ * root).  Say so; the entry stays.
+ */
+static void
+client_inflight(struct store *st, int i)
+{
+	struct client *cl = &st->cl[i];
+	struct rlimit rl;
+	struct perr pe;
+
+	outq_withdraw(&cl->q);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = 0;
+	perr_set(&pe, PE_LIMIT, "fds in flight past RLIMIT_NOFILE %llu of uid "
+	    "%u (sent to clients, not yet received): entry %s kept, retry",
+	    (unsigned long long)rl.rlim_cur, (unsigned)geteuid(), cl->name);
+	client_fail(st, i, &pe);
+}
+
+/*
  * Send what client i's socket takes now, making the next frame of a long
  * reply each time the last is out, a few in a turn; once all is out, go
  * on to the next step.
@@ -149,15 +171,14 @@ client_push(struct store *st, int i)
 
 	for (n = 0;; n++) {
 		if ((r = outq_flush(cl->fd, &cl->q, &pe)) == -1) {
-			client_close(st, i);
-			return;
-		}
-		if (r == 0) {
-			/* Its fds must outlive a delete meanwhile. */
-			if (outq_keep(&cl->q, &pe) == -1)
+			if (pe.errnum == ETOOMANYREFS)
+				client_inflight(st, i);
+			else
 				client_close(st, i);
 			return;
 		}
+		if (r == 0)
+			return;
 		if (cl->fill == FILL_NONE)
 			break;
 		if (n == TURN)

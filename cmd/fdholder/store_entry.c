@@ -81,13 +81,26 @@ entry_sent(struct store *st, const struct client *cl)
 }
 
 /*
- * Close an entry.  An fd of it still waiting in a client's queue is a
- * copy of the queue's own (outq_keep), so that fd stays valid.
+ * Close an entry.  A frame of its fds still waiting in a client's queue
+ * is withdrawn first, and that client told the entry is gone
+ * (fill_offer): holding copies for it instead would cost fds that no
+ * budget counts, up to 253 for each client.
  */
 void
 entry_remove(struct store *st, struct entry *e)
 {
+	struct client *cl;
 	size_t i = entry_at(st, e->name);
+	int c;
+
+	for (c = 0; c < st->ncl; c++) {
+		cl = &st->cl[c];
+		if (cl->q.nfds == 0 || cl->gen != e->gen)
+			continue;
+		outq_withdraw(&cl->q);
+		if (cl->state == CL_SEND && cl->then != CL_GONE)
+			cl->fill = FILL_OFFER;
+	}
 
 	memmove(&st->ent[i], &st->ent[i + 1],
 	    (st->nentries - i - 1) * sizeof(*st->ent));

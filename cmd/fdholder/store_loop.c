@@ -104,9 +104,8 @@ store_begin(struct store *st, int Sflag)
 	struct perr pe;
 
 	signal(SIGPIPE, SIG_IGN);
-	/* The fds, the clients, one frame of copies (outq_keep) each. */
-	fd_room(st->maxfds + MAXCLIENTS * (PROTO_MAXFDS + 1) + PROTO_MAXFDS +
-	    64);
+	/* The fds, a socket per client, a frame of a predecessor's. */
+	fd_room(st->maxfds + MAXCLIENTS + PROTO_MAXFDS + 64);
 	if (Sflag && sds_open(st->ctl->tms, &pe) == -1)
 		errx(EXIT_USAGE, "-S: %s", pe.msg);
 	if (sandbox_prepare(Sflag ? SB_STORE_SD : SB_STORE) == -1)

@@ -171,16 +171,17 @@ req_fetch(struct store *st, int i, struct rbuf *r, struct perr *pe)
 		perr_set(pe, PE_PROTO, "malformed fetch request");
 		return -1;
 	}
-	if ((e = entry_find(st, cl->name)) == NULL ||
-	    ((flags & FETCH_REMOVE) && e->taken)) {
-		perr_set(pe, PE_NOENT, "%s: no such entry", cl->name);
-		return -1;
-	}
+	/* The right first: one not allowed learns nothing of the name. */
 	if (flags & FETCH_REMOVE) {
 		snprintf(asked, sizeof(asked), "retrieve and delete %s",
 		    esc(cl->name));
 		if (!allowed(st, i, OP_DELETE, asked, pe))
 			return -1;
+	}
+	if ((e = entry_find(st, cl->name)) == NULL ||
+	    ((flags & FETCH_REMOVE) && e->taken)) {
+		perr_set(pe, PE_NOENT, "%s: no such entry", cl->name);
+		return -1;
 	}
 	cl->gen = e->gen;
 	cl->nsent = 0;
