@@ -103,6 +103,7 @@ rights_take(struct msghdr *msg, int *fds, int room, struct perr *pe)
 /*
  * sendmsg(2) once, what it takes of msg: a signal is retried, and a full
  * socket waited for until dl (with dl NULL, not at all: the caller polls).
+ * MSG_DONTWAIT, for an fd:N that blocks: its flags are not ours to set.
  * Returns the bytes sent, or -1 with errno set (EAGAIN, ETIMEDOUT, ...).
  */
 ssize_t
@@ -110,7 +111,7 @@ scm_send(int s, const struct msghdr *msg, const struct deadline *dl)
 {
 	ssize_t n;
 
-	while ((n = sendmsg(s, msg, MSG_NOSIGNAL)) == -1) {
+	while ((n = sendmsg(s, msg, MSG_NOSIGNAL | MSG_DONTWAIT)) == -1) {
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -124,14 +125,15 @@ scm_send(int s, const struct msghdr *msg, const struct deadline *dl)
 /*
  * recvmsg(2) once with flags, fds close-on-exec as they arrive where the
  * system can (unless scm_exec_fds()): a signal is retried, and an empty socket waited for until dl
- * (with dl NULL, not at all).  Returns the bytes read, 0 at end of file,
- * or -1 with errno set.
+ * (with dl NULL, not at all), MSG_DONTWAIT as in scm_send.  Returns the
+ * bytes read, 0 at end of file, or -1 with errno set.
  */
 ssize_t
 scm_recv(int s, struct msghdr *msg, int flags, const struct deadline *dl)
 {
 	ssize_t n;
 
+	flags |= MSG_DONTWAIT;
 	if (cloexec)
 		flags |= RECV_FLAGS;
 	while ((n = recvmsg(s, msg, flags)) == -1) {

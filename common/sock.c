@@ -2,6 +2,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <err.h>
@@ -55,21 +56,85 @@ sock_open(int domain, int type, int protocol)
 #endif
 }
 
-/* A peer that gave up before we accepted it, or a signal, is retried. */
-int
-sock_accept(int lfd)
+static void
+on_tick(int sig)
 {
+	(void)sig;
+}
+
+/*
+ * accept(2) once.  A listener inherited as fd:N shares its description with
+ * whoever passed it (a service manager, a parent), so its O_NONBLOCK is not
+ * ours to set, and accept has no per-call flag as recvmsg has MSG_DONTWAIT.
+ * Called only once poll saw a peer; should another process take that peer
+ * first, a blocking accept would wait for the next one past any bound: a
+ * repeating timer (ITIMER_REAL, SIGALRM caught without SA_RESTART) ends it
+ * with EINTR, told as EAGAIN.  It repeats so that a tick that comes before
+ * accept begins cannot be lost.
+ */
+static int
+accept_once(int lfd)
+{
+	static const struct itimerval tick = { { 0, 10000 }, { 0, 10000 } };
+	static const struct itimerval off;
+	static int caught;
+	struct sigaction sa;
+	int fd, fl, e;
+
+	if ((fl = fcntl(lfd, F_GETFL)) == -1)
+		return -1;
+	if (!(fl & O_NONBLOCK)) {
+		if (!caught) {
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = on_tick;
+			sigemptyset(&sa.sa_mask);
+			if (sigaction(SIGALRM, &sa, NULL) == -1)
+				return -1;
+			caught = 1;
+		}
+		if (setitimer(ITIMER_REAL, &tick, NULL) == -1)
+			return -1;
+	}
+#ifdef SOCK_CLOEXEC
+	fd = sock_setup(accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK));
+#else
+	fd = sock_setup(accept(lfd, NULL, NULL));
+#endif
+	e = errno;
+	if (!(fl & O_NONBLOCK)) {
+		setitimer(ITIMER_REAL, &off, NULL);
+		if (fd == -1 && e == EINTR)
+			e = EAGAIN;
+	}
+	errno = e;
+	return fd;
+}
+
+/*
+ * The next peer on the listening socket lfd, waiting for one up to dl
+ * (NULL: not at all): -1 with ETIMEDOUT when none came.  A peer that gave
+ * up before we accepted it, or a signal, is retried.  Our own listeners
+ * and inherited ones alike: poll first, then accept_once.
+ */
+int
+sock_accept(int lfd, const struct deadline *dl)
+{
+	struct deadline now;
 	int fd;
 
-	do {
-#ifdef SOCK_CLOEXEC
-		fd = sock_setup(accept4(lfd, NULL, NULL,
-		    SOCK_CLOEXEC | SOCK_NONBLOCK));
-#else
-		fd = sock_setup(accept(lfd, NULL, NULL));
-#endif
-	} while (fd == -1 && (errno == EINTR || errno == ECONNABORTED));
-	return fd;
+	if (dl == NULL) {
+		deadline_in(&now, 0);
+		dl = &now;
+	}
+	for (;;) {
+		if (deadline_poll(lfd, POLLIN, dl) == -1)
+			return -1;
+		if ((fd = accept_once(lfd)) != -1)
+			return fd;
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR && errno != ECONNABORTED)
+			return -1;
+	}
 }
 
 /*
@@ -283,13 +348,15 @@ ep_listen(struct endpoint *ep, const struct addr *a, int shared,
 	memset(ep, 0, sizeof(*ep));
 	ep->addr = *a;
 	ep->lfd = ep->cfd = -1;
+	/*
+	 * fd:N is shared with whoever passed it: its flags stay as they
+	 * are (MSG_DONTWAIT in scm.c, sock_accept).
+	 */
 	if (a->kind == ADDR_FD) {
 		if (fd_kind(a->fd) == FK_LISTEN)
 			ep->lfd = a->fd;
 		else
 			ep->cfd = a->fd;
-		if (fd_nonblock(a->fd, 1) == -1)
-			return why(errno, a->str, "", NULL);
 		return 0;
 	}
 	/*
@@ -441,15 +508,7 @@ ep_next(struct endpoint *ep, const struct deadline *dl)
 		errno = ENOTCONN;
 		return -1;
 	}
-	for (;;) {
-		if ((fd = sock_accept(ep->lfd)) != -1)
-			break;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (deadline_poll(ep->lfd, POLLIN, dl) == -1)
-			return -1;
-	}
-	return fd;
+	return sock_accept(ep->lfd, dl);
 }
 
 /* Remove the path we bound, if it is still ours. */

@@ -32,7 +32,7 @@ void	ep_close(struct endpoint *);
 void	ep_unlink_on_signal(struct endpoint *);
 
 int	sock_open(int, int, int);
-int	sock_accept(int);
+int	sock_accept(int, const struct deadline *);
 int	sock_connect(int, const struct sockaddr *, socklen_t,
 	    const struct deadline *);
 

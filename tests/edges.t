@@ -225,6 +225,171 @@ while True:
 	seq 1 100000 | head -c "$(stat -c %s all)" | cmp - all
 }
 
+# SHARER: a parent (tests/sharer.py) that keeps a copy of the socket it
+# hands the tools as fd:N and reports the description's flags.
+SHARER="python3 $TESTS/sharer.py"
+
+# unchanged FILE STATUS ...: sharer.py's report in FILE says the flags
+# were 2 (O_RDWR, blocking) before, all along and after, and the commands
+# exited with STATUS ..., in order.
+unchanged() {
+	local f=$1 st
+	shift
+	{
+		printf 'before 2\nduring 2\nafter 2\n'
+		for st; do echo "exit $st"; done
+	} | diff -u - "$f"
+}
+
+# A listening socket inherited on fd:N, from a parent that keeps it:
+# fdrecv and fdsend take a peer from it and leave its flags as they were
+# (before: O_NONBLOCK set on the parent's copy too, flags 4002, and the
+# next program given that socket got EAGAIN from accept).
+inherited_listener_flags() {
+	bg $SHARER listen "$PWD/r" fdrecv -t 10 -m 0 fd:FD sh -c 'cat >got' \
+	    >rflags
+	local sh=$!
+	wait_for 10 test -S r
+	echo to-fdrecv | fdsend -t 10 "$PWD/r" 0
+	reap 15 "$sh"
+	[ "$(cat got)" = to-fdrecv ] || fail "fdrecv's program read: $(cat got)"
+	unchanged rflags 0
+	bg $SHARER listen "$PWD/s" sh -c 'echo to-fdrecv-c | fdsend -t 10 fd:FD 0' \
+	    >sflags
+	sh=$!
+	wait_for 10 test -S s
+	fdrecv -c -t 10 -m 0 "$PWD/s" cat >got
+	reap 15 "$sh"
+	[ "$(cat got)" = to-fdrecv-c ] || fail "fdrecv -c read: $(cat got)"
+	unchanged sflags 0
+}
+
+# A connected socket inherited on fd:N (a socketpair's ends, one to
+# fdsend, one to fdrecv): the parent's copies keep their flags (before:
+# 4002 on both).
+inherited_pair_flags() {
+	echo paired | $SHARER pair fdsend -t 10 fd:FD 0 -- \
+	    fdrecv -t 10 -m 0 fd:FD sh -c 'cat >got' >flags
+	[ "$(cat got)" = paired ] || fail "fdrecv's program read: $(cat got)"
+	{
+		printf 'before 2,2\nduring 2,2\nafter 2,2\n'
+		printf 'exit 0\nexit 0\n'
+	} | diff -u - flags
+}
+
+# desc_flags PID LINK: the flags of PID's fd that is LINK (socket:[INO]),
+# but close-on-exec, which is the fd's own.
+desc_flags() {
+	local f fl
+	for f in /proc/$1/fd/*; do
+		[ "$(readlink "$f")" = "$2" ] || continue
+		fl=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$1/fdinfo/${f##*/}")
+		printf '%o\n' $((0$fl & ~02000000))
+	done | sort -u
+}
+
+# A store's control socket inherited on fd:N (socket activation), then
+# handed to the store that restarts it: neither store changes the parent's
+# flags (before: ep_listen, store_begin and ctl_adopt set O_NONBLOCK, 4002).
+inherited_ctl_flags() {
+	local sh st1 st2 link
+	bg $SHARER listen "$PWD/ctl" fdholder -t 5 -s fd:FD >flags 2>err
+	sh=$!
+	wait_for 10 eval 'pgrep -P "$sh" -x fdholder >/dev/null'
+	st1=$(pgrep -P "$sh" -x fdholder)
+	echo kept | fdsend -n x -t 5 "$PWD/ctl" 0
+	fdholder -L -t 5 -s "$PWD/ctl" | grep -q '^x' || fail "not stored"
+	link=$(readlink /proc/$sh/fd/* | grep '^socket:' | head -n 1)
+	[ "$(desc_flags "$st1" "$link")" = 2 ] ||
+	    fail "store 1: flags $(desc_flags "$st1" "$link")"
+	bg fdholder -t 5 -s "$PWD/ctl" 2>err2
+	st2=$!
+	reap 10 "$sh"
+	unchanged flags 0
+	fdholder -L -t 5 -s "$PWD/ctl" | grep -q '^x' || fail "not handed over"
+	[ "$(desc_flags "$st2" "$link")" = 2 ] ||
+	    fail "store 2: flags $(desc_flags "$st2" "$link")"
+	kill -TERM "$st2"
+	reap 10 "$st2"
+}
+
+# polling N: N fdrecv of this case wait in poll(2) (or ppoll).
+polling() {
+	local n=0 p
+	for p in $(pgrep -x fdrecv); do
+		[ "$(readlink "/proc/$p/cwd")" = "$PWD" ] || continue
+		case $(cut -d' ' -f1 "/proc/$p/syscall") in
+		7|271) n=$((n + 1)) ;;
+		esac
+	done 2>/dev/null
+	[ "$n" -ge "$1" ]
+}
+
+# kill_strays DIR: kill, by pid, what still runs in DIR (a tracee of a
+# strace that was killed goes on, detached).
+kill_strays() {
+	local p
+	for p in $(ls /proc | grep -x '[0-9]*'); do
+		[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" != "$1" ] ||
+		    kill -KILL "$p" 2>/dev/null
+	done
+}
+
+# Two receivers on one inherited listening socket, one sender: one gets
+# the fd, the other ends at its -t with 99 (accept has no per-call
+# non-blocking flag: a blocking accept would wait for ever there).  First
+# the loser forced: its accept4 held by strace until the other has taken
+# the sender; then 20 pairs started together, outcomes counted.
+two_receivers() {
+	local i pid pids= snd= n0=0 n99=0 other=0 st
+	have_strace || { t_note "no strace here: race not tried"; return 0; }
+	defer "kill_strays '$PWD'"
+	bg $SHARER listen "$PWD/s" strace -f -qq -o /dev/null \
+	    -e inject=accept4:delay_enter=500000 \
+	    fdrecv -t 2 -m 0 fd:FD sh -c 'cat >got' -- \
+	    fdrecv -t 2 -m 0 fd:FD sh -c 'cat >got' >flags 2>err
+	pid=$!
+	wait_for 10 polling 2
+	echo forced | fdsend -t 10 "$PWD/s" 0
+	reap 10 "$pid"
+	[ "$(cat got)" = forced ] || fail "read: $(cat got)"
+	unchanged flags 99 0
+	expect_err err "fdrecv: "
+	# The senders first: each waits for its socket, and the receivers
+	# start with a peer in the backlog, not at the end of their -t.
+	for i in $(seq 20); do
+		mkdir "r$i"
+		bg sh -c 'echo "$1" | exec fdsend -t 10 "$2" 0' sh "r$i" \
+		    "$PWD/r$i/s"
+		snd="$snd $!"
+	done
+	for i in $(seq 20); do
+		bg $SHARER listen "$PWD/r$i/s" \
+		    fdrecv -t 2 -m 0 fd:FD sh -c 'cat >"$0"' "r$i/got" -- \
+		    fdrecv -t 2 -m 0 fd:FD sh -c 'cat >"$0"' "r$i/got" \
+		    >"r$i/flags" 2>"r$i/err"
+		pids="$pids $!"
+	done
+	for pid in $pids $snd; do
+		reap 15 "$pid"
+	done
+	for i in $(seq 20); do
+		grep -qx 'during 2' "r$i/flags" && grep -qx 'after 2' "r$i/flags" ||
+		    fail "round $i: $(cat "r$i/flags")"
+		[ "$(cat "r$i/got")" = "r$i" ] || fail "round $i read $(cat "r$i/got")"
+		for st in $(sed -n 's/^exit //p' "r$i/flags"); do
+			case $st in
+			0) n0=$((n0 + 1)) ;;
+			99) n99=$((n99 + 1)) ;;
+			*) other=$((other + 1)) ;;
+			esac
+		done
+	done
+	t_note "20 rounds of two receivers, one sender: $n0 exit 0, $n99 exit 99, $other other"
+	[ "$n0" = 20 ] && [ "$n99" = 20 ] && [ "$other" = 0 ] ||
+	    fail "$n0 exit 0, $n99 exit 99, $other other"
+}
+
 t_case "standard output closed: refused, nothing sent back" stdout_closed
 t_case "standard error closed: nothing written into the connection" stderr_closed
 t_case "-i, standard input closed: refused" stdin_closed
@@ -233,4 +398,8 @@ t_case "fdsend with 0-2 closed: refuses a closed fd 0, sends fd 5" fdsend_closed
 t_case "a terminal shared with the shell: its flags left as they were" shared_tty
 t_case "a successor that cannot write refuses: the holder goes on" succ_cannot_write
 t_case "a reset before the handoff: the successor exits 111" reset_handed_over
+t_case "fd:N listening, a parent's copy: its flags left as they were" inherited_listener_flags
+t_case "fd:N connected, a parent's copies: their flags left as they were" inherited_pair_flags
+t_case "fd:N as a store's control socket, then handed on: its flags left as they were" inherited_ctl_flags
+t_case "two receivers on one inherited listener: one gets it, the other ends at -t" two_receivers
 t_done

@@ -95,7 +95,6 @@ ctl_adopt(struct ctl *c, int lfd, uint64_t dev, uint64_t ino)
 	c->ep.created = c->ep.addr.kind == ADDR_PATH && (dev != 0 || ino != 0);
 	c->ep.dev = dev;
 	c->ep.ino = ino;
-	fd_nonblock(lfd, 1);
 	spare_get(c);
 }
 
@@ -284,7 +283,7 @@ at_limit(struct ctl *c, int e)
 	}
 	close(c->spare);
 	c->spare = -1;
-	if ((s = sock_accept(c->ep.lfd)) != -1) {
+	if ((s = sock_accept(c->ep.lfd, NULL)) != -1) {
 		if (peer_get(s, &p) == -1)
 			memset(&p, 0xff, sizeof(p));
 		lwarnx(&c->limitlog, "%s: %s%s: refused %s", c->ep.addr.str,
@@ -305,7 +304,7 @@ ctl_accept(struct ctl *c, struct peer *p)
 	int s;
 
 	while (ctl_accepting(c)) {
-		if ((s = sock_accept(c->ep.lfd)) == -1) {
+		if ((s = sock_accept(c->ep.lfd, NULL)) == -1) {
 			if ((errno != EMFILE && errno != ENFILE) ||
 			    at_limit(c, errno) == -1)
 				return -1;

@@ -114,7 +114,6 @@ store_begin(struct store *st, int Sflag)
 	fd_budget(st);
 	notify_ready("store of named fds: %zu entries, %zu fds%s", st->nentries,
 	    st->nfds, Sflag ? ", kept in the fd store too" : "");
-	fd_nonblock(st->ctl->ep.lfd, 1);
 	if (sandbox_enter() == -1)
 		err(EXIT_SYS, "sandbox");
 }

@@ -38,7 +38,8 @@ static const int base[] = {
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
 	SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-	SCMP_SYS(gettimeofday), SCMP_SYS(futex), SCMP_SYS(sched_yield),
+	SCMP_SYS(gettimeofday), SCMP_SYS(setitimer), SCMP_SYS(futex),
+	SCMP_SYS(sched_yield),
 	SCMP_SYS(getrandom), SCMP_SYS(prlimit64),
 };
 
