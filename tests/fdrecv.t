@@ -95,7 +95,6 @@ LSFD='echo "$LISTEN_FDS ${LISTEN_FDNAMES%%:*} ${LISTEN_FDNAMES##*:}"; exec ls -l
 # counts fdrecv's and the program's: was 1,000 dup2, 2,005 fcntl and
 # 1,009 close, now 30 to 50 in all).
 in_place() {
-	have_strace || { t_note "no strace"; return 0; }
 	bg fds_sender 1000 s
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	    bare strace -f -qq -c -o calls fdrecv -t 10 s sh -c "$LSFD" >out
@@ -107,7 +106,6 @@ in_place() {
 
 # The same out of a store: fdrecv -n -D.
 fetch_in_place() {
-	have_strace || { t_note "no strace"; return 0; }
 	bg fdholder -s "$PWD/ctl"
 	wait_for 10 fdholder -L -s ctl
 	fds_sender 1000 ctl -n big
@@ -626,8 +624,8 @@ t_case "fdrecv S | wc -l copies the received fd" pipeline_stdout
 t_case "receiver first, then sender" receiver_first
 t_case "LISTEN_FDS, names and types seen by sd_listen_fds_with_names" socket_activation
 t_case "1000 fds in one call" thousand_fds
-t_case "1000 fds land in place, in order: no dup2 or fcntl per fd" in_place
-t_case "1000 fds fetched from a store land in place too" fetch_in_place
+t_traced "1000 fds land in place, in order: no dup2 or fcntl per fd" in_place
+t_traced "1000 fds fetched from a store land in place too" fetch_in_place
 t_case "-m 0,1 places two fds and clears LISTEN_FDS" map_two
 t_case "option parsing stops at the socket" options_stop_at_socket
 t_case "the program gets only its fds and inherited ones" only_placed_fds

@@ -91,6 +91,16 @@ have_strace() {
 	command -v strace >/dev/null && strace -qq -o /dev/null true 2>/dev/null
 }
 
+# t_traced NAME FUNCTION: t_case, or a skip that says why where strace
+# cannot trace (a case that needs it never passes without it).
+t_traced() {
+	if have_strace; then
+		t_case "$1" "$2"
+	else
+		t_skip "$1" "strace cannot trace here"
+	fi
+}
+
 # bare CMD ...: CMD with fds 0-2 alone open, as a service manager starts it.
 bare() {
 	bash -c 'for fd in $(ls /proc/$$/fd); do
