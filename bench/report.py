@@ -83,7 +83,9 @@ print("Whole processes, each beside its floor: bench/rawpass, the same "
       "processes doing only the system calls the exchange needs (a raw "
       "sender, a raw receiver that execs true, a raw holder).  The fds "
       "are opened on /dev/null by bench/manyfds for the sender alone; "
-      "the tools start with fds 0-2 alone.  Wall time:\n")
+      "the tools start with fds 0-2 alone.  Three rounds of every "
+      "command one after the other, 30 runs each a round; the median "
+      "and IQR of the 90 runs.  Wall time:\n")
 for fig, what in (("2p", "fdsend to an fdrecv that execs true"),
                   ("2s", "STORE: fdsend -n into fdholder's store"),
                   ("2f", "FETCH: fdrecv -n -D out of it, exec true")):
@@ -112,7 +114,8 @@ PERFD = (("2p", "fdsend to fdrecv that execs true",
           "FETCH"))
 print("\nCost per fd beyond the first, (T(n) - T(1)) / (n - 1), wall "
       "time and CPU time (user and system of the processes measured, "
-      "hyperfine's means; the store daemon's not counted):\n")
+      "the median of the rounds' means; the store daemon's not "
+      "counted):\n")
 print("| | fds | wall | floor | ratio | CPU | floor | ratio | "
       "raw sendmsg loop |")
 print("|---|---:|---:|---:|---|---:|---:|---|---:|")
