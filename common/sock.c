@@ -66,24 +66,22 @@ on_tick(int sig)
  * accept(2) once.  A listener inherited as fd:N shares its description with
  * whoever passed it (a service manager, a parent), so its O_NONBLOCK is not
  * ours to set, and accept has no per-call flag as recvmsg has MSG_DONTWAIT.
- * Called only once poll saw a peer; should another process take that peer
- * first, a blocking accept would wait for the next one past any bound: a
- * repeating timer (ITIMER_REAL, SIGALRM caught without SA_RESTART) ends it
- * with EINTR, told as EAGAIN.  It repeats so that a tick that comes before
- * accept begins cannot be lost.
+ * A blocking one is accepted from only once poll saw a peer; should another
+ * process take that peer first, accept would wait for the next one past
+ * any bound: a repeating timer (ITIMER_REAL, SIGALRM caught without
+ * SA_RESTART) ends it with EINTR, told as EAGAIN.  It repeats so that a
+ * tick that comes before accept begins cannot be lost.
  */
 static int
-accept_once(int lfd)
+accept_once(int lfd, int blocking)
 {
 	static const struct itimerval tick = { { 0, 10000 }, { 0, 10000 } };
 	static const struct itimerval off;
 	static int caught;
 	struct sigaction sa;
-	int fd, fl, e;
+	int fd, e;
 
-	if ((fl = fcntl(lfd, F_GETFL)) == -1)
-		return -1;
-	if (!(fl & O_NONBLOCK)) {
+	if (blocking) {
 		if (!caught) {
 			memset(&sa, 0, sizeof(sa));
 			sa.sa_handler = on_tick;
@@ -101,7 +99,7 @@ accept_once(int lfd)
 	fd = sock_setup(accept(lfd, NULL, NULL));
 #endif
 	e = errno;
-	if (!(fl & O_NONBLOCK)) {
+	if (blocking) {
 		setitimer(ITIMER_REAL, &off, NULL);
 		if (fd == -1 && e == EINTR)
 			e = EAGAIN;
@@ -113,23 +111,27 @@ accept_once(int lfd)
 /*
  * The next peer on the listening socket lfd, waiting for one up to dl
  * (NULL: not at all): -1 with ETIMEDOUT when none came.  A peer that gave
- * up before we accepted it, or a signal, is retried.  Our own listeners
- * and inherited ones alike: poll first, then accept_once.
+ * up before we accepted it, or a signal, is retried.  A non-blocking
+ * listener (our own) is polled only once accept found nobody, as the
+ * store takes its clients; a blocking one (inherited) before each accept.
  */
 int
 sock_accept(int lfd, const struct deadline *dl)
 {
 	struct deadline now;
-	int fd;
+	int fd, fl, blocking, wait;
 
 	if (dl == NULL) {
 		deadline_in(&now, 0);
 		dl = &now;
 	}
-	for (;;) {
-		if (deadline_poll(lfd, POLLIN, dl) == -1)
+	if ((fl = fcntl(lfd, F_GETFL)) == -1)
+		return -1;
+	blocking = !(fl & O_NONBLOCK);
+	for (wait = blocking;; wait = 1) {
+		if (wait && deadline_poll(lfd, POLLIN, dl) == -1)
 			return -1;
-		if ((fd = accept_once(lfd)) != -1)
+		if ((fd = accept_once(lfd, blocking)) != -1)
 			return fd;
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR && errno != ECONNABORTED)
