@@ -108,7 +108,7 @@ fds_check(const struct frdec *d, struct perr *pe)
  * file, -1 on error with pe set, FRAME_AGAIN.
  */
 static ssize_t
-frame_read(int s, struct frdec *d, int flags, struct perr *pe)
+frame_read(int s, struct frdec *d, struct perr *pe)
 {
 	union ctlbuf ctl;
 	struct msghdr msg;
@@ -128,7 +128,7 @@ frame_read(int s, struct frdec *d, int flags, struct perr *pe)
 	msg.msg_iovlen = 1;
 	msg.msg_control = ctl.buf;
 	msg.msg_controllen = sizeof(ctl.buf);
-	if ((n = scm_recv(s, &msg, flags, NULL)) == -1) {
+	if ((n = scm_recv(s, &msg, 0, NULL)) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return FRAME_AGAIN;
 		perr_sys(pe, "receive");
@@ -156,15 +156,14 @@ frame_read(int s, struct frdec *d, int flags, struct perr *pe)
 
 /*
  * Go on decoding the frame of d from what s has: each read is one
- * recvmsg with flags (MSG_DONTWAIT on a socket shared with others), and
- * what it brings stays in d between calls.  A zeroed frdec is empty.
+ * recvmsg that does not wait (scm_recv), and what it brings stays in d
+ * between calls.  A zeroed frdec is empty.
  * Returns 1 with the frame in f (then d is empty again), FRAME_AGAIN when
  * the rest has not come yet, 0 on end of file before a frame began, or
  * -1 on error with pe set and d emptied, no fd left open.
  */
 int
-frame_step(int s, struct frdec *d, struct frame *f, int flags,
-    struct perr *pe)
+frame_step(int s, struct frdec *d, struct frame *f, struct perr *pe)
 {
 	struct hdr h;
 	ssize_t n;
@@ -187,7 +186,7 @@ frame_step(int s, struct frdec *d, struct frame *f, int flags,
 		}
 		if (d->got == PROTO_HDRLEN + d->f.len && d->f.data != NULL)
 			break;
-		if ((n = frame_read(s, d, flags, pe)) == FRAME_AGAIN)
+		if ((n = frame_read(s, d, pe)) == FRAME_AGAIN)
 			return FRAME_AGAIN;
 		if (n == -1)
 			goto fail;
@@ -230,7 +229,7 @@ frame_recv(int s, struct frame *f, const struct deadline *dl,
 	int r;
 
 	memset(&d, 0, sizeof(d));
-	while ((r = frame_step(s, &d, f, 0, pe)) == FRAME_AGAIN)
+	while ((r = frame_step(s, &d, f, pe)) == FRAME_AGAIN)
 		if (deadline_poll(s, POLLIN, dl) == -1) {
 			perr_sys(pe, "receive");
 			frdec_free(&d);

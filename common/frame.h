@@ -87,8 +87,7 @@ struct frdec {
 
 int	frame_send(int, const struct frout *, const struct deadline *,
 	    struct perr *);
-int	frame_step(int, struct frdec *, struct frame *, int flags,
-	    struct perr *);
+int	frame_step(int, struct frdec *, struct frame *, struct perr *);
 void	frdec_free(struct frdec *);
 int	frame_recv(int, struct frame *, const struct deadline *,
 	    struct perr *);

@@ -343,7 +343,7 @@ succ_event(struct ctl *c)
 	struct perr pe;
 	int r, state = c->state;
 
-	r = frame_step(c->succ, &c->in, &f, MSG_DONTWAIT, &pe);
+	r = frame_step(c->succ, &c->in, &f, &pe);
 	if (r == FRAME_AGAIN)
 		return CTL_NONE;
 	if (r <= 0) {
@@ -375,7 +375,7 @@ cut(struct ctl *c)
 	if (c->state != CS_SENT || !ctl_can_cut() ||
 	    shutdown(c->succ, SHUT_RD) == -1)
 		return CTL_NONE;
-	if (frame_step(c->succ, &c->in, &f, MSG_DONTWAIT, &pe) == 1) {
+	if (frame_step(c->succ, &c->in, &f, &pe) == 1) {
 		if (f.nfds == 0 && ack_get(&f, &n) == 0 && n == c->nsent)
 			r = CTL_COMMIT;
 		frame_free(&f);

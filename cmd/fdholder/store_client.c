@@ -258,8 +258,7 @@ client_frame(struct store *st, int i)
 	struct perr pe;
 	int rc;
 
-	if ((rc = frame_step(cl->fd, &cl->in, &f, MSG_DONTWAIT, &pe)) ==
-	    FRAME_AGAIN) {
+	if ((rc = frame_step(cl->fd, &cl->in, &f, &pe)) == FRAME_AGAIN) {
 		if (deadline_ms(&cl->until) == 0)
 			client_timeout(st, i);
 		return;
