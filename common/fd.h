@@ -24,7 +24,7 @@ int		 fd_kind(int);
 const char	*fd_kind_str(int);
 int		 fd_cloexec(int, int on);
 int		 fd_nonblock(int, int on);
-void		 fds_close(const int *, int n);
+void		 fds_close(const int *, size_t);
 int		 fds_closed(const int *, size_t);
 int		 fd_drain(int, void *, size_t,
 		    int (*)(const void *, size_t, void *), void *);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "esc.h"
+#include "fd.h"
 #include "fdmap.h"
 #include "offer.h"
 #include "util.h"
@@ -69,11 +70,7 @@ fdset_trim(struct fdset *set)
 void
 fdset_close(struct fdset *set)
 {
-	size_t i;
-
-	for (i = 0; i < set->n; i++)
-		if (set->fds[i] != -1)
-			close(set->fds[i]);
+	fds_close(set->fds, set->n);
 	fdset_free(set);
 }
 

@@ -117,6 +117,28 @@ fetch_in_place() {
 	t_note "dup2, fcntl, close for 1000 fds: $n"
 }
 
+# The store lets go of a taken entry of 1,000 fds in a few calls, not a
+# close per fd: its fds came a frame at a time at the lowest free
+# numbers, and are closed a run at a time (close_range(2); was 1,000
+# close, which the program the fds went to waited for on its CPU).
+fetch_removal() {
+	local st pid n
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    bg strace -f -qq -c -o calls fdholder -s "$PWD/ctl"
+	st=$!
+	wait_for 10 fdholder -L -s ctl
+	pid=$(ps -o pid= --ppid "$st")
+	fds_sender 1000 ctl -n big
+	fdrecv -t 10 -n big -D ctl true
+	wait_for 10 sh -c '! fdholder -L -s ctl | grep -q "^big	"'
+	kill -TERM $pid
+	wait_exit 10 "$st"
+	n=$(calls calls close close_range)
+	[ "$n" -gt 0 ] || fail "no close counted: $(cat calls)"
+	[ "$n" -le 50 ] || fail "$n close and close_range for 1000 fds"
+	t_note "close and close_range in the store: $n"
+}
+
 map_two() {
 	printf 'one\ntwo\n' >in
 	bg sh -c 'exec 5<in 6>outfile; fdsend -t 10 s 5 6'
@@ -626,6 +648,7 @@ t_case "LISTEN_FDS, names and types seen by sd_listen_fds_with_names" socket_act
 t_case "1000 fds in one call" thousand_fds
 t_traced "1000 fds land in place, in order: no dup2 or fcntl per fd" in_place
 t_traced "1000 fds fetched from a store land in place too" fetch_in_place
+t_traced "the store closes a taken entry of 1000 fds a run at a time" fetch_removal
 t_case "-m 0,1 places two fds and clears LISTEN_FDS" map_two
 t_case "option parsing stops at the socket" options_stop_at_socket
 t_case "the program gets only its fds and inherited ones" only_placed_fds

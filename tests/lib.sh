@@ -102,9 +102,11 @@ t_traced() {
 }
 
 # bare CMD ...: CMD with fds 0-2 alone open, as a service manager starts it.
+# (No redirection on the loop: bash would keep fd 2's copy above 9, the
+# loop close it, and CMD get the redirection's /dev/null as its fd 2.)
 bare() {
 	bash -c 'for fd in $(ls /proc/$$/fd); do
-	    [ "$fd" -le 2 ] || eval "exec $fd<&-"; done 2>/dev/null
+	    [ "$fd" -le 2 ] || eval "exec $fd<&-"; done
 	    exec "$@"' bare "$@"
 }
 

@@ -25,7 +25,8 @@
 /* What every sandboxed process needs: its fds, memory, time, signals. */
 static const int base[] = {
 	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
-	SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(close), SCMP_SYS(close_range), SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
 	SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(fstat),
 	SCMP_SYS(newfstatat), SCMP_SYS(lseek),
 	SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
