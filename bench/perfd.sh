@@ -6,34 +6,21 @@
 # (fdsend -n) and FETCH (fdrecv -n -D, exec true), at 1, 1,000 and
 # 10,000 fds.  Prints bench/run's lines (FIGURE|LABEL|MEDIAN|LOW|HIGH|
 # UNIT|REF), ms, wall time and CPU time (FIGUREc); report.py takes the
-# cost per fd from them.
+# cost per fd from them.  The commands are timed in turns with each other
+# (bench/interleave.py), not in blocks.
 set -eu
 B=$1 W=$2 RUNS=$3
 # As a service manager starts them: fds 0-2 alone, so that the receivers
 # find 3 and up free (an fd inherited there costs fdrecv a move per fd).
+# No redirection on the loop: bash would keep fd 2's copy above 9, the
+# loop close it, and fd 2 be left on the redirection's /dev/null.
 for fd in $(ls /proc/$$/fd); do
 	[ "$fd" -le 2 ] || eval "exec $fd>&-"
-done 2>/dev/null
+done
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 cc -O2 -Wall -o "$W/manyfds" "$TOP/bench/manyfds.c"
 cc -O2 -Wall -D_GNU_SOURCE -o "$W/rawpass" "$TOP/bench/rawpass.c"
-
-# hf FIGURE LABEL [hyperfine options] CMD: RUNS runs of CMD, their times
-# (s) and CPU (hyperfine's mean of user and system) kept in $W/pf.runs
-# for the report at the end.
-hf() {
-	local fig=$1 label=$2
-	shift 2
-	hyperfine -N -w 3 -r "$RUNS" --export-json "$W/perfd.json" "$@" \
-	    >/dev/null 2>&1 || { echo "perfd: failed: $label" >&2; return 0; }
-	python3 - "$W/perfd.json" "$fig" "$label" >>"$W/pf.runs" <<-'EOF'
-	import json, sys
-	j = json.load(open(sys.argv[1]))["results"][0]
-	print(json.dumps([sys.argv[2], sys.argv[3], j["times"],
-	                  j["user"] + j["system"]]))
-	EOF
-}
 
 "$W/rawpass" hold "$W/rawhold" &
 hold=$!
@@ -42,50 +29,38 @@ store=$!
 trap 'kill $hold $store 2>/dev/null || true' EXIT
 while [ ! -S "$W/rawhold" ] || [ ! -S "$W/perfd.store" ]; do sleep 0.01; done
 
-# ROUNDS rounds, each of every command, one after the other: T(n) and
-# T(1) are close in size, so a drift of the machine between them moved
-# the cost per fd at 1,000 fds by 2x from run to run.
-: >"$W/pf.runs"
-for round in $(seq "${PERFD_ROUNDS:-3}"); do
-	for n in 1 1000 10000; do
-		fds=$(seq -s ' ' 3 $((n + 2)))
-		hf 2p "fdsend to fdrecv that execs true, $n fds" \
-		    "sh -c '$B/fdrecv -t 10 $W/p$n true & $W/manyfds $n $B/fdsend -t 10 $W/p$n $fds; wait'"
-		hf 2p "floor: raw sender to raw receiver that execs true, $n fds" \
-		    "sh -c '$W/rawpass recv $W/r$n true & $W/manyfds $n $W/rawpass send $W/r$n $n; wait'"
-		hf 2s "STORE: fdsend -n, $n fds" \
-		    --prepare "sh -c '$B/fdholder -D -s $W/perfd.store s$n 2>/dev/null; true'" \
-		    "$W/manyfds $n $B/fdsend -n s$n $W/perfd.store $fds"
-		"$B/fdholder" -D -s "$W/perfd.store" "s$n"
-		hf 2s "floor: raw sender to a raw holder, $n fds" \
-		    "$W/manyfds $n $W/rawpass send $W/rawhold $n"
-		# The store removes the entry once the last fetch's program runs,
-		# which may be after the next prepare came: deleted first.
-		hf 2f "FETCH: fdrecv -n -D that execs true, $n fds" \
-		    --prepare "sh -c '$B/fdholder -D -s $W/perfd.store f$n 2>/dev/null; exec $W/manyfds $n $B/fdsend -n f$n $W/perfd.store $fds'" \
-		    "$B/fdrecv -n f$n -D $W/perfd.store true"
-		hf 2f "floor: raw fetch and delete from a raw holder that execs true, $n fds" \
-		    --prepare "$W/manyfds $n $W/rawpass send $W/rawhold $n" \
-		    "$W/rawpass fetch $W/rawhold true"
-	done
-done
+# spec FIGURE LABEL PREPARE CMD: a line of bench/interleave.py's SPEC.
+spec() {
+	printf '%s\t%s\t%s\t%s\n' "$@"
+}
 
-# Each figure over the rounds: the median and quartiles of every run's
-# wall time pooled, ms; CPU the median of the rounds' means.
-python3 - "$W/pf.runs" <<-'EOF'
-import json, statistics, sys
-wall, cpu, order = {}, {}, []
-for l in open(sys.argv[1]):
-    fig, label, times, c = json.loads(l)
-    if (fig, label) not in wall:
-        order.append((fig, label))
-    wall.setdefault((fig, label), []).extend(times)
-    cpu.setdefault((fig, label), []).append(c)
-for fig, label in order:
-    r = sorted(wall[fig, label])
-    q = lambda x: r[min(len(r) - 1, int(len(r) * x))] * 1000
-    print("%s|%s|%.3f|%.3f|%.3f|ms|" % (fig, label,
-          statistics.median(r) * 1000, q(.25), q(.75)))
-    print("%sc|%s|%.3f|-|-|ms|" % (fig, label,
-          statistics.median(cpu[fig, label]) * 1000))
-EOF
+# Every command, each beside its floor, at 1, 1,000 and 10,000 fds; each
+# STORE and FETCH finds the store (or the raw holder) as the other found
+# it, its name free or the set held, made so by its PREPARE.
+for n in 1 1000 10000; do
+	fds=$(seq -s ' ' 3 $((n + 2)))
+	spec 2p "fdsend to fdrecv that execs true, $n fds" - \
+	    "sh -c '$B/fdrecv -t 10 $W/p$n true & $W/manyfds $n $B/fdsend -t 10 $W/p$n $fds; wait'"
+	spec 2p "floor: raw sender to raw receiver that execs true, $n fds" - \
+	    "sh -c '$W/rawpass recv $W/r$n true & $W/manyfds $n $W/rawpass send $W/r$n $n; wait'"
+	# Both names of n free before STORE, one set of 10,000 held at most.
+	spec 2s "STORE: fdsend -n, $n fds" \
+	    "sh -c '$B/fdholder -D -s $W/perfd.store s$n 2>/dev/null; $B/fdholder -D -s $W/perfd.store f$n 2>/dev/null; true'" \
+	    "$W/manyfds $n $B/fdsend -n s$n $W/perfd.store $fds"
+	# The raw holder emptied first, as the store's name is: replacing a
+	# set, it closes the last copies of the old one before it answers.
+	spec 2s "floor: raw sender to a raw holder, $n fds" \
+	    "$W/rawpass fetch $W/rawhold true" \
+	    "$W/manyfds $n $W/rawpass send $W/rawhold $n"
+	# The store removes the entry once the last fetch's program runs,
+	# which may be after the next prepare came: deleted first.
+	spec 2f "FETCH: fdrecv -n -D that execs true, $n fds" \
+	    "sh -c '$B/fdholder -D -s $W/perfd.store s$n 2>/dev/null; $B/fdholder -D -s $W/perfd.store f$n 2>/dev/null; exec $W/manyfds $n $B/fdsend -n f$n $W/perfd.store $fds'" \
+	    "$B/fdrecv -n f$n -D $W/perfd.store true"
+	spec 2f "floor: raw fetch and delete from a raw holder that execs true, $n fds" \
+	    "$W/manyfds $n $W/rawpass send $W/rawhold $n" \
+	    "$W/rawpass fetch $W/rawhold true"
+done >"$W/perfd.spec"
+# 3 x RUNS rounds: as many runs of each command as hyperfine's three
+# rounds of RUNS made, when each command was timed in a block of its own.
+python3 "$TOP/bench/interleave.py" $((RUNS * 3)) "$W/perfd.spec"

@@ -83,9 +83,12 @@ print("Whole processes, each beside its floor: bench/rawpass, the same "
       "processes doing only the system calls the exchange needs (a raw "
       "sender, a raw receiver that execs true, a raw holder).  The fds "
       "are opened on /dev/null by bench/manyfds for the sender alone; "
-      "the tools start with fds 0-2 alone.  Three rounds of every "
-      "command one after the other, 30 runs each a round; the median "
-      "and IQR of the 90 runs.  Wall time:\n")
+      "the tools start with fds 0-2 alone.  90 rounds (after 3 not "
+      "counted), each running every command once in a shuffled order "
+      "(bench/interleave.py), so that T(n) and T(1), ours and the "
+      "floor, see the same drifts of the machine; each STORE finds its "
+      "name free and the raw holder empty, as each prepares it.  The "
+      "median and IQR of the 90 runs.  Wall time:\n")
 for fig, what in (("2p", "fdsend to an fdrecv that execs true"),
                   ("2s", "STORE: fdsend -n into fdholder's store"),
                   ("2f", "FETCH: fdrecv -n -D out of it, exec true")):
@@ -114,8 +117,8 @@ PERFD = (("2p", "fdsend to fdrecv that execs true",
           "FETCH"))
 print("\nCost per fd beyond the first, (T(n) - T(1)) / (n - 1), wall "
       "time and CPU time (user and system of the processes measured, "
-      "the median of the rounds' means; the store daemon's not "
-      "counted):\n")
+      "the mean of the 90 runs, as the kernel accounts so short a "
+      "process coarsely; the store daemon's not counted):\n")
 print("| | fds | wall | floor | ratio | CPU | floor | ratio | "
       "raw sendmsg loop |")
 print("|---|---:|---:|---:|---|---:|---:|---|---:|")
