@@ -14,7 +14,7 @@
  *	a store of one set, the floor of fdholder's: a sender's fds replace
  *	what it holds (closed); a connection that sends nothing first is a
  *	fetch and delete: it gets them as recv takes them, and they are
- *	closed here.
+ *	closed here, a run of numbers at a time, as the store closes them.
  *   rawpass fetch PATH prog [arg ...]
  *	connect to PATH, shut down its writing side (a fetch), take the
  *	fds as recv does and exec prog.
@@ -177,6 +177,27 @@ fetch_side(const char *path, char **argv)
 	return 127;
 }
 
+/*
+ * Close the n fds of a set as the store does: a run of consecutive numbers
+ * at a time (close_range(2) on Linux), not a close(2) a fd.
+ */
+static void
+close_set(const int *fds, int n)
+{
+	int i, j;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && fds[j] == fds[i] + (j - i); j++)
+			;
+#ifdef __linux__
+		if (j - i > 1 && close_range(fds[i], fds[j - 1], 0) == 0)
+			continue;
+#endif
+		for (; i < j; i++)
+			close(fds[i]);
+	}
+}
+
 static int
 hold_side(const char *path)
 {
@@ -191,12 +212,11 @@ hold_side(const char *path)
 			return 111;
 		if (recv(s, &byte, 1, MSG_PEEK) == 0) {
 			give(s, fds, n);
-			while (n > 0)
-				close(fds[--n]);
+			close_set(fds, n);
+			n = 0;
 		}
 		else if ((k = take(s, in, cap)) >= 0 && k <= cap) {
-			while (n > 0)
-				close(fds[--n]);
+			close_set(fds, n);
 			memcpy(fds, in, k * sizeof(int));
 			n = k;
 			write(s, &byte, 1);
