@@ -139,6 +139,31 @@ fetch_removal() {
 	t_note "close and close_range in the store: $n"
 }
 
+# policy_is PID N: PID's scheduling policy is N (sched(7): 0 normal, 3
+# batch; the 41st field of /proc/PID/stat).
+policy_is() {
+	[ "$(awk '{ print $41 }' "/proc/$1/stat")" = "$2" ]
+}
+
+# While a taker's program starts (its F_ACK read, its exec awaited), the
+# store gives way to it: batch, so that the end of the connection, which
+# wakes it to remove the entry, does not put it on the program's CPU
+# ahead of the program.  Normal again once the entry is gone.  The exec is
+# held 1.5 s by strace.
+fetch_gives_way() {
+	local st
+	bg fdholder -s "$PWD/ctl"
+	st=$!
+	wait_for 10 fdholder -L -s ctl
+	echo | fdsend -t 10 -n one ctl 0
+	policy_is $st 0 || fail "not the normal policy before any take"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    bg slow_exec 1500000 fdrecv -t 10 -n one -D ctl true
+	wait_for 10 policy_is $st 3
+	wait_for 10 sh -c '! fdholder -L -s ctl | grep -q "^one	"'
+	wait_for 10 policy_is $st 0
+}
+
 map_two() {
 	printf 'one\ntwo\n' >in
 	bg sh -c 'exec 5<in 6>outfile; fdsend -t 10 s 5 6'
@@ -649,6 +674,7 @@ t_case "1000 fds in one call" thousand_fds
 t_traced "1000 fds land in place, in order: no dup2 or fcntl per fd" in_place
 t_traced "1000 fds fetched from a store land in place too" fetch_in_place
 t_traced "the store closes a taken entry of 1000 fds a run at a time" fetch_removal
+t_traced "the store gives way while a taker's program starts" fetch_gives_way
 t_case "-m 0,1 places two fds and clears LISTEN_FDS" map_two
 t_case "option parsing stops at the socket" options_stop_at_socket
 t_case "the program gets only its fds and inherited ones" only_placed_fds

@@ -107,6 +107,7 @@ struct store {
 	size_t		 nreserved;	/* clients holding an entry */
 	uint64_t	 gen;
 	int		 since;		/* the successor asked FF_SINCE */
+	int		 deferring;	/* cpu_defer(1): a taker's program starts */
 	struct client	 cl[MAXCLIENTS];
 	int		 ncl;
 	int		 maxcl;		/* slots, MAXCLIENTS unless fds are few */

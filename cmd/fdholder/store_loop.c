@@ -97,6 +97,27 @@ store_pollfds(struct store *st, struct pollfd *pfd, int *pi_l, int *timeout)
 	return n;
 }
 
+/*
+ * While a taker's program starts (its F_ACK read, the end of its
+ * connection awaited), give way to it.  Its exec ends the connection and
+ * wakes us to remove the entry; run at once, on the program's CPU, that
+ * removal would come before the program and leave it the last copies of
+ * the fds to close at its exit (1,000 fds: 0.16 ms ahead of the program,
+ * and a cost per fetched fd 1.5 times the floor's).
+ */
+static void
+store_defer(struct store *st)
+{
+	int i, on = 0;
+
+	for (i = 0; i < st->ncl && !on; i++)
+		on = st->cl[i].state == CL_OUTCOME;
+	if (on != st->deferring) {
+		cpu_defer(on);
+		st->deferring = on;
+	}
+}
+
 /* Take over or start afresh, and be ready, in the sandbox. */
 static void
 store_begin(struct store *st, int Sflag)
@@ -132,6 +153,8 @@ store_run(struct ctl *c, size_t maxentries, size_t maxfds, int Sflag)
 	st.maxcl = MAXCLIENTS;
 	store_begin(&st, Sflag);
 	for (;;) {
+		/* Before a handoff's own cpu_defer, which this leaves alone. */
+		store_defer(&st);
 		/* A successor waited for the takes in flight to end. */
 		if (c->state == CS_ASKING && st.nreserved == 0)
 			handoff_send(&st);
