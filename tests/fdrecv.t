@@ -146,21 +146,30 @@ policy_is() {
 }
 
 # While a taker's program starts (its F_ACK read, its exec awaited), the
-# store gives way to it: batch, so that the end of the connection, which
-# wakes it to remove the entry, does not put it on the program's CPU
-# ahead of the program.  Normal again once the entry is gone.  The exec is
-# held 1.5 s by strace.
+# store gives way to it if it took 64 fds or more: batch, so that the end
+# of the connection, which wakes it to remove the entry, does not put it
+# on the program's CPU ahead of the program.  Normal again once the entry
+# is gone.  A take of one fd is not worth it: the policy stays normal.
+# Each exec is held 1.5 s by strace.
 fetch_gives_way() {
-	local st
+	local st p
 	bg fdholder -s "$PWD/ctl"
 	st=$!
 	wait_for 10 fdholder -L -s ctl
+	fds_sender 100 ctl -n many
 	echo | fdsend -t 10 -n one ctl 0
 	policy_is $st 0 || fail "not the normal policy before any take"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	    bg slow_exec 1500000 fdrecv -t 10 -n one -D ctl true
+	p=$!
+	wait_for 10 sh -c 'fdholder -L -j -s ctl | grep -q "\"one\".*\"reserved\":true"'
+	sleep 0.5
+	kill -0 $p 2>/dev/null || fail "the take of one fd ended too soon"
+	policy_is $st 0 || fail "gave way for a take of one fd"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    bg slow_exec 1500000 fdrecv -t 10 -n many -D ctl true
 	wait_for 10 policy_is $st 3
-	wait_for 10 sh -c '! fdholder -L -s ctl | grep -q "^one	"'
+	wait_for 10 sh -c '! fdholder -L -s ctl | grep -q "^many	"'
 	wait_for 10 policy_is $st 0
 }
 
