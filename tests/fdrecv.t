@@ -150,7 +150,8 @@ policy_is() {
 # of the connection, which wakes it to remove the entry, does not put it
 # on the program's CPU ahead of the program.  Normal again once the entry
 # is gone.  A take of one fd is not worth it: the policy stays normal.
-# Each exec is held 1.5 s by strace.
+# strace holds each exec: 3 s for the take of one fd, which is looked at
+# 0.5 s after it shows reserved; 1.5 s for the other.
 fetch_gives_way() {
 	local st p
 	bg fdholder -s "$PWD/ctl"
@@ -160,7 +161,7 @@ fetch_gives_way() {
 	echo | fdsend -t 10 -n one ctl 0
 	policy_is $st 0 || fail "not the normal policy before any take"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	    bg slow_exec 1500000 fdrecv -t 10 -n one -D ctl true
+	    bg slow_exec 3000000 fdrecv -t 10 -n one -D ctl true
 	p=$!
 	wait_for 10 sh -c 'fdholder -L -j -s ctl | grep -q "\"one\".*\"reserved\":true"'
 	sleep 0.5
