@@ -121,11 +121,11 @@ fds_close(const int *fds, size_t n)
 	size_t i, j;
 
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && fds[i] != -1 &&
-		    fds[j] == fds[i] + (int)(j - i); j++)
-			;
+		j = i + 1;
 		if (fds[i] == -1)
 			continue;
+		while (j < n && fds[j] == fds[i] + (int)(j - i))
+			j++;
 #ifdef __linux__
 		if (j - i > 1 && close_range((unsigned)fds[i],
 		    (unsigned)fds[j - 1], 0) == 0)
