@@ -38,7 +38,8 @@ implementation of the protocol, polite or abusive as the test asks.
                                     DIR/j and named with 255 bytes
   storepeer.py CTL slowfetch NAME K DIR FILE
                                     fetch it, reading nothing until FILE
-                                    exists (FILE.asked says we asked);
+                                    exists (FILE.asked says the answer
+                                    began to come);
                                     print "intact N" if the N fds that came
                                     are DIR/0 on, then what ended it
   storepeer.py CTL stucklist FILE   ask for the list and never read it;
@@ -275,6 +276,9 @@ def slowfetch(ctl, nm, k, d, path):
     s = connect(ctl)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
     frame(s, F_FETCH, b"\0" + name(nm.encode()))
+    # Served, not only asked: the store serves in its own order those
+    # that came together, a delete perhaps first.  Peeked, nothing taken.
+    s.recv(1, socket.MSG_PEEK)
     open(path + ".asked", "w").close()
     wait_file(path)
     fds, end = [], "end of file"
